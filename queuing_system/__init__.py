@@ -1,0 +1,1 @@
+"""Shared plumbing for the numbered scripts of the queuing-system exercise."""

@@ -1,0 +1,74 @@
+"""Connecting to the Redis at REDIS_URL the way the original node_redis client did.
+
+On connect it prints `Redis client connected to the server`; on a failed attempt it prints
+`Redis client not connected to the server: ERROR` and tries again with back-off, forever,
+until the server answers or the user presses Ctrl-C.
+"""
+
+import asyncio
+import os
+import time
+
+import redis
+import redis.asyncio
+
+from .console import say
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+CONNECTED = "Redis client connected to the server"
+NOT_CONNECTED = "Redis client not connected to the server: {error}"
+FIRST_RETRY_DELAY = 0.1  # seconds
+MAX_RETRY_DELAY = 2.0
+
+
+def redis_url():
+    return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def make_client(url=None, decode_responses=True):
+    """A client for REDIS_URL. Nothing is sent until the first command.
+
+    RQ needs `decode_responses=False`; the plain redis scripts read strings.
+    """
+    return redis.Redis.from_url(url or redis_url(), decode_responses=decode_responses)
+
+
+def make_async_client(url=None):
+    return redis.asyncio.Redis.from_url(url or redis_url(), decode_responses=True)
+
+
+def retry_delays():
+    delay = FIRST_RETRY_DELAY
+    while True:
+        yield delay
+        delay = min(delay * 2, MAX_RETRY_DELAY)
+
+
+def wait_until_connected(client):
+    """Ping until the server answers, printing the spec's line for every attempt."""
+    for delay in retry_delays():
+        try:
+            client.ping()
+        except (redis.RedisError, OSError) as error:
+            say(NOT_CONNECTED.format(error=error))
+            time.sleep(delay)
+        else:
+            say(CONNECTED)
+            return client
+
+
+async def wait_until_connected_async(client):
+    for delay in retry_delays():
+        try:
+            await client.ping()
+        except (redis.RedisError, OSError) as error:
+            say(NOT_CONNECTED.format(error=error))
+            await asyncio.sleep(delay)
+        else:
+            say(CONNECTED)
+            return client
+
+
+def connect(url=None, decode_responses=True):
+    """A client that has answered a PING (the connected line is printed)."""
+    return wait_until_connected(make_client(url, decode_responses))

@@ -1,0 +1,56 @@
+import signal
+
+from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX, transcript
+from queuing_system.redis_server import RedisServer, free_port
+
+from conftest import run_script
+
+REFUSED = "Error 111 connecting to 127.0.0.1:{port}. Connection refused."
+
+
+def test_prints_the_connected_line_and_exits_0(redis_url):
+    result = run_script("0_redis_client.py", redis_url)
+    assert result.returncode == 0
+    assert result.stdout == transcript([CONNECTED])
+    assert result.stderr == ""
+
+
+def test_retries_printing_the_error_until_the_server_appears(scripts):
+    port = free_port()
+    client = scripts("0_redis_client.py", f"redis://127.0.0.1:{port}/0")
+    refused = NOT_CONNECTED_PREFIX + REFUSED.format(port=port)
+    assert client.next_line() == refused
+    assert client.next_line() == refused
+    with RedisServer(port=port):
+        while (line := client.next_line()) == refused:
+            pass
+        assert line == CONNECTED
+        assert client.wait() == 0
+    assert client.stderr == ""
+
+
+def test_ctrl_c_while_retrying_exits_130_without_traceback(scripts):
+    client = scripts("0_redis_client.py", f"redis://127.0.0.1:{free_port()}/0")
+    assert client.next_line().startswith(NOT_CONNECTED_PREFIX)
+    assert client.stop(signal.SIGINT) == 130
+    assert client.stderr == ""
+
+
+def test_sigterm_while_retrying_exits_0_without_traceback(scripts):
+    client = scripts("0_redis_client.py", f"redis://127.0.0.1:{free_port()}/0")
+    assert client.next_line().startswith(NOT_CONNECTED_PREFIX)
+    assert client.stop(signal.SIGTERM) == 0
+    assert client.stderr == ""
+    assert all(line.startswith(NOT_CONNECTED_PREFIX) for line in client.output)
+
+
+def test_password_in_redis_url_works_and_is_never_printed(scripts):
+    with RedisServer(password="s3cret-pw") as server:
+        result = run_script("0_redis_client.py", server.url)
+        assert (result.returncode, result.stdout) == (0, transcript([CONNECTED]))
+        wrong = server.url.replace("s3cret-pw", "wrong-pw")
+        client = scripts("0_redis_client.py", wrong)
+        line = client.next_line()
+        assert line.startswith(NOT_CONNECTED_PREFIX)
+        assert client.stop() == 0
+    assert "pw" not in "".join(client.output) + client.stderr
