@@ -12,7 +12,7 @@ import time
 import redis
 import redis.asyncio
 
-from .console import say
+from .console import say, warn
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 CONNECTED = "Redis client connected to the server"
@@ -44,16 +44,21 @@ def retry_delays():
         delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
-def wait_until_connected(client):
-    """Ping until the server answers, printing the spec's line for every attempt."""
+def wait_until_connected(client, quiet=False):
+    """Ping until the server answers, printing the spec's line for every attempt.
+
+    `quiet` is for the job and web scripts, whose stdout the spec keeps for their own
+    lines: the failed attempts go to stderr and success says nothing.
+    """
     for delay in retry_delays():
         try:
             client.ping()
         except (redis.RedisError, OSError) as error:
-            say(NOT_CONNECTED.format(error=error))
+            (warn if quiet else say)(NOT_CONNECTED.format(error=error))
             time.sleep(delay)
         else:
-            say(CONNECTED)
+            if not quiet:
+                say(CONNECTED)
             return client
 
 
@@ -69,6 +74,11 @@ async def wait_until_connected_async(client):
             return client
 
 
-def connect(url=None, decode_responses=True):
-    """A client that has answered a PING (the connected line is printed)."""
-    return wait_until_connected(make_client(url, decode_responses))
+def connect(url=None, decode_responses=True, quiet=False):
+    """A client that has answered a PING (the connected line is printed unless quiet)."""
+    return wait_until_connected(make_client(url, decode_responses), quiet)
+
+
+def connect_for_jobs(url=None):
+    """A quiet, binary client for RQ (which needs decode_responses=False)."""
+    return connect(url, decode_responses=False, quiet=True)

@@ -30,3 +30,87 @@ SUBSCRIBER = [
 def transcript(lines):
     """The exact stdout of a script that prints these lines."""
     return "".join(f"{line}\n" for line in lines)
+
+
+# Tasks 6–10: the notification jobs.
+SENDING = "Sending notification to {phone}, with message: {message}"
+TASK6_DATA = ("4153518780", "This is the code to verify your account")
+TASK8_DATA = [
+    ("4153518780", "This is the code 1234 to verify your account"),
+    ("4153518781", "This is the code 4562 to verify your account"),
+    ("4153518743", "This is the code 4321 to verify your account"),
+    ("4153538781", "This is the code 4562 to verify your account"),
+    ("4153118782", "This is the code 4321 to verify your account"),
+    ("4153718781", "This is the code 4562 to verify your account"),
+    ("4159518782", "This is the code 4321 to verify your account"),
+    ("4158718781", "This is the code 4562 to verify your account"),
+    ("4153818782", "This is the code 4321 to verify your account"),
+    ("4154318781", "This is the code 4562 to verify your account"),
+    ("4151218782", "This is the code 4321 to verify your account"),
+]
+TASK10_DATA = ("4153518780", "This is the code 1234 to verify your account")
+BLACKLISTED = ("4153518780", "4153518781")
+
+
+def created(job_id, label="Notification"):
+    return f"{label} job created: {job_id}"
+
+
+def sending(phone, message):
+    return SENDING.format(phone=phone, message=message)
+
+
+def task6_creator(job_id):
+    return [created(job_id), "Notification job completed"]
+
+
+def task7_processor():
+    return [sending(*TASK6_DATA)]
+
+
+def job_events(job_id, phone):
+    """The creator's lines for one job processed by 7_job_processor, in their fixed order."""
+    if phone in BLACKLISTED:
+        return [
+            f"Notification job {job_id} 0% complete",
+            f"Notification job {job_id} failed: Phone number {phone} is blacklisted",
+        ]
+    return [
+        f"Notification job {job_id} 0% complete",
+        f"Notification job {job_id} 50% complete",
+        f"Notification job {job_id} completed",
+    ]
+
+
+def task9_processor():
+    """The processor's lines: one per non-blacklisted job (their order may interleave)."""
+    return [sending(phone, message) for phone, message in TASK8_DATA if phone not in BLACKLISTED]
+
+
+def creator_differences(lines, data, first_id):
+    """How a creator's output differs from the spec (empty when it matches).
+
+    The created lines come first, in order; then each job's events in their fixed order,
+    jobs interleaving as two workers run them side by side.
+    """
+    ids = [str(first_id + offset) for offset in range(len(data))]
+    problems = []
+    head, tail = lines[: len(ids)], lines[len(ids):]
+    want_head = [created(job_id) for job_id in ids]
+    if head != want_head:
+        problems.append(f"created lines: expected {want_head}, got {head}")
+    for job_id, (phone, _message) in zip(ids, data):
+        mine = [line for line in tail if line.startswith(f"Notification job {job_id} ")]
+        if mine != job_events(job_id, phone):
+            problems.append(f"job {job_id}: expected {job_events(job_id, phone)}, got {mine}")
+    expected_count = sum(len(job_events(job_id, phone)) for job_id, (phone, _) in zip(ids, data))
+    if len(tail) != expected_count:
+        problems.append(f"expected {expected_count} event lines, got {len(tail)}: {tail}")
+    return problems
+
+
+def processor_differences(lines, expected):
+    """A processor's lines may come in any order across its workers, but all and only these."""
+    if sorted(lines) != sorted(expected):
+        return [f"expected (in any order) {expected}, got {lines}"]
+    return []

@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Task 7: send the notification of every job on push_notification_code, until stopped."""
+
+from queuing_system.console import say
+from queuing_system.shutdown import run
+from queuing_system.workers import run_workers
+
+QUEUE = "push_notification_code"
+
+
+def send_notification(phone_number, message):
+    say(f"Sending notification to {phone_number}, with message: {message}")
+
+
+def process(data):
+    """The job function: it gets the job's data, as Kue's process callback got job.data."""
+    send_notification(data["phoneNumber"], data["message"])
+
+
+def main():
+    return run_workers([QUEUE], count=1)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Task 9: process push_notification_code_2 two jobs at a time, failing blacklisted numbers."""
+
+from rq import get_current_job
+
+from queuing_system.console import say
+from queuing_system.events import report_progress
+from queuing_system.jobs import JobFailed
+from queuing_system.shutdown import run
+from queuing_system.workers import run_workers
+
+QUEUE = "push_notification_code_2"
+CONCURRENCY = 2
+BLACKLISTED_NUMBERS = {"4153518780", "4153518781"}
+
+
+def send_notification(phone_number, message, job):
+    report_progress(job, 0)
+    if phone_number in BLACKLISTED_NUMBERS:
+        raise JobFailed(f"Phone number {phone_number} is blacklisted")
+    report_progress(job, 50)
+    say(f"Sending notification to {phone_number}, with message: {message}")
+
+
+def process(data):
+    """The job function: it gets the job's data, as Kue's process callback got job.data."""
+    send_notification(data["phoneNumber"], data["message"], get_current_job())
+
+
+def main():
+    return run_workers([QUEUE], count=CONCURRENCY)
+
+
+if __name__ == "__main__":
+    run(main)

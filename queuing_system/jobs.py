@@ -1,0 +1,59 @@
+"""Kue's job semantics on RQ: sequential ids, JSON payloads, lifecycle events.
+
+`queue.create(type, data).save()` becomes `create_jobs(queue, FUNCTION, [data])`: one MULTI/EXEC
+that saves every job of the batch or none, with ids from one counter shared by all queues
+(the first job ever created on an empty Redis is 1, as in Kue), and the job's success and
+failure reported to the event stream by RQ's own callbacks, so any RQ worker emits them.
+"""
+
+from rq import Callback, Queue
+from rq.serializers import JSONSerializer
+
+# One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
+JOB_ID_KEY = "queuing:job_ids"
+
+ON_SUCCESS = Callback("queuing_system.events.report_success")
+ON_FAILURE = Callback("queuing_system.events.report_failure")
+
+
+class JobFailed(Exception):
+    """A job's own, expected failure (Kue's `done(new Error(...))`): its message is the error."""
+
+
+def job_queue(name, connection):
+    """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker."""
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def next_job_ids(connection, count):
+    """Reserve `count` consecutive ids in one round trip."""
+    last = connection.incrby(JOB_ID_KEY, count)
+    return [str(job_id) for job_id in range(last - count + 1, last + 1)]
+
+
+def create_jobs(queue, function, datas):
+    """Save one job per data dict on `queue`, atomically; return the RQ jobs in order.
+
+    `function` is the import path of the job function ("7_job_processor.process"), which
+    receives the data dict, as Kue's process callback received `job.data`.
+    """
+    datas = list(datas)
+    if not datas:
+        return []
+    ids = next_job_ids(queue.connection, len(datas))
+    return queue.enqueue_many(
+        [
+            Queue.prepare_data(
+                function,
+                args=(data,),
+                job_id=job_id,
+                on_success=ON_SUCCESS,
+                on_failure=ON_FAILURE,
+            )
+            for job_id, data in zip(ids, datas)
+        ]
+    )
+
+
+def create_job(queue, function, data):
+    return create_jobs(queue, function, [data])[0]

@@ -1,0 +1,130 @@
+"""Processing a queue N jobs at a time, as Kue's `queue.process(type, n, fn)` did.
+
+Each of the N is a child process running an RQ SimpleWorker (no fork per job). The parent
+only supervises: it forwards SIGTERM/SIGINT to the children, which finish the job in hand
+and leave the rest queued (RQ's warm shutdown), restarts a child that died, and exits
+0 on SIGTERM, 130 on Ctrl-C. RQ's banners and job logs go to stderr, off by default.
+"""
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import time
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from .connection import make_client, wait_until_connected
+from .console import debug
+from .jobs import JobFailed, job_queue
+from .shutdown import EXIT_INTERRUPTED, EXIT_OK
+
+RESTART_DELAY = 1.0  # seconds before replacing a child that died
+PR_SET_PDEATHSIG = 1
+
+
+class Worker(SimpleWorker):
+    """RQ's SimpleWorker, quiet about the failures the jobs report on purpose."""
+
+    def handle_exception(self, job, *exc_info):
+        if isinstance(exc_info[1], JobFailed):
+            debug(f"job {job.id} failed: {exc_info[1]}")
+            return
+        super().handle_exception(job, *exc_info)
+
+
+def log_level():
+    return logging.DEBUG if os.environ.get("QUEUING_DEBUG") else logging.WARNING
+
+
+def quiet_rq_logging():
+    """Route RQ's loggers to stderr; by default only warnings and errors get there."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("rq")
+    logger.handlers[:] = [handler]
+    logger.setLevel(log_level())
+    logger.propagate = False
+
+
+def make_worker(queue_names, connection):
+    queues = [job_queue(name, connection) for name in queue_names]
+    return Worker(queues, connection=connection, serializer=JSONSerializer)
+
+
+def work(queue_names, burst=False):
+    """One worker in this process, until stopped (or, in burst mode, until the queues are empty)."""
+    quiet_rq_logging()
+    connection = wait_until_connected(make_client(decode_responses=False), quiet=True)
+    make_worker(queue_names, connection).work(burst=burst, logging_level=log_level())
+
+
+def drain(queue_names, connection):
+    """Process every job queued now, in this process (RQ's burst mode): for tests and tools."""
+    quiet_rq_logging()
+    make_worker(queue_names, connection).work(burst=True, logging_level=log_level())
+
+
+def die_with_parent():
+    """Ask Linux to send SIGTERM to this child if the supervisor is killed (even by SIGKILL)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: orphans finish their job and stop on their own signal
+
+
+def spawn(target):
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        die_with_parent()
+        target()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException as error:  # a child must never unwind into the parent's code
+        print(f"worker {os.getpid()} crashed: {error!r}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
+
+
+def run_workers(queue_names, count, burst=False):
+    """Run `count` workers on `queue_names` until SIGTERM/SIGINT; return the exit code."""
+    stop_signal = None
+    children = set()
+
+    def forward(signum, frame):
+        nonlocal stop_signal
+        stop_signal = signum
+        for pid in children:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def target():
+        work(queue_names, burst)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    children.update(spawn(target) for _ in range(count))
+    while children:
+        pid, status = os.wait()
+        children.discard(pid)
+        # A worker ends on its own only when something went wrong (RQ quits its loop on
+        # an unexpected error, e.g. Redis gone): replace it, unless we are stopping.
+        if stop_signal is None and not burst:
+            debug(f"worker {pid} ended (status {status}); starting another")
+            time.sleep(RESTART_DELAY)
+            if stop_signal is None:
+                children.add(spawn(target))
+    return EXIT_INTERRUPTED if stop_signal == signal.SIGINT else EXIT_OK
