@@ -7,10 +7,13 @@ import sys
 def say(line):
     """Print one spec line on stdout, at once.
 
-    Flushed because several processes (workers, apps) share one terminal or pipe,
-    and a line still in a buffer is lost if the process is killed.
+    One write per line, flushed at once: several processes (the workers of one processor)
+    share a terminal or pipe, and print() may write the text and its newline separately,
+    letting another process's line land in between. A line still in a buffer would also be
+    lost if the process were killed.
     """
-    print(line, flush=True)
+    sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
 
 
 def print_reply(reply):

@@ -22,11 +22,29 @@ from .jobs import JobFailed, job_queue
 from .shutdown import EXIT_INTERRUPTED, EXIT_OK
 
 RESTART_DELAY = 1.0  # seconds before replacing a child that died
+STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
 PR_SET_PDEATHSIG = 1
 
 
 class Worker(SimpleWorker):
-    """RQ's SimpleWorker, quiet about the failures the jobs report on purpose."""
+    """RQ's SimpleWorker, stopping only between two Redis calls, quiet about expected failures."""
+
+    def _shutdown(self):
+        # RQ raises StopRequested from the signal handler when idle, which can land in the
+        # middle of BLMOVE: the server has moved a job to the intermediate list, the worker
+        # never sees it, and RQ fails it a minute later without its failure callback.
+        # Only note the request; the loop stops at the next safe point.
+        self._stop_requested = True
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        if timeout is None:  # burst mode: one non-blocking look
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        while not self._stop_requested:
+            # Block in short slices so a stop request is seen within STOP_POLL seconds.
+            result = super().dequeue_job_and_maintain_ttl(min(timeout, STOP_POLL), STOP_POLL)
+            if result is not None:
+                return result
+        return None
 
     def handle_exception(self, job, *exc_info):
         if isinstance(exc_info[1], JobFailed):

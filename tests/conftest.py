@@ -172,3 +172,11 @@ def wait_for(condition, timeout=SCRIPT_TIMEOUT, interval=0.02):
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(interval)
+
+
+@pytest.fixture
+def redis_binary(redis_url):
+    """A binary client (as RQ needs) on the real test server."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()

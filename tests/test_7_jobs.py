@@ -1,0 +1,126 @@
+"""Tasks 8 and 9: eleven jobs, progress and failure events, two jobs at a time."""
+
+import importlib
+import json
+import signal
+import time
+import zlib
+
+import fakeredis
+import pytest
+from rq import Worker
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
+
+from queuing_system.events import EventFollower
+from queuing_system.expected import (
+    TASK8_DATA,
+    creator_differences,
+    processor_differences,
+    task9_processor,
+)
+from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
+
+from conftest import wait_for
+
+processor = importlib.import_module("7_job_processor")
+QUEUE = "push_notification_code_2"
+
+
+@pytest.fixture
+def job(fake_binary):
+    """A job as the worker sees it while running it."""
+    return create_job(job_queue(QUEUE, fake_binary), "7_job_processor.process", {})
+
+
+@pytest.fixture
+def fake_binary():
+    return fakeredis.FakeRedis()
+
+
+def events_of(connection, position="0-0"):
+    follower = EventFollower(connection, QUEUE)
+    follower.position = position
+    return [(event.kind, event.progress, event.error) for event in follower._read()]
+
+
+def test_a_blacklisted_number_fails_with_the_exact_message_after_progress_0(job, fake_binary, capsys):
+    with pytest.raises(JobFailed) as raised:
+        processor.send_notification("4153518780", "hello", job)
+    assert str(raised.value) == "Phone number 4153518780 is blacklisted"
+    assert job.get_meta(refresh=True)["progress"] == 0
+    assert events_of(fake_binary) == [("progress", 0, "")]
+    assert capsys.readouterr().out == ""
+
+
+def test_another_number_reports_0_then_50_then_sends(job, fake_binary, capsys):
+    processor.send_notification("4153518743", "hello", job)
+    assert job.get_meta(refresh=True)["progress"] == 50
+    assert events_of(fake_binary) == [("progress", 0, ""), ("progress", 50, "")]
+    assert capsys.readouterr().out == "Sending notification to 4153518743, with message: hello\n"
+
+
+def payload_is_json(connection, job_id):
+    return json.loads(zlib.decompress(connection.hget(f"rq:job:{job_id}", "data")))
+
+
+def check_run(creator, worker):
+    assert creator.wait() == 0
+    assert creator_differences(creator.output, TASK8_DATA, first_id=1) == []
+    wait_for(lambda: len(worker.output) + worker.stdout_lines.qsize() >= 9)
+    assert worker.stop() == 0
+    assert processor_differences(worker.output, task9_processor()) == []
+    assert (creator.stderr, worker.stderr) == ("", "")
+
+
+def test_processor_first_then_creator_prints_the_spec_lines(redis_url, scripts, redis_binary):
+    worker = scripts("7_job_processor.py", redis_url)
+    wait_for(lambda: len(Worker.all(queue=job_queue(QUEUE, redis_binary))) == 2)
+    creator = scripts("7_job_creator.py", redis_url)
+    check_run(creator, worker)
+    for job_id in range(1, 12):
+        assert payload_is_json(redis_binary, job_id)[0] == "7_job_processor.process"
+
+
+def test_creator_first_then_processor_loses_no_event(redis_url, scripts):
+    creator = scripts("7_job_creator.py", redis_url)
+    for _ in range(11):
+        creator.next_line()
+    time.sleep(1)
+    worker = scripts("7_job_processor.py", redis_url)
+    check_run(creator, worker)
+
+
+def test_the_processor_runs_two_workers_on_the_queue(redis_url, scripts, redis_binary):
+    worker = scripts("7_job_processor.py", redis_url)
+    queue = job_queue(QUEUE, redis_binary)
+    wait_for(lambda: len(Worker.all(queue=queue)) == 2)
+    assert worker.stop() == 0
+    wait_for(lambda: len(Worker.all(queue=queue)) == 0)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_stopping_mid_batch_leaves_the_rest_queued_for_the_next_processor(
+    sig, code, redis_url, scripts, redis_binary
+):
+    total = 3000
+    queue = job_queue(QUEUE, redis_binary)
+    data = [{"phoneNumber": f"41500{n:05d}", "message": f"m{n}"} for n in range(total)]
+    create_jobs(queue, "7_job_processor.process", data)
+    finished = FinishedJobRegistry(queue=queue)
+    worker = scripts("7_job_processor.py", redis_url)
+    wait_for(lambda: finished.count > 0)
+    assert worker.stop(sig) == code
+    assert "Traceback" not in worker.stderr
+    done_first = finished.count
+    assert 0 < done_first < total
+    assert StartedJobRegistry(queue=queue).count == 0
+    assert queue.count == total - done_first
+    assert len(worker.output) == done_first
+
+    second = scripts("7_job_processor.py", redis_url)
+    wait_for(lambda: finished.count == total, timeout=120)
+    assert second.stop() == 0
+    assert FailedJobRegistry(queue=queue).count == 0
+    assert sorted(worker.output + second.output) == sorted(
+        f"Sending notification to {d['phoneNumber']}, with message: {d['message']}" for d in data
+    )
