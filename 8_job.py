@@ -3,7 +3,7 @@
 
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
-from queuing_system.events import EventFollower, Watcher, event_line, wait_for_watchers
+from queuing_system.events import JobReporter, event_line, wait_for_reporters
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.shutdown import run
 
@@ -34,12 +34,11 @@ def create_push_notifications_jobs(jobs, queue):
     Prints each created id; then, while the process lives, each job's events.
     """
     check_jobs(jobs)
-    connection = queue.connection
-    follower = EventFollower(connection, QUEUE)
-    created = create_jobs(job_queue(QUEUE, connection), PROCESS, jobs)
+    reporter = JobReporter(queue.connection, QUEUE, print_event)  # before: no event missed
+    created = create_jobs(job_queue(QUEUE, queue.connection), PROCESS, jobs)
     for job in created:
         say(f"Notification job created: {job.id}")
-    Watcher(follower, [job.id for job in created], print_event).start()
+    reporter.watch(job.id for job in created)
     return created
 
 
@@ -47,7 +46,7 @@ def main():
     connection = connect_for_jobs()
     job = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
     create_push_notifications_jobs([job], job_queue(QUEUE, connection))
-    wait_for_watchers()
+    wait_for_reporters()
 
 
 if __name__ == "__main__":

@@ -101,16 +101,17 @@ class EventFollower:
         self.key = stream_key(queue_name)
         self.position = last_event_id(connection, queue_name)
 
-    def follow(self, job_ids, stopping=None):
+    def follow(self, job_ids):
         waiting = set(job_ids)
-        while waiting and not (stopping and stopping.is_set()):
-            for event in self._read():
+        while waiting:
+            for event in self.read():
                 if event.job_id in waiting:
                     if event.kind in OUTCOMES:
                         waiting.discard(event.job_id)
                     yield event
 
-    def _read(self):
+    def read(self):
+        """The next events after the position (waiting up to READ_BLOCK_MS for some)."""
         for delay in retry_delays():
             try:
                 reply = self.connection.xread(
@@ -138,42 +139,64 @@ def event_line(label, event):
     return f"{label} job {event.job_id} failed: {event.error}"
 
 
-class Watcher(threading.Thread):
-    """Follows some jobs' events in the background, calling `on_event` for each.
+class JobReporter:
+    """Hands the events of the jobs it watches to `on_event`, from a background thread.
 
-    Kue's `job.on(...)` listeners kept printing as long as the process lived; this thread
-    does the same for the Python scripts that return before their jobs end.
+    Kue's `job.on(...)` listeners kept reporting as long as the process lived; this does the
+    same for a function that returns before its jobs end (8_job) and for a server that
+    creates jobs on every request (100_seat), with one thread for all of its jobs. Make it
+    before creating the jobs, then `watch` their ids.
     """
 
     running = set()
 
-    def __init__(self, follower, job_ids, on_event):
-        super().__init__(name="job-events", daemon=True)
-        self.follower = follower
-        self.job_ids = list(job_ids)
+    def __init__(self, connection, queue_name, on_event):
+        self.follower = EventFollower(connection, queue_name)
         self.on_event = on_event
+        self.pending = set()
+        self.changed = threading.Condition()
         self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="job-events", daemon=True)
 
-    def run(self):
-        try:
-            for event in self.follower.follow(self.job_ids, self.stopping):
-                self.on_event(event)
-        finally:
-            Watcher.running.discard(self)
+    def watch(self, job_ids):
+        with self.changed:
+            self.pending.update(job_ids)
+            if not self.thread.is_alive():
+                JobReporter.running.add(self)
+                self.thread.start()
 
-    def start(self):
-        Watcher.running.add(self)
-        super().start()
+    def wait(self):
+        """Until every watched job has completed or failed."""
+        with self.changed:
+            self.changed.wait_for(lambda: not self.pending)
+
+    def stop(self):
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        JobReporter.running.discard(self)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            for event in self.follower.read():
+                with self.changed:
+                    if event.job_id not in self.pending:
+                        continue
+                    # Reported before the job counts as ended, so wait() never returns
+                    # ahead of the job's last line.
+                    self.on_event(event)
+                    if event.kind in OUTCOMES:
+                        self.pending.discard(event.job_id)
+                        self.changed.notify_all()
 
 
-def wait_for_watchers():
-    """Block until every job being watched in this process has completed or failed."""
-    for watcher in list(Watcher.running):
-        watcher.join()
+def wait_for_reporters():
+    """Block until every job watched in this process has completed or failed."""
+    for reporter in list(JobReporter.running):
+        reporter.wait()
 
 
-def stop_watchers():
+def stop_reporters():
     """Stop following events (the jobs themselves are untouched): for tests."""
-    for watcher in list(Watcher.running):
-        watcher.stopping.set()
-        watcher.join()
+    for reporter in list(JobReporter.running):
+        reporter.stop()

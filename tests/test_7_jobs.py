@@ -40,7 +40,7 @@ def fake_binary():
 def events_of(connection, position="0-0"):
     follower = EventFollower(connection, QUEUE)
     follower.position = position
-    return [(event.kind, event.progress, event.error) for event in follower._read()]
+    return [(event.kind, event.progress, event.error) for event in follower.read()]
 
 
 def test_a_blacklisted_number_fails_with_the_exact_message_after_progress_0(job, fake_binary, capsys):
