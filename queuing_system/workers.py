@@ -11,10 +11,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 
 from .connection import make_client, wait_until_connected
 from .console import debug
@@ -51,6 +53,32 @@ class Worker(SimpleWorker):
             debug(f"job {job.id} failed: {exc_info[1]}")
             return
         super().handle_exception(job, *exc_info)
+
+
+class ThreadWorker(Worker):
+    """A worker on a thread of a server process, whose main thread owns the signals."""
+
+    death_penalty_class = TimerDeathPenalty  # SIGALRM cannot time out a job off the main thread
+
+    def _install_signal_handlers(self):
+        pass
+
+    def stop(self):
+        """Finish the job in hand, then return from work()."""
+        self._stop_requested = True
+
+
+def start_worker_thread(queue_names, connection):
+    """Process the queues on a background thread of this process; returns the worker."""
+    quiet_rq_logging()
+    queues = [job_queue(name, connection) for name in queue_names]
+    worker = ThreadWorker(queues, connection=connection, serializer=JSONSerializer)
+    thread = threading.Thread(
+        target=worker.work, kwargs={"logging_level": log_level()}, name="rq-worker", daemon=True
+    )
+    thread.start()
+    worker.thread = thread
+    return worker
 
 
 def log_level():

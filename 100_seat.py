@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Task 13: reserve seats through a job queue, never more than 50.
+
+Taking a seat is one Lua script (check, decrement, and block reservations at 0), so any
+number of workers, /process calls or app processes reserve exactly 50 seats.
+`reservationEnabled` lives in Redis, so every app process agrees on it.
+"""
+
+import threading
+
+import redis
+from rq import get_current_job
+
+from queuing_system.connection import make_client, wait_until_connected
+from queuing_system.console import say
+from queuing_system.events import COMPLETED, FAILED, JobReporter, event_line
+from queuing_system.jobs import JobFailed, create_job, job_queue
+from queuing_system.shutdown import run
+from queuing_system.web import create_json_app, on_shutdown, serve
+from queuing_system.workers import start_worker_thread
+
+QUEUE = "reserve_seat"
+PROCESS = "100_seat.take_seat"
+SEATS_KEY = "available_seats"
+ENABLED_KEY = "reservationEnabled"
+TOTAL_SEATS = 50
+
+# KEYS: seats, enabled flag. Returns the seats left, or -1 when there was none to take.
+TAKE_SEAT = """
+local seats = tonumber(redis.call('GET', KEYS[1]) or '0')
+if seats <= 0 then return -1 end
+seats = redis.call('DECR', KEYS[1])
+if seats == 0 then redis.call('SET', KEYS[2], '0') end
+return seats
+"""
+
+client = make_client()
+jobs_connection = make_client(decode_responses=False)
+take_seat_script = client.register_script(TAKE_SEAT)
+
+
+def reserve_seat(number):
+    client.set(SEATS_KEY, number)
+
+
+def get_current_available_seats():
+    return client.get(SEATS_KEY)
+
+
+def set_reservation_enabled(enabled):
+    client.set(ENABLED_KEY, "1" if enabled else "0")
+
+
+def reservation_enabled():
+    return client.get(ENABLED_KEY) == "1"
+
+
+def take_seat(data=None):
+    """The job: take one seat, or fail without taking anything."""
+    job = get_current_job()
+    if take_seat_script(keys=[SEATS_KEY, ENABLED_KEY], client=job.connection) < 0:
+        raise JobFailed("Not enough seats available")
+
+
+def print_outcome(event):
+    if event.kind in (COMPLETED, FAILED):
+        say(event_line("Seat reservation", event))
+
+
+class Processing:
+    """The background worker that /process starts, once per app process."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.worker = None
+
+    def start(self):
+        with self.lock:
+            if self.worker is None:
+                self.worker = start_worker_thread([QUEUE], jobs_connection)
+
+    def stop(self):
+        with self.lock:
+            if self.worker is not None:
+                self.worker.stop()
+                self.worker.thread.join()
+
+
+def create_app():
+    reserve_seat(TOTAL_SEATS)
+    set_reservation_enabled(True)
+    app = create_json_app(__name__)
+    queue = job_queue(QUEUE, jobs_connection)
+    reporter = JobReporter(jobs_connection, QUEUE, print_outcome)  # before any job: none missed
+    processing = Processing()
+    on_shutdown(app, processing.stop)
+
+    @app.get("/available_seats")
+    def available_seats():
+        return {"numberOfAvailableSeats": get_current_available_seats()}
+
+    @app.get("/reserve_seat")
+    def reserve():
+        if not reservation_enabled():
+            return {"status": "Reservation are blocked"}
+        try:
+            job = create_job(queue, PROCESS, {})
+        except redis.RedisError:
+            return {"status": "Reservation failed"}
+        reporter.watch([job.id])
+        return {"status": "Reservation in process"}
+
+    @app.get("/process")
+    def process():
+        processing.start()
+        return {"status": "Queue processing"}
+
+    return app
+
+
+def main():
+    wait_until_connected(client, quiet=True)
+    return serve(create_app())
+
+
+if __name__ == "__main__":
+    run(main)

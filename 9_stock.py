@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Task 12: list the suitcases and reserve them, never more than the stock.
+
+The original read the stock, then wrote it back minus one: two requests at once both saw
+the same stock and both were confirmed. Here the check and the decrement are one Lua
+script, so under any number of requests, threads or app instances exactly
+`initialAvailableQuantity` reservations of an item are confirmed.
+"""
+
+from queuing_system.connection import make_client, wait_until_connected
+from queuing_system.shutdown import run
+from queuing_system.web import create_json_app, serve
+
+list_products = [
+    {"itemId": 1, "itemName": "Suitcase 250", "price": 50, "initialAvailableQuantity": 4},
+    {"itemId": 2, "itemName": "Suitcase 450", "price": 100, "initialAvailableQuantity": 10},
+    {"itemId": 3, "itemName": "Suitcase 650", "price": 350, "initialAvailableQuantity": 2},
+    {"itemId": 4, "itemName": "Suitcase 1050", "price": 550, "initialAvailableQuantity": 5},
+]
+PRODUCTS_BY_ID = {str(product["itemId"]): product for product in list_products}
+STOCK_KEY = "item.{item_id}"  # the item's current stock; absent until its first reservation
+NOT_FOUND = {"status": "Product not found"}
+
+# KEYS[1]: the stock key; ARGV[1]: the initial quantity. Returns the stock left, or -1.
+RESERVE_ONE = """
+local stock = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+if stock <= 0 then return -1 end
+redis.call('SET', KEYS[1], stock - 1)
+return stock - 1
+"""
+
+client = make_client()
+reserve_one_script = client.register_script(RESERVE_ONE)
+
+
+def get_item_by_id(item_id):
+    """The product with this id (an int, or the text of the URL), or None."""
+    return PRODUCTS_BY_ID.get(str(item_id))
+
+
+def reserve_stock_by_id(item_id, stock):
+    client.set(STOCK_KEY.format(item_id=item_id), stock)
+
+
+def get_current_reserved_stock_by_id(item_id):
+    stock = client.get(STOCK_KEY.format(item_id=item_id))
+    return None if stock is None else int(stock)
+
+
+def reserve_one(item):
+    """Take one unit of the item's stock, atomically; False when none is left."""
+    key = STOCK_KEY.format(item_id=item["itemId"])
+    left = reserve_one_script(keys=[key], args=[item["initialAvailableQuantity"]], client=client)
+    return left >= 0
+
+
+def create_app():
+    app = create_json_app(__name__)
+
+    @app.get("/list_products")
+    def products():
+        return list_products
+
+    @app.get("/list_products/<item_id>")
+    def product(item_id):
+        item = get_item_by_id(item_id)
+        if item is None:
+            return NOT_FOUND
+        current = get_current_reserved_stock_by_id(item["itemId"])
+        if current is None:
+            current = item["initialAvailableQuantity"]
+        return {**item, "currentQuantity": current}
+
+    @app.get("/reserve_product/<item_id>")
+    def reserve_product(item_id):
+        item = get_item_by_id(item_id)
+        if item is None:
+            return NOT_FOUND
+        if not reserve_one(item):
+            return {"status": "Not enough stock available", "itemId": item["itemId"]}
+        return {"status": "Reservation confirmed", "itemId": item["itemId"]}
+
+    return app
+
+
+def main():
+    wait_until_connected(client, quiet=True)
+    return serve(create_app())
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,92 @@
+"""What both Flask apps share: compact JSON everywhere, HOST/PORT, a clean shutdown.
+
+Every response is JSON, errors included (404, 405, 500, and 503 while Redis is away);
+bodies keep the spec's key order, compact, with no trailing newline.
+"""
+
+import logging
+import os
+
+import redis
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import make_server
+
+from .console import debug, warn
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 1245
+REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
+
+
+class CompactJSONProvider(DefaultJSONProvider):
+    sort_keys = False  # the spec's key order
+
+    def response(self, *args, **kwargs):
+        body = self.dumps(self._prepare_response_obj(args, kwargs), separators=(",", ":"))
+        return self._app.response_class(body, mimetype=self.mimetype)
+
+
+def json_error(app, body, status):
+    return app.json.response(body), status
+
+
+def add_json_error_handlers(app):
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        response = error.get_response()  # keeps headers such as Allow on a 405
+        response.set_data(app.json.dumps({"error": error.name}, separators=(",", ":")))
+        response.mimetype = "application/json"
+        return response
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def redis_unavailable(error):
+        debug(f"Redis unavailable: {error}")
+        return json_error(app, REDIS_UNAVAILABLE, 503)
+
+    @app.errorhandler(Exception)
+    def internal_error(error):
+        app.logger.exception("unhandled error")
+        return json_error(app, {"error": "Internal Server Error"}, 500)
+
+
+def create_json_app(import_name):
+    app = Flask(import_name)
+    app.json = CompactJSONProvider(app)
+    app.extensions["on_shutdown"] = []
+    add_json_error_handlers(app)
+    return app
+
+
+def on_shutdown(app, callback):
+    """Run `callback` when serve() stops (e.g. to let a background worker finish its job)."""
+    app.extensions["on_shutdown"].append(callback)
+
+
+def address():
+    return os.environ.get("HOST", DEFAULT_HOST), int(os.environ.get("PORT", DEFAULT_PORT))
+
+
+def quiet_server_logging():
+    level = logging.DEBUG if os.environ.get("QUEUING_DEBUG") else logging.ERROR
+    logging.getLogger("werkzeug").setLevel(level)
+
+
+def serve(app):
+    """Serve `app` on HOST:PORT (threaded) until SIGTERM or Ctrl-C; return an exit code."""
+    quiet_server_logging()
+    host, port = address()
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as error:
+        warn(f"Cannot listen on {host}:{port}: {error}")
+        return 1
+    debug(f"listening on http://{host}:{port}")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        for callback in app.extensions["on_shutdown"]:
+            callback()
