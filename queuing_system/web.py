@@ -6,6 +6,7 @@ bodies keep the spec's key order, compact, with no trailing newline.
 
 import logging
 import os
+import socketserver
 
 import redis
 from flask import Flask
@@ -85,7 +86,9 @@ def serve(app):
         return 1
     debug(f"listening on http://{host}:{port}")
     try:
-        server.serve_forever()
+        # socketserver's loop, not werkzeug's wrapper: that one swallows Ctrl-C, and the
+        # spec wants exit code 130 for it.
+        socketserver.BaseServer.serve_forever(server)
     finally:
         server.server_close()
         for callback in app.extensions["on_shutdown"]:

@@ -3,17 +3,20 @@
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import fakeredis
 import pytest
 import redis
 
-from queuing_system.redis_server import RedisServer
+from queuing_system.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMP_RDB = ROOT / "dump.rdb"
@@ -180,3 +183,35 @@ def redis_binary(redis_url):
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+def http_get(url, method="GET", timeout=10):
+    """(status, content type, body bytes) of one request, error statuses included."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def start_app(scripts):
+    """Start an app script on a free port; returns (script, base URL) once it accepts requests."""
+
+    def start(name, url, **extra_env):
+        port = free_port()
+        app = scripts(name, url, PORT=str(port), **extra_env)
+        wait_for(lambda: port_open(port) or app.process.poll() is not None)
+        assert app.process.poll() is None, app.stderr
+        return app, f"http://127.0.0.1:{port}"
+
+    return start

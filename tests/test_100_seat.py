@@ -1,0 +1,124 @@
+"""Task 13: seat reservations through the reserve_seat queue, never more than 50."""
+
+import concurrent.futures
+import importlib
+import signal
+import subprocess
+import sys
+
+import fakeredis
+import pytest
+import redis
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+from queuing_system.events import stop_reporters, wait_for_reporters
+from queuing_system.jobs import job_queue
+from queuing_system.workers import drain
+
+from conftest import ROOT, http_get, script_env, wait_for
+
+seat = importlib.import_module("100_seat")
+
+IN_PROCESS = b'{"status":"Reservation in process"}'
+BLOCKED = b'{"status":"Reservation are blocked"}'
+PROCESSING = b'{"status":"Queue processing"}'
+
+
+@pytest.fixture
+def server():
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def http(server, monkeypatch):
+    monkeypatch.setattr(seat, "client", fakeredis.FakeRedis(server=server, decode_responses=True))
+    monkeypatch.setattr(seat, "jobs_connection", fakeredis.FakeRedis(server=server))
+    yield seat.create_app().test_client()
+    stop_reporters()
+
+
+def seats(http):
+    response = http.get("/available_seats")
+    assert response.content_type == "application/json"
+    return response.data
+
+
+def test_start_up_sets_50_seats_and_enables_reservations(http):
+    assert seats(http) == b'{"numberOfAvailableSeats":"50"}'
+    assert seat.reservation_enabled()
+
+
+def test_reserve_seat_queues_a_job_that_takes_one_seat(http, capsys):
+    response = http.get("/reserve_seat")
+    assert (response.status_code, response.data) == (200, IN_PROCESS)
+    assert job_queue("reserve_seat", seat.jobs_connection).job_ids == ["1"]
+    drain(["reserve_seat"], seat.jobs_connection)
+    wait_for_reporters()
+    assert seats(http) == b'{"numberOfAvailableSeats":"49"}'
+    assert capsys.readouterr().out == "Seat reservation job 1 completed\n"
+
+
+def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, capsys):
+    seat.reserve_seat(1)
+    assert http.get("/reserve_seat").data == IN_PROCESS
+    assert http.get("/reserve_seat").data == IN_PROCESS
+    drain(["reserve_seat"], seat.jobs_connection)
+    wait_for_reporters()
+    assert seats(http) == b'{"numberOfAvailableSeats":"0"}'
+    assert capsys.readouterr().out == (
+        "Seat reservation job 1 completed\n"
+        "Seat reservation job 2 failed: Not enough seats available\n"
+    )
+    assert http.get("/reserve_seat").data == BLOCKED
+
+
+def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
+    def cannot_save(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(seat, "create_job", cannot_save)
+    assert http.get("/reserve_seat").data == b'{"status":"Reservation failed"}'
+
+
+def test_errors_are_json(http):
+    response = http.get("/nowhere")
+    assert (response.status_code, response.data) == (404, b'{"error":"Not Found"}')
+    response = http.delete("/process")
+    assert (response.status_code, response.content_type) == (405, "application/json")
+
+
+def test_process_answers_at_once_and_is_idempotent(http):
+    assert http.get("/process").data == PROCESSING
+    assert http.get("/process").data == PROCESSING
+
+
+def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_seats(
+    redis_url, start_app, redis_binary
+):
+    app, base = start_app("100_seat.py", redis_url)
+    assert http_get(base + "/available_seats")[2] == b'{"numberOfAvailableSeats":"50"}'
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda _: http_get(base + "/reserve_seat"), range(80)))
+    assert [body for *_, body in answers] == [IN_PROCESS] * 80
+    assert http_get(base + "/process")[2] == PROCESSING
+    assert http_get(base + "/process")[2] == PROCESSING
+    extra = subprocess.Popen(
+        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url, "-S", "json",
+         "-w", "rq.worker.SimpleWorker", "reserve_seat"],
+        cwd=ROOT, env=script_env(redis_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    queue = job_queue("reserve_seat", redis_binary)
+    finished, failed = FinishedJobRegistry(queue=queue), FailedJobRegistry(queue=queue)
+    wait_for(lambda: finished.count + failed.count == 80)
+    extra.wait(30)
+    assert (finished.count, failed.count) == (50, 30)
+    for _ in range(80):
+        app.next_line()
+    assert sorted(int(line.split()[3]) for line in app.output) == list(range(1, 81))
+    assert sum(line.endswith(" completed") for line in app.output) == 50
+    assert sum(line.endswith(" failed: Not enough seats available") for line in app.output) == 30
+    assert http_get(base + "/available_seats")[2] == b'{"numberOfAvailableSeats":"0"}'
+    assert http_get(base + "/reserve_seat")[2] == BLOCKED
+    assert app.stop(signal.SIGTERM) == 0
+    assert app.stderr == ""
+    assert len(app.output) == 80

@@ -1,0 +1,143 @@
+"""Task 12: the stock app, on Flask's test client (fakeredis) and as a real process."""
+
+import concurrent.futures
+import importlib
+import signal
+
+import fakeredis
+import pytest
+import redis
+
+from queuing_system.redis_server import free_port
+
+from conftest import http_get
+
+stock = importlib.import_module("9_stock")
+
+LIST = (
+    b'[{"itemId":1,"itemName":"Suitcase 250","price":50,"initialAvailableQuantity":4},'
+    b'{"itemId":2,"itemName":"Suitcase 450","price":100,"initialAvailableQuantity":10},'
+    b'{"itemId":3,"itemName":"Suitcase 650","price":350,"initialAvailableQuantity":2},'
+    b'{"itemId":4,"itemName":"Suitcase 1050","price":550,"initialAvailableQuantity":5}]'
+)
+ITEM_1 = (
+    b'{"itemId":1,"itemName":"Suitcase 250","price":50,'
+    b'"initialAvailableQuantity":4,"currentQuantity":%d}'
+)
+NOT_FOUND = b'{"status":"Product not found"}'
+CONFIRMED = b'{"status":"Reservation confirmed","itemId":%d}'
+NO_STOCK = b'{"status":"Not enough stock available","itemId":%d}'
+BAD_IDS = ["12", "0", "5", "abc", "-1", "1.5", "1e0", "01", " 1", "99999999999999999999999", "١", "%00"]
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    client = fakeredis.FakeRedis(decode_responses=True)
+    monkeypatch.setattr(stock, "client", client)
+    return client
+
+
+@pytest.fixture
+def http(fake):
+    return stock.create_app().test_client()
+
+
+def check_json(response, status, body):
+    assert (response.status_code, response.data) == (status, body)
+    assert response.content_type == "application/json"
+
+
+def test_list_products(http):
+    check_json(http.get("/list_products"), 200, LIST)
+
+
+def test_product_detail_before_any_reservation(http):
+    check_json(http.get("/list_products/1"), 200, ITEM_1 % 4)
+
+
+@pytest.mark.parametrize("item_id", BAD_IDS)
+@pytest.mark.parametrize("route", ["/list_products/", "/reserve_product/"])
+def test_any_id_that_is_not_a_product_is_not_found(http, route, item_id):
+    check_json(http.get(route + item_id), 200, NOT_FOUND)
+
+
+def test_reservations_are_confirmed_while_stock_remains(http, fake):
+    for left in (3, 2, 1, 0):
+        check_json(http.get("/reserve_product/1"), 200, CONFIRMED % 1)
+        check_json(http.get("/list_products/1"), 200, ITEM_1 % left)
+    check_json(http.get("/reserve_product/1"), 200, NO_STOCK % 1)
+    check_json(http.get("/list_products/1"), 200, ITEM_1 % 0)
+    assert fake.get("item.1") == "0"
+
+
+def test_data_access_functions(fake):
+    assert stock.get_item_by_id(3)["itemName"] == "Suitcase 650"
+    assert stock.get_item_by_id(9) is None
+    assert stock.get_current_reserved_stock_by_id(2) is None
+    stock.reserve_stock_by_id(2, 7)
+    assert fake.get("item.2") == "7"
+    assert stock.get_current_reserved_stock_by_id(2) == 7
+
+
+def test_unknown_route_and_wrong_method_answer_json(http):
+    check_json(http.get("/nowhere"), 404, b'{"error":"Not Found"}')
+    response = http.post("/list_products")
+    check_json(response, 405, b'{"error":"Method Not Allowed"}')
+    assert "GET" in response.headers["Allow"]
+
+
+def test_redis_down_answers_503_json_and_recovers(monkeypatch, fake):
+    http = stock.create_app().test_client()
+    monkeypatch.setattr(stock, "client", redis.Redis(port=free_port(), decode_responses=True))
+    for path in ("/list_products/1", "/reserve_product/1"):
+        response = http.get(path)
+        assert response.status_code == 503
+        assert response.content_type == "application/json"
+        assert response.json["error"] == "Service Unavailable"
+    check_json(http.get("/list_products"), 200, LIST)
+    monkeypatch.setattr(stock, "client", fake)
+    check_json(http.get("/list_products/1"), 200, ITEM_1 % 4)
+
+
+def test_app_factory_does_not_touch_redis(monkeypatch):
+    monkeypatch.setattr(stock, "client", redis.Redis(port=free_port()))
+    assert stock.create_app() is not None
+
+
+def hammer(urls, count, workers=64):
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda n: http_get(urls[n % len(urls)]), range(count)))
+
+
+def test_real_server_answers_the_spec_bodies_and_stops_on_sigterm(redis_url, start_app):
+    app, base = start_app("9_stock.py", redis_url)
+    assert http_get(base + "/list_products") == (200, "application/json", LIST)
+    assert http_get(base + "/list_products/1") == (200, "application/json", ITEM_1 % 4)
+    assert http_get(base + "/reserve_product/12") == (200, "application/json", NOT_FOUND)
+    assert app.stop(signal.SIGTERM) == 0
+    assert (app.output, app.stderr) == ([], "")
+
+
+def test_200_concurrent_reservations_of_item_2_confirm_exactly_10(redis_url, start_app):
+    app, base = start_app("9_stock.py", redis_url)
+    answers = hammer([base + "/reserve_product/2"], 200)
+    bodies = [body for _status, _type, body in answers]
+    assert bodies.count(CONFIRMED % 2) == 10
+    assert bodies.count(NO_STOCK % 2) == 190
+    assert redis.Redis.from_url(redis_url).get("item.2") == b"0"
+    assert app.stop(signal.SIGINT) == 130
+    assert app.stderr == ""
+
+
+def test_two_instances_never_confirm_more_than_the_stock_and_stock_survives_restart(
+    redis_url, start_app
+):
+    first, base1 = start_app("9_stock.py", redis_url)
+    second, base2 = start_app("9_stock.py", redis_url)
+    answers = hammer([base1 + "/reserve_product/4", base2 + "/reserve_product/4"], 300)
+    assert [body for *_, body in answers].count(CONFIRMED % 4) == 5
+    assert {status for status, *_ in answers} == {200}
+    assert first.stop() == 0 and second.stop() == 0
+    restarted, base = start_app("9_stock.py", redis_url)
+    assert http_get(base + "/reserve_product/4")[2] == NO_STOCK % 4
+    assert restarted.stop() == 0
