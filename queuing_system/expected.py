@@ -114,3 +114,48 @@ def processor_differences(lines, expected):
     if sorted(lines) != sorted(expected):
         return [f"expected (in any order) {expected}, got {lines}"]
     return []
+
+
+# Task 12: the stock app's bodies (compact JSON, no trailing newline).
+PRODUCTS = (
+    '[{"itemId":1,"itemName":"Suitcase 250","price":50,"initialAvailableQuantity":4},'
+    '{"itemId":2,"itemName":"Suitcase 450","price":100,"initialAvailableQuantity":10},'
+    '{"itemId":3,"itemName":"Suitcase 650","price":350,"initialAvailableQuantity":2},'
+    '{"itemId":4,"itemName":"Suitcase 1050","price":550,"initialAvailableQuantity":5}]'
+)
+PRODUCT_NOT_FOUND = '{"status":"Product not found"}'
+
+
+def product_1(current_quantity):
+    return (
+        '{"itemId":1,"itemName":"Suitcase 250","price":50,'
+        f'"initialAvailableQuantity":4,"currentQuantity":{current_quantity}}}'
+    )
+
+
+def reservation_confirmed(item_id):
+    return f'{{"status":"Reservation confirmed","itemId":{item_id}}}'
+
+
+def not_enough_stock(item_id):
+    return f'{{"status":"Not enough stock available","itemId":{item_id}}}'
+
+
+# Task 13: the seat app's bodies and lines.
+RESERVATION_IN_PROCESS = '{"status":"Reservation in process"}'
+RESERVATION_BLOCKED = '{"status":"Reservation are blocked"}'
+RESERVATION_FAILED = '{"status":"Reservation failed"}'
+QUEUE_PROCESSING = '{"status":"Queue processing"}'
+NO_SEAT = "Not enough seats available"
+
+
+def available_seats(count):
+    return f'{{"numberOfAvailableSeats":"{count}"}}'
+
+
+def seat_completed(job_id):
+    return f"Seat reservation job {job_id} completed"
+
+
+def seat_failed(job_id):
+    return f"Seat reservation job {job_id} failed: {NO_SEAT}"

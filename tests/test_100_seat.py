@@ -11,17 +11,23 @@ import pytest
 import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from queuing_system.expected import (
+    QUEUE_PROCESSING,
+    RESERVATION_BLOCKED,
+    RESERVATION_FAILED,
+    RESERVATION_IN_PROCESS,
+    available_seats,
+    seat_completed,
+    seat_failed,
+)
 from queuing_system.events import stop_reporters, wait_for_reporters
 from queuing_system.jobs import job_queue
 from queuing_system.workers import drain
 
-from conftest import ROOT, http_get, script_env, wait_for
+from queuing_system.harness import ROOT, http_get, script_env, wait_for
 
 seat = importlib.import_module("100_seat")
 
-IN_PROCESS = b'{"status":"Reservation in process"}'
-BLOCKED = b'{"status":"Reservation are blocked"}'
-PROCESSING = b'{"status":"Queue processing"}'
 
 
 @pytest.fixture
@@ -40,36 +46,33 @@ def http(server, monkeypatch):
 def seats(http):
     response = http.get("/available_seats")
     assert response.content_type == "application/json"
-    return response.data
+    return response.get_data(as_text=True)
 
 
 def test_start_up_sets_50_seats_and_enables_reservations(http):
-    assert seats(http) == b'{"numberOfAvailableSeats":"50"}'
+    assert seats(http) == available_seats(50)
     assert seat.reservation_enabled()
 
 
 def test_reserve_seat_queues_a_job_that_takes_one_seat(http, capsys):
     response = http.get("/reserve_seat")
-    assert (response.status_code, response.data) == (200, IN_PROCESS)
+    assert (response.status_code, response.get_data(as_text=True)) == (200, RESERVATION_IN_PROCESS)
     assert job_queue("reserve_seat", seat.jobs_connection).job_ids == ["1"]
     drain(["reserve_seat"], seat.jobs_connection)
     wait_for_reporters()
-    assert seats(http) == b'{"numberOfAvailableSeats":"49"}'
-    assert capsys.readouterr().out == "Seat reservation job 1 completed\n"
+    assert seats(http) == available_seats(49)
+    assert capsys.readouterr().out == seat_completed(1) + "\n"
 
 
 def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, capsys):
     seat.reserve_seat(1)
-    assert http.get("/reserve_seat").data == IN_PROCESS
-    assert http.get("/reserve_seat").data == IN_PROCESS
+    assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
+    assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     drain(["reserve_seat"], seat.jobs_connection)
     wait_for_reporters()
-    assert seats(http) == b'{"numberOfAvailableSeats":"0"}'
-    assert capsys.readouterr().out == (
-        "Seat reservation job 1 completed\n"
-        "Seat reservation job 2 failed: Not enough seats available\n"
-    )
-    assert http.get("/reserve_seat").data == BLOCKED
+    assert seats(http) == available_seats(0)
+    assert capsys.readouterr().out == f"{seat_completed(1)}\n{seat_failed(2)}\n"
+    assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_BLOCKED
 
 
 def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
@@ -77,31 +80,31 @@ def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
         raise redis.ConnectionError("Connection refused")
 
     monkeypatch.setattr(seat, "create_job", cannot_save)
-    assert http.get("/reserve_seat").data == b'{"status":"Reservation failed"}'
+    assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_FAILED
 
 
 def test_errors_are_json(http):
     response = http.get("/nowhere")
-    assert (response.status_code, response.data) == (404, b'{"error":"Not Found"}')
+    assert (response.status_code, response.get_data(as_text=True)) == (404, '{"error":"Not Found"}')
     response = http.delete("/process")
     assert (response.status_code, response.content_type) == (405, "application/json")
 
 
 def test_process_answers_at_once_and_is_idempotent(http):
-    assert http.get("/process").data == PROCESSING
-    assert http.get("/process").data == PROCESSING
+    assert http.get("/process").get_data(as_text=True) == QUEUE_PROCESSING
+    assert http.get("/process").get_data(as_text=True) == QUEUE_PROCESSING
 
 
 def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_seats(
     redis_url, start_app, redis_binary
 ):
     app, base = start_app("100_seat.py", redis_url)
-    assert http_get(base + "/available_seats")[2] == b'{"numberOfAvailableSeats":"50"}'
+    assert http_get(base + "/available_seats")[2] == available_seats(50)
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         answers = list(pool.map(lambda _: http_get(base + "/reserve_seat"), range(80)))
-    assert [body for *_, body in answers] == [IN_PROCESS] * 80
-    assert http_get(base + "/process")[2] == PROCESSING
-    assert http_get(base + "/process")[2] == PROCESSING
+    assert [body for *_, body in answers] == [RESERVATION_IN_PROCESS] * 80
+    assert http_get(base + "/process")[2] == QUEUE_PROCESSING
+    assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     extra = subprocess.Popen(
         [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url, "-S", "json",
          "-w", "rq.worker.SimpleWorker", "reserve_seat"],
@@ -117,8 +120,8 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
     assert sorted(int(line.split()[3]) for line in app.output) == list(range(1, 81))
     assert sum(line.endswith(" completed") for line in app.output) == 50
     assert sum(line.endswith(" failed: Not enough seats available") for line in app.output) == 30
-    assert http_get(base + "/available_seats")[2] == b'{"numberOfAvailableSeats":"0"}'
-    assert http_get(base + "/reserve_seat")[2] == BLOCKED
+    assert http_get(base + "/available_seats")[2] == available_seats(0)
+    assert http_get(base + "/reserve_seat")[2] == RESERVATION_BLOCKED
     assert app.stop(signal.SIGTERM) == 0
     assert app.stderr == ""
     assert len(app.output) == 80

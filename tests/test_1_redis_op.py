@@ -4,7 +4,7 @@ import pytest
 
 from queuing_system.expected import REDIS_OP, transcript
 
-from conftest import run_script
+from queuing_system.harness import run_script
 
 redis_op = importlib.import_module("1_redis_op")
 

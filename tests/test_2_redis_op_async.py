@@ -5,7 +5,7 @@ import pytest
 
 from queuing_system.expected import REDIS_OP, transcript
 
-from conftest import run_script
+from queuing_system.harness import run_script
 
 redis_op_async = importlib.import_module("2_redis_op_async")
 

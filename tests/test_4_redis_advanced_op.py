@@ -7,7 +7,7 @@ from queuing_system.expected import (
     transcript,
 )
 
-from conftest import run_script
+from queuing_system.harness import run_script
 
 advanced_op = importlib.import_module("4_redis_advanced_op")
 

@@ -5,7 +5,7 @@ import redis
 
 from queuing_system.expected import CONNECTED, PUBLISHER, SUBSCRIBER, transcript
 
-from conftest import run_script, wait_for
+from queuing_system.harness import run_script, wait_for
 
 subscriber = importlib.import_module("5_subscriber")
 publisher = importlib.import_module("5_publisher")

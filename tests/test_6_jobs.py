@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from queuing_system.expected import task6_creator, task7_processor
 from queuing_system.jobs import job_queue
 
-from conftest import ROOT, script_env
+from queuing_system.harness import ROOT, script_env
 
 processor = importlib.import_module("6_job_processor")
 QUEUE = "push_notification_code"

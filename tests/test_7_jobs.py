@@ -20,7 +20,7 @@ from queuing_system.expected import (
 )
 from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
 
-from conftest import wait_for
+from queuing_system.harness import wait_for
 
 processor = importlib.import_module("7_job_processor")
 QUEUE = "push_notification_code_2"
@@ -66,7 +66,8 @@ def payload_is_json(connection, job_id):
 def check_run(creator, worker):
     assert creator.wait() == 0
     assert creator_differences(creator.output, TASK8_DATA, first_id=1) == []
-    wait_for(lambda: len(worker.output) + worker.stdout_lines.qsize() >= 9)
+    for _ in range(9):
+        worker.next_line()
     assert worker.stop() == 0
     assert processor_differences(worker.output, task9_processor()) == []
     assert (creator.stderr, worker.stderr) == ("", "")

@@ -10,23 +10,17 @@ import redis
 
 from queuing_system.redis_server import free_port
 
-from conftest import http_get
+from queuing_system.expected import (
+    PRODUCT_NOT_FOUND,
+    PRODUCTS,
+    not_enough_stock,
+    product_1,
+    reservation_confirmed,
+)
+from queuing_system.harness import http_get
 
 stock = importlib.import_module("9_stock")
 
-LIST = (
-    b'[{"itemId":1,"itemName":"Suitcase 250","price":50,"initialAvailableQuantity":4},'
-    b'{"itemId":2,"itemName":"Suitcase 450","price":100,"initialAvailableQuantity":10},'
-    b'{"itemId":3,"itemName":"Suitcase 650","price":350,"initialAvailableQuantity":2},'
-    b'{"itemId":4,"itemName":"Suitcase 1050","price":550,"initialAvailableQuantity":5}]'
-)
-ITEM_1 = (
-    b'{"itemId":1,"itemName":"Suitcase 250","price":50,'
-    b'"initialAvailableQuantity":4,"currentQuantity":%d}'
-)
-NOT_FOUND = b'{"status":"Product not found"}'
-CONFIRMED = b'{"status":"Reservation confirmed","itemId":%d}'
-NO_STOCK = b'{"status":"Not enough stock available","itemId":%d}'
 BAD_IDS = ["12", "0", "5", "abc", "-1", "1.5", "1e0", "01", " 1", "99999999999999999999999", "١", "%00"]
 
 
@@ -43,30 +37,30 @@ def http(fake):
 
 
 def check_json(response, status, body):
-    assert (response.status_code, response.data) == (status, body)
+    assert (response.status_code, response.get_data(as_text=True)) == (status, body)
     assert response.content_type == "application/json"
 
 
 def test_list_products(http):
-    check_json(http.get("/list_products"), 200, LIST)
+    check_json(http.get("/list_products"), 200, PRODUCTS)
 
 
 def test_product_detail_before_any_reservation(http):
-    check_json(http.get("/list_products/1"), 200, ITEM_1 % 4)
+    check_json(http.get("/list_products/1"), 200, product_1(4))
 
 
 @pytest.mark.parametrize("item_id", BAD_IDS)
 @pytest.mark.parametrize("route", ["/list_products/", "/reserve_product/"])
 def test_any_id_that_is_not_a_product_is_not_found(http, route, item_id):
-    check_json(http.get(route + item_id), 200, NOT_FOUND)
+    check_json(http.get(route + item_id), 200, PRODUCT_NOT_FOUND)
 
 
 def test_reservations_are_confirmed_while_stock_remains(http, fake):
     for left in (3, 2, 1, 0):
-        check_json(http.get("/reserve_product/1"), 200, CONFIRMED % 1)
-        check_json(http.get("/list_products/1"), 200, ITEM_1 % left)
-    check_json(http.get("/reserve_product/1"), 200, NO_STOCK % 1)
-    check_json(http.get("/list_products/1"), 200, ITEM_1 % 0)
+        check_json(http.get("/reserve_product/1"), 200, reservation_confirmed(1))
+        check_json(http.get("/list_products/1"), 200, product_1(left))
+    check_json(http.get("/reserve_product/1"), 200, not_enough_stock(1))
+    check_json(http.get("/list_products/1"), 200, product_1(0))
     assert fake.get("item.1") == "0"
 
 
@@ -80,9 +74,9 @@ def test_data_access_functions(fake):
 
 
 def test_unknown_route_and_wrong_method_answer_json(http):
-    check_json(http.get("/nowhere"), 404, b'{"error":"Not Found"}')
+    check_json(http.get("/nowhere"), 404, '{"error":"Not Found"}')
     response = http.post("/list_products")
-    check_json(response, 405, b'{"error":"Method Not Allowed"}')
+    check_json(response, 405, '{"error":"Method Not Allowed"}')
     assert "GET" in response.headers["Allow"]
 
 
@@ -94,9 +88,9 @@ def test_redis_down_answers_503_json_and_recovers(monkeypatch, fake):
         assert response.status_code == 503
         assert response.content_type == "application/json"
         assert response.json["error"] == "Service Unavailable"
-    check_json(http.get("/list_products"), 200, LIST)
+    check_json(http.get("/list_products"), 200, PRODUCTS)
     monkeypatch.setattr(stock, "client", fake)
-    check_json(http.get("/list_products/1"), 200, ITEM_1 % 4)
+    check_json(http.get("/list_products/1"), 200, product_1(4))
 
 
 def test_app_factory_does_not_touch_redis(monkeypatch):
@@ -111,9 +105,9 @@ def hammer(urls, count, workers=64):
 
 def test_real_server_answers_the_spec_bodies_and_stops_on_sigterm(redis_url, start_app):
     app, base = start_app("9_stock.py", redis_url)
-    assert http_get(base + "/list_products") == (200, "application/json", LIST)
-    assert http_get(base + "/list_products/1") == (200, "application/json", ITEM_1 % 4)
-    assert http_get(base + "/reserve_product/12") == (200, "application/json", NOT_FOUND)
+    assert http_get(base + "/list_products") == (200, "application/json", PRODUCTS)
+    assert http_get(base + "/list_products/1") == (200, "application/json", product_1(4))
+    assert http_get(base + "/reserve_product/12") == (200, "application/json", PRODUCT_NOT_FOUND)
     assert app.stop(signal.SIGTERM) == 0
     assert (app.output, app.stderr) == ([], "")
 
@@ -122,8 +116,8 @@ def test_200_concurrent_reservations_of_item_2_confirm_exactly_10(redis_url, sta
     app, base = start_app("9_stock.py", redis_url)
     answers = hammer([base + "/reserve_product/2"], 200)
     bodies = [body for _status, _type, body in answers]
-    assert bodies.count(CONFIRMED % 2) == 10
-    assert bodies.count(NO_STOCK % 2) == 190
+    assert bodies.count(reservation_confirmed(2)) == 10
+    assert bodies.count(not_enough_stock(2)) == 190
     assert redis.Redis.from_url(redis_url).get("item.2") == b"0"
     assert app.stop(signal.SIGINT) == 130
     assert app.stderr == ""
@@ -135,9 +129,9 @@ def test_two_instances_never_confirm_more_than_the_stock_and_stock_survives_rest
     first, base1 = start_app("9_stock.py", redis_url)
     second, base2 = start_app("9_stock.py", redis_url)
     answers = hammer([base1 + "/reserve_product/4", base2 + "/reserve_product/4"], 300)
-    assert [body for *_, body in answers].count(CONFIRMED % 4) == 5
+    assert [body for *_, body in answers].count(reservation_confirmed(4)) == 5
     assert {status for status, *_ in answers} == {200}
     assert first.stop() == 0 and second.stop() == 0
     restarted, base = start_app("9_stock.py", redis_url)
-    assert http_get(base + "/reserve_product/4")[2] == NO_STOCK % 4
+    assert http_get(base + "/reserve_product/4")[2] == not_enough_stock(4)
     assert restarted.stop() == 0

@@ -1,0 +1,179 @@
+"""Running the numbered scripts as a user would, for the tests and the tour.
+
+Each script runs from the repository root in its own process, with REDIS_URL (and PORT for
+the apps) in its environment; its output is read line by line as it comes.
+"""
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .redis_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 30  # seconds; every script here answers within a few
+
+
+class ScriptError(AssertionError):
+    """A script did not behave: it ended early, said nothing in time, or would not stop."""
+
+
+def script_env(url, **extra):
+    env = dict(os.environ, REDIS_URL=url, **extra)
+    env.pop("QUEUING_DEBUG", None)
+    return env
+
+
+def run_script(name, url, *args, timeout=TIMEOUT, **extra_env):
+    """Run a script to its end; the CompletedProcess has its stdout and stderr as text."""
+    return subprocess.run(
+        [sys.executable, name, *args],
+        cwd=ROOT,
+        env=script_env(url, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for(condition, timeout=TIMEOUT, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise ScriptError(f"timed out after {timeout}s waiting")
+        time.sleep(interval)
+
+
+class RunningScript:
+    """A script running in the background, its output read as it comes.
+
+    Reader threads keep the pipes drained, so a chatty script never blocks, and waiting
+    for a line times out instead of hanging.
+    """
+
+    def __init__(self, name, url, *args, **extra_env):
+        self.name = name
+        self.process = subprocess.Popen(
+            [sys.executable, name, *args],
+            cwd=ROOT,
+            env=script_env(url, **extra_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines = queue.Queue()
+        self.output = []  # the stdout lines taken so far, in order
+        self.stderr_parts = []
+        self.readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def _read_stdout(self):
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _read_stderr(self):
+        for line in self.process.stderr:
+            self.stderr_parts.append(line)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    @property
+    def stderr(self):
+        return "".join(self.stderr_parts)
+
+    def running(self):
+        return self.process.poll() is None
+
+    def next_line(self, timeout=TIMEOUT):
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise ScriptError(
+                f"{self.name}: no line within {timeout}s; so far {self.output}; stderr: {self.stderr}"
+            ) from None
+        if line is None:
+            self.lines.put(None)
+            raise ScriptError(f"{self.name} ended early; output {self.output}; stderr: {self.stderr}")
+        self.output.append(line)
+        return line
+
+    def wait(self, timeout=TIMEOUT):
+        """Wait for the script to end by itself; return its exit code."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise ScriptError(
+                f"{self.name} still running after {timeout}s; output {self.output}; stderr: {self.stderr}"
+            ) from None
+        self._drain()
+        return self.process.returncode
+
+    def stop(self, sig=signal.SIGTERM, timeout=TIMEOUT):
+        """Signal the script and return its exit code once it has ended."""
+        if self.running():
+            self.process.send_signal(sig)
+        return self.wait(timeout)
+
+    def kill(self):
+        if self.running():
+            self.process.kill()
+        self.process.wait()
+        self._drain()
+
+    def _drain(self):
+        for reader in self.readers:
+            reader.join(5)
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:
+                self.lines.put(None)
+                return
+            self.output.append(line)
+
+
+def http_get(url, method="GET", timeout=10):
+    """(status, content type, body text) of one request, error statuses included."""
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def start_app(name, url, **extra_env):
+    """Start an app script on a free port; returns (script, base URL) once it accepts requests."""
+    port = free_port()
+    app = RunningScript(name, url, PORT=str(port), **extra_env)
+    wait_for(lambda: port_open(port) or not app.running())
+    if not app.running():
+        app.wait()
+        raise ScriptError(f"{name} did not start: {app.stderr}")
+    return app, f"http://127.0.0.1:{port}"
