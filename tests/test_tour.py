@@ -1,0 +1,91 @@
+"""The tour (`python -m queuing_system`): runs every task, grades it, cleans up after itself."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from queuing_system.harness import ROOT, port_open, wait_for
+from queuing_system.redis_server import free_port
+
+NOWHERE = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers: the tour starts its own Redis
+
+
+def tour(*args, cwd=ROOT, url=NOWHERE):
+    return subprocess.run(
+        [sys.executable, "-m", "queuing_system", *args],
+        cwd=cwd, env={**os.environ, "REDIS_URL": url},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def started_port(output):
+    return int(re.search(r"redis://127\.0\.0\.1:(\d+)/0", output).group(1))
+
+
+def test_the_whole_tour_passes_and_stops_its_redis():
+    result = tour()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().splitlines()[-1].startswith("14/14 passed in ")
+    assert not port_open(started_port(result.stdout))
+
+
+def test_a_tour_on_the_redis_at_redis_url_uses_it(redis_url):
+    result = tour("--only", "1", url=redis_url)
+    assert result.returncode == 0
+    assert "Using the Redis at REDIS_URL" in result.stdout
+
+
+def test_summary_prints_the_table_alone():
+    result = tour("--summary", "--only", "4")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3  # header, task 4, total
+    assert lines[1].split()[:2] == ["4", "PASS"]
+    assert lines[2].startswith("1/1 passed in ")
+
+
+def test_a_script_broken_by_one_character_fails_its_task_with_the_difference(tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
+    publisher = copy / "5_publisher.py"
+    publisher.write_text(publisher.read_text().replace('f"About to send {message}"', 'f"About to sent {message}"'))
+    result = tour("--only", "5", cwd=copy)
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+    assert "-About to send KILL_SERVER" in result.stdout
+    assert "+About to sent KILL_SERVER" in result.stdout
+
+
+def test_ctrl_c_stops_the_tour_and_its_redis():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "queuing_system", "--from", "5"], cwd=ROOT,
+        env={**os.environ, "REDIS_URL": NOWHERE},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    first = process.stdout.readline()
+    port = started_port(first)
+    assert port_open(port)
+    process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    wait_for(lambda: not port_open(port), timeout=10)
+
+
+@pytest.mark.parametrize("args", [["--only", "14"], ["--from", "-1"], ["--only", "x"]])
+def test_a_task_that_does_not_exist_is_refused(args):
+    result = tour(*args)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def test_help_documents_the_options():
+    result = tour("--help")
+    for option in ("--only", "--from", "--keep-redis", "--summary"):
+        assert option in result.stdout
