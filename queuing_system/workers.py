@@ -17,6 +17,7 @@ import time
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now
 
 from .connection import make_client, wait_until_connected
 from .console import debug
@@ -25,6 +26,8 @@ from .shutdown import EXIT_INTERRUPTED, EXIT_OK
 
 RESTART_DELAY = 1.0  # seconds before replacing a child that died
 STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
+HEARTBEAT_EVERY = 15  # seconds; RQ lets a worker's key live worker_ttl + 60 = 480 s
+SUSPENSION_CHECK_EVERY = 1.0  # seconds between two looks for `rq suspend`
 PR_SET_PDEATHSIG = 1
 
 
@@ -37,6 +40,34 @@ class Worker(SimpleWorker):
         # never sees it, and RQ fails it a minute later without its failure callback.
         # Only note the request; the loop stops at the next safe point.
         self._stop_requested = True
+
+    def check_for_suspension(self, burst):
+        # RQ asks Redis before every job; `rq suspend` is a human's command, once a second
+        # is soon enough.
+        checked = getattr(self, "_suspension_checked", 0.0)
+        if time.monotonic() - checked >= SUSPENSION_CHECK_EVERY:
+            super().check_for_suspension(burst)
+            self._suspension_checked = time.monotonic()
+
+    def set_state(self, state, pipeline=None):
+        # RQ writes IDLE after each job and again before the next dequeue.
+        if pipeline is None and state == getattr(self, "_state", None):
+            return
+        super().set_state(state, pipeline)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        # RQ beats three times per job, three commands each, one round trip per command:
+        # a third of a job's round trips. Inside a pipeline a beat is free; on its own, it
+        # goes as one pipeline, and no more often than HEARTBEAT_EVERY.
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        last = getattr(self, "last_heartbeat", None)
+        if timeout is None and last and (now() - last).total_seconds() < HEARTBEAT_EVERY:
+            return None
+        with self.connection.pipeline() as beat:
+            super().heartbeat(timeout, beat)
+            beat.execute()
+        return None
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         if timeout is None:  # burst mode: one non-blocking look

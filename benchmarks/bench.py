@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Benchmarks: our job pipeline and stock app against plain RQ / Flask, in the same run.
+
+Starts its own Redis (the bundled server), runs each workload several times, and prints the
+median with min–max and the ratio against a baseline measured in this same run:
+
+  enqueue  create_push_notifications_jobs-style creation of N jobs (ids, events, JSON)
+           vs a plain `queue.enqueue` loop
+  e2e      N jobs through 7_job_processor.py (two workers, own process) until the creator
+           has heard every outcome, vs `rq worker-pool -n 2` with RQ's defaults
+  http     9_stock.py as the README runs it, under wrk -t2 -c32 -d10s, vs the same app on
+           the Werkzeug development server (`flask run`)
+  growth   end-to-end time, Redis memory and event-stream length at N = 1k, 10k, 100k,
+           and the processor's RSS along the way
+
+    python benchmarks/bench.py                  # everything (several minutes)
+    python benchmarks/bench.py enqueue e2e -n 5000 --repeat 3
+"""
+
+import argparse
+import contextlib
+import io
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+from rq import Queue, Worker  # noqa: E402
+from rq.registry import FailedJobRegistry, FinishedJobRegistry  # noqa: E402
+
+from queuing_system.events import EventFollower, stop_reporters  # noqa: E402
+from queuing_system.harness import port_open, script_env, wait_for  # noqa: E402
+from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
+from queuing_system.redis_server import RedisServer, free_port  # noqa: E402
+
+QUEUE = "push_notification_code_2"
+PROCESS = "7_job_processor.process"
+
+
+def notifications(count):
+    """Jobs that all complete (no blacklisted number): the work is the queue's, not the job's."""
+    return [{"phoneNumber": f"4150{n:06d}", "message": f"This is the code {n} to verify"} for n in range(count)]
+
+
+def summary(values, unit):
+    return f"{statistics.median(values):,.0f} {unit} (min {min(values):,.0f}, max {max(values):,.0f})"
+
+
+def report(name, ours, baseline, unit):
+    ratio = statistics.median(ours) / statistics.median(baseline)
+    print(f"  {name:<9} ours     {summary(ours, unit)}")
+    print(f"  {'':<9} baseline {summary(baseline, unit)}")
+    print(f"  {'':<9} ratio    {ratio:.2f}x", flush=True)
+
+
+def fresh(client):
+    client.flushall()
+
+
+def bench_enqueue(client, n, repeat):
+    job8 = __import__("importlib").import_module("8_job")
+    ours, baseline = [], []
+    for _ in range(repeat):
+        fresh(client)
+        data = notifications(n)
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            job8.create_push_notifications_jobs(data, job_queue(job8.QUEUE, client))
+        ours.append(n / (time.perf_counter() - started))
+        stop_reporters()
+
+        fresh(client)
+        plain = Queue("plain", connection=client)
+        started = time.perf_counter()
+        for item in data:
+            plain.enqueue(PROCESS, item)
+        baseline.append(n / (time.perf_counter() - started))
+    report("enqueue", ours, baseline, "jobs/s")
+
+
+def start(command, url, **env):
+    return subprocess.Popen(command, cwd=ROOT, env=script_env(url, **env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def ours_end_to_end(client, url, n):
+    """Seconds for n jobs: created, processed by 7_job_processor.py, every outcome heard."""
+    processor = start([sys.executable, "7_job_processor.py"], url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        started = time.perf_counter()
+        follower = EventFollower(client, QUEUE)
+        jobs = create_jobs(job_queue(QUEUE, client), PROCESS, notifications(n))
+        outcomes = sum(1 for event in follower.follow(job.id for job in jobs) if event.kind != "progress")
+        elapsed = time.perf_counter() - started
+        assert outcomes == n, f"heard {outcomes} outcomes of {n}"
+        return elapsed, processor
+    except BaseException:
+        stop(processor)
+        raise
+
+
+def bench_e2e(client, url, n, repeat):
+    ours, baseline = [], []
+    for _ in range(repeat):
+        fresh(client)
+        elapsed, processor = ours_end_to_end(client, url, n)
+        stop(processor)
+        ours.append(n / elapsed)
+
+        fresh(client)
+        queue = Queue(QUEUE, connection=client)  # RQ's defaults: pickle, fork per job
+        pool = start([sys.executable, "-m", "rq.cli", "worker-pool", "-n", "2", "--url", url, QUEUE], url)
+        try:
+            wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+            started = time.perf_counter()
+            for item in notifications(n):
+                queue.enqueue(PROCESS, item)
+            done = lambda: FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count  # noqa: E731
+            wait_for(lambda: done() == n, timeout=3600, interval=0.05)
+            baseline.append(n / (time.perf_counter() - started))
+        finally:
+            stop(pool)
+    report("e2e", ours, baseline, "jobs/s")
+
+
+WRK_SCRIPT = """
+local confirmed = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status, headers, body)
+  if string.find(body, "confirmed", 1, true) then confirmed = confirmed + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("confirmed") end
+  io.write(string.format("confirmed %d\\n", total))
+end
+"""
+
+
+def wrk(url_path, seconds, script=None):
+    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url_path]
+    if script:
+        command[1:1] = ["-s", script]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99_ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    confirmed = re.search(r"confirmed (\d+)", out)
+    return rps, p99_ms, int(errors.group(1)) if errors else 0, int(confirmed.group(1)) if confirmed else None
+
+
+def serve_stock(url, command, port):
+    app = start(command, url, PORT=str(port), FLASK_RUN_PORT=str(port))
+    wait_for(lambda: port_open(port), timeout=30)
+    return app
+
+
+def bench_http(client, url, seconds, repeat):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    servers = {
+        "ours": [sys.executable, "9_stock.py"],
+        "baseline": [sys.executable, "-m", "flask", "--app", "9_stock", "run"],
+    }
+    for path in ("/list_products", "/list_products/1", "/reserve_product/2"):
+        figures = {}
+        for name, command in servers.items():
+            figures[name] = []
+            for _ in range(repeat):
+                fresh(client)
+                client.set("item.2", 10**9)
+                port = free_port()
+                app = serve_stock(url, command, port)
+                try:
+                    rps, p99, errors, confirmed = wrk(f"http://127.0.0.1:{port}{path}", seconds,
+                                                      script.name if "reserve" in path else None)
+                finally:
+                    stop(app)
+                decrease = 10**9 - int(client.get("item.2"))
+                figures[name].append(rps)
+                extra = f", confirmed {confirmed} = stock decrease {decrease}" if confirmed is not None else ""
+                print(f"  {path:<20} {name:<8} {rps:8,.0f} req/s  p99 {p99:6.2f} ms  "
+                      f"non-2xx {errors}{extra}", flush=True)
+                if confirmed is not None and confirmed != decrease:
+                    print(f"  !! confirmed {confirmed} != decrease {decrease}: oversold", flush=True)
+        report(path, figures["ours"], figures["baseline"], "req/s")
+    os.unlink(script.name)
+
+
+def rss_kb(pid):
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    total = 0
+    for each in [str(pid), *children]:
+        with contextlib.suppress(FileNotFoundError):
+            status = Path(f"/proc/{each}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    return total
+
+
+def bench_growth(client, url, sizes):
+    fresh(client)
+    processor = start([sys.executable, "7_job_processor.py"], url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        memory_start = client.info("memory")["used_memory"]
+        rss_start = None
+        for n in sizes:
+            started = time.perf_counter()
+            follower = EventFollower(client, QUEUE)
+            jobs = create_jobs(job_queue(QUEUE, client), PROCESS, notifications(n))
+            heard = sum(1 for e in follower.follow(job.id for job in jobs) if e.kind != "progress")
+            elapsed = time.perf_counter() - started
+            rss = rss_kb(processor.pid)
+            rss_start = rss_start or rss
+            print(f"  N={n:<7} {elapsed:7.2f} s  {n / elapsed:7,.0f} jobs/s  heard {heard}  "
+                  f"redis {client.info('memory')['used_memory'] / 2**20:7.1f} MiB "
+                  f"(start {memory_start / 2**20:.1f})  stream {client.xlen('queuing:events:' + QUEUE):,}  "
+                  f"processor RSS {rss / 1024:.1f} MiB", flush=True)
+        print(f"  processor RSS grew {100 * (rss - rss_start) / rss_start:+.1f}% from the first size to the last")
+    finally:
+        stop(processor)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workloads", nargs="*", default=["enqueue", "e2e", "http", "growth"])
+    parser.add_argument("-n", type=int, default=5000, help="jobs per enqueue/e2e run")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration")
+    parser.add_argument("--growth", default="1000,10000,100000")
+    args = parser.parse_args()
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        print(f"redis {client.info()['redis_version']} on {server.url}; {os.cpu_count()} cores", flush=True)
+        if "enqueue" in args.workloads:
+            bench_enqueue(client, args.n, args.repeat)
+        if "e2e" in args.workloads:
+            bench_e2e(client, server.url, args.n, args.repeat)
+        if "http" in args.workloads:
+            bench_http(client, server.url, args.seconds, args.repeat)
+        if "growth" in args.workloads:
+            bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
+
+
+if __name__ == "__main__":
+    main()
