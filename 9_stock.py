@@ -9,7 +9,7 @@ script, so under any number of requests, threads or app instances exactly
 
 from queuing_system.connection import make_client, wait_until_connected
 from queuing_system.shutdown import run
-from queuing_system.web import create_json_app, serve
+from queuing_system.web import create_json_app, serve_production
 
 list_products = [
     {"itemId": 1, "itemName": "Suitcase 250", "price": 50, "initialAvailableQuantity": 4},
@@ -85,7 +85,7 @@ def create_app():
 
 def main():
     wait_until_connected(client, quiet=True)
-    return serve(create_app())
+    return serve_production("9_stock:create_app")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def bench_enqueue(client, n, repeat):
 
 def start(command, url, **env):
     return subprocess.Popen(command, cwd=ROOT, env=script_env(url, **env),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stop(process):
@@ -143,7 +143,7 @@ def bench_e2e(client, url, n, repeat):
 
 
 WRK_SCRIPT = """
-local confirmed = 0
+confirmed = 0  -- a global: thread:get() reads each thread's globals
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function response(status, headers, body)
@@ -199,11 +199,17 @@ def bench_http(client, url, seconds, repeat):
                     stop(app)
                 decrease = 10**9 - int(client.get("item.2"))
                 figures[name].append(rps)
-                extra = f", confirmed {confirmed} = stock decrease {decrease}" if confirmed is not None else ""
+                # wrk stops reading at its deadline: up to one request per connection (32) was
+                # confirmed by the app but never read. More confirmations than stock taken
+                # would be overselling.
+                extra = ""
+                if confirmed is not None:
+                    extra = (f", confirmed {confirmed:,} / stock decrease {decrease:,} "
+                             f"(unread at cut-off {decrease - confirmed})")
                 print(f"  {path:<20} {name:<8} {rps:8,.0f} req/s  p99 {p99:6.2f} ms  "
                       f"non-2xx {errors}{extra}", flush=True)
-                if confirmed is not None and confirmed != decrease:
-                    print(f"  !! confirmed {confirmed} != decrease {decrease}: oversold", flush=True)
+                if confirmed is not None and not 0 <= decrease - confirmed <= 32:
+                    print(f"  !! {confirmed} confirmed for a stock decrease of {decrease}", flush=True)
         report(path, figures["ours"], figures["baseline"], "req/s")
     os.unlink(script.name)
 

@@ -6,6 +6,7 @@ bodies keep the spec's key order, compact, with no trailing newline.
 
 import logging
 import os
+import signal
 import socketserver
 
 import redis
@@ -15,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
 from .console import debug, warn
+from .shutdown import EXIT_INTERRUPTED, EXIT_OK
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1245
@@ -73,6 +75,38 @@ def address():
 def quiet_server_logging():
     level = logging.DEBUG if os.environ.get("QUEUING_DEBUG") else logging.ERROR
     logging.getLogger("werkzeug").setLevel(level)
+
+
+def serve_production(target, workers=2, blocking_threads=2):
+    """Serve the app factory `target` ("9_stock:create_app") with Granian, a Rust HTTP
+    server: `workers` processes, each with `blocking_threads` threads running the WSGI app.
+    Returns the exit code: 0 on SIGTERM, 130 on Ctrl-C."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    class Server(Granian):
+        stop_signal = None
+
+        def signal_handler_interrupt(self, *args, **kwargs):
+            # Granian stops alike on SIGINT and SIGTERM; remember which, for the exit code.
+            if args:
+                self.stop_signal = args[0]
+            super().signal_handler_interrupt(*args, **kwargs)
+
+    host, port = address()
+    server = Server(
+        target,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        factory=True,
+        workers=workers,
+        blocking_threads=blocking_threads,
+        log_level="debug" if os.environ.get("QUEUING_DEBUG") else "error",
+        respawn_failed_workers=True,
+    )
+    server.serve()
+    return EXIT_INTERRUPTED if server.stop_signal == signal.SIGINT else EXIT_OK
 
 
 def serve(app):
