@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import redis
+from rq.exceptions import AbandonedJobError
 
 from .connection import retry_delays
 from .console import debug, warn
@@ -63,9 +64,17 @@ def report_success(job, connection, result, *args, **kwargs):
     emit(connection, job.origin, job.id, COMPLETED)
 
 
+ABANDONED = "Job abandoned: its worker stopped before finishing it"
+
+
 def report_failure(job, connection, exc_type, exc_value, traceback):
-    """RQ's on_failure callback: the event carries the error's message only."""
-    emit(connection, job.origin, job.id, FAILED, error=str(exc_value))
+    """RQ's on_failure callback: the event carries the error's message only.
+
+    RQ also calls it for a job whose worker died mid-job (AbandonedJobError, no message).
+    Such a job is reported failed, not run again: its notification may already be sent.
+    """
+    error = ABANDONED if isinstance(exc_value, AbandonedJobError) else str(exc_value)
+    emit(connection, job.origin, job.id, FAILED, error=error)
 
 
 def last_event_id(connection, queue_name):

@@ -12,6 +12,10 @@ from rq.serializers import JSONSerializer
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"
 
+# A notification or a seat takes milliseconds; past this RQ stops the job. It also bounds
+# how soon a job whose worker died is noticed (see workers.Worker.get_heartbeat_ttl).
+JOB_TIMEOUT = 20  # seconds
+
 ON_SUCCESS = Callback("queuing_system.events.report_success")
 ON_FAILURE = Callback("queuing_system.events.report_failure")
 
@@ -47,6 +51,7 @@ def create_jobs(queue, function, datas):
                 function,
                 args=(data,),
                 job_id=job_id,
+                timeout=JOB_TIMEOUT,
                 on_success=ON_SUCCESS,
                 on_failure=ON_FAILURE,
             )

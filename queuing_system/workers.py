@@ -21,18 +21,39 @@ from rq.utils import now
 
 from .connection import make_client, wait_until_connected
 from .console import debug
-from .jobs import JobFailed, job_queue
+from .jobs import JOB_TIMEOUT, JobFailed, job_queue
 from .shutdown import EXIT_INTERRUPTED, EXIT_OK
 
 RESTART_DELAY = 1.0  # seconds before replacing a child that died
 STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
 HEARTBEAT_EVERY = 15  # seconds; RQ lets a worker's key live worker_ttl + 60 = 480 s
 SUSPENSION_CHECK_EVERY = 1.0  # seconds between two looks for `rq suspend`
+MAINTENANCE_EVERY = 10  # seconds between two looks for jobs whose worker died (RQ: 600)
+ABANDON_GRACE = 10  # seconds past its timeout before a started job counts as abandoned
 PR_SET_PDEATHSIG = 1
 
 
 class Worker(SimpleWorker):
-    """RQ's SimpleWorker, stopping only between two Redis calls, quiet about expected failures."""
+    """RQ's SimpleWorker, stopping only between two Redis calls, quiet about expected failures.
+
+    A job whose worker died (SIGKILL, power loss) is noticed within its timeout plus
+    ABANDON_GRACE plus MAINTENANCE_EVERY seconds, and reported failed (RQ calls its
+    failure callback); a job moved off the queue but never started goes back on the queue.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
+        super().__init__(*args, **kwargs)
+
+    def get_heartbeat_ttl(self, job, working_time=0.0):
+        # RQ keeps a started SimpleWorker job alive for its timeout + 60 s; the death penalty
+        # ends it at its timeout, so a little grace is enough to tell a dead worker.
+        return int(job.timeout or JOB_TIMEOUT) + ABANDON_GRACE
+
+    def clean_registries(self):
+        for queue in self.queues:
+            requeue_stranded(queue)
+        super().clean_registries()
 
     def _shutdown(self):
         # RQ raises StopRequested from the signal handler when idle, which can land in the
@@ -110,6 +131,23 @@ def start_worker_thread(queue_names, connection):
     thread.start()
     worker.thread = thread
     return worker
+
+
+def requeue_stranded(queue):
+    """Put back on the queue the jobs a dead worker had taken (BLMOVE) but never started.
+
+    RQ fails them after a minute without calling their failure callback, so their
+    creator would wait forever. Never started, they are safe to run: seen at two
+    maintenance passes in a row, they go back to the front of the queue.
+    """
+    intermediate = queue.intermediate_queue
+    for job_id in intermediate.get_job_ids():
+        if job_id in queue.started_job_registry or intermediate.set_first_seen(job_id):
+            continue
+        if queue.connection.lrem(intermediate.key, 1, job_id):  # only one worker wins it
+            queue.push_job_id(job_id, at_front=True)
+            queue.connection.delete(intermediate.get_first_seen_key(job_id))
+            debug(f"job {job_id} was taken by a worker that died before starting it: requeued")
 
 
 def log_level():
