@@ -17,7 +17,7 @@ from queuing_system.events import COMPLETED, FAILED, JobReporter, event_line
 from queuing_system.jobs import JobFailed, create_job, job_queue
 from queuing_system.shutdown import run
 from queuing_system.web import create_json_app, on_shutdown, serve
-from queuing_system.workers import start_worker_thread
+from queuing_system.workers import WorkerThread
 
 QUEUE = "reserve_seat"
 PROCESS = "100_seat.take_seat"
@@ -77,13 +77,13 @@ class Processing:
     def start(self):
         with self.lock:
             if self.worker is None:
-                self.worker = start_worker_thread([QUEUE], jobs_connection)
+                self.worker = WorkerThread([QUEUE], jobs_connection)
+                self.worker.start()
 
     def stop(self):
         with self.lock:
             if self.worker is not None:
                 self.worker.stop()
-                self.worker.thread.join()
 
 
 def create_app():

@@ -11,6 +11,8 @@ import time
 
 import redis
 import redis.asyncio
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from .console import say, warn
 
@@ -19,6 +21,9 @@ CONNECTED = "Redis client connected to the server"
 NOT_CONNECTED = "Redis client not connected to the server: {error}"
 FIRST_RETRY_DELAY = 0.1  # seconds
 MAX_RETRY_DELAY = 2.0
+# After a server restart every pooled connection is dead; retrying a command twice, quickly,
+# on a fresh connection hides that from the caller instead of failing one request each.
+COMMAND_RETRIES = 2
 
 
 def redis_url():
@@ -30,11 +35,17 @@ def make_client(url=None, decode_responses=True):
 
     RQ needs `decode_responses=False`; the plain redis scripts read strings.
     """
-    return redis.Redis.from_url(url or redis_url(), decode_responses=decode_responses)
+    return redis.Redis.from_url(
+        url or redis_url(), decode_responses=decode_responses, retry=command_retry()
+    )
 
 
 def make_async_client(url=None):
     return redis.asyncio.Redis.from_url(url or redis_url(), decode_responses=True)
+
+
+def command_retry():
+    return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
 def retry_delays():

@@ -20,7 +20,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 
 from .connection import make_client, wait_until_connected
-from .console import debug
+from .console import debug, warn
 from .jobs import JOB_TIMEOUT, JobFailed, job_queue
 from .shutdown import EXIT_INTERRUPTED, EXIT_OK
 
@@ -90,10 +90,13 @@ class Worker(SimpleWorker):
             beat.execute()
         return None
 
+    def stop_wanted(self):
+        return self._stop_requested
+
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         if timeout is None:  # burst mode: one non-blocking look
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-        while not self._stop_requested:
+        while not self.stop_wanted():
             # Block in short slices so a stop request is seen within STOP_POLL seconds.
             result = super().dequeue_job_and_maintain_ttl(min(timeout, STOP_POLL), STOP_POLL)
             if result is not None:
@@ -112,25 +115,50 @@ class ThreadWorker(Worker):
 
     death_penalty_class = TimerDeathPenalty  # SIGALRM cannot time out a job off the main thread
 
+    def __init__(self, *args, stopping, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stopping = stopping
+
     def _install_signal_handlers(self):
         pass
 
+    def stop_wanted(self):
+        if self.stopping.is_set():
+            self._stop_requested = True  # RQ's loop then ends after the job in hand
+        return self._stop_requested
+
+
+class WorkerThread(threading.Thread):
+    """Processes queues on a background thread of a server process until stop().
+
+    If RQ's loop gives up (it quits on an unexpected error, e.g. Redis gone for a while),
+    a new worker takes over after RESTART_DELAY.
+    """
+
+    def __init__(self, queue_names, connection):
+        super().__init__(name="rq-worker", daemon=True)
+        self.queue_names = queue_names
+        self.connection = connection
+        self.stopping = threading.Event()
+
+    def run(self):
+        quiet_rq_logging()
+        while not self.stopping.is_set():
+            queues = [job_queue(name, self.connection) for name in self.queue_names]
+            worker = ThreadWorker(
+                queues, connection=self.connection, serializer=JSONSerializer, stopping=self.stopping
+            )
+            try:
+                worker.work(logging_level=log_level())
+            except Exception as error:  # the thread must outlive one worker's failure
+                warn(f"background worker stopped: {error!r}; starting another")
+            self.stopping.wait(RESTART_DELAY)
+
     def stop(self):
-        """Finish the job in hand, then return from work()."""
-        self._stop_requested = True
-
-
-def start_worker_thread(queue_names, connection):
-    """Process the queues on a background thread of this process; returns the worker."""
-    quiet_rq_logging()
-    queues = [job_queue(name, connection) for name in queue_names]
-    worker = ThreadWorker(queues, connection=connection, serializer=JSONSerializer)
-    thread = threading.Thread(
-        target=worker.work, kwargs={"logging_level": log_level()}, name="rq-worker", daemon=True
-    )
-    thread.start()
-    worker.thread = thread
-    return worker
+        """Finish the job in hand (within STOP_POLL seconds when idle), then end the thread."""
+        self.stopping.set()
+        if self.is_alive():
+            self.join()
 
 
 def requeue_stranded(queue):
