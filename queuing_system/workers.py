@@ -182,10 +182,22 @@ def log_level():
     return logging.DEBUG if os.environ.get("QUEUING_DEBUG") else logging.WARNING
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log record on one line: the exception's message instead of its traceback."""
+
+    def format(self, record):
+        if record.exc_info and not os.environ.get("QUEUING_DEBUG"):
+            error = record.exc_info[1]
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+            record.msg = f"{record.getMessage()} ({error!r})"
+            record.args = None
+        return super().format(record)
+
+
 def quiet_rq_logging():
-    """Route RQ's loggers to stderr; by default only warnings and errors get there."""
+    """Route RQ's loggers to stderr; by default only warnings and errors, one line each."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(name)s %(message)s"))
     logger = logging.getLogger("rq")
     logger.handlers[:] = [handler]
     logger.setLevel(log_level())
