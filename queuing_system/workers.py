@@ -15,6 +15,7 @@ import threading
 import time
 
 from rq import SimpleWorker
+from rq.job_lifecycle import call_exception_handlers
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
@@ -104,10 +105,14 @@ class Worker(SimpleWorker):
         return None
 
     def handle_exception(self, job, *exc_info):
-        if isinstance(exc_info[1], JobFailed):
-            debug(f"job {job.id} failed: {exc_info[1]}")
-            return
-        super().handle_exception(job, *exc_info)
+        error = exc_info[1]
+        if isinstance(error, JobFailed):  # the job's own verdict, reported by its event
+            debug(f"job {job.id} failed: {error}")
+        elif os.environ.get("QUEUING_DEBUG"):
+            super().handle_exception(job, *exc_info)  # RQ's log, with the traceback
+        else:
+            self.log.error("Worker %s: job %s failed: %r", self.name, job.id, error)
+            call_exception_handlers(self._exc_handlers, job, *exc_info)
 
 
 class ThreadWorker(Worker):
