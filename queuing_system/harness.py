@@ -68,6 +68,7 @@ class RunningScript:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group, so kill() reaches its children
         )
         self.lines = queue.Queue()
         self.output = []  # the stdout lines taken so far, in order
@@ -131,8 +132,11 @@ class RunningScript:
         return self.wait(timeout)
 
     def kill(self):
-        if self.running():
-            self.process.kill()
+        """End the script and everything it started (workers, server processes), at once."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process.wait()
         self._drain()
 

@@ -57,6 +57,10 @@ def add_json_error_handlers(app):
 
 def create_json_app(import_name):
     app = Flask(import_name)
+    # Werkzeug answers `//x` and a missing trailing slash with an HTML redirect that Flask
+    # hands out before any error handler: match them as they are, or 404 in JSON.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     app.json = CompactJSONProvider(app)
     app.extensions["on_shutdown"] = []
     add_json_error_handlers(app)
