@@ -3,7 +3,7 @@
 
 from queuing_system.console import say
 from queuing_system.shutdown import run
-from queuing_system.workers import run_workers
+from queuing_system.supervisor import run_workers
 
 QUEUE = "push_notification_code"
 

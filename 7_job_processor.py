@@ -7,7 +7,7 @@ from queuing_system.console import say
 from queuing_system.events import report_progress
 from queuing_system.jobs import JobFailed
 from queuing_system.shutdown import run
-from queuing_system.workers import run_workers
+from queuing_system.supervisor import run_workers
 
 QUEUE = "push_notification_code_2"
 CONCURRENCY = 2

@@ -1,15 +1,12 @@
-"""Processing a queue N jobs at a time, as Kue's `queue.process(type, n, fn)` did.
+"""RQ workers for our jobs: SimpleWorker (no fork per job), tuned for few round trips,
+stopping only at safe points, quiet on stdout (RQ's logs go to stderr, warnings only).
 
-Each of the N is a child process running an RQ SimpleWorker (no fork per job). The parent
-only supervises: it forwards SIGTERM/SIGINT to the children, which finish the job in hand
-and leave the rest queued (RQ's warm shutdown), restarts a child that died, and exits
-0 on SIGTERM, 130 on Ctrl-C. RQ's banners and job logs go to stderr, off by default.
+`work()` runs one in this process (supervisor.run_workers runs N of them), `WorkerThread`
+runs one on a thread of an app, `drain()` empties the queues now (tests, tools).
 """
 
-import ctypes
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -23,15 +20,13 @@ from rq.utils import now
 from .connection import make_client, wait_until_connected
 from .console import debug, warn
 from .jobs import JOB_TIMEOUT, JobFailed, job_queue
-from .shutdown import EXIT_INTERRUPTED, EXIT_OK
 
-RESTART_DELAY = 1.0  # seconds before replacing a child that died
+RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
 STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
 HEARTBEAT_EVERY = 15  # seconds; RQ lets a worker's key live worker_ttl + 60 = 480 s
 SUSPENSION_CHECK_EVERY = 1.0  # seconds between two looks for `rq suspend`
 MAINTENANCE_EVERY = 10  # seconds between two looks for jobs whose worker died (RQ: 600)
 ABANDON_GRACE = 10  # seconds past its timeout before a started job counts as abandoned
-PR_SET_PDEATHSIG = 1
 
 
 class Worker(SimpleWorker):
@@ -149,10 +144,7 @@ class WorkerThread(threading.Thread):
     def run(self):
         quiet_rq_logging()
         while not self.stopping.is_set():
-            queues = [job_queue(name, self.connection) for name in self.queue_names]
-            worker = ThreadWorker(
-                queues, connection=self.connection, serializer=JSONSerializer, stopping=self.stopping
-            )
+            worker = make_worker(self.queue_names, self.connection, ThreadWorker, stopping=self.stopping)
             try:
                 worker.work(logging_level=log_level())
             except Exception as error:  # the thread must outlive one worker's failure
@@ -209,9 +201,10 @@ def quiet_rq_logging():
     logger.propagate = False
 
 
-def make_worker(queue_names, connection):
+def make_worker(queue_names, connection, worker_class=None, **options):
     queues = [job_queue(name, connection) for name in queue_names]
-    return Worker(queues, connection=connection, serializer=JSONSerializer)
+    worker_class = worker_class or Worker
+    return worker_class(queues, connection=connection, serializer=JSONSerializer, **options)
 
 
 def work(queue_names, burst=False):
@@ -225,66 +218,3 @@ def drain(queue_names, connection):
     """Process every job queued now, in this process (RQ's burst mode): for tests and tools."""
     quiet_rq_logging()
     make_worker(queue_names, connection).work(burst=True, logging_level=log_level())
-
-
-def die_with_parent():
-    """Ask Linux to send SIGTERM to this child if the supervisor is killed (even by SIGKILL)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: orphans finish their job and stop on their own signal
-
-
-def spawn(target):
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        die_with_parent()
-        target()
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException as error:  # a child must never unwind into the parent's code
-        print(f"worker {os.getpid()} crashed: {error!r}", file=sys.stderr, flush=True)
-        code = 1
-    finally:
-        sys.stdout.flush()
-        os._exit(code)
-
-
-def run_workers(queue_names, count, burst=False):
-    """Run `count` workers on `queue_names` until SIGTERM/SIGINT; return the exit code."""
-    stop_signal = None
-    children = set()
-
-    def forward(signum, frame):
-        nonlocal stop_signal
-        stop_signal = signum
-        for pid in children:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
-
-    def target():
-        work(queue_names, burst)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    children.update(spawn(target) for _ in range(count))
-    while children:
-        pid, status = os.wait()
-        children.discard(pid)
-        # A worker ends on its own only when something went wrong (RQ quits its loop on
-        # an unexpected error, e.g. Redis gone): replace it, unless we are stopping.
-        if stop_signal is None and not burst:
-            debug(f"worker {pid} ended (status {status}); starting another")
-            time.sleep(RESTART_DELAY)
-            if stop_signal is None:
-                children.add(spawn(target))
-    return EXIT_INTERRUPTED if stop_signal == signal.SIGINT else EXIT_OK

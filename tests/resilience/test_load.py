@@ -15,7 +15,7 @@ from queuing_system.expected import (
     seat_completed,
     seat_failed,
 )
-from queuing_system.harness import ROOT, http_get, script_env, wait_for
+from queuing_system.harness import ROOT, http_get, script_env
 
 STOCK = {1: 4, 2: 10, 3: 2, 4: 5}
 
