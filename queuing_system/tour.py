@@ -179,10 +179,12 @@ def creator_then_processor(url, report, creator_name, processor_name, created_co
         processor = RunningScript(processor_name, url)
         report.check(creator.wait() == 0, f"{creator_name} did not exit 0: {creator.stderr}")
         return creator, processor
+    except BaseException:
+        if processor:
+            processor.kill()  # the caller stops it only when all went well
+        raise
     finally:
         creator.kill()
-        if processor and report.problems:
-            processor.kill()
 
 
 def processor_then_creator(url, report, processor_name, creator_name):
@@ -192,6 +194,9 @@ def processor_then_creator(url, report, processor_name, creator_name):
     creator = RunningScript(creator_name, url)
     try:
         report.check(creator.wait() == 0, f"{creator_name} did not exit 0: {creator.stderr}")
+    except BaseException:
+        processor.kill()
+        raise
     finally:
         creator.kill()
     return creator, processor
