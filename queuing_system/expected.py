@@ -52,8 +52,8 @@ TASK10_DATA = ("4153518780", "This is the code 1234 to verify your account")
 BLACKLISTED = ("4153518780", "4153518781")
 
 
-def created(job_id, label="Notification"):
-    return f"{label} job created: {job_id}"
+def created(job_id):
+    return f"Notification job created: {job_id}"
 
 
 def sending(phone, message):

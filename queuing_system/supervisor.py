@@ -49,7 +49,7 @@ def spawn(target):
         os._exit(code)
 
 
-def run_workers(queue_names, count, burst=False):
+def run_workers(queue_names, count):
     """Run `count` workers on `queue_names` until SIGTERM/SIGINT; return the exit code."""
     stop_signal = None
     children = set()
@@ -64,7 +64,7 @@ def run_workers(queue_names, count, burst=False):
                 pass
 
     def target():
-        work(queue_names, burst)
+        work(queue_names)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
@@ -75,7 +75,7 @@ def run_workers(queue_names, count, burst=False):
         children.discard(pid)
         # A worker ends on its own only when something went wrong (RQ quits its loop on
         # an unexpected error, e.g. Redis gone): replace it, unless we are stopping.
-        if stop_signal is None and not burst:
+        if stop_signal is None:
             debug(f"worker {pid} ended (status {status}); starting another")
             time.sleep(RESTART_DELAY)
             if stop_signal is None:

@@ -207,11 +207,11 @@ def make_worker(queue_names, connection, worker_class=None, **options):
     return worker_class(queues, connection=connection, serializer=JSONSerializer, **options)
 
 
-def work(queue_names, burst=False):
-    """One worker in this process, until stopped (or, in burst mode, until the queues are empty)."""
+def work(queue_names):
+    """One worker in this process, until stopped."""
     quiet_rq_logging()
     connection = wait_until_connected(make_client(decode_responses=False), quiet=True)
-    make_worker(queue_names, connection).work(burst=burst, logging_level=log_level())
+    make_worker(queue_names, connection).work(logging_level=log_level())
 
 
 def drain(queue_names, connection):
