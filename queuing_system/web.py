@@ -26,8 +26,12 @@ REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not rea
 class CompactJSONProvider(DefaultJSONProvider):
     sort_keys = False  # the spec's key order
 
+    def dumps(self, obj, **kwargs):
+        kwargs.setdefault("separators", (",", ":"))
+        return super().dumps(obj, **kwargs)
+
     def response(self, *args, **kwargs):
-        body = self.dumps(self._prepare_response_obj(args, kwargs), separators=(",", ":"))
+        body = self.dumps(self._prepare_response_obj(args, kwargs))
         return self._app.response_class(body, mimetype=self.mimetype)
 
 
@@ -39,7 +43,7 @@ def add_json_error_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(error):
         response = error.get_response()  # keeps headers such as Allow on a 405
-        response.set_data(app.json.dumps({"error": error.name}, separators=(",", ":")))
+        response.set_data(app.json.dumps({"error": error.name}))
         response.mimetype = "application/json"
         return response
 
