@@ -4,6 +4,7 @@ Each script runs from the repository root in its own process, with REDIS_URL (an
 the apps) in its environment; its output is read line by line as it comes.
 """
 
+import concurrent.futures
 import os
 import queue
 import signal
@@ -162,6 +163,13 @@ def http_get(url, method="GET", timeout=10):
             return response.status, response.headers["Content-Type"], response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def get_many(urls, count, clients=64):
+    """`count` GETs spread over `urls` in turn, `clients` at a time: [(url, http_get answer)]."""
+    chosen = [urls[n % len(urls)] for n in range(count)]
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        return list(zip(chosen, pool.map(http_get, chosen)))
 
 
 def port_open(port):

@@ -1,6 +1,5 @@
 """Task 13: seat reservations through the reserve_seat queue, never more than 50."""
 
-import concurrent.futures
 import importlib
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from queuing_system.events import stop_reporters, wait_for_reporters
 from queuing_system.jobs import job_queue
 from queuing_system.workers import drain
 
-from queuing_system.harness import ROOT, http_get, script_env, wait_for
+from queuing_system.harness import ROOT, get_many, http_get, script_env, wait_for
 
 seat = importlib.import_module("100_seat")
 
@@ -100,9 +99,8 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
 ):
     app, base = start_app("100_seat.py", redis_url)
     assert http_get(base + "/available_seats")[2] == available_seats(50)
-    with concurrent.futures.ThreadPoolExecutor(32) as pool:
-        answers = list(pool.map(lambda _: http_get(base + "/reserve_seat"), range(80)))
-    assert [body for *_, body in answers] == [RESERVATION_IN_PROCESS] * 80
+    answers = get_many([base + "/reserve_seat"], 80, clients=32)
+    assert [body for _url, (_s, _t, body) in answers] == [RESERVATION_IN_PROCESS] * 80
     assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     extra = subprocess.Popen(

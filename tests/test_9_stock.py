@@ -1,6 +1,5 @@
 """Task 12: the stock app, on Flask's test client (fakeredis) and as a real process."""
 
-import concurrent.futures
 import importlib
 import signal
 
@@ -17,7 +16,7 @@ from queuing_system.expected import (
     product_1,
     reservation_confirmed,
 )
-from queuing_system.harness import http_get
+from queuing_system.harness import get_many, http_get
 
 stock = importlib.import_module("9_stock")
 
@@ -98,11 +97,6 @@ def test_app_factory_does_not_touch_redis(monkeypatch):
     assert stock.create_app() is not None
 
 
-def hammer(urls, count, workers=64):
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda n: http_get(urls[n % len(urls)]), range(count)))
-
-
 def test_real_server_answers_the_spec_bodies_and_stops_on_sigterm(redis_url, start_app):
     app, base = start_app("9_stock.py", redis_url)
     assert http_get(base + "/list_products") == (200, "application/json", PRODUCTS)
@@ -114,8 +108,8 @@ def test_real_server_answers_the_spec_bodies_and_stops_on_sigterm(redis_url, sta
 
 def test_200_concurrent_reservations_of_item_2_confirm_exactly_10(redis_url, start_app):
     app, base = start_app("9_stock.py", redis_url)
-    answers = hammer([base + "/reserve_product/2"], 200)
-    bodies = [body for _status, _type, body in answers]
+    answers = get_many([base + "/reserve_product/2"], 200)
+    bodies = [body for _url, (_status, _type, body) in answers]
     assert bodies.count(reservation_confirmed(2)) == 10
     assert bodies.count(not_enough_stock(2)) == 190
     assert redis.Redis.from_url(redis_url).get("item.2") == b"0"
@@ -128,9 +122,9 @@ def test_two_instances_never_confirm_more_than_the_stock_and_stock_survives_rest
 ):
     first, base1 = start_app("9_stock.py", redis_url)
     second, base2 = start_app("9_stock.py", redis_url)
-    answers = hammer([base1 + "/reserve_product/4", base2 + "/reserve_product/4"], 300)
-    assert [body for *_, body in answers].count(reservation_confirmed(4)) == 5
-    assert {status for status, *_ in answers} == {200}
+    answers = get_many([base1 + "/reserve_product/4", base2 + "/reserve_product/4"], 300)
+    assert [body for _url, (_s, _t, body) in answers].count(reservation_confirmed(4)) == 5
+    assert {status for _url, (status, _t, _b) in answers} == {200}
     assert first.stop() == 0 and second.stop() == 0
     restarted, base = start_app("9_stock.py", redis_url)
     assert http_get(base + "/reserve_product/4")[2] == not_enough_stock(4)

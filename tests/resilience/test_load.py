@@ -1,6 +1,5 @@
 """Load on the apps, across two app processes each: nothing oversold, no 5xx."""
 
-import concurrent.futures
 import subprocess
 import sys
 
@@ -15,21 +14,16 @@ from queuing_system.expected import (
     seat_completed,
     seat_failed,
 )
-from queuing_system.harness import ROOT, http_get, script_env
+from queuing_system.harness import ROOT, get_many, http_get, script_env
 
 STOCK = {1: 4, 2: 10, 3: 2, 4: 5}
-
-
-def fire(urls, count, clients=64):
-    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        return list(pool.map(lambda n: (urls[n % len(urls)], http_get(urls[n % len(urls)])), range(count)))
 
 
 def test_20000_requests_from_64_clients_on_two_stock_apps(redis_url, start_app):
     bases = [start_app("9_stock.py", redis_url)[1] for _ in range(2)]
     paths = ["/list_products", "/list_products/2"] + [f"/reserve_product/{i}" for i in STOCK]
     urls = [base + path for base in bases for path in paths]
-    answers = fire(urls, 20_000)
+    answers = get_many(urls, 20_000)
     statuses = [status for _url, (status, _type, _body) in answers]
     assert statuses.count(200) == 20_000, {s for s in statuses if s != 200}
     client = redis.Redis.from_url(redis_url)
@@ -59,7 +53,7 @@ def test_1000_seat_reservations_on_two_apps_with_four_extra_workers(redis_url, s
 
     try:
         assert http_get(base1 + "/process")[0] == http_get(base2 + "/process")[0] == 200
-        answers = fire([base1 + "/reserve_seat", base2 + "/reserve_seat"], 1000)
+        answers = get_many([base1 + "/reserve_seat", base2 + "/reserve_seat"], 1000)
         queued = {base: sum(1 for url, (_s, _t, body) in answers
                             if url.startswith(base) and body == RESERVATION_IN_PROCESS)
                   for base in (base1, base2)}
