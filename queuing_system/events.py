@@ -51,14 +51,30 @@ def emit(connection, queue_name, job_id, kind, **fields):
 
 def report_progress(job, percent):
     """Kue's `job.progress(percent, 100)`: kept in job.meta (for `rq info` and dashboards)
-    and sent as an event, in one round trip."""
+    and sent as an event, in one round trip, or queued with our worker's next write."""
     job.meta["progress"] = percent
-    with job.connection.pipeline(transaction=False) as pipe:
-        pipe.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipe, job.origin, job.id, PROGRESS, progress=percent)
-        pipe.execute()
+
+    def write(pipeline):
+        pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
+        emit(pipeline, job.origin, job.id, PROGRESS, progress=percent)
+
+    outbox = getattr(job, "outbox", None)  # set by workers.Worker; absent under a stock worker
+    if outbox is not None:
+        outbox.add(write)
+        return
+    with job.connection.pipeline(transaction=False) as pipeline:
+        write(pipeline)
+        pipeline.execute()
 
 
+def pipeline_safe(callback):
+    """Mark an RQ callback that only queues writes on the connection it gets: our worker
+    passes it its pipeline, so the event goes out with the job's own bookkeeping."""
+    callback.pipeline_safe = True
+    return callback
+
+
+@pipeline_safe
 def report_success(job, connection, result, *args, **kwargs):
     """RQ's on_success callback."""
     emit(connection, job.origin, job.id, COMPLETED)

@@ -11,12 +11,17 @@ import sys
 import threading
 import time
 
-from rq import SimpleWorker
+from rq import Retry, SimpleWorker
+from rq.callbacks import execute_success_callback
+from rq.executions import Execution
+from rq.job import JobStatus
 from rq.job_lifecycle import call_exception_handlers
 from rq.serializers import JSONSerializer
-from rq.timeouts import TimerDeathPenalty
+from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 from rq.utils import now
+from rq.worker import WorkerStatus
 
+from .bookkeeping import Outbox
 from .connection import make_client, wait_until_connected
 from .console import debug, warn
 from .jobs import JOB_TIMEOUT, JobFailed, job_queue
@@ -27,6 +32,15 @@ HEARTBEAT_EVERY = 15  # seconds; RQ lets a worker's key live worker_ttl + 60 = 4
 SUSPENSION_CHECK_EVERY = 1.0  # seconds between two looks for `rq suspend`
 MAINTENANCE_EVERY = 10  # seconds between two looks for jobs whose worker died (RQ: 600)
 ABANDON_GRACE = 10  # seconds past its timeout before a started job counts as abandoned
+
+
+# RQ's dequeue (LMOVE to the intermediate list, then HGETALL of the job) in one step.
+# KEYS: queue, intermediate list; ARGV: job key prefix. Returns {id, hash fields} or nil.
+TAKE_JOB = """
+local job_id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+if not job_id then return false end
+return {job_id, redis.call('HGETALL', ARGV[1] .. job_id)}
+"""
 
 
 class Worker(SimpleWorker):
@@ -40,6 +54,103 @@ class Worker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
         super().__init__(*args, **kwargs)
+        self._outbox = None
+
+    @property
+    def outbox(self):
+        """This worker's queued writes (made on first use: RQ also builds workers to list them)."""
+        if self._outbox is None:
+            self._outbox = Outbox(self.connection)
+        return self._outbox
+
+    def execute_job(self, job, queue):
+        """RQ's SimpleWorker.execute_job and perform_job, with the bookkeeping in the outbox.
+
+        A job using what the outbox does not cover (repeats, rate limits, webhooks) and any
+        failure take RQ's own path, after the outbox is sent, so events keep their order.
+        """
+        if job.repeats_left or job.has_rate_limit or job.webhooks:
+            self.outbox.flush()
+            return super().execute_job(job, queue)
+        execution = self.start_job(job, queue)
+        try:
+            job.outbox = self.outbox  # for events.report_progress
+            job.started_at = now()
+            with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id):
+                result = job.perform()
+            self.end_job(job, queue, execution, result)
+        except:  # noqa: E722 - whatever the job raises is its failure, as in RQ's perform_job
+            self.outbox.flush()
+            self._finalize_failure(job, queue, execution, sys.exc_info())
+
+    def start_job(self, job, queue):
+        """RQ's prepare_execution and prepare_job_execution, sent with what was queued before."""
+        ttl = self.get_heartbeat_ttl(job)
+        started = []
+
+        def write(pipeline):
+            started.append(Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name))
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.heartbeat(ttl, pipeline=pipeline)
+            job.heartbeat(now(), ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            if len(self.queues) == 1:
+                pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+
+        self.outbox.add(write)
+        self.outbox.flush()
+        execution = started[0]
+        self.executions[execution.id] = execution
+        return execution
+
+    def end_job(self, job, queue, execution, result):
+        """RQ's _finalize_success and handle_job_success, queued: sent with the next write.
+
+        Instead of WATCHing the job's dependents, the transaction that marks it finished
+        checks for them: one added later sees it finished, and RQ enqueues it right away.
+        """
+        if isinstance(result, Retry):
+            self.outbox.flush()
+            return self._finalize_success(job, queue, execution, result)
+        job.ended_at = now()
+        job._result = result
+        job._status = JobStatus.FINISHED
+        callback = job.success_callback
+        queued_callback = getattr(callback, "pipeline_safe", False)
+        if callback is not None and not queued_callback:
+            self.outbox.flush()
+            execute_success_callback(job, self.death_penalty_class, result)
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
+
+        def write(pipeline):
+            job.heartbeat(job.ended_at, job.success_callback_timeout, pipeline=pipeline)
+            if queued_callback:
+                callback(job, pipeline, result)
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipeline,
+                    worker_name=self.name,
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+            pipeline.exists(job.dependents_key)
+
+        self.outbox.add(write)
+        self.outbox.then(lambda dependents: dependents and queue.enqueue_dependents(job))
+        return None
+
+    def teardown(self):
+        if self._outbox is not None:
+            self._outbox.close()  # before RQ deletes the worker's key
+        super().teardown()
 
     def get_heartbeat_ttl(self, job, working_time=0.0):
         # RQ keeps a started SimpleWorker job alive for its timeout + 60 s; the death penalty
@@ -90,6 +201,12 @@ class Worker(SimpleWorker):
         return self._stop_requested
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        if self.stop_wanted():
+            self.outbox.flush()
+            return None  # RQ's loop then stops
+        taken = self.take_queued_job()
+        if taken is not None:
+            return taken
         if timeout is None:  # burst mode: one non-blocking look
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         while not self.stop_wanted():
@@ -98,6 +215,42 @@ class Worker(SimpleWorker):
             if result is not None:
                 return result
         return None
+
+    def take_queued_job(self):
+        """RQ's non-blocking dequeue (LMOVE to the intermediate list, then fetch), as one
+        script sent with the outbox: the last job's end and the next job in one round trip.
+        Returns (job, queue), or None once the queue is empty (the outbox is then sent)."""
+        if len(self.queues) != 1 or self.get_redis_server_version() < (6, 2, 0):
+            self.outbox.flush()
+            return None  # RQ's own dequeue for several queues (it pops without LMOVE)
+        queue = self.queues[0]
+        while True:
+            reply = []
+            self.outbox.add(lambda pipeline: pipeline.eval(
+                TAKE_JOB, 2, queue.key, queue.intermediate_queue_key, self.job_class.redis_job_namespace_prefix
+            ))
+            self.outbox.then(reply.append)
+            self.outbox.flush()
+            if not reply[0]:
+                return None
+            job_id, fields = reply[0]
+            job = self.restore_job(queue, job_id.decode(), fields)
+            if job is not None:
+                self.heartbeat()
+                job.redis_server_version = self.get_redis_server_version()
+                return job, queue
+
+    def restore_job(self, queue, job_id, fields):
+        """What RQ's Job.fetch makes of a job's hash; None if it is gone (RQ skips those)."""
+        if not fields:
+            return None
+        job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
+        try:
+            job.restore(dict(zip(fields[::2], fields[1::2])))
+        except Exception as error:  # as RQ's dequeue reports it
+            error.job_id, error.queue = job_id, queue
+            raise
+        return job
 
     def handle_exception(self, job, *exc_info):
         error = exc_info[1]
