@@ -1,0 +1,19 @@
+"""Job functions for the worker tests, referenced by string as RQ jobs are."""
+
+import time
+
+from rq import get_current_job
+
+from queuing_system.events import report_progress
+
+
+def slow_with_progress(data):
+    """Reports progress, then keeps working: the progress must be out before it ends."""
+    report_progress(get_current_job(), 50)
+    time.sleep(data["seconds"])
+    return data["seconds"]
+
+
+def record(data):
+    """Appends its name to a list, to check the order jobs ran in."""
+    get_current_job().connection.rpush("test:ran", data["name"])

@@ -1,0 +1,152 @@
+"""Our worker's fast path keeps RQ's data model: what it leaves in Redis is what RQ's own
+SimpleWorker leaves, dependents still run, progress still goes out while a job runs, and a
+queued outcome survives Redis going away for a moment."""
+
+import base64
+import re
+import threading
+import time
+import zlib
+
+import pytest
+from rq import Queue, SimpleWorker
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+
+from queuing_system.bookkeeping import Outbox
+from queuing_system.events import EventFollower, report_success
+from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.redis_server import RedisServer
+from queuing_system.workers import WorkerThread, drain, make_worker
+
+QUEUE = "push_notification_code_2"
+PROCESS = "7_job_processor.process"
+NOTIFICATION = {"phoneNumber": "4153518743", "message": "This is the code 4321 to verify your account"}
+BLACKLISTED = {"phoneNumber": "4153518780", "message": "This is the code 4562 to verify your account"}
+
+MASKS = [
+    (re.compile(r"\b127\.0\.0\.1:\d+"), "<address>"),  # the worker's client port
+    (re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z?"), "<time>"),  # RQ's timestamps
+    (re.compile(r"\b\d+\.\d+\b"), "<number>"),  # epoch seconds, working time
+    (re.compile(r"\b\d{13}-\d+\b"), "<entry>"),  # stream entry ids
+    (re.compile(r"[0-9a-f]{32}"), "<id>"),  # execution ids, worker names
+]
+
+
+def mask(value, worker_name):
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    text = text.replace(worker_name, "<worker>")
+    for pattern, replacement in MASKS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def unpack(field, value):
+    """A failure's traceback, compressed by RQ, down to its last line: the frames above it
+    are the two workers' own code."""
+    if field == b"exc_string":
+        return zlib.decompress(base64.b64decode(value)).decode().strip().splitlines()[-1]
+    return value
+
+
+def snapshot(client, worker_name):
+    """Every key with its type, contents (timestamps and ids masked) and whether it expires."""
+    state = {}
+    for key in client.keys("*"):
+        kind = client.type(key).decode()
+        if kind == "hash":
+            content = {mask(f, worker_name): mask(v, worker_name) for f, v in client.hgetall(key).items()}
+        elif kind in ("set", "zset"):
+            members = client.smembers(key) if kind == "set" else client.zrange(key, 0, -1)
+            content = sorted(mask(m, worker_name) for m in members)
+        elif kind == "list":
+            content = [mask(m, worker_name) for m in client.lrange(key, 0, -1)]
+        elif kind == "stream":
+            content = [
+                {mask(f, worker_name): mask(unpack(f, v), worker_name) for f, v in fields.items()}
+                for _, fields in client.xrange(key)
+            ]
+        else:
+            content = mask(client.get(key), worker_name)
+        state[mask(key, worker_name)] = (kind, content, client.ttl(key) > 0)
+    return state
+
+
+def process_with(worker_class, client, data):
+    client.flushall()
+    queue = job_queue(QUEUE, client)
+    [job] = create_jobs(queue, PROCESS, [data])
+    worker = worker_class([queue], connection=client, serializer=JSONSerializer)
+    worker.work(burst=True)
+    assert queue.fetch_job(job.id).args == [data]
+    return snapshot(client, worker.name)
+
+
+@pytest.mark.parametrize("data", [NOTIFICATION, BLACKLISTED], ids=["completed", "failed"])
+def test_our_worker_leaves_redis_as_rqs_simple_worker_does(redis_binary, data, capsys):
+    from queuing_system.workers import Worker
+
+    ours = process_with(Worker, redis_binary, data)
+    stock = process_with(SimpleWorker, redis_binary, data)
+    assert ours == stock
+    assert any(key.startswith("rq:results:") for key in ours)  # the comparison covered a result
+
+
+def test_a_dependent_job_runs_once_its_parent_has_finished(redis_binary):
+    queue = Queue("deps", connection=redis_binary, serializer=JSONSerializer)
+    parent = queue.enqueue("tests.job_functions.record", {"name": "parent"})
+    child = queue.enqueue("tests.job_functions.record", {"name": "child"}, depends_on=parent)
+    assert child.get_status() == JobStatus.DEFERRED
+    drain(["deps"], redis_binary)
+    assert redis_binary.lrange("test:ran", 0, -1) == [b"parent", b"child"]
+    assert child.get_status() == JobStatus.FINISHED
+
+
+def test_progress_goes_out_while_the_job_is_still_running(redis_binary):
+    queue = job_queue("slow", redis_binary)
+    follower = EventFollower(redis_binary, "slow")
+    [job] = create_jobs(queue, "tests.job_functions.slow_with_progress", [{"seconds": 1.5}])
+    worker = WorkerThread(["slow"], redis_binary)
+    worker.start()
+    try:
+        events = []
+        deadline = time.monotonic() + 1.0
+        while not events and time.monotonic() < deadline:
+            events = follower.read()
+        assert [(e.kind, e.progress) for e in events] == [("progress", 50)]
+        assert job.get_status() == JobStatus.STARTED  # heard before the job ended
+        assert [e.kind for e in follower.follow([job.id])] == ["completed"]
+    finally:
+        worker.stop()
+    assert job.return_value() == 1.5
+
+
+def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys):
+    with RedisServer(appendonly=True) as server:
+        import redis
+
+        client = redis.Redis.from_url(server.url)
+        queue = job_queue(QUEUE, client)
+        [job] = create_jobs(queue, PROCESS, [NOTIFICATION])
+        follower = EventFollower(client, QUEUE)
+        outbox = Outbox(client)
+        outbox.add(lambda pipeline: report_success(job, pipeline, None))
+        server.stop()
+        restart = threading.Timer(0.5, server.start)
+        restart.start()
+        try:
+            outbox.close()
+        finally:
+            restart.join()
+        assert [e.kind for e in follower.follow([job.id])] == ["completed"]
+        assert "Waiting for Redis to come back" in capsys.readouterr().err
+
+
+def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
+    queue = job_queue(QUEUE, redis_binary)
+    jobs = create_jobs(queue, PROCESS, [NOTIFICATION] * 3)
+    worker = make_worker([QUEUE], redis_binary)
+    worker.work(burst=True, max_jobs=2)
+    statuses = [job.get_status() for job in jobs]
+    assert statuses == [JobStatus.FINISHED, JobStatus.FINISHED, JobStatus.QUEUED]
+    assert queue.count == 1
