@@ -21,6 +21,9 @@ STREAM_PREFIX = "queuing:events:"
 STREAM_MAXLEN = 100_000
 READ_BLOCK_MS = 1_000
 READ_COUNT = 1_000
+# While events keep coming, let them gather this long between two reads: a busy creator then
+# makes one round trip per few dozen events instead of one per job, for at most this delay.
+BUSY_READ_WAIT = 0.005  # seconds
 
 PROGRESS = "progress"
 COMPLETED = "completed"
@@ -125,6 +128,7 @@ class EventFollower:
         self.connection = connection
         self.key = stream_key(queue_name)
         self.position = last_event_id(connection, queue_name)
+        self.busy = False
 
     def follow(self, job_ids):
         waiting = set(job_ids)
@@ -137,6 +141,8 @@ class EventFollower:
 
     def read(self):
         """The next events after the position (waiting up to READ_BLOCK_MS for some)."""
+        if self.busy:
+            time.sleep(BUSY_READ_WAIT)
         for delay in retry_delays():
             try:
                 reply = self.connection.xread(
@@ -151,6 +157,7 @@ class EventFollower:
             for entry_id, fields in entries:
                 self.position = entry_id
                 events.append(parse(fields))
+        self.busy = 0 < len(events) < READ_COUNT  # a full batch: more are waiting, read at once
         debug(f"read {len(events)} events up to {decode(self.position)}")
         return events
 
