@@ -130,8 +130,8 @@ def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys
         [job] = create_jobs(queue, PROCESS, [NOTIFICATION])
         follower = EventFollower(client, QUEUE)
         outbox = Outbox(client)
-        outbox.add(lambda pipeline: report_success(job, pipeline, None))
         server.stop()
+        outbox.add(lambda pipeline: report_success(job, pipeline, None))
         restart = threading.Timer(0.5, server.start)
         restart.start()
         try:
