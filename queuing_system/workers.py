@@ -90,9 +90,10 @@ class Worker(SimpleWorker):
 
         def write(pipeline):
             started.append(Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name))
-            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
-            self.heartbeat(ttl, pipeline=pipeline)
-            job.heartbeat(now(), ttl, pipeline=pipeline)
+            # RQ also beats for the worker and the job here: the worker beats every
+            # HEARTBEAT_EVERY seconds, and prepare_for_execution sets the job's beat.
+            if self.get_state() != WorkerStatus.BUSY:  # busy from one job to the next
+                self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
             job.prepare_for_execution(self.name, pipeline=pipeline)
             pipeline.persist(job.key)
             if len(self.queues) == 1:
@@ -123,8 +124,9 @@ class Worker(SimpleWorker):
             execute_success_callback(job, self.death_penalty_class, result)
         result_ttl = job.get_result_ttl(self.default_result_ttl)
 
+        job.last_heartbeat = job.ended_at  # written with the rest of the job by _handle_success
+
         def write(pipeline):
-            job.heartbeat(job.ended_at, job.success_callback_timeout, pipeline=pipeline)
             if queued_callback:
                 callback(job, pipeline, result)
             self.increment_successful_job_count(pipeline=pipeline)
@@ -140,7 +142,6 @@ class Worker(SimpleWorker):
                 )
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.exists(job.dependents_key)
 
         self.outbox.add(write)
