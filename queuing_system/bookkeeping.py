@@ -20,6 +20,7 @@ from .connection import retry_delays
 from .console import warn
 
 FLUSH_AFTER = 0.05  # seconds a queued write may wait while a job runs
+CLOSE_PATIENCE = 10  # seconds a stopping worker waits for Redis to take its last writes
 
 
 class Outbox:
@@ -51,31 +52,40 @@ class Outbox:
         with self.lock:
             self.followups.append((len(self.pipeline.command_stack) - 1, followup))
 
-    def flush(self):
+    def flush(self, give_up_at=None):
+        """Send what is queued; retry while Redis is unreachable, until `give_up_at`
+        (a time.monotonic() value) if given, then drop it with a warning."""
         with self.lock:
             if not self.pipeline.command_stack:
                 return
             commands, followups = list(self.pipeline.command_stack), self.followups
             self.followups, self.queued_at = [], None
-            replies = self._execute(commands)
+            replies = self._execute(commands, give_up_at)
+        if replies is None:
+            return
         for index, followup in followups:
             followup(replies[index])
 
-    def _execute(self, commands):
+    def _execute(self, commands, give_up_at):
         for delay in retry_delays():
             try:
                 return self.pipeline.execute()
             except redis.ConnectionError as error:
+                self.pipeline.reset()
+                if give_up_at is not None and time.monotonic() >= give_up_at:
+                    warn(f"Gave up sending {len(commands)} queued writes: {error}")
+                    return None
                 # EXEC may have run before the connection dropped: sending it again can only
                 # repeat an event (readers ignore a second outcome) or a counter increment.
                 warn(f"Waiting for Redis to come back: {error}")
-                self.pipeline.reset()
                 self.pipeline.command_stack = list(commands)
                 time.sleep(delay)
+        return None
 
-    def close(self):
+    def close(self, patience=CLOSE_PATIENCE):
+        """Send what is queued (waiting up to `patience` seconds for Redis) and stop the timer."""
         self.stopping.set()
-        self.flush()
+        self.flush(give_up_at=time.monotonic() + patience)
 
     def _flush_late_writes(self):
         while not self.stopping.wait(FLUSH_AFTER):

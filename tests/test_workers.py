@@ -9,6 +9,7 @@ import time
 import zlib
 
 import pytest
+import redis
 from rq import Queue, SimpleWorker
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
@@ -17,7 +18,7 @@ from queuing_system.bookkeeping import Outbox
 from queuing_system.events import EventFollower, report_success
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.redis_server import RedisServer
-from queuing_system.workers import WorkerThread, drain, make_worker
+from queuing_system.workers import Worker, WorkerThread, drain, make_worker
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
@@ -83,9 +84,7 @@ def process_with(worker_class, client, data):
 
 
 @pytest.mark.parametrize("data", [NOTIFICATION, BLACKLISTED], ids=["completed", "failed"])
-def test_our_worker_leaves_redis_as_rqs_simple_worker_does(redis_binary, data, capsys):
-    from queuing_system.workers import Worker
-
+def test_our_worker_leaves_redis_as_rqs_simple_worker_does(redis_binary, data):
     ours = process_with(Worker, redis_binary, data)
     stock = process_with(SimpleWorker, redis_binary, data)
     assert ours == stock
@@ -123,8 +122,6 @@ def test_progress_goes_out_while_the_job_is_still_running(redis_binary):
 
 def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys):
     with RedisServer(appendonly=True) as server:
-        import redis
-
         client = redis.Redis.from_url(server.url)
         queue = job_queue(QUEUE, client)
         [job] = create_jobs(queue, PROCESS, [NOTIFICATION])
@@ -150,3 +147,14 @@ def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
     statuses = [job.get_status() for job in jobs]
     assert statuses == [JobStatus.FINISHED, JobStatus.FINISHED, JobStatus.QUEUED]
     assert queue.count == 1
+
+
+def test_a_stopping_outbox_gives_up_on_an_unreachable_redis_after_its_patience(capsys):
+    with RedisServer() as server:
+        outbox = Outbox(redis.Redis.from_url(server.url))
+        server.stop()
+        outbox.add(lambda pipeline: pipeline.set("never", "written"))
+        started = time.monotonic()
+        outbox.close(patience=0.5)
+        assert time.monotonic() - started < 5
+    assert "Gave up sending 1 queued writes" in capsys.readouterr().err
