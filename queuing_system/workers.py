@@ -148,6 +148,13 @@ class Worker(SimpleWorker):
         self.outbox.then(lambda dependents: dependents and queue.enqueue_dependents(job))
         return None
 
+    def bootstrap(self, *args, **kwargs):
+        # RQ registers the worker, then installs its signal handlers: a SIGTERM in between
+        # killed it still registered (seen under load). Handlers first: the loop then stops
+        # before its first job and deregisters.
+        self._install_signal_handlers()
+        super().bootstrap(*args, **kwargs)
+
     def teardown(self):
         if self._outbox is not None:
             self._outbox.close()  # before RQ deletes the worker's key

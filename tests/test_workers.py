@@ -4,6 +4,8 @@ queued outcome survives Redis going away for a moment."""
 
 import base64
 import re
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -11,10 +13,12 @@ import zlib
 import pytest
 import redis
 from rq import Queue, SimpleWorker
+from rq import Worker as RQWorker
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system.bookkeeping import Outbox
+from queuing_system.harness import ROOT
 from queuing_system.events import EventFollower, report_success
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.redis_server import RedisServer
@@ -158,3 +162,34 @@ def test_a_stopping_outbox_gives_up_on_an_unreachable_redis_after_its_patience(c
         outbox.close(patience=0.5)
         assert time.monotonic() - started < 5
     assert "Gave up sending 1 queued writes" in capsys.readouterr().err
+
+
+SIGTERM_AT_REGISTRATION = """
+import os, signal, sys
+import redis
+from queuing_system.workers import log_level, make_worker, quiet_rq_logging
+
+quiet_rq_logging()
+signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a supervisor's child starts
+worker = make_worker(["q"], redis.Redis.from_url(sys.argv[1]))
+register = worker.register_birth
+
+
+def register_then_get_terminated():
+    register()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+worker.register_birth = register_then_get_terminated
+worker.work(logging_level=log_level())
+print("stopped cleanly")
+"""
+
+
+def test_a_sigterm_right_after_registration_still_deregisters_the_worker(redis_url, redis_binary):
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_AT_REGISTRATION, redis_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "stopped cleanly\n"), done.stderr
+    assert RQWorker.all(connection=redis_binary) == []
