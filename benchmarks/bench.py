@@ -7,7 +7,8 @@ median with min–max and the ratio against a baseline measured in this same run
   enqueue  create_push_notifications_jobs-style creation of N jobs (ids, events, JSON)
            vs a plain `queue.enqueue` loop
   e2e      N jobs through 7_job_processor.py (two workers, own process) until the creator
-           has heard every outcome, vs `rq worker-pool -n 2` with RQ's defaults
+           has heard every outcome, vs `rq worker-pool -n 2` with RQ's defaults (and,
+           for reference, the same pool of SimpleWorkers: no fork per job)
   http     9_stock.py as the README runs it, under wrk -t2 -c32 -d10s, vs the same app on
            the Werkzeug development server (`flask run`)
   growth   end-to-end time, Redis memory and event-stream length at N = 1k, 10k, 100k,
@@ -55,11 +56,12 @@ def summary(values, unit):
     return f"{statistics.median(values):,.0f} {unit} (min {min(values):,.0f}, max {max(values):,.0f})"
 
 
-def report(name, ours, baseline, unit):
-    ratio = statistics.median(ours) / statistics.median(baseline)
+def report(name, ours, baseline, unit, **more_baselines):
+    """Ours, then each baseline with the ratio of the medians."""
     print(f"  {name:<9} ours     {summary(ours, unit)}")
-    print(f"  {'':<9} baseline {summary(baseline, unit)}")
-    print(f"  {'':<9} ratio    {ratio:.2f}x", flush=True)
+    for label, values in {"baseline": baseline, **more_baselines}.items():
+        ratio = statistics.median(ours) / statistics.median(values)
+        print(f"  {'':<9} {label:<8} {summary(values, unit)}  -> ours {ratio:.2f}x", flush=True)
 
 
 def fresh(client):
@@ -118,28 +120,34 @@ def ours_end_to_end(client, url, n):
         raise
 
 
+def pool_end_to_end(client, url, n, *options):
+    """Jobs/s for n plain RQ jobs (pickle) through `rq worker-pool -n 2 [options]`."""
+    fresh(client)
+    queue = Queue(QUEUE, connection=client)
+    pool = start([sys.executable, "-m", "rq.cli", "worker-pool", "-n", "2", *options, "--url", url, QUEUE], url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        started = time.perf_counter()
+        for item in notifications(n):
+            queue.enqueue(PROCESS, item)
+        done = lambda: FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count  # noqa: E731
+        wait_for(lambda: done() == n, timeout=3600, interval=0.05)
+        return n / (time.perf_counter() - started)
+    finally:
+        stop(pool)
+
+
 def bench_e2e(client, url, n, repeat):
-    ours, baseline = [], []
+    """Ours vs RQ's defaults (a fork per job), and vs its SimpleWorker pool for reference."""
+    ours, defaults, simple = [], [], []
     for _ in range(repeat):
         fresh(client)
         elapsed, processor = ours_end_to_end(client, url, n)
         stop(processor)
         ours.append(n / elapsed)
-
-        fresh(client)
-        queue = Queue(QUEUE, connection=client)  # RQ's defaults: pickle, fork per job
-        pool = start([sys.executable, "-m", "rq.cli", "worker-pool", "-n", "2", "--url", url, QUEUE], url)
-        try:
-            wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
-            started = time.perf_counter()
-            for item in notifications(n):
-                queue.enqueue(PROCESS, item)
-            done = lambda: FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count  # noqa: E731
-            wait_for(lambda: done() == n, timeout=3600, interval=0.05)
-            baseline.append(n / (time.perf_counter() - started))
-        finally:
-            stop(pool)
-    report("e2e", ours, baseline, "jobs/s")
+        defaults.append(pool_end_to_end(client, url, n))
+        simple.append(pool_end_to_end(client, url, n, "-w", "rq.worker.SimpleWorker"))
+    report("e2e", ours, defaults, "jobs/s", simple=simple)
 
 
 WRK_SCRIPT = """
