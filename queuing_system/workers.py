@@ -271,10 +271,20 @@ class Worker(SimpleWorker):
             call_exception_handlers(self._exc_handlers, job, *exc_info)
 
 
+class ThreadDeathPenalty(TimerDeathPenalty):
+    """RQ's TimerDeathPenalty, which rewrites the message of the exception class it is given
+    for the whole process: JobTimeoutException then named the last timeout set anywhere.
+    Each penalty gets its own subclass (still caught as JobTimeoutException)."""
+
+    def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
+        own = type(exception.__name__, (exception,), {"__module__": exception.__module__})
+        super().__init__(timeout, own, **kwargs)
+
+
 class ThreadWorker(Worker):
     """A worker on a thread of a server process, whose main thread owns the signals."""
 
-    death_penalty_class = TimerDeathPenalty  # SIGALRM cannot time out a job off the main thread
+    death_penalty_class = ThreadDeathPenalty  # SIGALRM cannot time out a job off the main thread
 
     def __init__(self, *args, stopping, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,3 +17,12 @@ def slow_with_progress(data):
 def record(data):
     """Appends its name to a list, to check the order jobs ran in."""
     get_current_job().connection.rpush("test:ran", data["name"])
+
+
+def sleep(data):
+    time.sleep(data["seconds"])
+
+
+def note_success(job, connection, result, *args, **kwargs):
+    """A plain RQ success callback (not pipeline-safe): it runs on a real connection."""
+    connection.rpush("test:callbacks", job.id)

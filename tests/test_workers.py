@@ -12,7 +12,7 @@ import zlib
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Callback, Queue, SimpleWorker
 from rq import Worker as RQWorker
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 from queuing_system.bookkeeping import Outbox
 from queuing_system.harness import ROOT
 from queuing_system.events import EventFollower, report_success
-from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
 from queuing_system.redis_server import RedisServer
 from queuing_system.workers import Worker, WorkerThread, drain, make_worker
 
@@ -193,3 +193,29 @@ def test_a_sigterm_right_after_registration_still_deregisters_the_worker(redis_u
     )
     assert (done.returncode, done.stdout) == (0, "stopped cleanly\n"), done.stderr
     assert RQWorker.all(connection=redis_binary) == []
+
+
+def test_a_plain_rq_success_callback_runs_on_a_real_connection(redis_binary):
+    queue = Queue("plain", connection=redis_binary, serializer=JSONSerializer)
+    job = queue.enqueue("tests.job_functions.record", {"name": "a"}, on_success=Callback("tests.job_functions.note_success"))
+    drain(["plain"], redis_binary)
+    assert redis_binary.lrange("test:callbacks", 0, -1) == [job.id.encode()]
+    assert job.get_status() == JobStatus.FINISHED
+
+
+def test_a_job_with_result_ttl_0_is_deleted_once_done(redis_binary):
+    queue = Queue("plain", connection=redis_binary, serializer=JSONSerializer)
+    job = queue.enqueue("tests.job_functions.record", {"name": "a"}, result_ttl=0)
+    drain(["plain"], redis_binary)
+    assert redis_binary.lrange("test:ran", 0, -1) == [b"a"]
+    assert not redis_binary.exists(job.key)
+
+
+def test_a_job_past_its_timeout_fails_with_rqs_timeout_error(redis_binary):
+    queue = job_queue("plain", redis_binary)
+    follower = EventFollower(redis_binary, "plain")
+    job = queue.enqueue("tests.job_functions.sleep", {"seconds": 3}, job_timeout=1, on_failure=ON_FAILURE)
+    drain(["plain"], redis_binary)
+    assert job.get_status() == JobStatus.FAILED
+    [event] = follower.follow([job.id])
+    assert (event.kind, event.error) == ("failed", "Task exceeded maximum timeout value (1 seconds)")
