@@ -197,7 +197,8 @@ def test_a_sigterm_right_after_registration_still_deregisters_the_worker(redis_u
 
 def test_a_plain_rq_success_callback_runs_on_a_real_connection(redis_binary):
     queue = Queue("plain", connection=redis_binary, serializer=JSONSerializer)
-    job = queue.enqueue("tests.job_functions.record", {"name": "a"}, on_success=Callback("tests.job_functions.note_success"))
+    callback = Callback("tests.job_functions.note_success")
+    job = queue.enqueue("tests.job_functions.record", {"name": "a"}, on_success=callback)
     drain(["plain"], redis_binary)
     assert redis_binary.lrange("test:callbacks", 0, -1) == [job.id.encode()]
     assert job.get_status() == JobStatus.FINISHED
