@@ -9,6 +9,8 @@ median with min–max and the ratio against a baseline measured in this same run
   e2e      N jobs through 7_job_processor.py (two workers, own process) until the creator
            has heard every outcome, vs `rq worker-pool -n 2` with RQ's defaults (and,
            for reference, the same pool of SimpleWorkers: no fork per job)
+  worker   one worker of ours vs RQ's SimpleWorker on the same N queued jobs, in this
+           process: jobs/s, CPU, round trips and Redis commands per job
   http     9_stock.py as the README runs it, under wrk -t2 -c32 -d10s, vs the same app on
            the Werkzeug development server (`flask run`)
   growth   end-to-end time, Redis memory and event-stream length at N = 1k, 10k, 100k,
@@ -35,13 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
-from rq import Queue, Worker  # noqa: E402
+from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.registry import FailedJobRegistry, FinishedJobRegistry  # noqa: E402
+from rq.serializers import JSONSerializer  # noqa: E402
 
 from queuing_system.events import EventFollower, stop_reporters  # noqa: E402
 from queuing_system.harness import port_open, script_env, wait_for  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
 from queuing_system.redis_server import RedisServer, free_port  # noqa: E402
+from queuing_system.workers import Worker as OurWorker, quiet_rq_logging  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
@@ -103,17 +107,34 @@ def stop(process):
         process.wait()
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    return [int(each) for each in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+
+
 def ours_end_to_end(client, url, n):
-    """Seconds for n jobs: created, processed by 7_job_processor.py, every outcome heard."""
+    """Seconds for n jobs: created, processed by 7_job_processor.py, every outcome heard.
+    Prints where the CPU went: the workers, Redis, and this process (the creator)."""
     processor = start([sys.executable, "7_job_processor.py"], url)
     try:
         wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        workers, server = children(processor.pid), client.info()["process_id"]
+        before = [sum(map(cpu_seconds, workers)), cpu_seconds(server), time.process_time()]
         started = time.perf_counter()
         follower = EventFollower(client, QUEUE)
         jobs = create_jobs(job_queue(QUEUE, client), PROCESS, notifications(n))
         outcomes = sum(1 for event in follower.follow(job.id for job in jobs) if event.kind != "progress")
         elapsed = time.perf_counter() - started
+        after = [sum(map(cpu_seconds, workers)), cpu_seconds(server), time.process_time()]
         assert outcomes == n, f"heard {outcomes} outcomes of {n}"
+        used = [1e6 * (end - begin) / n for begin, end in zip(before, after)]
+        print(f"  e2e       {n / elapsed:,.0f} jobs/s; CPU per job: workers {used[0]:.0f} us, "
+              f"redis {used[1]:.0f} us, creator {used[2]:.0f} us", flush=True)
         return elapsed, processor
     except BaseException:
         stop(processor)
@@ -148,6 +169,46 @@ def bench_e2e(client, url, n, repeat):
         defaults.append(pool_end_to_end(client, url, n))
         simple.append(pool_end_to_end(client, url, n, "-w", "rq.worker.SimpleWorker"))
     report("e2e", ours, defaults, "jobs/s", simple=simple)
+
+
+class CountingConnection(redis.Connection):
+    """Counts round trips: one send per command, or per pipeline."""
+
+    sends = 0
+
+    def send_packed_command(self, command, check_health=True):
+        CountingConnection.sends += 1
+        return super().send_packed_command(command, check_health)
+
+
+def one_worker(client, url, n, worker_class):
+    """(jobs/s, CPU ms, round trips, commands) per job for one worker emptying n queued jobs."""
+    fresh(client)
+    create_jobs(job_queue(QUEUE, client), PROCESS, notifications(n))
+    client.config_resetstat()
+    connection = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, connection_class=CountingConnection))
+    worker = worker_class([job_queue(QUEUE, connection)], connection=connection, serializer=JSONSerializer)
+    CountingConnection.sends = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()):
+        worker.work(burst=True, logging_level="WARNING")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    commands = sum(stat["calls"] for stat in client.info("commandstats").values())
+    return n / elapsed, 1e3 * cpu / n, CountingConnection.sends / n, commands / n
+
+
+def bench_worker(client, url, n, repeat):
+    """Our worker against RQ's SimpleWorker, each alone on the same jobs, in this process."""
+    quiet_rq_logging()
+    runs = {"ours": [], "baseline": []}
+    for _ in range(repeat):
+        runs["ours"].append(one_worker(client, url, n, OurWorker))
+        runs["baseline"].append(one_worker(client, url, n, SimpleWorker))
+    for name, figures in runs.items():
+        rate, cpu, trips, commands = (statistics.median(column) for column in zip(*figures))
+        print(f"  worker    {name:<8} {rate:6,.0f} jobs/s  {cpu:.2f} ms CPU, {trips:.1f} round trips, "
+              f"{commands:.1f} Redis commands per job", flush=True)
+    report("worker", [run[0] for run in runs["ours"]], [run[0] for run in runs["baseline"]], "jobs/s")
 
 
 WRK_SCRIPT = """
@@ -258,7 +319,7 @@ def bench_growth(client, url, sizes):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", default=["enqueue", "e2e", "http", "growth"])
+    parser.add_argument("workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth"])
     parser.add_argument("-n", type=int, default=5000, help="jobs per enqueue/e2e run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration")
@@ -271,6 +332,8 @@ def main():
             bench_enqueue(client, args.n, args.repeat)
         if "e2e" in args.workloads:
             bench_e2e(client, server.url, args.n, args.repeat)
+        if "worker" in args.workloads:
+            bench_worker(client, server.url, args.n, args.repeat)
         if "http" in args.workloads:
             bench_http(client, server.url, args.seconds, args.repeat)
         if "growth" in args.workloads:
