@@ -1,0 +1,40 @@
+"""The event stream: a follower too far behind still hears every outcome."""
+
+from queuing_system.events import EventFollower, stream_key
+from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.workers import drain
+
+QUEUE = "push_notification_code_2"
+PROCESS = "7_job_processor.process"
+
+
+def notification(phone_number):
+    return {"phoneNumber": phone_number, "message": "This is the code 4321 to verify your account"}
+
+
+def test_outcomes_trimmed_before_they_were_read_come_from_the_jobs_status(redis_binary, capsys):
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    jobs = create_jobs(queue, PROCESS, [notification("4153518743"), notification("4153518780")])
+    drain([QUEUE], redis_binary)
+    redis_binary.xtrim(stream_key(QUEUE), maxlen=0)  # as MAXLEN does to a reader far behind
+
+    outcomes = [(event.job_id, event.kind, event.error) for event in follower.follow(job.id for job in jobs)]
+
+    assert sorted(outcomes) == [
+        (jobs[0].id, "completed", ""),
+        (jobs[1].id, "failed", "Phone number 4153518780 is blacklisted"),
+    ]
+    assert "2 job outcomes were trimmed from the event stream" in capsys.readouterr().err
+
+
+def test_a_follower_hears_each_outcome_once_when_the_status_check_races_the_event(redis_binary):
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    [job] = create_jobs(queue, PROCESS, [notification("4153518743")])
+    drain([QUEUE], redis_binary)  # ended, and its events are all still in the stream
+
+    events = follower.recover({job.id})  # the check finds it ended: the stream is read first
+
+    heard = [(event.kind, event.progress) for event in events]
+    assert heard == [("progress", 0), ("progress", 50), ("completed", 0)]
