@@ -1,12 +1,12 @@
 """RQ's own bookkeeping writes for a job, sent in fewer round trips.
 
-Stock RQ makes about a dozen round trips to Redis per job, and on this kind of machine a
-round trip costs more CPU (two system calls and a context switch) than the job itself. Our
-worker queues the same writes (RQ's own methods, given a pipeline) in an `Outbox` and sends
-them together, in one MULTI/EXEC:
+Stock RQ makes 23 round trips to Redis per job (`benchmarks/bench.py worker`), and on this
+kind of machine a round trip costs more CPU (two system calls and a context switch) than
+the job itself. Our worker queues the same writes (RQ's own methods, given a pipeline) in
+an `Outbox` and sends them together, in one MULTI/EXEC:
 
-- a job's end (status, result, registries, its completed event) goes with the next job's
-  start, or before the worker waits for work, so it is never held back by more than that;
+- a job's end (status, result, registries, its completed event) goes with the worker's
+  next dequeue, which comes right after it;
 - a job's progress events go with whatever is sent next, or after FLUSH_AFTER seconds if
   the job is still running, as Kue's `job.progress()` returned before its write was done.
 """
@@ -80,7 +80,6 @@ class Outbox:
                 warn(f"Waiting for Redis to come back: {error}")
                 self.pipeline.command_stack = list(commands)
                 time.sleep(delay)
-        return None
 
     def close(self, patience=CLOSE_PATIENCE):
         """Send what is queued (waiting up to `patience` seconds for Redis) and stop the timer."""

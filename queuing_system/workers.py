@@ -46,7 +46,7 @@ return {job_id, redis.call('HGETALL', ARGV[1] .. job_id)}
 class Worker(SimpleWorker):
     """RQ's SimpleWorker, stopping only between two Redis calls, quiet about expected failures,
     with its per-job bookkeeping queued in an outbox: two round trips per job (the last job's
-    end with the next job's dequeue, then its start), where RQ makes about a dozen.
+    end with the next job's dequeue, then its start), where RQ's own makes 23.
 
     A job whose worker died (SIGKILL, power loss) is noticed within its timeout plus
     ABANDON_GRACE plus MAINTENANCE_EVERY seconds, and reported failed (RQ calls its
