@@ -114,7 +114,8 @@ def cpu_seconds(pid):
 
 
 def children(pid):
-    return [int(each) for each in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(each) for each in found.split()]
 
 
 def ours_end_to_end(client, url, n):
@@ -284,9 +285,8 @@ def bench_http(client, url, seconds, repeat):
 
 
 def rss_kb(pid):
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     total = 0
-    for each in [str(pid), *children]:
+    for each in [pid, *children(pid)]:
         with contextlib.suppress(FileNotFoundError):
             status = Path(f"/proc/{each}/status").read_text()
             total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
