@@ -27,8 +27,8 @@ class Outbox:
     """Writes queued on one MULTI/EXEC pipeline, sent together by `flush()`.
 
     Thread-safe: the worker's thread queues and flushes, a timer thread flushes what has
-    waited FLUSH_AFTER. A lost connection is retried until Redis answers: what is queued
-    (a job's outcome) is never dropped.
+    waited FLUSH_AFTER. A lost connection is retried until Redis answers, so what is queued
+    (a job's outcome) is not dropped; only `close()` gives up, after its patience, and says so.
     """
 
     def __init__(self, connection):
