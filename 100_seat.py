@@ -36,7 +36,6 @@ return seats
 
 client = make_client()
 jobs_connection = make_client(decode_responses=False)
-take_seat_script = client.register_script(TAKE_SEAT)
 
 
 def reserve_seat(number):
@@ -58,7 +57,7 @@ def reservation_enabled():
 def take_seat(data=None):
     """The job: take one seat, or fail without taking anything."""
     job = get_current_job()
-    if take_seat_script(keys=[SEATS_KEY, ENABLED_KEY], client=job.connection) < 0:
+    if job.connection.eval(TAKE_SEAT, 2, SEATS_KEY, ENABLED_KEY) < 0:
         raise JobFailed("Not enough seats available")
 
 

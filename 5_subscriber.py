@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Task 5: print every message on the channel until KILL_SERVER arrives."""
+"""Task 5: print every message on the channel until KILL_SERVER arrives.
 
-from queuing_system.connection import make_client, wait_until_connected
+Like the original client, a lost connection is retried (a not-connected line per failed
+attempt), and the channel is subscribed again once the server is back.
+"""
+
+import redis
+
+from queuing_system.connection import NOT_CONNECTED, describe, make_client, wait_until_connected
 from queuing_system.console import say
 from queuing_system.shutdown import run
 
@@ -19,14 +25,22 @@ def listen(pubsub):
             return
 
 
-def main():
-    wait_until_connected(client)
+def subscribe_and_listen():
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(CHANNEL)
     try:
+        pubsub.subscribe(CHANNEL)
         listen(pubsub)
     finally:
         pubsub.close()
+
+
+def main():
+    while True:
+        wait_until_connected(client)
+        try:
+            return subscribe_and_listen()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            say(NOT_CONNECTED.format(error=describe(error)))
 
 
 if __name__ == "__main__":

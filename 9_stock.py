@@ -7,6 +7,8 @@ script, so under any number of requests, threads or app instances exactly
 `initialAvailableQuantity` reservations of an item are confirmed.
 """
 
+from pathlib import Path
+
 from queuing_system.connection import make_client, wait_until_connected
 from queuing_system.shutdown import run
 from queuing_system.web import create_json_app, serve_production
@@ -30,7 +32,6 @@ return stock - 1
 """
 
 client = make_client()
-reserve_one_script = client.register_script(RESERVE_ONE)
 
 
 def get_item_by_id(item_id):
@@ -50,8 +51,7 @@ def get_current_reserved_stock_by_id(item_id):
 def reserve_one(item):
     """Take one unit of the item's stock, atomically; False when none is left."""
     key = STOCK_KEY.format(item_id=item["itemId"])
-    left = reserve_one_script(keys=[key], args=[item["initialAvailableQuantity"]], client=client)
-    return left >= 0
+    return client.eval(RESERVE_ONE, 1, key, item["initialAvailableQuantity"]) >= 0
 
 
 def create_app():
@@ -85,7 +85,7 @@ def create_app():
 
 def main():
     wait_until_connected(client, quiet=True)
-    return serve_production("9_stock:create_app")
+    return serve_production("9_stock:create_app", Path(__file__).resolve().parent)
 
 
 if __name__ == "__main__":

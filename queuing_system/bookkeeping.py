@@ -14,30 +14,34 @@ an `Outbox` and sends them together, in one MULTI/EXEC:
 import threading
 import time
 
-import redis
-
-from .connection import retry_delays
+from .connection import RETRYABLE, describe, outage, retry_delays
 from .console import warn
 
 FLUSH_AFTER = 0.05  # seconds a queued write may wait while a job runs
-CLOSE_PATIENCE = 10  # seconds a stopping worker waits for Redis to take its last writes
+# Seconds a stopping worker waits for an unreachable Redis to take its last writes: the
+# whole stop must fit in the 5 s the spec allows.
+STOP_PATIENCE = 2.0
+LATE_RETRY_AFTER = 1.0  # seconds between two tries of the timer while Redis is away
 
 
 class Outbox:
     """Writes queued on one MULTI/EXEC pipeline, sent together by `flush()`.
 
-    Thread-safe: the worker's thread queues and flushes, a timer thread flushes what has
-    waited FLUSH_AFTER. A lost connection is retried until Redis answers, so what is queued
-    (a job's outcome) is not dropped; only `close()` gives up, after its patience, and says so.
+    Thread-safe: the worker's thread queues and flushes, a timer thread sends what has
+    waited FLUSH_AFTER. While Redis is unreachable a flush waits for it (one note on
+    stderr per outage), so what is queued (a job's outcome) is not dropped, unless the
+    worker is stopping (`stopping`, a threading.Event): then it gives up after
+    STOP_PATIENCE seconds and says what it dropped.
     """
 
-    def __init__(self, connection):
+    def __init__(self, connection, stopping=None):
         self.pipeline = connection.pipeline(transaction=True)
+        self.stopping = stopping or threading.Event()
         self.lock = threading.RLock()
         self.followups = []  # (reply index, function of the reply), run after a flush
         self.queued_at = None
-        self.stopping = threading.Event()
-        self.timer = threading.Thread(target=self._flush_late_writes, name="outbox", daemon=True)
+        self.closed = threading.Event()
+        self.timer = threading.Thread(target=self._send_late_writes, name="outbox", daemon=True)
         self.timer.start()
 
     def add(self, write):
@@ -52,46 +56,75 @@ class Outbox:
         with self.lock:
             self.followups.append((len(self.pipeline.command_stack) - 1, followup))
 
-    def flush(self, give_up_at=None):
-        """Send what is queued; retry while Redis is unreachable, until `give_up_at`
-        (a time.monotonic() value) if given, then drop it with a warning."""
+    def flush(self, patience=None):
+        """Send what is queued, waiting for Redis while it is away. Gives up after
+        `patience` seconds, or STOP_PATIENCE once stopping, dropping the writes with a
+        warning; returns False then, True once sent."""
         with self.lock:
-            if not self.pipeline.command_stack:
-                return
-            commands, followups = list(self.pipeline.command_stack), self.followups
-            self.followups, self.queued_at = [], None
-            replies = self._execute(commands, give_up_at)
-        if replies is None:
-            return
+            give_up_at = None if patience is None else time.monotonic() + patience
+            for delay in retry_delays():
+                try:
+                    sent = self._send()
+                    break
+                except RETRYABLE as error:
+                    outage.lost(error)
+                    if give_up_at is None and self.stopping.is_set():
+                        give_up_at = time.monotonic() + STOP_PATIENCE
+                    left = None if give_up_at is None else give_up_at - time.monotonic()
+                    if left is not None and left <= 0:
+                        self._drop(error)
+                        return False
+                    if left is None:
+                        self.stopping.wait(delay)
+                    else:
+                        time.sleep(min(delay, left))
+        self._follow_up(*sent)
+        return True
+
+    def _send(self):
+        """One attempt (the caller holds the lock); on a lost connection the writes stay queued."""
+        commands, followups = list(self.pipeline.command_stack), self.followups
+        if not commands:
+            return [], []
+        try:
+            replies = self.pipeline.execute()
+        except RETRYABLE:
+            # EXEC may have run before the connection dropped: sending it again can only
+            # repeat an event (readers ignore a second outcome) or a counter increment.
+            self.pipeline.command_stack = commands
+            raise
+        outage.back()
+        self.followups, self.queued_at = [], None
+        return replies, followups
+
+    def _drop(self, error):
+        warn(f"Gave up sending {len(self.pipeline.command_stack)} queued writes: {describe(error)}")
+        self.pipeline.reset()
+        self.followups, self.queued_at = [], None
+
+    @staticmethod
+    def _follow_up(replies, followups):
         for index, followup in followups:
             followup(replies[index])
 
-    def _execute(self, commands, give_up_at):
-        for delay in retry_delays():
-            try:
-                return self.pipeline.execute()
-            except redis.ConnectionError as error:
-                self.pipeline.reset()
-                if give_up_at is not None and time.monotonic() >= give_up_at:
-                    warn(f"Gave up sending {len(commands)} queued writes: {error}")
-                    return None
-                # EXEC may have run before the connection dropped: sending it again can only
-                # repeat an event (readers ignore a second outcome) or a counter increment.
-                warn(f"Waiting for Redis to come back: {error}")
-                self.pipeline.command_stack = list(commands)
-                time.sleep(delay)
-
-    def close(self, patience=CLOSE_PATIENCE):
+    def close(self, patience=STOP_PATIENCE):
         """Send what is queued (waiting up to `patience` seconds for Redis) and stop the timer."""
-        self.stopping.set()
-        self.flush(give_up_at=time.monotonic() + patience)
+        self.closed.set()
+        self.flush(patience)
 
-    def _flush_late_writes(self):
-        while not self.stopping.wait(FLUSH_AFTER):
+    def _send_late_writes(self):
+        while not self.closed.wait(FLUSH_AFTER):
             with self.lock:
                 late = self.queued_at is not None and time.monotonic() - self.queued_at >= FLUSH_AFTER
-                if late:
-                    try:
-                        self.flush()
-                    except Exception as error:  # the worker's own flush will raise it again
-                        warn(f"could not send queued writes: {error!r}")
+                if not late:
+                    continue
+                try:
+                    sent = self._send()
+                except RETRYABLE as error:
+                    outage.lost(error)  # the worker's own flush waits for Redis; try again later
+                    self.queued_at = time.monotonic() + LATE_RETRY_AFTER
+                    continue
+                except Exception as error:  # the worker's own flush will raise it again
+                    warn(f"could not send queued writes: {error!r}")
+                    continue
+            self._follow_up(*sent)

@@ -1,13 +1,22 @@
 """Connecting to the Redis at REDIS_URL the way the original node_redis client did.
 
 On connect it prints `Redis client connected to the server`; on a failed attempt it prints
-`Redis client not connected to the server: ERROR` and tries again with back-off, forever,
-until the server answers or the user presses Ctrl-C.
+`Redis client not connected to the server: ERROR` and tries again with back-off, until the
+server answers or the user presses Ctrl-C. An error retrying cannot fix (a wrong password,
+a malformed REDIS_URL) is printed once and ends the script with exit code 1. No message
+ever shows the password.
+
+Scripts whose stdout the spec keeps for their own lines (jobs, apps) are `quiet`: their
+connection news goes to stderr, once per outage (see `Outage`), not once per attempt.
 """
 
 import asyncio
 import os
+import re
+import ssl
+import threading
 import time
+from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio
@@ -24,10 +33,69 @@ MAX_RETRY_DELAY = 2.0
 # After a server restart every pooled connection is dead; retrying a command twice, quickly,
 # on a fresh connection hides that from the caller instead of failing one request each.
 COMMAND_RETRIES = 2
+# While Redis stays away, a quiet script reminds the reader after this long, then twice as
+# long each time, up to the last.
+FIRST_REMINDER = 10.0  # seconds
+LAST_REMINDER = 600.0
+
+# Errors worth retrying: the server is away, restarting or still loading its data.
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class FatalRedisError(Exception):
+    """An error retrying cannot fix; its line has been printed. The script exits 1."""
+
+
+class Stopped(Exception):
+    """A stop was requested while waiting for Redis."""
 
 
 def redis_url():
     return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def url_password(url):
+    """The password in a URL, even one too malformed for redis-py to parse."""
+    match = re.match(r"^[^:/]*://[^:@/]*:([^@/]*)@", url)
+    if match:
+        return match.group(1)
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def describe(error, url=None):
+    """The error's message with any password of REDIS_URL masked."""
+    text = str(error) or type(error).__name__
+    password = url_password(url or redis_url())
+    for secret in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(secret, "***")
+    return text
+
+
+def is_fatal(error):
+    """True for errors a retry cannot fix: a bad URL, a refused password or command, a
+    certificate that does not verify."""
+    if isinstance(error, (redis.AuthenticationError, redis.ResponseError, ValueError, TypeError)):
+        return True
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, ssl.SSLCertVerificationError)
+
+
+class InvalidURLClient:
+    """Stands in for the client of a REDIS_URL redis-py cannot parse, so that importing a
+    script never fails: its first use raises the parse error, which is fatal."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def __getattr__(self, name):
+        raise ValueError(f"REDIS_URL is not valid: {self.error}")
+
+
+def command_retry():
+    return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
 def make_client(url=None, decode_responses=True):
@@ -35,17 +103,19 @@ def make_client(url=None, decode_responses=True):
 
     RQ needs `decode_responses=False`; the plain redis scripts read strings.
     """
-    return redis.Redis.from_url(
-        url or redis_url(), decode_responses=decode_responses, retry=command_retry()
-    )
+    try:
+        return redis.Redis.from_url(
+            url or redis_url(), decode_responses=decode_responses, retry=command_retry()
+        )
+    except (ValueError, TypeError) as error:
+        return InvalidURLClient(describe(error, url))
 
 
 def make_async_client(url=None):
-    return redis.asyncio.Redis.from_url(url or redis_url(), decode_responses=True)
-
-
-def command_retry():
-    return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
+    try:
+        return redis.asyncio.Redis.from_url(url or redis_url(), decode_responses=True)
+    except (ValueError, TypeError) as error:
+        return InvalidURLClient(describe(error, url))
 
 
 def retry_delays():
@@ -55,20 +125,84 @@ def retry_delays():
         delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
-def wait_until_connected(client, quiet=False):
-    """Ping until the server answers, printing the spec's line for every attempt.
+class Outage:
+    """A process's news about Redis on stderr: one line when it is lost, a reminder at
+    growing intervals while it stays away, one line when it is back. Thread-safe: a
+    worker, its outbox and an app's threads share it."""
 
-    `quiet` is for the job and web scripts, whose stdout the spec keeps for their own
-    lines: the failed attempts go to stderr and success says nothing.
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.since = None
+        self.next_reminder = 0.0
+        self.interval = FIRST_REMINDER
+
+    def lost(self, error):
+        now = time.monotonic()
+        with self.lock:
+            if self.since is None:
+                self.since, self.interval = now, FIRST_REMINDER
+                line = NOT_CONNECTED.format(error=describe(error))
+            elif now >= self.next_reminder:
+                self.interval = min(self.interval * 2, LAST_REMINDER)
+                line = f"Redis client still not connected after {now - self.since:.0f}s: {describe(error)}"
+            else:
+                return
+            self.next_reminder = now + self.interval
+        warn(line)
+
+    def back(self):
+        with self.lock:
+            if self.since is None:
+                return
+            away, self.since = time.monotonic() - self.since, None
+        warn(f"{CONNECTED} again after {away:.1f}s")
+
+    def waited(self):
+        """Seconds since Redis was lost, or None while it answers."""
+        with self.lock:
+            return None if self.since is None else time.monotonic() - self.since
+
+
+outage = Outage()
+
+
+def give_up(error, quiet):
+    """Print the not-connected line for an error retrying cannot fix, once; raise FatalRedisError."""
+    (warn if quiet else say)(NOT_CONNECTED.format(error=describe(error)))
+    raise FatalRedisError(describe(error)) from None
+
+
+def pause(delay, stopping=None):
+    """Sleep `delay` seconds, or until `stopping` (a threading.Event) is set: then raise Stopped."""
+    if stopping is None:
+        time.sleep(delay)
+    elif stopping.wait(delay):
+        raise Stopped()
+
+
+def wait_until_connected(client, quiet=False, stopping=None):
+    """Ping until the server answers, printing the spec's line for every failed attempt.
+
+    `quiet` is for the job and web scripts: failures go to stderr once per outage, and
+    success says nothing. A set `stopping` event ends the wait with Stopped.
     """
     for delay in retry_delays():
         try:
             client.ping()
-        except (redis.RedisError, OSError) as error:
-            (warn if quiet else say)(NOT_CONNECTED.format(error=error))
-            time.sleep(delay)
+        except Exception as error:
+            if is_fatal(error):
+                give_up(error, quiet)
+            if not isinstance(error, RETRYABLE):
+                raise
+            if quiet:
+                outage.lost(error)
+            else:
+                say(NOT_CONNECTED.format(error=describe(error)))
+            pause(delay, stopping)
         else:
-            if not quiet:
+            if quiet:
+                outage.back()
+            else:
                 say(CONNECTED)
             return client
 
@@ -77,19 +211,23 @@ async def wait_until_connected_async(client):
     for delay in retry_delays():
         try:
             await client.ping()
-        except (redis.RedisError, OSError) as error:
-            say(NOT_CONNECTED.format(error=error))
+        except Exception as error:
+            if is_fatal(error):
+                give_up(error, quiet=False)
+            if not isinstance(error, RETRYABLE):
+                raise
+            say(NOT_CONNECTED.format(error=describe(error)))
             await asyncio.sleep(delay)
         else:
             say(CONNECTED)
             return client
 
 
-def connect(url=None, decode_responses=True, quiet=False):
+def connect(url=None, decode_responses=True, quiet=False, stopping=None):
     """A client that has answered a PING (the connected line is printed unless quiet)."""
-    return wait_until_connected(make_client(url, decode_responses), quiet)
+    return wait_until_connected(make_client(url, decode_responses), quiet, stopping)
 
 
-def connect_for_jobs(url=None):
+def connect_for_jobs(url=None, stopping=None):
     """A quiet, binary client for RQ (which needs decode_responses=False)."""
-    return connect(url, decode_responses=False, quiet=True)
+    return connect(url, decode_responses=False, quiet=True, stopping=stopping)

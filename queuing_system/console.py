@@ -1,19 +1,23 @@
-"""What the scripts print: spec lines on stdout, diagnostics on stderr."""
+"""What the scripts print: spec lines on stdout, diagnostics on stderr.
+
+Every line is one write, flushed at once: several processes (the workers of one processor)
+share a terminal or pipe, and print() may write the text and its newline separately,
+letting another process's line land in between. A line still in a buffer would also be
+lost if the process were killed.
+"""
 
 import os
 import sys
 
 
-def say(line):
-    """Print one spec line on stdout, at once.
+def write_line(stream, line):
+    stream.write(f"{line}\n")
+    stream.flush()
 
-    One write per line, flushed at once: several processes (the workers of one processor)
-    share a terminal or pipe, and print() may write the text and its newline separately,
-    letting another process's line land in between. A line still in a buffer would also be
-    lost if the process were killed.
-    """
-    sys.stdout.write(f"{line}\n")
-    sys.stdout.flush()
+
+def say(line):
+    """Print one spec line on stdout."""
+    write_line(sys.stdout, line)
 
 
 def print_reply(reply):
@@ -24,12 +28,17 @@ def print_reply(reply):
     say(f"Reply: {'OK' if reply is True else reply}")
 
 
+def debugging():
+    """QUEUING_DEBUG=1 shows full tracebacks and chatty logs; the one place that reads it."""
+    return bool(os.environ.get("QUEUING_DEBUG"))
+
+
 def debug(message):
-    """A diagnostic on stderr, shown only when QUEUING_DEBUG is set."""
-    if os.environ.get("QUEUING_DEBUG"):
-        print(message, file=sys.stderr, flush=True)
+    """A diagnostic on stderr, shown only when debugging."""
+    if debugging():
+        write_line(sys.stderr, message)
 
 
 def warn(message):
     """A diagnostic that always matters (bad input, lost connection), on stderr."""
-    print(message, file=sys.stderr, flush=True)
+    write_line(sys.stderr, message)

@@ -10,11 +10,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-import redis
 from rq.exceptions import AbandonedJobError
 from rq.job import Job, JobStatus
 
-from .connection import retry_delays
+from .connection import RETRYABLE, is_fatal, outage, retry_delays
 from .console import debug, warn
 
 STREAM_PREFIX = "queuing:events:"
@@ -129,10 +128,11 @@ class EventFollower:
     quietly (a note on stderr) and reading resumes where it stopped.
     """
 
-    def __init__(self, connection, queue_name):
+    def __init__(self, connection, queue_name, stopping=None):
         self.connection = connection
         self.key = stream_key(queue_name)
         self.position = last_event_id(connection, queue_name)
+        self.stopping = stopping or threading.Event()  # set: read() returns at once
         self.busy = False
         self.check_every = FIRST_STATUS_CHECK
         self.next_check = 0.0
@@ -184,14 +184,19 @@ class EventFollower:
         if self.busy:
             time.sleep(BUSY_READ_WAIT)
         for delay in retry_delays():
+            if self.stopping.is_set():
+                return []
             try:
                 reply = self.connection.xread(
                     {self.key: self.position}, count=READ_COUNT, block=READ_BLOCK_MS if block else None
                 )
                 break
-            except redis.ConnectionError as error:
-                warn(f"Waiting for Redis to come back: {error}")
-                time.sleep(delay)
+            except RETRYABLE as error:
+                if is_fatal(error):
+                    raise
+                outage.lost(error)
+                self.stopping.wait(delay)
+        outage.back()
         events = []
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
@@ -248,11 +253,11 @@ class JobReporter:
     running = set()
 
     def __init__(self, connection, queue_name, on_event):
-        self.follower = EventFollower(connection, queue_name)
+        self.stopping = threading.Event()
+        self.follower = EventFollower(connection, queue_name, self.stopping)
         self.on_event = on_event
         self.pending = set()
         self.changed = threading.Condition()
-        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="job-events", daemon=True)
 
     def watch(self, job_ids):
@@ -268,17 +273,26 @@ class JobReporter:
             self.changed.wait_for(lambda: not self.pending)
 
     def stop(self):
-        self.stopping.set()
-        if self.thread.is_alive():
-            self.thread.join()
+        """Report nothing more, at once. The thread ends by itself when its read returns
+        (within READ_BLOCK_MS): joining it would make every stop wait that long."""
+        with self.changed:  # not while it reports an event
+            self.stopping.set()
         JobReporter.running.discard(self)
 
     def _run(self):
         while not self.stopping.is_set():
             with self.changed:
                 pending = set(self.pending)
-            for event in self.follower.next_events(pending):
+            try:
+                events = self.follower.next_events(pending)
+            except Exception as error:  # the thread outlives a bad read; the next one goes on
+                warn(f"could not read job events: {error!r}")
+                self.stopping.wait(1.0)
+                continue
+            for event in events:
                 with self.changed:
+                    if self.stopping.is_set():
+                        return
                     if event.job_id not in self.pending:
                         continue
                     # Reported before the job counts as ended, so wait() never returns

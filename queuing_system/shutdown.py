@@ -1,7 +1,7 @@
 """Running a script's main() so that Ctrl-C, SIGTERM and a lost server end it cleanly.
 
 Exit codes follow the shell's convention: 0 on success and on SIGTERM (a requested stop),
-130 on Ctrl-C, 1 when Redis went away mid-run. Never a traceback.
+130 on Ctrl-C, 1 when Redis went away mid-run or refused us for good. Never a traceback.
 """
 
 import signal
@@ -9,10 +9,11 @@ import sys
 
 import redis
 
+from .connection import FatalRedisError, Stopped, describe
 from .console import warn
 
 EXIT_OK = 0
-EXIT_REDIS_LOST = 1
+EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -31,7 +32,11 @@ def run(main):
         code = main()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except Stopped:
+        code = EXIT_OK
+    except FatalRedisError:
+        code = EXIT_FAILED  # its line is already printed
     except redis.ConnectionError as error:
-        warn(f"Lost the connection to Redis: {error}")
-        code = EXIT_REDIS_LOST
+        warn(f"Lost the connection to Redis: {describe(error)}")
+        code = EXIT_FAILED
     sys.exit(code or EXIT_OK)

@@ -3,28 +3,22 @@
 Each of the N is a child process running one worker (workers.work). The parent only
 supervises: it forwards SIGTERM/SIGINT to the children, which finish the job in hand and
 leave the rest queued, replaces a child that ended on its own, and exits 0 on SIGTERM,
-130 on Ctrl-C.
+130 on Ctrl-C, within STOP_DEADLINE seconds whatever Redis is doing: a child still running
+by then is killed (its job, if any, is reported abandoned later).
 """
 
-import ctypes
 import os
 import signal
 import sys
 import time
 
-from .console import debug
-from .shutdown import EXIT_INTERRUPTED, EXIT_OK
+from .connection import FatalRedisError, connect_for_jobs
+from .console import debug, warn
+from .processes import POLL, STOP_DEADLINE, die_with_parent
+from .shutdown import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .workers import RESTART_DELAY, work
 
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent():
-    """Ask Linux to send SIGTERM to this child if the supervisor is killed (even by SIGKILL)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: orphans finish their job and stop on their own signal
+EXIT_FATAL = 78  # a child's word that retrying cannot help (sysexits' EX_CONFIG)
 
 
 def spawn(target):
@@ -39,10 +33,12 @@ def spawn(target):
         target()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except FatalRedisError:
+        code = EXIT_FATAL  # its line is printed
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException as error:  # a child must never unwind into the parent's code
-        print(f"worker {os.getpid()} crashed: {error!r}", file=sys.stderr, flush=True)
+        warn(f"worker {os.getpid()} crashed: {error!r}")
         code = 1
     finally:
         sys.stdout.flush()
@@ -51,12 +47,14 @@ def spawn(target):
 
 def run_workers(queue_names, count):
     """Run `count` workers on `queue_names` until SIGTERM/SIGINT; return the exit code."""
+    # Once here, so a wrong password or a bad REDIS_URL is said once, not once per child.
+    connect_for_jobs().close()
     stop_signal = None
     children = set()
 
     def forward(signum, frame):
         nonlocal stop_signal
-        stop_signal = signum
+        stop_signal = stop_signal or signum
         for pid in children:
             try:
                 os.kill(pid, signum)
@@ -70,14 +68,43 @@ def run_workers(queue_names, count):
     signal.signal(signal.SIGINT, forward)
     for _ in range(count):
         children.add(spawn(target))  # one at a time: a signal now reaches those started
+    fatal = False
     while children:
-        pid, status = os.wait()
+        if stop_signal is not None:
+            forward(stop_signal, None)  # again: a child forked as the signal came missed it
+            reap_until(children, STOP_DEADLINE)
+            break
+        pid, status = os.waitpid(-1, os.WNOHANG)  # polled: a blocking wait outlives signals
+        if not pid:
+            time.sleep(POLL)
+            continue
         children.discard(pid)
+        if os.waitstatus_to_exitcode(status) == EXIT_FATAL:
+            fatal = True
+            forward(signal.SIGTERM, None)
+            continue
         # A worker ends on its own only when something went wrong (RQ quits its loop on
-        # an unexpected error, e.g. Redis gone): replace it, unless we are stopping.
+        # an unexpected error): replace it, unless we are stopping.
         if stop_signal is None:
             debug(f"worker {pid} ended (status {status}); starting another")
             time.sleep(RESTART_DELAY)
             if stop_signal is None:
                 children.add(spawn(target))
+    if fatal:
+        return EXIT_FAILED
     return EXIT_INTERRUPTED if stop_signal == signal.SIGINT else EXIT_OK
+
+
+def reap_until(children, seconds):
+    """Wait for the children to end; kill those still running after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                children.discard(pid)
+        time.sleep(POLL)
+    for pid in children:
+        warn(f"worker {pid} did not stop within {seconds:.0f}s: killed")
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    children.clear()

@@ -6,13 +6,14 @@ runs one on a thread of an app, `drain()` empties the queues now (tests, tools).
 """
 
 import logging
-import os
+import signal
 import sys
 import threading
 import time
 
 from rq import Retry, SimpleWorker
 from rq.callbacks import execute_success_callback
+from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
 from rq.job import JobStatus
 from rq.job_lifecycle import call_exception_handlers
@@ -22,8 +23,8 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from .bookkeeping import Outbox
-from .connection import make_client, wait_until_connected
-from .console import debug, warn
+from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays
+from .console import debug, debugging, warn
 from .jobs import JOB_TIMEOUT, JobFailed, job_queue
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
@@ -53,16 +54,17 @@ class Worker(SimpleWorker):
     failure callback); a job moved off the queue but never started goes back on the queue.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, stopping=None, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
         super().__init__(*args, **kwargs)
+        self.stopping = stopping or threading.Event()  # set: finish the job in hand, then stop
         self._outbox = None
 
     @property
     def outbox(self):
         """This worker's queued writes (made on first use: RQ also builds workers to list them)."""
         if self._outbox is None:
-            self._outbox = Outbox(self.connection)
+            self._outbox = Outbox(self.connection, self.stopping)
         return self._outbox
 
     def execute_job(self, job, queue):
@@ -75,6 +77,8 @@ class Worker(SimpleWorker):
             self.outbox.flush()
             return super().execute_job(job, queue)
         execution = self.start_job(job, queue)
+        if execution is None:
+            return  # a stopping worker gave up on Redis: never started, the job is requeued
         try:
             job.outbox = self.outbox  # for events.report_progress
             job.started_at = now()
@@ -87,7 +91,8 @@ class Worker(SimpleWorker):
             self._finalize_failure(job, queue, execution, sys.exc_info())
 
     def start_job(self, job, queue):
-        """RQ's prepare_execution and prepare_job_execution, sent with what was queued before."""
+        """RQ's prepare_execution and prepare_job_execution, sent with what was queued before.
+        Returns the execution, or None if Redis could not be told (the job must not run)."""
         ttl = self.get_heartbeat_ttl(job)
         started = []
 
@@ -103,7 +108,8 @@ class Worker(SimpleWorker):
                 pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
 
         self.outbox.add(write)
-        self.outbox.flush()
+        if not self.outbox.flush():
+            return None
         execution = started[0]
         self.executions[execution.id] = execution
         return execution
@@ -160,7 +166,10 @@ class Worker(SimpleWorker):
     def teardown(self):
         if self._outbox is not None:
             self._outbox.close()  # before RQ deletes the worker's key
-        super().teardown()
+        try:
+            super().teardown()
+        except RETRYABLE as error:  # Redis away: the worker's key expires by itself
+            outage.lost(error)
 
     def get_heartbeat_ttl(self, job, working_time=0.0):
         # RQ keeps a started SimpleWorker job alive for its timeout + 60 s; the death penalty
@@ -172,19 +181,35 @@ class Worker(SimpleWorker):
             requeue_stranded(queue)
         super().clean_registries()
 
-    def _shutdown(self):
+    def run_maintenance_tasks(self):
+        try:
+            super().run_maintenance_tasks()
+        except RETRYABLE as error:  # Redis away: the dequeue loop waits for it
+            outage.lost(error)
+
+    def _install_signal_handlers(self):
         # RQ raises StopRequested from the signal handler when idle, which can land in the
         # middle of BLMOVE: the server has moved a job to the intermediate list, the worker
         # never sees it, and RQ fails it a minute later without its failure callback.
-        # Only note the request; the loop stops at the next safe point.
-        self._stop_requested = True
+        # Only note the request; the loop stops at the next safe point, within STOP_POLL.
+        def request_stop(signum, frame):
+            self.stopping.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def _shutdown(self):
+        self.stopping.set()  # RQ's own stop request (its shutdown command), noted alike
 
     def check_for_suspension(self, burst):
         # RQ asks Redis before every job; `rq suspend` is a human's command, once a second
         # is soon enough.
         checked = getattr(self, "_suspension_checked", 0.0)
         if time.monotonic() - checked >= SUSPENSION_CHECK_EVERY:
-            super().check_for_suspension(burst)
+            try:
+                super().check_for_suspension(burst)
+            except RETRYABLE as error:  # Redis away: the dequeue loop waits for it
+                outage.lost(error)
             self._suspension_checked = time.monotonic()
 
     def set_state(self, state, pipeline=None):
@@ -202,29 +227,68 @@ class Worker(SimpleWorker):
         last = getattr(self, "last_heartbeat", None)
         if timeout is None and last and (now() - last).total_seconds() < HEARTBEAT_EVERY:
             return None
-        with self.connection.pipeline() as beat:
-            super().heartbeat(timeout, beat)
-            beat.execute()
+        try:
+            with self.connection.pipeline() as beat:
+                super().heartbeat(timeout, beat)
+                beat.execute()
+        except RETRYABLE as error:  # a missed beat is harmless: the key lives 8 minutes
+            outage.lost(error)
         return None
 
     def stop_wanted(self):
+        if self.stopping.is_set():
+            self._stop_requested = True  # RQ's loop then ends after the job in hand
         return self._stop_requested
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        if self.stop_wanted():
-            self.outbox.flush()
-            return None  # RQ's loop then stops
-        taken = self.take_queued_job()
-        if taken is not None:
-            return taken
-        if timeout is None:  # burst mode: one non-blocking look
-            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        """RQ's dequeue loop, ours: a stop request is seen within STOP_POLL seconds, and a
+        lost Redis is waited for here (one note on stderr per outage). RQ's own loop sleeps
+        up to a minute between two attempts and never looks for a stop request."""
+        delays = retry_delays()
+        idle_since = time.monotonic()
         while not self.stop_wanted():
-            # Block in short slices so a stop request is seen within STOP_POLL seconds.
-            result = super().dequeue_job_and_maintain_ttl(min(timeout, STOP_POLL), STOP_POLL)
-            if result is not None:
-                return result
-        return None
+            try:
+                taken = self.dequeue_once(blocking=timeout is not None)
+            except RETRYABLE as error:
+                if is_fatal(error):
+                    raise
+                outage.lost(error)
+                self.stopping.wait(next(delays))
+                continue
+            delays = retry_delays()
+            if taken is not None or timeout is None:
+                return taken
+            if max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                return None
+        return None  # RQ's loop then stops
+
+    def dequeue_once(self, blocking):
+        """The next job, as (job, queue), or None if none came within STOP_POLL seconds
+        (or, not `blocking`, if the queues are empty)."""
+        self.heartbeat()
+        if self.should_run_maintenance_tasks:
+            self.run_maintenance_tasks()
+        taken = self.take_queued_job()
+        if taken is not None or self.stop_wanted():
+            return taken
+        self.set_state(WorkerStatus.IDLE)
+        try:
+            taken = self.queue_class.dequeue_any(
+                self._ordered_queues,
+                STOP_POLL if blocking else None,
+                connection=self.connection,
+                job_class=self.job_class,
+                serializer=self.serializer,
+                death_penalty_class=self.death_penalty_class,
+            )
+        except DequeueTimeout:
+            return None
+        outage.back()
+        if taken is not None:
+            job, queue = taken
+            self.reorder_queues(reference_queue=queue)
+            job.redis_server_version = self.get_redis_server_version()
+        return taken
 
     def take_queued_job(self):
         """RQ's non-blocking dequeue (LMOVE to the intermediate list, then fetch), as one
@@ -240,9 +304,8 @@ class Worker(SimpleWorker):
             reply = []
             self.outbox.add(lambda pipeline: pipeline.eval(TAKE_JOB, len(keys), *keys, prefix))
             self.outbox.then(reply.append)
-            self.outbox.flush()
-            if not reply[0]:
-                return None
+            if not self.outbox.flush() or not reply[0]:
+                return None  # the queue is empty, or a stopping worker gave up on Redis
             job_id, fields = reply[0]
             job = self.restore_job(queue, job_id.decode(), fields)
             if job is not None:
@@ -266,7 +329,7 @@ class Worker(SimpleWorker):
         error = exc_info[1]
         if isinstance(error, JobFailed):  # the job's own verdict, reported by its event
             debug(f"job {job.id} failed: {error}")
-        elif os.environ.get("QUEUING_DEBUG"):
+        elif debugging():
             super().handle_exception(job, *exc_info)  # RQ's log, with the traceback
         else:
             self.log.error("Worker %s: job %s failed: %r", self.name, job.id, error)
@@ -284,21 +347,13 @@ class ThreadDeathPenalty(TimerDeathPenalty):
 
 
 class ThreadWorker(Worker):
-    """A worker on a thread of a server process, whose main thread owns the signals."""
+    """A worker on a thread of a server process, whose main thread owns the signals: it
+    stops when its owner sets `stopping`."""
 
     death_penalty_class = ThreadDeathPenalty  # SIGALRM cannot time out a job off the main thread
 
-    def __init__(self, *args, stopping, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.stopping = stopping
-
     def _install_signal_handlers(self):
         pass
-
-    def stop_wanted(self):
-        if self.stopping.is_set():
-            self._stop_requested = True  # RQ's loop then ends after the job in hand
-        return self._stop_requested
 
 
 class WorkerThread(threading.Thread):
@@ -320,6 +375,8 @@ class WorkerThread(threading.Thread):
             worker = make_worker(self.queue_names, self.connection, ThreadWorker, stopping=self.stopping)
             try:
                 worker.work(logging_level=log_level())
+            except RETRYABLE as error:  # Redis away as the worker started: wait for it
+                outage.lost(error)
             except Exception as error:  # the thread must outlive one worker's failure
                 warn(f"background worker stopped: {error!r}; starting another")
             self.stopping.wait(RESTART_DELAY)
@@ -349,14 +406,14 @@ def requeue_stranded(queue):
 
 
 def log_level():
-    return logging.DEBUG if os.environ.get("QUEUING_DEBUG") else logging.WARNING
+    return logging.DEBUG if debugging() else logging.WARNING
 
 
 class OneLineFormatter(logging.Formatter):
     """A log record on one line: the exception's message instead of its traceback."""
 
     def format(self, record):
-        if record.exc_info and not os.environ.get("QUEUING_DEBUG"):
+        if record.exc_info and not debugging():
             error = record.exc_info[1]
             record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
             record.msg = f"{record.getMessage()} ({error!r})"
@@ -381,9 +438,9 @@ def make_worker(queue_names, connection, worker_class=None, **options):
 
 
 def work(queue_names):
-    """One worker in this process, until stopped."""
+    """One worker in this process, until SIGTERM or SIGINT."""
     quiet_rq_logging()
-    connection = wait_until_connected(make_client(decode_responses=False), quiet=True)
+    connection = connect_for_jobs()
     make_worker(queue_names, connection).work(logging_level=log_level())
 
 

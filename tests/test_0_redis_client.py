@@ -1,5 +1,7 @@
 import signal
 
+import pytest
+
 from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX, transcript
 from queuing_system.redis_server import RedisServer, free_port
 
@@ -44,13 +46,26 @@ def test_sigterm_while_retrying_exits_0_without_traceback(scripts):
     assert all(line.startswith(NOT_CONNECTED_PREFIX) for line in client.output)
 
 
-def test_password_in_redis_url_works_and_is_never_printed(scripts):
+def test_password_in_redis_url_works_and_is_never_printed():
     with RedisServer(password="s3cret-pw") as server:
         result = run_script("0_redis_client.py", server.url)
         assert (result.returncode, result.stdout) == (0, transcript([CONNECTED]))
-        wrong = server.url.replace("s3cret-pw", "wrong-pw")
-        client = scripts("0_redis_client.py", wrong)
-        line = client.next_line()
-        assert line.startswith(NOT_CONNECTED_PREFIX)
-        assert client.stop() == 0
-    assert "pw" not in "".join(client.output) + client.stderr
+        wrong = run_script("0_redis_client.py", server.url.replace("s3cret-pw", "wrong-pw"))
+    assert wrong.returncode == 1
+    [line] = wrong.stdout.splitlines()  # said once: retrying cannot fix a wrong password
+    assert line.startswith(NOT_CONNECTED_PREFIX)
+    assert "pw" not in wrong.stdout + wrong.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "redis://localhost:notaport/0",
+    "localhost:6379",
+    "redis://:s3cret-pw@localhost:port/0",
+    "http://localhost:6379/0",
+])
+def test_a_malformed_redis_url_is_said_once_and_exits_1(url):
+    result = run_script("0_redis_client.py", url, timeout=10)
+    assert result.returncode == 1
+    [line] = result.stdout.splitlines()
+    assert line.startswith(NOT_CONNECTED_PREFIX + "REDIS_URL is not valid: ")
+    assert (result.stderr, "s3cret" in line) == ("", False)

@@ -140,7 +140,9 @@ def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys
         finally:
             restart.join()
         assert [e.kind for e in follower.follow([job.id])] == ["completed"]
-        assert "Waiting for Redis to come back" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "Redis client not connected to the server: " in err
+        assert "Redis client connected to the server again after " in err
 
 
 def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
