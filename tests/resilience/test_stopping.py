@@ -1,0 +1,118 @@
+"""Every long-running script stops within 5 s of SIGTERM or a terminal's Ctrl-C (SIGINT to
+its whole process group), cleanly, whether Redis is up, down or restarting, and leaves
+nothing of its own running."""
+
+import os
+import signal
+import time
+
+import pytest
+import redis
+from rq import Worker
+
+from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX
+from queuing_system.harness import RunningScript, http_get, start_app, wait_for
+from queuing_system.jobs import job_queue
+from queuing_system.redis_server import RedisServer
+
+STOP_WITHIN = 5.0  # seconds, as the spec says
+SIGNALS = {"SIGTERM": (signal.SIGTERM, 0), "Ctrl-C": (signal.SIGINT, 130)}
+
+
+def registered_workers(url, queue, count):
+    connection = redis.Redis.from_url(url)
+    return lambda: len(Worker.all(queue=job_queue(queue, connection))) == count
+
+
+def start_subscriber(url):
+    script = RunningScript("5_subscriber.py", url)
+    assert script.next_line() == CONNECTED
+    client = redis.Redis.from_url(url)
+    wait_for(lambda: client.pubsub_numsub("holberton school channel")[0][1] == 1)
+    return script
+
+
+def start_creator(name):
+    def start(url):
+        script = RunningScript(name, url)
+        assert script.next_line().startswith("Notification job created: ")
+        return script
+
+    return start
+
+
+def start_processor(name, queue, count):
+    def start(url):
+        script = RunningScript(name, url)
+        wait_for(registered_workers(url, queue, count))
+        return script
+
+    return start
+
+
+def start_seat_app(url):
+    app, base = start_app("100_seat.py", url)
+    assert http_get(base + "/process")[0] == 200  # its worker thread runs too
+    wait_for(registered_workers(url, "reserve_seat", 1))
+    return app
+
+
+def start_stock_app(url):
+    return start_app("9_stock.py", url)[0]
+
+
+SCRIPTS = {
+    "5_subscriber": (start_subscriber, "stdout"),
+    "6_job_creator": (start_creator("6_job_creator.py"), "stderr"),
+    "7_job_creator": (start_creator("7_job_creator.py"), "stderr"),
+    "8_job": (start_creator("8_job.py"), "stderr"),
+    "6_job_processor": (start_processor("6_job_processor.py", "push_notification_code", 1), "stderr"),
+    "7_job_processor": (start_processor("7_job_processor.py", "push_notification_code_2", 2), "stderr"),
+    "9_stock": (start_stock_app, None),  # idle between requests: nothing to notice
+    "100_seat": (start_seat_app, "stderr"),
+}
+
+
+def wait_until_noticed(script, where):
+    """Until the script has said that Redis is gone (so it is in its waiting loop)."""
+    if where == "stdout":
+        assert script.next_line(timeout=15).startswith(NOT_CONNECTED_PREFIX)
+    elif where == "stderr":
+        wait_for(lambda: "not connected" in script.stderr, timeout=15)
+
+
+def group_gone(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("signal_name", SIGNALS)
+@pytest.mark.parametrize("redis_state", ["up", "down", "restarting"])
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_a_long_running_script_stops_within_5_s(name, redis_state, signal_name):
+    start, where = SCRIPTS[name]
+    sig, code = SIGNALS[signal_name]
+    with RedisServer() as server:
+        script = start(server.url)
+        try:
+            if redis_state != "up":
+                server.stop()
+                wait_until_noticed(script, where)
+            stopping_at = time.monotonic()
+            if sig == signal.SIGINT:
+                os.killpg(script.pid, sig)  # as a terminal does: the whole process group
+            else:
+                script.process.send_signal(sig)
+            if redis_state == "restarting":
+                server.start()
+            exit_code = script.wait(timeout=STOP_WITHIN + 5)
+            took = time.monotonic() - stopping_at
+        finally:
+            script.kill()
+    assert took < STOP_WITHIN, f"{name} took {took:.1f}s to stop"
+    assert exit_code == code, script.stderr
+    assert "Traceback" not in script.stderr
+    wait_for(lambda: group_gone(script.pid), timeout=2)
