@@ -21,6 +21,7 @@ from .redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30  # seconds; every script here answers within a few
+STOP_WITHIN = 5  # seconds a script has to stop after SIGTERM, as the spec says
 
 
 class ScriptError(AssertionError):
@@ -71,6 +72,7 @@ class RunningScript:
             text=True,
             start_new_session=True,  # its own process group, so kill() reaches its children
         )
+        started.append(self)
         self.lines = queue.Queue()
         self.output = []  # the stdout lines taken so far, in order
         self.stderr_parts = []
@@ -133,11 +135,16 @@ class RunningScript:
         return self.wait(timeout)
 
     def kill(self):
-        """End the script and everything it started (workers, server processes), at once."""
+        """End the script and everything it started (workers, server processes): SIGTERM
+        to its process group, SIGKILL to what is left after STOP_WITHIN seconds. (SIGKILL
+        alone would leave what the script started in sessions of its own to their own
+        devices.)"""
+        signal_group(self.process.pid, signal.SIGTERM)
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            self.process.wait(STOP_WITHIN)
+        except subprocess.TimeoutExpired:
             pass
+        signal_group(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self._drain()
 
@@ -153,6 +160,27 @@ class RunningScript:
                 self.lines.put(None)
                 return
             self.output.append(line)
+
+
+started = []  # every RunningScript of this process, for stop_all()
+
+
+def signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_all():
+    """Stop every script this process started that may still run (a tour or test run
+    interrupted mid-task): all at once, each as kill() does."""
+    scripts = list(started)
+    for script in scripts:
+        signal_group(script.process.pid, signal.SIGTERM)
+    for script in scripts:
+        script.kill()
+    started.clear()
 
 
 def http_get(url, method="GET", timeout=10):

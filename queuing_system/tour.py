@@ -21,7 +21,9 @@ import redis
 
 from . import expected
 from .connection import redis_url
-from .harness import ROOT, RunningScript, ScriptError, http_get, run_script, start_app, wait_for
+from .harness import (
+    ROOT, RunningScript, ScriptError, http_get, run_script, start_app, stop_all, wait_for,
+)
 from .redis_server import RedisServer, server_executable
 
 TASKS = []
@@ -411,6 +413,8 @@ def main(argv=None):
                 show(each, report, seconds)
         all_passed = summary(results, time.monotonic() - began)
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        stop_all()  # whatever a task interrupted by Ctrl-C or SIGTERM left running
         if server and args.keep_redis:
             print(f"\nRedis left running at {server.url} (pid {server.process.pid}); "
                   f"stop it with: kill {server.process.pid}", flush=True)

@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -76,6 +77,36 @@ def test_ctrl_c_stops_the_tour_and_its_redis():
     assert process.returncode == 130
     assert "Traceback" not in err
     wait_for(lambda: not port_open(port), timeout=10)
+
+
+def processes_using(url):
+    """The pids of processes whose environment names this REDIS_URL (all a tour started)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if f"REDIS_URL={url}".encode() in environ:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("seconds_in", [2, 4, 6, 8, 10])
+def test_ctrl_c_to_the_tours_process_group_leaves_nothing_running(seconds_in):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "queuing_system", "--from", "5"], cwd=ROOT,
+        env={**os.environ, "REDIS_URL": NOWHERE},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    url = re.search(r"redis://127\.0\.0\.1:\d+/0", process.stdout.readline()).group(0)
+    time.sleep(seconds_in)  # a moment somewhere in the tasks, as a user would press Ctrl-C
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does
+    process.communicate(timeout=30)
+    assert process.returncode in (0, 1, 130)
+    wait_for(lambda: not processes_using(url), timeout=3)
 
 
 @pytest.mark.parametrize("args", [["--only", "14"], ["--from", "-1"], ["--only", "x"]])
