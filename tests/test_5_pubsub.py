@@ -3,7 +3,8 @@ import signal
 
 import redis
 
-from queuing_system.expected import CONNECTED, PUBLISHER, SUBSCRIBER, transcript
+from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX, PUBLISHER, SUBSCRIBER, transcript
+from queuing_system.redis_server import RedisServer
 
 from queuing_system.harness import run_script, wait_for
 
@@ -45,3 +46,21 @@ def test_subscriber_stops_cleanly_on_sigterm_and_ctrl_c(redis_url, scripts):
         wait_for(subscribed(redis_url))
         assert sub.stop(sig) == code
         assert sub.stderr == ""
+
+
+def test_subscriber_reconnects_and_resubscribes_after_a_redis_restart(scripts):
+    with RedisServer() as server:
+        sub = scripts("5_subscriber.py", server.url)
+        assert sub.next_line() == CONNECTED
+        wait_for(subscribed(server.url))
+        server.stop()
+        assert sub.next_line().startswith(NOT_CONNECTED_PREFIX)  # one per failed attempt
+        server.start()  # same port, empty
+        while (line := sub.next_line()) != CONNECTED:
+            assert line.startswith(NOT_CONNECTED_PREFIX)
+        wait_for(subscribed(server.url))
+        pub = run_script("5_publisher.py", server.url)
+        assert pub.stdout == transcript(PUBLISHER)
+        assert sub.wait() == 0
+    assert sub.output[-3:] == SUBSCRIBER[1:]
+    assert sub.stderr == ""
