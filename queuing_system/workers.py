@@ -33,6 +33,7 @@ HEARTBEAT_EVERY = 15  # seconds; RQ lets a worker's key live worker_ttl + 60 = 4
 SUSPENSION_CHECK_EVERY = 1.0  # seconds between two looks for `rq suspend`
 MAINTENANCE_EVERY = 10  # seconds between two looks for jobs whose worker died (RQ: 600)
 ABANDON_GRACE = 10  # seconds past its timeout before a started job counts as abandoned
+PUBSUB_RETRY_EVERY = 2.0  # seconds between two tries of RQ's command channel while Redis is away
 
 
 # RQ's dequeue (LMOVE to the intermediate list, then HGETALL of the job) in one step.
@@ -200,6 +201,14 @@ class Worker(SimpleWorker):
 
     def _shutdown(self):
         self.stopping.set()  # RQ's own stop request (its shutdown command), noted alike
+
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread):
+        # RQ logs an error every 2 s while Redis is away; one note per outage instead.
+        if isinstance(exc, RETRYABLE) and not is_fatal(exc):
+            outage.lost(exc)
+            time.sleep(PUBSUB_RETRY_EVERY)
+        else:
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
     def check_for_suspension(self, burst):
         # RQ asks Redis before every job; `rq suspend` is a human's command, once a second
