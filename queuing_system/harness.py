@@ -200,6 +200,27 @@ def get_many(urls, count, clients=64):
         return list(zip(chosen, pool.map(http_get, chosen)))
 
 
+def processes_using(url):
+    """The pids of processes whose environment has this REDIS_URL: a script started with
+    it and everything that script started, in any session."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"REDIS_URL={url}".encode() in environ:
+            found.append(int(entry))
+    return found
+
+
+def reading_events(client):
+    """A condition for wait_for: some client (a creator) is waiting on XREAD for job events."""
+    return lambda: any(entry.get("cmd") == "xread" for entry in client.client_list())
+
+
 def port_open(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.2).close()

@@ -4,7 +4,6 @@ import importlib
 import signal
 import subprocess
 import sys
-import time
 
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -12,7 +11,7 @@ from rq.serializers import JSONSerializer
 from queuing_system.expected import task6_creator, task7_processor
 from queuing_system.jobs import job_queue
 
-from queuing_system.harness import ROOT, script_env
+from queuing_system.harness import ROOT, reading_events, script_env, wait_for
 
 processor = importlib.import_module("6_job_processor")
 QUEUE = "push_notification_code"
@@ -34,11 +33,11 @@ def test_processor_first_then_creator(redis_url, scripts):
     assert (creator.stderr, worker.stderr) == ("", "")
 
 
-def test_creator_first_waits_for_a_processor_started_later(redis_url, scripts):
+def test_creator_first_waits_for_a_processor_started_later(redis_url, scripts, redis_binary):
     creator = scripts("6_job_creator.py", redis_url)
     assert creator.next_line() == "Notification job created: 1"
-    time.sleep(1)  # the job sits in the queue; no event can be lost meanwhile
-    assert creator.process.poll() is None
+    wait_for(reading_events(redis_binary))  # the creator waits; the job sits in the queue
+    assert creator.running()
     worker = scripts("6_job_processor.py", redis_url)
     assert creator.wait() == 0
     assert creator.output == task6_creator(1)

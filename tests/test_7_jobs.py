@@ -3,7 +3,6 @@
 import importlib
 import json
 import signal
-import time
 import zlib
 
 import fakeredis
@@ -20,7 +19,7 @@ from queuing_system.expected import (
 )
 from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
 
-from queuing_system.harness import wait_for
+from queuing_system.harness import reading_events, wait_for
 
 processor = importlib.import_module("7_job_processor")
 QUEUE = "push_notification_code_2"
@@ -82,11 +81,11 @@ def test_processor_first_then_creator_prints_the_spec_lines(redis_url, scripts, 
         assert payload_is_json(redis_binary, job_id)[0] == "7_job_processor.process"
 
 
-def test_creator_first_then_processor_loses_no_event(redis_url, scripts):
+def test_creator_first_then_processor_loses_no_event(redis_url, scripts, redis_binary):
     creator = scripts("7_job_creator.py", redis_url)
     for _ in range(11):
         creator.next_line()
-    time.sleep(1)
+    wait_for(reading_events(redis_binary))  # the creator waits for events before any exist
     worker = scripts("7_job_processor.py", redis_url)
     check_run(creator, worker)
 

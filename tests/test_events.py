@@ -1,6 +1,11 @@
 """The event stream: a follower too far behind still hears every outcome."""
 
-from queuing_system.events import EventFollower, stream_key
+import time
+
+import fakeredis
+
+from queuing_system.events import READ_BLOCK_MS, EventFollower, JobReporter, stream_key
+from queuing_system.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.workers import drain
 
@@ -38,3 +43,19 @@ def test_a_follower_hears_each_outcome_once_when_the_status_check_races_the_even
 
     heard = [(event.kind, event.progress) for event in events]
     assert heard == [("progress", 0), ("progress", 50), ("completed", 0)]
+
+
+def test_a_reporter_stops_at_once_even_while_blocked_reading_and_reports_nothing_after():
+    connection = fakeredis.FakeRedis()
+    heard = []
+    reporter = JobReporter(connection, QUEUE, heard.append)
+    [job] = create_jobs(job_queue(QUEUE, connection), PROCESS, [notification("4153518743")])
+    reporter.watch([job.id])
+    wait_for(lambda: reporter.thread.is_alive())
+    started = time.monotonic()
+    reporter.stop()
+    assert time.monotonic() - started < READ_BLOCK_MS / 1000 / 2  # not a whole blocking read
+    drain([QUEUE], connection)  # its events come after the stop
+    reporter.thread.join(READ_BLOCK_MS / 1000 + 5)
+    assert not reporter.thread.is_alive()
+    assert heard == []

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from queuing_system.harness import ROOT, port_open, wait_for
+from queuing_system.harness import ROOT, port_open, processes_using, wait_for
 from queuing_system.redis_server import free_port
 
 NOWHERE = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers: the tour starts its own Redis
@@ -79,21 +79,6 @@ def test_ctrl_c_stops_the_tour_and_its_redis():
     wait_for(lambda: not port_open(port), timeout=10)
 
 
-def processes_using(url):
-    """The pids of processes whose environment names this REDIS_URL (all a tour started)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            environ = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if f"REDIS_URL={url}".encode() in environ:
-            found.append(int(entry))
-    return found
-
-
 @pytest.mark.parametrize("seconds_in", [2, 4, 6, 8, 10])
 def test_ctrl_c_to_the_tours_process_group_leaves_nothing_running(seconds_in):
     process = subprocess.Popen(
@@ -104,9 +89,13 @@ def test_ctrl_c_to_the_tours_process_group_leaves_nothing_running(seconds_in):
     url = re.search(r"redis://127\.0\.0\.1:\d+/0", process.stdout.readline()).group(0)
     time.sleep(seconds_in)  # a moment somewhere in the tasks, as a user would press Ctrl-C
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does
-    process.communicate(timeout=30)
+    _out, err = process.communicate(timeout=30)
     assert process.returncode in (0, 1, 130)
-    wait_for(lambda: not processes_using(url), timeout=3)
+    try:
+        wait_for(lambda: not processes_using(url), timeout=3)
+    except AssertionError:
+        left = {pid: open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in processes_using(url)}
+        raise AssertionError(f"still running: {left}; tour stderr: {err[-2000:]}") from None
 
 
 @pytest.mark.parametrize("args", [["--only", "14"], ["--from", "-1"], ["--only", "x"]])

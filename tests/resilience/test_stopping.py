@@ -11,7 +11,7 @@ import redis
 from rq import Worker
 
 from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX
-from queuing_system.harness import RunningScript, http_get, start_app, wait_for
+from queuing_system.harness import RunningScript, http_get, processes_using, start_app, wait_for
 from queuing_system.jobs import job_queue
 from queuing_system.redis_server import RedisServer
 
@@ -81,14 +81,6 @@ def wait_until_noticed(script, where):
         wait_for(lambda: "not connected" in script.stderr, timeout=15)
 
 
-def group_gone(pgid):
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 @pytest.mark.parametrize("signal_name", SIGNALS)
 @pytest.mark.parametrize("redis_state", ["up", "down", "restarting"])
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -115,4 +107,4 @@ def test_a_long_running_script_stops_within_5_s(name, redis_state, signal_name):
     assert took < STOP_WITHIN, f"{name} took {took:.1f}s to stop"
     assert exit_code == code, script.stderr
     assert "Traceback" not in script.stderr
-    wait_for(lambda: group_gone(script.pid), timeout=2)
+    wait_for(lambda: not processes_using(server.url), timeout=2)
