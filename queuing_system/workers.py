@@ -292,6 +292,10 @@ class Worker(SimpleWorker):
             )
         except DequeueTimeout:
             return None
+        except UnicodeDecodeError:  # RQ took an id that is not text: set it aside
+            for queue in self.queues:
+                set_aside_undecodable(queue, self.connection.lrange(queue.intermediate_queue_key, 0, -1))
+            return None
         outage.back()
         if taken is not None:
             job, queue = taken
@@ -315,12 +319,18 @@ class Worker(SimpleWorker):
             self.outbox.then(reply.append)
             if not self.outbox.flush() or not reply[0]:
                 return None  # the queue is empty, or a stopping worker gave up on Redis
-            job_id, fields = reply[0]
-            job = self.restore_job(queue, job_id.decode(), fields)
+            raw_id, fields = reply[0]
+            if not is_text(raw_id):
+                set_aside_undecodable(queue, [raw_id])
+                continue
+            job = self.restore_job(queue, raw_id.decode(), fields)
             if job is not None:
                 self.heartbeat()
                 job.redis_server_version = self.get_redis_server_version()
                 return job, queue
+            # an id with no job behind it, as RQ skips it: out of the intermediate list too
+            warn(f"queue {queue.name}: skipped {raw_id.decode()!r}, an id with no job")
+            self.connection.lrem(queue.intermediate_queue_key, 1, raw_id)
 
     def restore_job(self, queue, job_id, fields):
         """What RQ's Job.fetch makes of a job's hash; None if it is gone (RQ skips those)."""
@@ -397,6 +407,33 @@ class WorkerThread(threading.Thread):
             self.join()
 
 
+SET_ASIDE_KEY = "queuing:set_aside:{queue}"  # queue entries that are no job id, for a person
+
+
+def is_text(entry):
+    try:
+        entry.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def set_aside_undecodable(queue, entries):
+    """Move the entries that are not text (no job id can be) from the queue's intermediate
+    list to SET_ASIDE_KEY, saying so once each; RQ's own code dies on them, every time.
+    Returns how many were set aside."""
+    moved = 0
+    key = SET_ASIDE_KEY.format(queue=queue.name)
+    for entry in entries:
+        if is_text(entry):
+            continue
+        if queue.connection.lrem(queue.intermediate_queue_key, 1, entry):  # one worker wins it
+            queue.connection.rpush(key, entry)
+            warn(f"queue {queue.name}: set aside {entry!r}, which is no job id (see list {key})")
+            moved += 1
+    return moved
+
+
 def requeue_stranded(queue):
     """Put back on the queue the jobs a dead worker had taken (BLMOVE) but never started.
 
@@ -405,6 +442,7 @@ def requeue_stranded(queue):
     maintenance passes in a row, they go back to the front of the queue.
     """
     intermediate = queue.intermediate_queue
+    set_aside_undecodable(queue, queue.connection.lrange(intermediate.key, 0, -1))
     for job_id in intermediate.get_job_ids():
         if job_id in queue.started_job_registry or intermediate.set_first_seen(job_id):
             continue

@@ -1,4 +1,10 @@
-"""Fixtures: fakeredis for unit tests, the bundled redis-server for multi-process tests."""
+"""Fixtures: fakeredis for unit tests, the bundled redis-server for multi-process tests.
+
+The run as a whole must leave the repository's tracked files as it found them (a Redis
+saving into dump.rdb did once): checked at the end, failing the run if not.
+"""
+
+import subprocess
 
 import fakeredis
 import pytest
@@ -8,6 +14,29 @@ from queuing_system.harness import ROOT, RunningScript, start_app as launch_app
 from queuing_system.redis_server import RedisServer
 
 DUMP_RDB = ROOT / "dump.rdb"
+TRACKED = pytest.StashKey[str]()
+
+
+def tracked_changes():
+    """`git status` of the tracked files, or None outside a git checkout."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    session.config.stash[TRACKED] = tracked_changes()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before, after = session.config.stash[TRACKED], tracked_changes()
+    if before is not None and after != before:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(f"The run changed tracked files:\n{after}", red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from rq.registry import FinishedJobRegistry
 
 from queuing_system.harness import RunningScript, wait_for
 from queuing_system.jobs import create_job, create_jobs, job_queue
+from queuing_system.workers import SET_ASIDE_KEY
 
 QUEUE = "push_notification_code_2"
 
@@ -30,3 +31,23 @@ def test_garbage_is_reported_and_the_rest_is_processed(redis_url, redis_binary):
         processor.kill()
     assert broken.id in processor.stderr
     assert "Traceback" not in processor.stderr
+    assert "quitting" not in processor.stderr  # no worker died of it
+    assert redis_binary.lrange(SET_ASIDE_KEY.format(queue=QUEUE), 0, -1) == [b"\xff\xfe binary id"]
+
+
+def test_a_worker_starting_after_a_binary_id_was_taken_still_works(redis_url, redis_binary):
+    # What a worker that died on it left: the id in RQ's intermediate list, where every
+    # worker's first maintenance pass read it (and died, in a loop, under load).
+    queue = job_queue(QUEUE, redis_binary)
+    redis_binary.rpush(queue.intermediate_queue_key, b"\xff\xfe binary id")
+    good = create_jobs(queue, "7_job_processor.process",
+                       [{"phoneNumber": f"41500000{n:02d}", "message": f"m{n}"} for n in range(10)])
+    processor = RunningScript("7_job_processor.py", redis_url)
+    try:
+        finished = FinishedJobRegistry(queue=queue)
+        wait_for(lambda: all(job.id in finished for job in good))
+        assert processor.stop() == 0
+    finally:
+        processor.kill()
+    assert "quitting" not in processor.stderr
+    assert redis_binary.lrange(SET_ASIDE_KEY.format(queue=QUEUE), 0, -1) == [b"\xff\xfe binary id"]
