@@ -76,7 +76,7 @@ class Processing:
     def start(self):
         with self.lock:
             if self.worker is None:
-                self.worker = WorkerThread([QUEUE], jobs_connection)
+                self.worker = WorkerThread({QUEUE: PROCESS}, jobs_connection)
                 self.worker.start()
 
     def stop(self):

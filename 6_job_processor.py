@@ -6,6 +6,7 @@ from queuing_system.shutdown import run
 from queuing_system.supervisor import run_workers
 
 QUEUE = "push_notification_code"
+JOB_FUNCTIONS = {QUEUE: "6_job_processor.process"}  # the only job its workers run
 
 
 def send_notification(phone_number, message):
@@ -18,7 +19,7 @@ def process(data):
 
 
 def main():
-    return run_workers([QUEUE], count=1)
+    return run_workers(JOB_FUNCTIONS, count=1)
 
 
 if __name__ == "__main__":

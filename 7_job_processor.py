@@ -10,6 +10,7 @@ from queuing_system.shutdown import run
 from queuing_system.supervisor import run_workers
 
 QUEUE = "push_notification_code_2"
+JOB_FUNCTIONS = {QUEUE: "7_job_processor.process"}  # the only job its workers run
 CONCURRENCY = 2
 BLACKLISTED_NUMBERS = {"4153518780", "4153518781"}
 
@@ -28,7 +29,7 @@ def process(data):
 
 
 def main():
-    return run_workers([QUEUE], count=CONCURRENCY)
+    return run_workers(JOB_FUNCTIONS, count=CONCURRENCY)
 
 
 if __name__ == "__main__":

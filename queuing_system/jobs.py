@@ -24,6 +24,32 @@ class JobFailed(Exception):
     """A job's own, expected failure (Kue's `done(new Error(...))`): its message is the error."""
 
 
+class JobRefused(JobFailed):
+    """A job our worker will not run: it names a function (or callback) that is not one of
+    its queue's. Anyone who can write to Redis can write such a job."""
+
+
+OUR_CALLBACKS = {None, ON_SUCCESS.name, ON_FAILURE.name}
+
+
+def disarm(job):
+    """Why `job` must not run on a worker allowing `job.allowed` functions, or None if it may.
+
+    Reads names only, never imports one: a callback that is not ours is dropped before RQ
+    could import it (RQ calls the failure callback even for a job that never ran).
+    """
+    refusals = []
+    for kind in ("success", "failure", "stopped"):
+        name = getattr(job, f"_{kind}_callback_name")
+        if name not in OUR_CALLBACKS:
+            refusals.append(f"its {kind} callback {name!r} is not one of ours")
+            setattr(job, f"_{kind}_callback_name", None)
+            setattr(job, f"_{kind}_callback", None)
+    if job.func_name not in job.allowed or job.instance is not None:
+        refusals.insert(0, f"{job.func_name!r} is not a job function of queue {job.origin}")
+    return "; ".join(refusals) or None
+
+
 def job_queue(name, connection):
     """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker."""
     return Queue(name, connection=connection, serializer=JSONSerializer)

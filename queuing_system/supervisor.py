@@ -45,8 +45,9 @@ def spawn(target):
         os._exit(code)
 
 
-def run_workers(queue_names, count):
-    """Run `count` workers on `queue_names` until SIGTERM/SIGINT; return the exit code."""
+def run_workers(job_functions, count):
+    """Run `count` workers on the queues of `job_functions` ({queue name: the import path of
+    its job function}: nothing else runs) until SIGTERM/SIGINT; return the exit code."""
     # Once here, so a wrong password or a bad REDIS_URL is said once, not once per child.
     connect_for_jobs().close()
     stop_signal = None
@@ -62,7 +63,7 @@ def run_workers(queue_names, count):
                 pass
 
     def target():
-        work(queue_names)
+        work(job_functions)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)

@@ -13,7 +13,7 @@ import time
 
 from rq import Retry, SimpleWorker
 from rq.callbacks import execute_success_callback
-from rq.exceptions import DequeueTimeout
+from rq.exceptions import DeserializationError, DequeueTimeout
 from rq.executions import Execution
 from rq.job import JobStatus
 from rq.job_lifecycle import call_exception_handlers
@@ -25,7 +25,7 @@ from rq.worker import WorkerStatus
 from .bookkeeping import Outbox
 from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays
 from .console import debug, debugging, warn
-from .jobs import JOB_TIMEOUT, JobFailed, job_queue
+from .jobs import JOB_TIMEOUT, JobFailed, JobRefused, disarm, job_queue
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
 STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
@@ -53,12 +53,17 @@ class Worker(SimpleWorker):
     A job whose worker died (SIGKILL, power loss) is noticed within its timeout plus
     ABANDON_GRACE plus MAINTENANCE_EVERY seconds, and reported failed (RQ calls its
     failure callback); a job moved off the queue but never started goes back on the queue.
+
+    `job_functions` ({queue name: the import paths of its job functions}) is what the
+    worker may run: a job naming anything else (or a callback that is not ours) fails
+    with a clear message, without importing it. None runs anything, as RQ's own does.
     """
 
-    def __init__(self, *args, stopping=None, **kwargs):
+    def __init__(self, *args, stopping=None, job_functions=None, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_EVERY)
         super().__init__(*args, **kwargs)
         self.stopping = stopping or threading.Event()  # set: finish the job in hand, then stop
+        self.job_functions = job_functions
         self._outbox = None
 
     @property
@@ -74,13 +79,16 @@ class Worker(SimpleWorker):
         A job using what the outbox does not cover (repeats, rate limits, webhooks) and any
         failure take RQ's own path, after the outbox is sent, so events keep their order.
         """
-        if job.repeats_left or job.has_rate_limit or job.webhooks:
+        refusal = self.refusal(job, queue)
+        if refusal is None and (job.repeats_left or job.has_rate_limit or job.webhooks):
             self.outbox.flush()
             return super().execute_job(job, queue)
         execution = self.start_job(job, queue)
         if execution is None:
             return  # a stopping worker gave up on Redis: never started, the job is requeued
         try:
+            if refusal:
+                raise JobRefused(f"Job refused: {refusal}")
             job.outbox = self.outbox  # for events.report_progress
             job.started_at = now()
             timeout = job.timeout or queue.DEFAULT_TIMEOUT
@@ -90,6 +98,16 @@ class Worker(SimpleWorker):
         except:  # noqa: E722 - whatever the job raises is its failure, as in RQ's perform_job
             self.outbox.flush()
             self._finalize_failure(job, queue, execution, sys.exc_info())
+
+    def refusal(self, job, queue):
+        """Why this job must not run here, or None (see job_functions)."""
+        if self.job_functions is None:
+            return None
+        job.allowed = self.job_functions.get(queue.name, ())
+        try:
+            return disarm(job)
+        except DeserializationError:
+            return None  # its data is not JSON: it fails as it starts, as under RQ's worker
 
     def start_job(self, job, queue):
         """RQ's prepare_execution and prepare_job_execution, sent with what was queued before.
@@ -346,7 +364,9 @@ class Worker(SimpleWorker):
 
     def handle_exception(self, job, *exc_info):
         error = exc_info[1]
-        if isinstance(error, JobFailed):  # the job's own verdict, reported by its event
+        if isinstance(error, JobRefused):  # someone wrote a job we do not run: say so
+            warn(f"job {job.id}: {error}")
+        elif isinstance(error, JobFailed):  # the job's own verdict, reported by its event
             debug(f"job {job.id} failed: {error}")
         elif debugging():
             super().handle_exception(job, *exc_info)  # RQ's log, with the traceback
@@ -382,16 +402,16 @@ class WorkerThread(threading.Thread):
     a new worker takes over after RESTART_DELAY.
     """
 
-    def __init__(self, queue_names, connection):
+    def __init__(self, job_functions, connection):
         super().__init__(name="rq-worker", daemon=True)
-        self.queue_names = queue_names
+        self.job_functions = job_functions
         self.connection = connection
         self.stopping = threading.Event()
 
     def run(self):
         quiet_rq_logging()
         while not self.stopping.is_set():
-            worker = make_worker(self.queue_names, self.connection, ThreadWorker, stopping=self.stopping)
+            worker = make_worker(self.job_functions, self.connection, ThreadWorker, stopping=self.stopping)
             try:
                 worker.work(logging_level=log_level())
             except RETRYABLE as error:  # Redis away as the worker started: wait for it
@@ -478,20 +498,28 @@ def quiet_rq_logging():
     logger.propagate = False
 
 
-def make_worker(queue_names, connection, worker_class=None, **options):
-    queues = [job_queue(name, connection) for name in queue_names]
+def make_worker(job_functions, connection, worker_class=None, **options):
+    """A worker for the queues of `job_functions` ({queue name: the import path of its job
+    function, or several}), running those functions only."""
+    allowed = {
+        name: frozenset([functions] if isinstance(functions, str) else functions)
+        for name, functions in job_functions.items()
+    }
+    queues = [job_queue(name, connection) for name in allowed]
     worker_class = worker_class or Worker
-    return worker_class(queues, connection=connection, serializer=JSONSerializer, **options)
+    return worker_class(
+        queues, connection=connection, serializer=JSONSerializer, job_functions=allowed, **options
+    )
 
 
-def work(queue_names):
+def work(job_functions):
     """One worker in this process, until SIGTERM or SIGINT."""
     quiet_rq_logging()
     connection = connect_for_jobs()
-    make_worker(queue_names, connection).work(logging_level=log_level())
+    make_worker(job_functions, connection).work(logging_level=log_level())
 
 
-def drain(queue_names, connection):
+def drain(job_functions, connection):
     """Process every job queued now, in this process (RQ's burst mode): for tests and tools."""
     quiet_rq_logging()
-    make_worker(queue_names, connection).work(burst=True, logging_level=log_level())
+    make_worker(job_functions, connection).work(burst=True, logging_level=log_level())

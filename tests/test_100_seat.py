@@ -57,7 +57,7 @@ def test_reserve_seat_queues_a_job_that_takes_one_seat(http, capsys):
     response = http.get("/reserve_seat")
     assert (response.status_code, response.get_data(as_text=True)) == (200, RESERVATION_IN_PROCESS)
     assert job_queue("reserve_seat", seat.jobs_connection).job_ids == ["1"]
-    drain(["reserve_seat"], seat.jobs_connection)
+    drain({seat.QUEUE: seat.PROCESS}, seat.jobs_connection)
     wait_for_reporters()
     assert seats(http) == available_seats(49)
     assert capsys.readouterr().out == seat_completed(1) + "\n"
@@ -67,7 +67,7 @@ def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, ca
     seat.reserve_seat(1)
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
-    drain(["reserve_seat"], seat.jobs_connection)
+    drain({seat.QUEUE: seat.PROCESS}, seat.jobs_connection)
     wait_for_reporters()
     assert seats(http) == available_seats(0)
     assert capsys.readouterr().out == f"{seat_completed(1)}\n{seat_failed(2)}\n"

@@ -119,7 +119,7 @@ def test_payloads_are_json_never_pickle(queue, connection):
 def test_events_from_a_worker_are_printed_in_the_task_8_format(queue, connection, capsys):
     blacklisted = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
     job8.create_push_notifications_jobs([blacklisted, JOBS[0]], queue)
-    drain([QUEUE], connection)
+    drain({QUEUE: job8.PROCESS}, connection)
     wait_for_reporters()
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == [created(1), created(2)]

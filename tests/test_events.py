@@ -21,7 +21,7 @@ def test_outcomes_trimmed_before_they_were_read_come_from_the_jobs_status(redis_
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
     jobs = create_jobs(queue, PROCESS, [notification("4153518743"), notification("4153518780")])
-    drain([QUEUE], redis_binary)
+    drain({QUEUE: PROCESS}, redis_binary)
     redis_binary.xtrim(stream_key(QUEUE), maxlen=0)  # as MAXLEN does to a reader far behind
 
     outcomes = [(event.job_id, event.kind, event.error) for event in follower.follow(job.id for job in jobs)]
@@ -37,7 +37,7 @@ def test_a_follower_hears_each_outcome_once_when_the_status_check_races_the_even
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
     [job] = create_jobs(queue, PROCESS, [notification("4153518743")])
-    drain([QUEUE], redis_binary)  # ended, and its events are all still in the stream
+    drain({QUEUE: PROCESS}, redis_binary)  # ended, and its events are all still in the stream
 
     events = follower.recover({job.id})  # the check finds it ended: the stream is read first
 
@@ -55,7 +55,7 @@ def test_a_reporter_stops_at_once_even_while_blocked_reading_and_reports_nothing
     started = time.monotonic()
     reporter.stop()
     assert time.monotonic() - started < READ_BLOCK_MS / 1000 / 2  # not a whole blocking read
-    drain([QUEUE], connection)  # its events come after the stop
+    drain({QUEUE: PROCESS}, connection)  # its events come after the stop
     reporter.thread.join(READ_BLOCK_MS / 1000 + 5)
     assert not reporter.thread.is_alive()
     assert heard == []

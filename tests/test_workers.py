@@ -100,7 +100,7 @@ def test_a_dependent_job_runs_once_its_parent_has_finished(redis_binary):
     parent = queue.enqueue("tests.job_functions.record", {"name": "parent"})
     child = queue.enqueue("tests.job_functions.record", {"name": "child"}, depends_on=parent)
     assert child.get_status() == JobStatus.DEFERRED
-    drain(["deps"], redis_binary)
+    drain({"deps": "tests.job_functions.record"}, redis_binary)
     assert redis_binary.lrange("test:ran", 0, -1) == [b"parent", b"child"]
     assert child.get_status() == JobStatus.FINISHED
 
@@ -109,7 +109,7 @@ def test_progress_goes_out_while_the_job_is_still_running(redis_binary):
     queue = job_queue("slow", redis_binary)
     follower = EventFollower(redis_binary, "slow")
     [job] = create_jobs(queue, "tests.job_functions.slow_with_progress", [{"seconds": 1.5}])
-    worker = WorkerThread(["slow"], redis_binary)
+    worker = WorkerThread({"slow": "tests.job_functions.slow_with_progress"}, redis_binary)
     worker.start()
     try:
         events = []
@@ -148,7 +148,7 @@ def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys
 def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
     queue = job_queue(QUEUE, redis_binary)
     jobs = create_jobs(queue, PROCESS, [NOTIFICATION] * 3)
-    worker = make_worker([QUEUE], redis_binary)
+    worker = make_worker({QUEUE: PROCESS}, redis_binary)
     worker.work(burst=True, max_jobs=2)
     statuses = [job.get_status() for job in jobs]
     assert statuses == [JobStatus.FINISHED, JobStatus.FINISHED, JobStatus.QUEUED]
@@ -173,7 +173,7 @@ from queuing_system.workers import log_level, make_worker, quiet_rq_logging
 
 quiet_rq_logging()
 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a supervisor's child starts
-worker = make_worker(["q"], redis.Redis.from_url(sys.argv[1]))
+worker = make_worker({"q": "tests.job_functions.record"}, redis.Redis.from_url(sys.argv[1]))
 register = worker.register_birth
 
 
@@ -201,7 +201,7 @@ def test_a_plain_rq_success_callback_runs_on_a_real_connection(redis_binary):
     queue = Queue("plain", connection=redis_binary, serializer=JSONSerializer)
     callback = Callback("tests.job_functions.note_success")
     job = queue.enqueue("tests.job_functions.record", {"name": "a"}, on_success=callback)
-    drain(["plain"], redis_binary)
+    Worker([queue], connection=redis_binary, serializer=JSONSerializer).work(burst=True)  # runs anything
     assert redis_binary.lrange("test:callbacks", 0, -1) == [job.id.encode()]
     assert job.get_status() == JobStatus.FINISHED
 
@@ -209,7 +209,7 @@ def test_a_plain_rq_success_callback_runs_on_a_real_connection(redis_binary):
 def test_a_job_with_result_ttl_0_is_deleted_once_done(redis_binary):
     queue = Queue("plain", connection=redis_binary, serializer=JSONSerializer)
     job = queue.enqueue("tests.job_functions.record", {"name": "a"}, result_ttl=0)
-    drain(["plain"], redis_binary)
+    drain({"plain": "tests.job_functions.record"}, redis_binary)
     assert redis_binary.lrange("test:ran", 0, -1) == [b"a"]
     assert not redis_binary.exists(job.key)
 
@@ -218,7 +218,7 @@ def test_a_job_past_its_timeout_fails_with_rqs_timeout_error(redis_binary):
     queue = job_queue("plain", redis_binary)
     follower = EventFollower(redis_binary, "plain")
     job = queue.enqueue("tests.job_functions.sleep", {"seconds": 3}, job_timeout=1, on_failure=ON_FAILURE)
-    drain(["plain"], redis_binary)
+    drain({"plain": "tests.job_functions.sleep"}, redis_binary)
     assert job.get_status() == JobStatus.FAILED
     [event] = follower.follow([job.id])
     assert (event.kind, event.error) == ("failed", "Task exceeded maximum timeout value (1 seconds)")

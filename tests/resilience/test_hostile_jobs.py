@@ -1,0 +1,95 @@
+"""A writer who can reach Redis but must not run code: jobs naming any function but their
+queue's (or a callback that is not ours) fail with a clear message and are never imported,
+in both processors and in the seat app's worker thread; the worker carries on."""
+
+import json
+import zlib
+
+import pytest
+import redis
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+from queuing_system.events import EventFollower
+from queuing_system.harness import RunningScript, http_get, start_app, wait_for
+from queuing_system.jobs import create_jobs, job_queue
+
+CANARY = "/tmp/queuing-hostile-canary"
+
+
+def hostile_job(connection, queue, job_id, data, **fields):
+    """A job written field by field, as `redis-cli HSET` would (no RQ, no Python of ours)."""
+    connection.hset(f"rq:job:{job_id}", mapping={
+        "data": zlib.compress(json.dumps(data).encode()),
+        "origin": queue, "status": "queued", "created_at": "2026-01-01T00:00:00.000000Z",
+        "description": "hostile", "timeout": "20", **fields,
+    })
+    connection.rpush(f"rq:queue:{queue}", job_id)
+
+
+ATTACKS = {
+    "os.system": (["os.system", None, [f"touch {CANARY}"], {}], {}),
+    "builtins.exec": (["builtins.exec", None, [f"open('{CANARY}', 'w')"], {}], {}),
+    "an instance method": (["system", "os", [f"touch {CANARY}"], {}], {}),
+    "a foreign failure callback": (
+        ["7_job_processor.process", None, [{"phoneNumber": "4153518780", "message": "x"}], {}],
+        {"failure_callback_name": "os.system"},
+    ),
+    "a foreign success callback": (
+        ["7_job_processor.process", None, [{"phoneNumber": "4150000000", "message": "x"}], {}],
+        {"success_callback_name": "builtins.exec"},
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def no_canary():
+    import os
+    if os.path.exists(CANARY):
+        os.remove(CANARY)
+    yield
+    assert not os.path.exists(CANARY), "a hostile job ran code"
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize("processor, queue", [
+    ("6_job_processor.py", "push_notification_code"),
+    ("7_job_processor.py", "push_notification_code_2"),
+])
+def test_a_processor_refuses_a_job_naming_a_function_not_its_own(redis_url, processor, queue, attack):
+    connection = redis.Redis.from_url(redis_url)
+    data, fields = ATTACKS[attack]
+    if processor.startswith("6_") and data[0] == "7_job_processor.process":
+        data = ["6_job_processor.process", *data[1:]]
+    follower = EventFollower(connection, queue)
+    hostile_job(connection, queue, "evil", data, **fields)
+    [good] = create_jobs(job_queue(queue, connection), processor.replace(".py", ".process"),
+                         [{"phoneNumber": "4151111111", "message": "after"}])
+    script = RunningScript(processor, redis_url)
+    try:
+        outcomes = {e.job_id: e for e in follower.follow(["evil", good.id]) if e.kind != "progress"}
+        assert script.next_line() == "Sending notification to 4151111111, with message: after"
+        assert script.stop() == 0
+    finally:
+        script.kill()
+    assert outcomes[good.id].kind == "completed"  # the worker carried on
+    assert outcomes["evil"].kind == "failed"
+    assert outcomes["evil"].error.startswith("Job refused: ")
+    assert "evil" in FailedJobRegistry(queue=job_queue(queue, connection))
+    assert "Job refused" in script.stderr and "Traceback" not in script.stderr
+    assert len(script.output) == 1  # the hostile job sent nothing
+
+
+def test_the_seat_apps_worker_refuses_a_foreign_job(redis_url):
+    connection = redis.Redis.from_url(redis_url)
+    app, base = start_app("100_seat.py", redis_url)
+    try:
+        hostile_job(connection, "reserve_seat", "evil", ["os.system", None, [f"touch {CANARY}"], {}])
+        assert http_get(base + "/reserve_seat")[0] == 200
+        assert http_get(base + "/process")[0] == 200
+        queue = job_queue("reserve_seat", connection)
+        wait_for(lambda: "evil" in FailedJobRegistry(queue=queue) and FinishedJobRegistry(queue=queue).count == 1)
+        assert http_get(base + "/available_seats")[2] == '{"numberOfAvailableSeats":"49"}'
+        assert app.stop() == 0
+    finally:
+        app.kill()
+    assert "Job refused" in app.stderr
