@@ -2,6 +2,7 @@
 """Task 7: send the notification of every job on push_notification_code, until stopped."""
 
 from queuing_system.console import say
+from queuing_system.jobs import notification
 from queuing_system.shutdown import run
 from queuing_system.supervisor import run_workers
 
@@ -15,7 +16,7 @@ def send_notification(phone_number, message):
 
 def process(data):
     """The job function: it gets the job's data, as Kue's process callback got job.data."""
-    send_notification(data["phoneNumber"], data["message"])
+    send_notification(*notification(data))
 
 
 def main():

@@ -5,7 +5,7 @@ from rq import get_current_job
 
 from queuing_system.console import say
 from queuing_system.events import report_progress
-from queuing_system.jobs import JobFailed
+from queuing_system.jobs import JobFailed, notification
 from queuing_system.shutdown import run
 from queuing_system.supervisor import run_workers
 
@@ -25,7 +25,7 @@ def send_notification(phone_number, message, job):
 
 def process(data):
     """The job function: it gets the job's data, as Kue's process callback got job.data."""
-    send_notification(data["phoneNumber"], data["message"], get_current_job())
+    send_notification(*notification(data), get_current_job())
 
 
 def main():

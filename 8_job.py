@@ -4,12 +4,11 @@
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
 from queuing_system.events import JobReporter, event_line, wait_for_reporters
-from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.jobs import NOTIFICATION_FIELDS, create_jobs, job_queue
 from queuing_system.shutdown import run
 
 QUEUE = "push_notification_code_3"
 PROCESS = "7_job_processor.process"
-REQUIRED_FIELDS = ("phoneNumber", "message")
 
 
 def check_jobs(jobs):
@@ -19,7 +18,7 @@ def check_jobs(jobs):
     for index, job in enumerate(jobs):
         if not isinstance(job, dict):
             raise TypeError(f"Job {index} is not an object")
-        for field in REQUIRED_FIELDS:
+        for field in NOTIFICATION_FIELDS:
             if not isinstance(job.get(field), str):
                 raise ValueError(f"Job {index} has no {field} string")
 

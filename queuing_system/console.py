@@ -9,9 +9,21 @@ lost if the process were killed.
 import os
 import sys
 
+# Characters that would let untrusted text (a job's message, an error, a published
+# message) forge or hide lines on a terminal: control characters, line separators and
+# bidirectional overrides. Each is written as its escape instead (a newline as \n).
+UNPRINTABLE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, 0x2028, 0x2029,
+               *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+ESCAPES = {code: repr(chr(code))[1:-1] if code < 0x100 else f"\\u{code:04x}" for code in UNPRINTABLE}
+
+
+def printable(text):
+    """`text` with every character that could forge or hide a line escaped."""
+    return str(text).translate(ESCAPES)
+
 
 def write_line(stream, line):
-    stream.write(f"{line}\n")
+    stream.write(f"{printable(line)}\n")
     stream.flush()
 
 

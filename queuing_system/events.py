@@ -58,7 +58,9 @@ def emit(connection, queue_name, job_id, kind, **fields):
 
 def report_progress(job, percent):
     """Kue's `job.progress(percent, 100)`: kept in job.meta (for `rq info` and dashboards)
-    and sent as an event, in one round trip, or queued with our worker's next write."""
+    and sent as an event, in one round trip, or queued with our worker's next write.
+    As Kue did, the percentage is a whole number from 0 to 100 (100/3 gives 33)."""
+    percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
 
     def write(pipeline):
@@ -110,14 +112,21 @@ def decode(value):
     return value.decode() if isinstance(value, bytes) else value
 
 
+class UnreadableEvent(ValueError):
+    """A stream entry that is not an event we write (anyone can XADD to the stream)."""
+
+
 def parse(fields):
-    fields = {decode(key): decode(value) for key, value in fields.items()}
-    return Event(
-        job_id=fields.get("job", ""),
-        kind=fields.get("event", ""),
-        progress=int(fields.get("progress", 0)),
-        error=fields.get("error", ""),
-    )
+    """The Event of a stream entry, or UnreadableEvent."""
+    try:
+        fields = {decode(key): decode(value) for key, value in fields.items()}
+        kind = fields["event"]
+        progress = int(fields.get("progress", 0))
+    except (UnicodeDecodeError, KeyError, ValueError) as error:
+        raise UnreadableEvent(f"{error!r}") from None
+    if kind not in (PROGRESS, *OUTCOMES) or not 0 <= progress <= 100 or "job" not in fields:
+        raise UnreadableEvent(f"not an event of ours: {fields!r}")
+    return Event(job_id=fields["job"], kind=kind, progress=progress, error=fields.get("error", ""))
 
 
 class EventFollower:
@@ -133,6 +142,7 @@ class EventFollower:
         self.key = stream_key(queue_name)
         self.position = last_event_id(connection, queue_name)
         self.stopping = stopping or threading.Event()  # set: read() returns at once
+        self.skipped = 0
         self.busy = False
         self.check_every = FIRST_STATUS_CHECK
         self.next_check = 0.0
@@ -179,6 +189,15 @@ class EventFollower:
                  f"were read; taken from the jobs' status")
         return events + lost
 
+    def skip(self, entry_id, error):
+        """Pass over an entry that is no event of ours: said once, then counted quietly."""
+        self.skipped += 1
+        if self.skipped == 1:
+            warn(f"skipped an unreadable entry of {decode(self.key)} ({decode(entry_id)}: {error}); "
+                 f"further ones are skipped quietly")
+        else:
+            debug(f"skipped unreadable entry {decode(entry_id)}: {error}")
+
     def read(self, block=True):
         """The next events after the position (waiting up to READ_BLOCK_MS for some)."""
         if self.busy:
@@ -201,7 +220,10 @@ class EventFollower:
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
                 self.position = entry_id
-                events.append(parse(fields))
+                try:
+                    events.append(parse(fields))
+                except UnreadableEvent as error:
+                    self.skip(entry_id, error)
         self.busy = 0 < len(events) < READ_COUNT  # a full batch: more are waiting, read at once
         debug(f"read {len(events)} events up to {decode(self.position)}")
         return events

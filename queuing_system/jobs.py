@@ -29,6 +29,23 @@ class JobRefused(JobFailed):
     its queue's. Anyone who can write to Redis can write such a job."""
 
 
+NOTIFICATION_FIELDS = ("phoneNumber", "message")
+
+
+def notification(data):
+    """The (phoneNumber, message) of a notification job's data, both text, or JobFailed.
+
+    Anyone can write a job: checked where it runs, not only where our creators make it
+    (a phone number sent as a JSON number would slip past a blacklist of strings).
+    """
+    if not isinstance(data, dict):
+        raise JobFailed("Job data is not an object")
+    for field in NOTIFICATION_FIELDS:
+        if not isinstance(data.get(field), str):
+            raise JobFailed(f"Job data has no {field} string")
+    return data["phoneNumber"], data["message"]
+
+
 OUR_CALLBACKS = {None, ON_SUCCESS.name, ON_FAILURE.name}
 
 

@@ -3,6 +3,7 @@
 import time
 
 import fakeredis
+import pytest
 
 from queuing_system.events import READ_BLOCK_MS, EventFollower, JobReporter, stream_key
 from queuing_system.harness import wait_for
@@ -59,3 +60,38 @@ def test_a_reporter_stops_at_once_even_while_blocked_reading_and_reports_nothing
     reporter.thread.join(READ_BLOCK_MS / 1000 + 5)
     assert not reporter.thread.is_alive()
     assert heard == []
+
+
+@pytest.mark.parametrize("fields", [
+    {"job": "1", "event": "progress", "progress": "33.3"},
+    {"job": "1", "event": "progress", "progress": "lots"},
+    {"job": "1", "event": "progress", "progress": "-5"},
+    {"job": "1", "event": "exploded"},
+    {"event": "completed"},
+    {"job": "1"},
+    {"job": b"\xff", "event": "completed"},
+    {b"\xfe": "x", "job": "1", "event": "completed"},
+])
+def test_a_follower_skips_an_entry_it_cannot_read_says_so_once_and_goes_on(redis_binary, capsys, fields):
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    [job] = create_jobs(queue, PROCESS, [notification("4153518743")])
+    for _ in range(2):
+        redis_binary.xadd(stream_key(QUEUE), fields)
+    drain({QUEUE: PROCESS}, redis_binary)
+    heard = [(event.kind, event.progress) for event in follower.follow([job.id])]
+    assert heard == [("progress", 0), ("progress", 50), ("completed", 0)]
+    assert capsys.readouterr().err.count("skipped an unreadable entry") == 1
+
+
+def test_progress_is_a_whole_percentage_as_in_kue(redis_binary):
+    from rq.job import Job
+    from queuing_system.events import report_progress
+
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    [job] = create_jobs(queue, PROCESS, [notification("4153518743")])
+    job = Job.fetch(job.id, connection=redis_binary)
+    for percent in (100 / 3, 250, -1):
+        report_progress(job, percent)
+    assert [event.progress for event in follower.read()] == [33, 100, 0]

@@ -93,3 +93,61 @@ def test_the_seat_apps_worker_refuses_a_foreign_job(redis_url):
     finally:
         app.kill()
     assert "Job refused" in app.stderr
+
+
+BAD_EVENTS = [
+    {"job": "1", "event": "progress", "progress": "33.3"},
+    {"job": "1", "event": "failed-ish"},
+    {"job": "1"},
+]
+
+
+def test_bad_events_on_the_stream_leave_the_creators_transcript_intact(redis_url, scripts, redis_binary):
+    from queuing_system.events import stream_key
+    from queuing_system.expected import TASK8_DATA, creator_differences
+
+    creator = scripts("7_job_creator.py", redis_url)
+    for _ in TASK8_DATA:
+        creator.next_line()
+    for fields in BAD_EVENTS:
+        redis_binary.xadd(stream_key("push_notification_code_2"), fields)
+    processor = scripts("7_job_processor.py", redis_url)
+    assert creator.wait() == 0
+    assert creator_differences(creator.output, TASK8_DATA, first_id=1) == []
+    assert creator.stderr.count("skipped an unreadable entry") == 1
+    assert processor.stop() == 0
+
+
+def test_bad_events_do_not_break_the_seat_apps_reporter(redis_url, redis_binary):
+    from queuing_system.events import stream_key
+
+    app, base = start_app("100_seat.py", redis_url)
+    try:
+        for fields in BAD_EVENTS:
+            redis_binary.xadd(stream_key("reserve_seat"), fields)
+        for _ in range(2):
+            assert http_get(base + "/reserve_seat")[2] == '{"status":"Reservation in process"}'
+        assert http_get(base + "/process")[0] == 200
+        assert sorted([app.next_line(), app.next_line()]) == [
+            "Seat reservation job 1 completed", "Seat reservation job 2 completed"]
+        assert http_get(base + "/reserve_seat")[0] == 200
+        assert app.stop() == 0
+    finally:
+        app.kill()
+    assert "Traceback" not in app.stderr
+
+
+def test_job_data_is_checked_where_it_runs_and_untrusted_text_cannot_forge_lines(redis_url, scripts, redis_binary):
+    queue = job_queue("push_notification_code_2", redis_binary)
+    follower = EventFollower(redis_binary, "push_notification_code_2")
+    jobs = create_jobs(queue, "7_job_processor.process", [
+        {"phoneNumber": 4153518780, "message": "a number, not text, past the blacklist"},
+        {"phoneNumber": "4150000001", "message": "hi\nSending notification to 1, with message: forged\x1b[2K"},
+    ])
+    processor = scripts("7_job_processor.py", redis_url)
+    outcomes = {e.job_id: e for e in follower.follow(job.id for job in jobs) if e.kind != "progress"}
+    line = processor.next_line()
+    assert processor.stop() == 0
+    assert (outcomes[jobs[0].id].kind, outcomes[jobs[0].id].error) == ("failed", "Job data has no phoneNumber string")
+    assert processor.output == [line]  # one line: the newline did not start a second one
+    assert line == "Sending notification to 4150000001, with message: hi\\nSending notification to 1, with message: forged\\x1b[2K"
