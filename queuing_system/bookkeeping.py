@@ -45,9 +45,14 @@ class Outbox:
         self.timer.start()
 
     def add(self, write):
-        """Queue the commands `write(pipeline)` makes."""
+        """Queue the commands `write(pipeline)` makes: all of them, or none if it raises."""
         with self.lock:
-            write(self.pipeline)
+            queued = len(self.pipeline.command_stack)
+            try:
+                write(self.pipeline)
+            except BaseException:
+                del self.pipeline.command_stack[queued:]
+                raise
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
 

@@ -25,6 +25,7 @@ from rq.worker import WorkerStatus
 from .bookkeeping import Outbox
 from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays
 from .console import debug, debugging, warn
+from .events import FAILED, emit
 from .jobs import JOB_TIMEOUT, JobFailed, JobRefused, disarm, job_queue
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
@@ -74,6 +75,15 @@ class Worker(SimpleWorker):
         return self._outbox
 
     def execute_job(self, job, queue):
+        try:
+            self.perform_queued_job(job, queue)
+        except RETRYABLE:
+            raise
+        except Exception as error:  # RQ's own bookkeeping choked on the job's hash
+            self.outbox.flush()
+            set_aside_job(queue, job.id, error)
+
+    def perform_queued_job(self, job, queue):
         """RQ's SimpleWorker.execute_job and perform_job, with the bookkeeping in the outbox.
 
         A job using what the outbox does not cover (repeats, rate limits, webhooks) and any
@@ -291,7 +301,24 @@ class Worker(SimpleWorker):
 
     def dequeue_once(self, blocking):
         """The next job, as (job, queue), or None if none came within STOP_POLL seconds
-        (or, not `blocking`, if the queues are empty)."""
+        (or, not `blocking`, if the queues are empty). A job whose hash cannot be read is
+        set aside (see set_aside_job), not left to kill every worker that takes it."""
+        while True:
+            try:
+                return self.dequeue_readable(blocking)
+            except RETRYABLE:
+                raise
+            except Exception as error:  # RQ's and our dequeue both name the job that failed
+                if getattr(error, "job_id", None) is not None:
+                    set_aside_job(error.queue, error.job_id, error)
+                elif isinstance(error, UnicodeDecodeError):  # RQ took an id that is not text
+                    for queue in self.queues:
+                        entries = self.connection.lrange(queue.intermediate_queue_key, 0, -1)
+                        set_aside_undecodable(queue, entries)
+                else:
+                    raise
+
+    def dequeue_readable(self, blocking):
         self.heartbeat()
         if self.should_run_maintenance_tasks:
             self.run_maintenance_tasks()
@@ -309,10 +336,6 @@ class Worker(SimpleWorker):
                 death_penalty_class=self.death_penalty_class,
             )
         except DequeueTimeout:
-            return None
-        except UnicodeDecodeError:  # RQ took an id that is not text: set it aside
-            for queue in self.queues:
-                set_aside_undecodable(queue, self.connection.lrange(queue.intermediate_queue_key, 0, -1))
             return None
         outage.back()
         if taken is not None:
@@ -452,6 +475,24 @@ def set_aside_undecodable(queue, entries):
             warn(f"queue {queue.name}: set aside {entry!r}, which is no job id (see list {key})")
             moved += 1
     return moved
+
+
+def set_aside_job(queue, job_id, error):
+    """A job RQ cannot read (a malformed field in its hash): moved from the queue's
+    intermediate list to SET_ASIDE_KEY, said once on stderr, and reported failed to its
+    creator. Its hash stays as it is, for a person to inspect."""
+    key = SET_ASIDE_KEY.format(queue=queue.name)
+    registry = queue.started_job_registry.key
+    started = [entry for entry in queue.connection.zrange(registry, 0, -1)
+               if entry.split(b":")[0] == job_id.encode()]
+    with queue.connection.pipeline() as pipeline:
+        if started:
+            pipeline.zrem(registry, *started)
+        pipeline.lrem(queue.intermediate_queue_key, 1, job_id)
+        pipeline.rpush(key, job_id)
+        emit(pipeline, queue.name, job_id, FAILED, error=f"Job set aside: it cannot be read ({error!r})")
+        pipeline.execute()
+    warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
 
 
 def requeue_stranded(queue):
