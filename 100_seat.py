@@ -11,7 +11,7 @@ import threading
 import redis
 from rq import get_current_job
 
-from queuing_system.connection import make_client, wait_until_connected
+from queuing_system.connection import make_client, until_answered, wait_until_connected
 from queuing_system.console import say
 from queuing_system.events import COMPLETED, FAILED, JobReporter, event_line
 from queuing_system.jobs import JobFailed, create_job, job_queue
@@ -25,14 +25,23 @@ SEATS_KEY = "available_seats"
 ENABLED_KEY = "reservationEnabled"
 TOTAL_SEATS = 50
 
-# KEYS: seats, enabled flag. Returns the seats left, or -1 when there was none to take.
+# KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
+# left, or -1 when there was none to take.
 TAKE_SEAT = """
-local seats = tonumber(redis.call('GET', KEYS[1]) or '0')
-if seats <= 0 then return -1 end
-seats = redis.call('DECR', KEYS[1])
-if seats == 0 then redis.call('SET', KEYS[2], '0') end
-return seats
+local answer = redis.call('GET', KEYS[3])
+if answer then return tonumber(answer) end
+answer = -1
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  answer = redis.call('DECR', KEYS[1])
+  if answer == 0 then redis.call('SET', KEYS[2], '0') end
+end
+redis.call('SET', KEYS[3], answer, 'EX', ARGV[1])
+return answer
 """
+# A job's answer is kept under its receipt: the job tried again (after a dropped
+# connection, or run twice) gets it instead of taking a second seat.
+RECEIPT_KEY = "receipt:seat:{job_id}"
+RECEIPT_TTL = 86_400  # seconds
 
 client = make_client()
 jobs_connection = make_client(decode_responses=False)
@@ -57,7 +66,8 @@ def reservation_enabled():
 def take_seat(data=None):
     """The job: take one seat, or fail without taking anything."""
     job = get_current_job()
-    if job.connection.eval(TAKE_SEAT, 2, SEATS_KEY, ENABLED_KEY) < 0:
+    keys = [SEATS_KEY, ENABLED_KEY, RECEIPT_KEY.format(job_id=job.id)]
+    if until_answered(lambda: job.connection.eval(TAKE_SEAT, len(keys), *keys, RECEIPT_TTL)) < 0:
         raise JobFailed("Not enough seats available")
 
 

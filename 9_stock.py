@@ -8,8 +8,9 @@ script, so under any number of requests, threads or app instances exactly
 """
 
 from pathlib import Path
+from secrets import token_hex
 
-from queuing_system.connection import make_client, wait_until_connected
+from queuing_system.connection import make_client, until_answered, wait_until_connected
 from queuing_system.shutdown import run
 from queuing_system.web import create_json_app, serve_production
 
@@ -23,13 +24,24 @@ PRODUCTS_BY_ID = {str(product["itemId"]): product for product in list_products}
 STOCK_KEY = "item.{item_id}"  # the item's current stock; absent until its first reservation
 NOT_FOUND = {"status": "Product not found"}
 
-# KEYS[1]: the stock key; ARGV[1]: the initial quantity. Returns the stock left, or -1.
+# KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's TTL.
+# Returns the stock left, or -1.
 RESERVE_ONE = """
+local answer = redis.call('GET', KEYS[2])
+if answer then return tonumber(answer) end
 local stock = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
-if stock <= 0 then return -1 end
-redis.call('SET', KEYS[1], stock - 1)
-return stock - 1
+answer = -1
+if stock > 0 then
+  answer = stock - 1
+  redis.call('SET', KEYS[1], answer)
+end
+redis.call('SET', KEYS[2], answer, 'EX', ARGV[2])
+return answer
 """
+# A reservation's answer is kept this long under its receipt: a try repeated after a
+# dropped connection gets it instead of taking a second unit.
+RECEIPT_KEY = "receipt:{token}"
+RECEIPT_TTL = 60  # seconds
 
 client = make_client()
 
@@ -49,9 +61,10 @@ def get_current_reserved_stock_by_id(item_id):
 
 
 def reserve_one(item):
-    """Take one unit of the item's stock, atomically; False when none is left."""
-    key = STOCK_KEY.format(item_id=item["itemId"])
-    return client.eval(RESERVE_ONE, 1, key, item["initialAvailableQuantity"]) >= 0
+    """Take one unit of the item's stock, atomically and once; False when none is left."""
+    keys = [STOCK_KEY.format(item_id=item["itemId"]), RECEIPT_KEY.format(token=token_hex(8))]
+    args = [item["initialAvailableQuantity"], RECEIPT_TTL]
+    return until_answered(lambda: client.eval(RESERVE_ONE, len(keys), *keys, *args)) >= 0
 
 
 def create_app():

@@ -33,6 +33,9 @@ MAX_RETRY_DELAY = 2.0
 # After a server restart every pooled connection is dead; retrying a command twice, quickly,
 # on a fresh connection hides that from the caller instead of failing one request each.
 COMMAND_RETRIES = 2
+# A write made idempotent (a receipt key) is tried this many times, COMMAND_RETRIES each,
+# before its caller hears that Redis did not answer.
+ANSWER_ATTEMPTS = 5
 # While Redis stays away, a quiet script reminds the reader after this long, then twice as
 # long each time, up to the last.
 FIRST_REMINDER = 10.0  # seconds
@@ -123,6 +126,19 @@ def retry_delays():
     while True:
         yield delay
         delay = min(delay * 2, MAX_RETRY_DELAY)
+
+
+def until_answered(command, attempts=ANSWER_ATTEMPTS):
+    """`command()`, tried again while the connection drops, for a write that is safe to
+    repeat: a Lua script that keeps its answer under a receipt key, so that a second try
+    of a write Redis had already done gets the first answer instead of doing it again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return command()
+        except RETRYABLE as error:
+            if attempt == attempts or is_fatal(error):
+                raise
+            time.sleep(FIRST_RETRY_DELAY * attempt)
 
 
 class Outage:

@@ -6,8 +6,12 @@ that saves every job of the batch or none, with ids from one counter shared by a
 failure reported to the event stream by RQ's own callbacks, so any RQ worker emits them.
 """
 
+import redis
 from rq import Callback, Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
+
+from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"
@@ -79,7 +83,7 @@ def next_job_ids(connection, count):
 
 
 def create_jobs(queue, function, datas):
-    """Save one job per data dict on `queue`, atomically; return the RQ jobs in order.
+    """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order.
 
     `function` is the import path of the job function ("7_job_processor.process"), which
     receives the data dict, as Kue's process callback received `job.data`.
@@ -87,20 +91,40 @@ def create_jobs(queue, function, datas):
     datas = list(datas)
     if not datas:
         return []
-    ids = next_job_ids(queue.connection, len(datas))
-    return queue.enqueue_many(
-        [
-            Queue.prepare_data(
-                function,
-                args=(data,),
-                job_id=job_id,
-                timeout=JOB_TIMEOUT,
-                on_success=ON_SUCCESS,
-                on_failure=ON_FAILURE,
-            )
-            for job_id, data in zip(ids, datas)
-        ]
-    )
+    ids = until_answered(lambda: next_job_ids(queue.connection, len(datas)))
+    prepared = [
+        Queue.prepare_data(
+            function,
+            args=(data,),
+            job_id=job_id,
+            timeout=JOB_TIMEOUT,
+            on_success=ON_SUCCESS,
+            on_failure=ON_FAILURE,
+        )
+        for job_id, data in zip(ids, datas)
+    ]
+    first_key = Job.key_for(ids[0])
+    for attempt in range(1, ANSWER_ATTEMPTS + 1):
+        try:
+            return save_once(queue, prepared, first_key)
+        except (redis.WatchError, *RETRYABLE) as error:
+            # The batch was saved whole or not at all: its first job tells which.
+            if until_answered(lambda: queue.connection.exists(first_key)):
+                return until_answered(lambda: Job.fetch_many(ids, queue.connection, queue.serializer))
+            if attempt == ANSWER_ATTEMPTS:
+                raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
+
+
+def save_once(queue, prepared, first_key):
+    """One MULTI/EXEC with RQ's own writes. Its first job's key is WATCHed, so that redis-py
+    does not send the batch again on a new connection after one dropped (it raises
+    WatchError instead): a batch Redis had already saved would be queued twice."""
+    with queue.connection.pipeline() as pipeline:
+        pipeline.watch(first_key)
+        pipeline.multi()
+        jobs = queue.enqueue_many(prepared, pipeline=pipeline)
+        pipeline.execute()
+    return jobs
 
 
 def create_job(queue, function, data):
