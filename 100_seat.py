@@ -7,11 +7,12 @@ number of workers, /process calls or app processes reserve exactly 50 seats.
 """
 
 import threading
+from secrets import token_hex
 
 import redis
 from rq import get_current_job
 
-from queuing_system.connection import make_client, until_answered, wait_until_connected
+from queuing_system.connection import RETRYABLE, make_client, outage, until_answered, wait_until_connected
 from queuing_system.console import say
 from queuing_system.events import COMPLETED, FAILED, JobReporter, event_line
 from queuing_system.jobs import JobFailed, create_job, job_queue
@@ -42,6 +43,27 @@ return answer
 # connection, or run twice) gets it instead of taking a second seat.
 RECEIPT_KEY = "receipt:seat:{job_id}"
 RECEIPT_TTL = 86_400  # seconds
+
+# The instances serving this sale, each with the time its registration runs out: the
+# first to start (alone) opens the sale with 50 seats; one starting beside it joins.
+INSTANCES_KEY = "seat_app:instances"
+INSTANCE_TTL = 15  # seconds an instance that stopped beating still counts as serving
+BEAT_EVERY = 5  # seconds
+# KEYS: instances, seats, enabled flag; ARGV: this instance, its TTL, the seats of a new
+# sale. Returns how many other instances are serving (0: a new sale was opened).
+JOIN_SALE = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local others = redis.call('ZCARD', KEYS[1])
+if others == 0 then
+  redis.call('SET', KEYS[2], ARGV[3])
+  redis.call('SET', KEYS[3], '1')
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return others
+"""
+# KEYS: instances; ARGV: this instance, its TTL. Server time: app hosts' clocks may differ.
+BEAT = "redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])"
 
 client = make_client()
 jobs_connection = make_client(decode_responses=False)
@@ -76,6 +98,40 @@ def print_outcome(event):
         say(event_line("Seat reservation", event))
 
 
+class Sale:
+    """This instance's part in the sale: at start-up it joins the sale, opening it (50 seats,
+    reservations enabled) only if no other instance is serving it; a beat keeps it counted
+    while it serves; it leaves at shutdown. A lone app restarted so opens a new sale; a
+    second instance (scale-out, a rolling restart) joins the running one."""
+
+    def __init__(self, client):
+        self.client = client
+        self.instance = token_hex(8)
+        self.stopping = threading.Event()
+        self.beat = threading.Thread(target=self._beat, name="seat-sale", daemon=True)
+
+    def join(self):
+        """Join the sale; True if this instance opened it."""
+        keys = [INSTANCES_KEY, SEATS_KEY, ENABLED_KEY]
+        others = self.client.eval(JOIN_SALE, len(keys), *keys, self.instance, INSTANCE_TTL, TOTAL_SEATS)
+        self.beat.start()
+        return others == 0
+
+    def _beat(self):
+        while not self.stopping.wait(BEAT_EVERY):
+            try:
+                self.client.eval(BEAT, 1, INSTANCES_KEY, self.instance, INSTANCE_TTL)
+            except RETRYABLE as error:
+                outage.lost(error)
+
+    def leave(self):
+        self.stopping.set()
+        try:
+            self.client.zrem(INSTANCES_KEY, self.instance)
+        except RETRYABLE:
+            pass  # its registration runs out by itself
+
+
 class Processing:
     """The background worker that /process starts, once per app process."""
 
@@ -96,8 +152,6 @@ class Processing:
 
 
 def create_app():
-    reserve_seat(TOTAL_SEATS)
-    set_reservation_enabled(True)
     app = create_json_app(__name__)
     queue = job_queue(QUEUE, jobs_connection)
     reporter = JobReporter(jobs_connection, QUEUE, print_outcome)  # before any job: none missed
@@ -129,7 +183,11 @@ def create_app():
 
 def main():
     wait_until_connected(client, quiet=True)
-    return serve(create_app())
+    sale = Sale(client)
+    sale.join()  # the start-up step: a new sale, or the one other instances serve
+    app = create_app()
+    on_shutdown(app, sale.leave)
+    return serve(app)
 
 
 if __name__ == "__main__":

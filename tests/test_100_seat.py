@@ -38,7 +38,10 @@ def server():
 def http(server, monkeypatch):
     monkeypatch.setattr(seat, "client", fakeredis.FakeRedis(server=server, decode_responses=True))
     monkeypatch.setattr(seat, "jobs_connection", fakeredis.FakeRedis(server=server))
+    sale = seat.Sale(seat.client)
+    sale.join()  # the start-up step, as main() takes it
     yield seat.create_app().test_client()
+    sale.leave()
     stop_reporters()
 
 
@@ -123,3 +126,33 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
     assert app.stop(signal.SIGTERM) == 0
     assert app.stderr == ""
     assert len(app.output) == 80
+
+
+def test_a_second_instance_joins_the_running_sale_and_a_lone_restart_opens_a_new_one(server, monkeypatch):
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    first, second = seat.Sale(client), seat.Sale(client)
+    assert first.join() is True
+    client.set("available_seats", 3)  # seats taken meanwhile
+    assert second.join() is False
+    assert client.get("available_seats") == "3"
+    first.leave()
+    second.leave()
+    restarted = seat.Sale(client)
+    assert restarted.join() is True
+    assert client.get("available_seats") == "50"
+    restarted.leave()
+
+
+def test_a_second_app_process_does_not_give_the_seats_back(redis_url, start_app, redis_binary):
+    first, base1 = start_app("100_seat.py", redis_url)
+    for _ in range(3):
+        assert http_get(base1 + "/reserve_seat")[2] == RESERVATION_IN_PROCESS
+    assert http_get(base1 + "/process")[2] == QUEUE_PROCESSING
+    for _ in range(3):
+        first.next_line()
+    second, base2 = start_app("100_seat.py", redis_url)
+    assert http_get(base2 + "/available_seats")[2] == available_seats(47)
+    assert first.stop() == 0 and second.stop() == 0
+    alone, base = start_app("100_seat.py", redis_url)
+    assert http_get(base + "/available_seats")[2] == available_seats(50)
+    assert alone.stop() == 0
