@@ -4,8 +4,10 @@ Every response is JSON, errors included (404, 405, 500, and 503 while Redis is a
 bodies keep the spec's key order, compact, with no trailing newline.
 """
 
+import json
 import logging
 import os
+import resource
 import signal
 import socketserver
 import sys
@@ -14,7 +16,7 @@ import redis
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .console import debug, debugging, warn
 from .processes import start_session, supervise
@@ -22,6 +24,9 @@ from .shutdown import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1245
+BACKLOG = 4096  # connections the kernel holds before the server takes them
+BACKPRESSURE = 8192  # connections one Granian worker serves at once (its default: 512)
+HEADER_READ_TIMEOUT_MS = 5000
 REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
 
 
@@ -61,8 +66,36 @@ def add_json_error_handlers(app):
         return json_error(app, {"error": "Internal Server Error"}, 500)
 
 
+class JSONFlask(Flask):
+    def make_default_options_response(self):
+        # Flask's own is an empty text/html body: say the allowed methods in JSON instead.
+        response = super().make_default_options_response()
+        response.set_data(self.json.dumps({"allow": sorted(response.allow)}))
+        response.mimetype = "application/json"
+        return response
+
+
+class JSONErrorsRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, whose own answers to a request it cannot parse (a 100 KB
+    path, a 1 MB header, 2,000 headers, HTTP/2.0) are JSON instead of the stdlib's HTML page."""
+
+    def send_error(self, code, message=None, explain=None):
+        phrase = self.responses.get(code, ("Error", ""))[0]
+        body = json.dumps({"error": phrase}, separators=(",", ":")).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.request_version = "HTTP/1.1"  # a line it could not parse left HTTP/0.9: no headers
+        self.close_connection = True
+        self.send_response(code, phrase)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
+
+
 def create_json_app(import_name):
-    app = Flask(import_name)
+    app = JSONFlask(import_name)
     # Werkzeug answers `//x` and a missing trailing slash with an HTML redirect that Flask
     # hands out before any error handler: match them as they are, or 404 in JSON.
     app.url_map.merge_slashes = False
@@ -87,6 +120,14 @@ def quiet_server_logging():
     logging.getLogger("werkzeug").setLevel(level)
 
 
+def allow_many_connections():
+    """Raise this process's limit of open files to the most allowed: each client holds one,
+    and many slow clients must not starve the others (1,024 is a common default)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve_production(target, app_dir, workers=2, blocking_threads=2):
     """Serve the app factory `target` ("9_stock:create_app", importable from `app_dir`) with
     Granian, a Rust HTTP server: `workers` processes, each with `blocking_threads` threads
@@ -97,6 +138,7 @@ def serve_production(target, app_dir, workers=2, blocking_threads=2):
     stops in 10 here) and the master waited for it forever. Whatever still runs after
     processes.STOP_DEADLINE is killed.
     """
+    allow_many_connections()
     host, port = address()
     command = [
         sys.executable, "-m", "granian", target,
@@ -104,6 +146,10 @@ def serve_production(target, app_dir, workers=2, blocking_threads=2):
         "--host", host, "--port", str(port),
         "--workers", str(workers), "--blocking-threads", str(blocking_threads),
         "--respawn-failed-workers",
+        # Slow clients: connections wait for their headers in Granian's event loop, not in a
+        # thread; thousands may wait, and one that takes over 5 s to send them is dropped.
+        "--backlog", str(BACKLOG), "--backpressure", str(BACKPRESSURE),
+        "--http1-header-read-timeout", str(HEADER_READ_TIMEOUT_MS),
         "--log-level", "debug" if debugging() else "error",
     ]
     stopped_by = supervise(start_session(command), "the HTTP server")
@@ -115,9 +161,10 @@ def serve_production(target, app_dir, workers=2, blocking_threads=2):
 def serve(app):
     """Serve `app` on HOST:PORT (threaded) until SIGTERM or Ctrl-C; return an exit code."""
     quiet_server_logging()
+    allow_many_connections()
     host, port = address()
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=JSONErrorsRequestHandler)
     except OSError as error:
         warn(f"Cannot listen on {host}:{port}: {error}")
         return 1
