@@ -8,6 +8,7 @@ every task it ran passed.
 
 import argparse
 import difflib
+import faulthandler
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from .harness import (
 from .redis_server import RedisServer, server_executable
 
 TASKS = []
+CLEANUP_DEADLINE = 60  # seconds the tour may take to stop what it started, at the very most
 
 
 @dataclass
@@ -416,10 +418,13 @@ def main(argv=None):
         all_passed = summary(results, time.monotonic() - began)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        # Stopping is bounded (stop_all: 5 s a script): should it ever hang, say where and end.
+        faulthandler.dump_traceback_later(CLEANUP_DEADLINE, exit=True)
         stop_all()  # whatever a task interrupted by Ctrl-C or SIGTERM left running
         if server and args.keep_redis:
             print(f"\nRedis left running at {server.url} (pid {server.process.pid}); "
                   f"stop it with: kill {server.process.pid}", flush=True)
         elif server:
             server.close()
+        faulthandler.cancel_dump_traceback_later()
     return 0 if all_passed else 1
