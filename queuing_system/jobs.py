@@ -20,6 +20,13 @@ JOB_ID_KEY = "queuing:job_ids"
 # how soon a job whose worker died is noticed (see workers.Worker.get_heartbeat_ttl).
 JOB_TIMEOUT = 20  # seconds
 
+# How long a job stays in Redis once it ended, with its result: a finished one as long as
+# RQ's default; a failed one a day, to inspect and `rq requeue` (RQ's default is a year,
+# and its result stream would never expire). Every job key then expires: memory is bounded
+# by the job rate times these.
+RESULT_TTL = 500  # seconds
+FAILURE_TTL = 86_400  # seconds
+
 ON_SUCCESS = Callback("queuing_system.events.report_success")
 ON_FAILURE = Callback("queuing_system.events.report_failure")
 
@@ -98,6 +105,8 @@ def create_jobs(queue, function, datas):
             args=(data,),
             job_id=job_id,
             timeout=JOB_TIMEOUT,
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
             on_success=ON_SUCCESS,
             on_failure=ON_FAILURE,
         )

@@ -222,3 +222,19 @@ def test_a_job_past_its_timeout_fails_with_rqs_timeout_error(redis_binary):
     assert job.get_status() == JobStatus.FAILED
     [event] = follower.follow([job.id])
     assert (event.kind, event.error) == ("failed", "Task exceeded maximum timeout value (1 seconds)")
+
+
+def test_every_key_a_job_leaves_expires_within_its_retention(redis_binary):
+    from queuing_system.jobs import FAILURE_TTL, RESULT_TTL
+
+    queue = job_queue(QUEUE, redis_binary)
+    finished, failed = create_jobs(queue, PROCESS, [NOTIFICATION, BLACKLISTED])
+    drain({QUEUE: PROCESS}, redis_binary)
+    for job, retention in ((finished, RESULT_TTL), (failed, FAILURE_TTL)):
+        for key in (job.key, f"rq:results:{job.id}".encode()):
+            assert 0 < redis_binary.ttl(key) <= retention, key
+    # What stays is shared, not per job: the id counter, the bounded event stream, the
+    # registries (whose entries RQ drops as their jobs expire) and the queue list.
+    lasting = {key for key in redis_binary.keys("*") if redis_binary.ttl(key) == -1}
+    assert lasting == {b"queuing:job_ids", b"queuing:events:" + QUEUE.encode(), b"rq:queues",
+                       b"rq:finished:" + QUEUE.encode(), b"rq:failed:" + QUEUE.encode()}
