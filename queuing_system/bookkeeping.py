@@ -1,18 +1,33 @@
-"""RQ's own bookkeeping writes for a job, sent in fewer round trips.
+"""RQ's own bookkeeping writes for a job, sent in fewer round trips, each batch once.
 
 Stock RQ makes 23 round trips to Redis per job (`benchmarks/bench.py worker`), and on this
 kind of machine a round trip costs more CPU (two system calls and a context switch) than
 the job itself. Our worker queues the same writes (RQ's own methods, given a pipeline) in
-an `Outbox` and sends them together, in one MULTI/EXEC:
+an `Outbox` and sends them together, as one step of Redis (the SEND_BATCH script):
 
-- a job's end (status, result, registries, its completed event) goes with the worker's
+- a job's end (status, result, registries, its outcome event) goes with the worker's
   next dequeue, which comes right after it;
 - a job's progress events go with whatever is sent next, or after FLUSH_AFTER seconds if
   the job is still running, as Kue's `job.progress()` returned before its write was done.
+
+A batch is done once. Its reply can be lost after Redis ran it (a dropped connection, a
+killed client); sent again, it would repeat a job's outcome, or take a second job while
+the first waits in the intermediate list. So each batch carries its outbox's sequence
+number, Redis keeps the last one done (and the job it took) under MARKER_KEY, and a batch
+sent again is answered, not run again.
+
+A group of writes may be guarded: written only if this worker still holds its job (the
+job is still in the intermediate list, or its execution in the started registry). A
+worker frozen long enough (SIGSTOP, a VM pause) finds its job given to another, and drops
+its writes instead of running the job again or reporting a second outcome.
 """
 
 import threading
 import time
+import uuid
+from dataclasses import dataclass
+
+from redis.exceptions import ResponseError
 
 from .connection import RETRYABLE, describe, outage, retry_delays
 from .console import warn
@@ -22,10 +37,105 @@ FLUSH_AFTER = 0.05  # seconds a queued write may wait while a job runs
 # whole stop must fit in the 5 s the spec allows.
 STOP_PATIENCE = 2.0
 LATE_RETRY_AFTER = 1.0  # seconds between two tries of the timer while Redis is away
+MARKER_KEY = "queuing:outbox:{token}"  # an outbox's last batch done: seq, guards passed, job taken
+MARKER_TTL = 86_400  # seconds: only a batch sent again after a day away would run twice
+
+# Guards, (kind, key, member): the group is written only if
+IN_LIST = "lrem"  # the member is in the list; it is taken out
+IN_SET = "zscore"  # the member is in the sorted set
+TAKEN_FROM_SET = "zrem"  # the member is in the sorted set; it is taken out
+
+# KEYS[1]: the outbox's marker. ARGV: seq, marker ttl, then what to take after the writes
+# (queue, intermediate list, job key prefix; '' for nothing), the number of groups, per
+# group its guard (kind, key, member; kind '' for none) and its number of commands, each
+# as its number of arguments then the arguments; last, the number of replies wanted and
+# the 1-based indices of their commands.
+# Returns {guards passed ('1' or '0' per group), the first error or nil, the id of the
+# job taken or nil, its hash or nil, the replies wanted (nil: not written)...}.
+# A batch already done gets its first four again (its hash read again) and no replies.
+SEND_BATCH = """
+local marker, seq = KEYS[1], tonumber(ARGV[1])
+local queue, intermediate, prefix = ARGV[3], ARGV[4], ARGV[5]
+local function taken_job(id)
+  if not id or id == '' then return false, false end
+  return id, redis.call('HGETALL', prefix .. id)
+end
+if tonumber(redis.call('HGET', marker, 'seq') or '0') >= seq then
+  local id, fields = taken_job(redis.call('HGET', marker, 'taken'))
+  return {redis.call('HGET', marker, 'passed') or '', false, id, fields}
+end
+local function failed(reply)
+  return type(reply) == 'table' and reply.err
+end
+local passed, replies, first_error = {}, {}, false
+local i, n = 7, 0
+for group = 1, tonumber(ARGV[6]) do
+  local kind, key, member, count = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  i = i + 4
+  local ok = true
+  if kind ~= '' then
+    local reply
+    if kind == 'lrem' then reply = redis.pcall('LREM', key, 1, member)
+    elseif kind == 'zrem' then reply = redis.pcall('ZREM', key, member)
+    else reply = redis.pcall('ZSCORE', key, member) end
+    if failed(reply) then first_error = first_error or reply.err end
+    ok = not failed(reply) and reply ~= false and reply ~= 0
+  end
+  passed[group] = ok and '1' or '0'
+  for _ = 1, count do
+    local argc = tonumber(ARGV[i])
+    n = n + 1
+    if ok then
+      local reply = redis.pcall(unpack(ARGV, i + 1, i + argc))
+      if failed(reply) then
+        first_error = first_error or reply.err
+        reply = false
+      end
+      replies[n] = reply
+    end
+    i = i + 1 + argc
+  end
+end
+local id = false
+if queue ~= '' then id = redis.call('LMOVE', queue, intermediate, 'LEFT', 'RIGHT') end
+passed = table.concat(passed)
+redis.call('HSET', marker, 'seq', seq, 'passed', passed, 'taken', id or '')
+redis.call('EXPIRE', marker, ARGV[2])
+local fields
+id, fields = taken_job(id)
+local result = {passed, first_error, id, fields}
+for w = 1, tonumber(ARGV[i]) do
+  local reply = replies[tonumber(ARGV[i + w])]
+  if reply == nil then reply = false end
+  result[4 + w] = reply
+end
+return result
+"""
+
+
+@dataclass
+class Group:
+    """Writes queued together under one guard; `passed` is known once they are sent."""
+
+    guard: tuple = ()  # (kind, key, member), or () for none
+    start: int = 0  # index of its first command in the outbox's stack
+    note: str = ""  # said on stderr if the guard does not hold
+    passed: bool | None = None
+
+
+@dataclass
+class Batch:
+    """Queued writes sealed under a sequence number, sent (and sent again) as they are."""
+
+    seq: int
+    commands: list
+    groups: list
+    followups: list  # (command index, function of its reply, its group)
+    take: tuple = ()  # (queue key, intermediate key, job key prefix): take a job after the writes
 
 
 class Outbox:
-    """Writes queued on one MULTI/EXEC pipeline, sent together by `flush()`.
+    """Writes queued on a pipeline (as RQ's methods make them), sent together by `flush()`.
 
     Thread-safe: the worker's thread queues and flushes, a timer thread sends what has
     waited FLUSH_AFTER. While Redis is unreachable a flush waits for it (one note on
@@ -35,17 +145,25 @@ class Outbox:
     """
 
     def __init__(self, connection, stopping=None):
-        self.pipeline = connection.pipeline(transaction=True)
+        self.connection = connection
+        self.pipeline = connection.pipeline(transaction=True)  # collects commands, never sent
+        self.send_batch = connection.register_script(SEND_BATCH)
+        self.marker = MARKER_KEY.format(token=uuid.uuid4().hex)
+        self.seq = 0
         self.stopping = stopping or threading.Event()
         self.lock = threading.RLock()
-        self.followups = []  # (reply index, function of the reply), run after a flush
+        self.groups = []
+        self.followups = []  # (command index, function of its reply, group), run after a flush
+        self.unsent = None  # a sealed Batch whose reply was lost: sent again, as it is
         self.queued_at = None
         self.closed = threading.Event()
         self.timer = threading.Thread(target=self._send_late_writes, name="outbox", daemon=True)
         self.timer.start()
 
-    def add(self, write):
-        """Queue the commands `write(pipeline)` makes: all of them, or none if it raises."""
+    def add(self, write, guard=(), note=""):
+        """Queue the commands `write(pipeline)` makes: all of them, or none if it raises.
+        With a guard (kind, key, member), they are written only if it holds (else `note`
+        is said); the Group returned tells, after the flush, whether it did."""
         with self.lock:
             queued = len(self.pipeline.command_stack)
             try:
@@ -53,23 +171,32 @@ class Outbox:
             except BaseException:
                 del self.pipeline.command_stack[queued:]
                 raise
+            group = Group(tuple(guard), queued, note)
+            self.groups.append(group)
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
+            return group
 
     def then(self, followup):
-        """After the next flush, call `followup(reply)` with the reply of the last command queued."""
+        """After the next flush, call `followup(reply)` with the reply of the last command
+        queued: None if that batch was already done (its reply lost); not at all if its
+        guard did not hold."""
         with self.lock:
-            self.followups.append((len(self.pipeline.command_stack) - 1, followup))
+            self.followups.append((len(self.pipeline.command_stack) - 1, followup, self.groups[-1]))
 
-    def flush(self, patience=None):
+    def flush(self, patience=None, take=()):
         """Send what is queued, waiting for Redis while it is away. Gives up after
         `patience` seconds, or STOP_PATIENCE once stopping, dropping the writes with a
-        warning; returns False then, True once sent."""
+        warning; returns False then, True once sent.
+
+        With `take` (queue key, intermediate key, job key prefix), a job is moved from
+        the queue to the intermediate list after the writes: returns (id, hash fields),
+        or None if the queue was empty, instead of True."""
         with self.lock:
             give_up_at = None if patience is None else time.monotonic() + patience
             for delay in retry_delays():
                 try:
-                    sent = self._send()
+                    sent = self._send(take)
                     break
                 except RETRYABLE as error:
                     outage.lost(error)
@@ -83,34 +210,73 @@ class Outbox:
                         self.stopping.wait(delay)
                     else:
                         time.sleep(min(delay, left))
-        self._follow_up(*sent)
+        for batch, reply in sent:
+            self._follow_up(batch, reply)
+        if take:
+            return self._taken(sent[-1][1])
         return True
 
-    def _send(self):
-        """One attempt (the caller holds the lock); on a lost connection the writes stay queued."""
-        commands, followups = list(self.pipeline.command_stack), self.followups
-        if not commands:
-            return [], []
-        try:
-            replies = self.pipeline.execute()
-        except RETRYABLE:
-            # EXEC may have run before the connection dropped: sending it again can only
-            # repeat an event (readers ignore a second outcome) or a counter increment.
-            self.pipeline.command_stack = commands
-            raise
-        outage.back()
-        self.followups, self.queued_at = [], None
-        return replies, followups
+    def _seal(self, take=()):
+        """What is queued, as a Batch (the caller holds the lock); the queue starts empty."""
+        self.seq += 1
+        batch = Batch(self.seq, list(self.pipeline.command_stack), self.groups, self.followups, take)
+        self.pipeline.command_stack.clear()
+        self.groups, self.followups, self.queued_at = [], [], None
+        return batch
 
-    def _drop(self, error):
-        warn(f"Gave up sending {len(self.pipeline.command_stack)} queued writes: {describe(error)}")
-        self.pipeline.reset()
-        self.followups, self.queued_at = [], None
+    def _send(self, take=()):
+        """Send the batch whose reply was lost, then what is queued (the caller holds the
+        lock). Returns [(batch, reply)]; on a lost connection, what is unsent stays so."""
+        sent, took = [], False
+        while True:
+            if self.unsent is None:
+                taking = bool(take) and not took
+                if not self.groups and not taking:
+                    return sent
+                self.unsent = self._seal(take if taking else ())
+            batch = self.unsent
+            reply = self.send_batch(keys=[self.marker], args=self._arguments(batch))
+            self.unsent = None
+            outage.back()
+            sent.append((batch, reply))
+            took = took or bool(batch.take)
+
+    def _arguments(self, batch):
+        take = batch.take or ("", "", "")
+        args = [batch.seq, MARKER_TTL, *take, len(batch.groups)]
+        ends = [group.start for group in batch.groups[1:]] + [len(batch.commands)]
+        for group, end in zip(batch.groups, ends):
+            args += [*(group.guard or ("", "", "")), end - group.start]
+            for command, _options in batch.commands[group.start:end]:
+                if command[0] in ("EVAL", "EVALSHA", "MULTI", "EXEC"):
+                    raise ValueError(f"an outbox cannot queue {command[0]}")
+                args += [len(command), *command]
+        args += [len(batch.followups), *(index + 1 for index, _f, _g in batch.followups)]
+        return args
+
+    def _follow_up(self, batch, reply):
+        passed, error = reply[0].decode(), reply[1]
+        for group, flag in zip(batch.groups, passed):
+            group.passed = flag == "1"
+            if not group.passed and group.note:
+                warn(group.note)
+        replies = reply[4:] or [None] * len(batch.followups)  # done before: replies unknown
+        for (_index, followup, group), value in zip(batch.followups, replies):
+            if group.passed:
+                followup(value)
+        if error:
+            raise ResponseError(error.decode() if isinstance(error, bytes) else error)
 
     @staticmethod
-    def _follow_up(replies, followups):
-        for index, followup in followups:
-            followup(replies[index])
+    def _taken(reply):
+        job_id, fields = reply[2], reply[3]
+        return None if job_id is None else (job_id, fields or [])
+
+    def _drop(self, error):
+        dropped = len(self.pipeline.command_stack) + (len(self.unsent.commands) if self.unsent else 0)
+        warn(f"Gave up sending {dropped} queued writes: {describe(error)}")
+        self.pipeline.command_stack.clear()
+        self.groups, self.followups, self.unsent, self.queued_at = [], [], None, None
 
     def close(self, patience=STOP_PATIENCE):
         """Send what is queued (waiting up to `patience` seconds for Redis) and stop the timer."""
@@ -132,4 +298,8 @@ class Outbox:
                 except Exception as error:  # the worker's own flush will raise it again
                     warn(f"could not send queued writes: {error!r}")
                     continue
-            self._follow_up(*sent)
+            for batch, reply in sent:
+                try:
+                    self._follow_up(batch, reply)
+                except ResponseError as error:
+                    warn(f"a queued write failed: {error}")

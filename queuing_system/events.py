@@ -91,15 +91,36 @@ def report_success(job, connection, result, *args, **kwargs):
 
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
 
+# An abandoned job's outcome, claimed: written only by whoever takes its expired execution
+# out of the started registry, so it cannot cross a worker that was only paused and has
+# just reported the job's end (see bookkeeping's guards).
+# KEYS: started registry, event stream; ARGV: job id, now, stream maxlen, event fields...
+CLAIM_ABANDONED = """
+local prefix, claimed = ARGV[1] .. ':', 0
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[2])) do
+  if string.sub(entry, 1, #prefix) == prefix then
+    claimed = claimed + redis.call('ZREM', KEYS[1], entry)
+  end
+end
+if claimed > 0 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4)) end
+return claimed
+"""
 
+
+@pipeline_safe
 def report_failure(job, connection, exc_type, exc_value, traceback):
     """RQ's on_failure callback: the event carries the error's message only.
 
-    RQ also calls it for a job whose worker died mid-job (AbandonedJobError, no message).
-    Such a job is reported failed, not run again: its notification may already be sent.
+    RQ also calls it, with no pipeline, for a job whose worker died mid-job
+    (AbandonedJobError). Such a job is reported failed (once: see CLAIM_ABANDONED), not
+    run again: its notification may already be sent.
     """
-    error = ABANDONED if isinstance(exc_value, AbandonedJobError) else str(exc_value)
-    emit(connection, job.origin, job.id, FAILED, error=error)
+    if not isinstance(exc_value, AbandonedJobError):
+        emit(connection, job.origin, job.id, FAILED, error=str(exc_value))
+        return
+    fields = ("job", job.id, "event", FAILED, "error", ABANDONED)
+    keys = (job.started_job_registry.key, stream_key(job.origin))
+    connection.eval(CLAIM_ABANDONED, len(keys), *keys, job.id, time.time(), STREAM_MAXLEN, *fields)
 
 
 def last_event_id(connection, queue_name):

@@ -73,6 +73,14 @@ def disarm(job):
             refusals.append(f"its {kind} callback {name!r} is not one of ours")
             setattr(job, f"_{kind}_callback_name", None)
             setattr(job, f"_{kind}_callback", None)
+    # Ours never ask for these: from a stranger, webhooks would make the worker call any
+    # address, and repeats send the notification again, up to 10^20 times.
+    if job.webhooks:
+        refusals.append("it asks for webhooks, which our queues never send")
+        job.webhooks = None
+    if job.repeats_left:
+        refusals.append("it asks to be repeated, which our queues never do")
+        job.repeats_left = None
     if job.func_name not in job.allowed or job.instance is not None:
         refusals.insert(0, f"{job.func_name!r} is not a job function of queue {job.origin}")
     return "; ".join(refusals) or None
@@ -89,11 +97,12 @@ def next_job_ids(connection, count):
     return [str(job_id) for job_id in range(last - count + 1, last + 1)]
 
 
-def create_jobs(queue, function, datas):
+def create_jobs(queue, function, datas, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
     """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order.
 
     `function` is the import path of the job function ("7_job_processor.process"), which
-    receives the data dict, as Kue's process callback received `job.data`.
+    receives the data dict, as Kue's process callback received `job.data`. A finished job
+    is kept `result_ttl` seconds, a failed one `failure_ttl`.
     """
     datas = list(datas)
     if not datas:
@@ -105,8 +114,8 @@ def create_jobs(queue, function, datas):
             args=(data,),
             job_id=job_id,
             timeout=JOB_TIMEOUT,
-            result_ttl=RESULT_TTL,
-            failure_ttl=FAILURE_TTL,
+            result_ttl=result_ttl,
+            failure_ttl=failure_ttl,
             on_success=ON_SUCCESS,
             on_failure=ON_FAILURE,
         )

@@ -16,16 +16,16 @@ from rq.callbacks import execute_success_callback
 from rq.exceptions import DeserializationError, DequeueTimeout
 from rq.executions import Execution
 from rq.job import JobStatus
-from rq.job_lifecycle import call_exception_handlers
+from rq.job_lifecycle import call_exception_handlers, format_exc_info
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from .bookkeeping import Outbox
-from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays
+from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox
+from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays, until_answered
 from .console import debug, debugging, warn
-from .events import FAILED, emit
+from .events import STREAM_MAXLEN, stream_key
 from .jobs import JOB_TIMEOUT, JobFailed, JobRefused, disarm, job_queue
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
@@ -35,15 +35,6 @@ SUSPENSION_CHECK_EVERY = 1.0  # seconds between two looks for `rq suspend`
 MAINTENANCE_EVERY = 10  # seconds between two looks for jobs whose worker died (RQ: 600)
 ABANDON_GRACE = 10  # seconds past its timeout before a started job counts as abandoned
 PUBSUB_RETRY_EVERY = 2.0  # seconds between two tries of RQ's command channel while Redis is away
-
-
-# RQ's dequeue (LMOVE to the intermediate list, then HGETALL of the job) in one step.
-# KEYS: queue, intermediate list; ARGV: job key prefix. Returns {id, hash fields} or nil.
-TAKE_JOB = """
-local job_id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
-if not job_id then return false end
-return {job_id, redis.call('HGETALL', ARGV[1] .. job_id)}
-"""
 
 
 class Worker(SimpleWorker):
@@ -81,7 +72,7 @@ class Worker(SimpleWorker):
             raise
         except Exception as error:  # RQ's own bookkeeping choked on the job's hash
             self.outbox.flush()
-            set_aside_job(queue, job.id, error)
+            set_aside_job(queue, job.id, error, self.uses_intermediate_list())
 
     def perform_queued_job(self, job, queue):
         """RQ's SimpleWorker.execute_job and perform_job, with the bookkeeping in the outbox.
@@ -106,8 +97,7 @@ class Worker(SimpleWorker):
                 result = job.perform()
             self.end_job(job, queue, execution, result)
         except:  # noqa: E722 - whatever the job raises is its failure, as in RQ's perform_job
-            self.outbox.flush()
-            self._finalize_failure(job, queue, execution, sys.exc_info())
+            self.fail_job(job, queue, execution, sys.exc_info())
 
     def refusal(self, job, queue):
         """Why this job must not run here, or None (see job_functions)."""
@@ -121,7 +111,9 @@ class Worker(SimpleWorker):
 
     def start_job(self, job, queue):
         """RQ's prepare_execution and prepare_job_execution, sent with what was queued before.
-        Returns the execution, or None if Redis could not be told (the job must not run)."""
+        Returns the execution, or None if the job must not run: Redis could not be told,
+        or the job was given to another worker while this one was frozen (SIGSTOP, a VM
+        pause) between taking and starting it."""
         ttl = self.get_heartbeat_ttl(job)
         started = []
 
@@ -133,15 +125,27 @@ class Worker(SimpleWorker):
                 self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
             job.prepare_for_execution(self.name, pipeline=pipeline)
             pipeline.persist(job.key)
-            if len(self.queues) == 1:
-                pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
 
-        self.outbox.add(write)
-        if not self.outbox.flush():
+        # Started only if still ours: out of the intermediate list, where RQ's dequeue put it.
+        guard = (IN_LIST, queue.intermediate_queue_key, job.id) if self.uses_intermediate_list() else ()
+        note = f"job {job.id}: given to another worker while this one held it (paused, or cut off from Redis); not run here"
+        group = self.outbox.add(write, guard, note)
+        if not self.outbox.flush() or not group.passed:
             return None
         execution = started[0]
         self.executions[execution.id] = execution
         return execution
+
+    def uses_intermediate_list(self):
+        """As RQ's dequeue: a job moves to an intermediate list (LMOVE) for one queue on
+        Redis 6.2 and later; otherwise it is popped."""
+        return len(self.queues) == 1 and self.get_redis_server_version() >= (6, 2, 0)
+
+    def still_started(self, job, queue, execution):
+        """The guard of a job's end: its execution is still in the started registry (else
+        it was reported abandoned while this worker was paused, and has its outcome)."""
+        note = f"job {job.id}: reported abandoned while this worker held it (paused, or cut off from Redis); its end here is dropped"
+        return (IN_SET, queue.started_job_registry.key, execution.composite_key), note
 
     def end_job(self, job, queue, execution, result):
         """RQ's _finalize_success and handle_job_success, queued: sent with the next write.
@@ -181,8 +185,54 @@ class Worker(SimpleWorker):
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             pipeline.exists(job.dependents_key)
 
-        self.outbox.add(write)
-        self.outbox.then(lambda dependents: dependents and queue.enqueue_dependents(job))
+        self.outbox.add(write, *self.still_started(job, queue, execution))
+        self.outbox.then(lambda dependents: enqueue_dependents(queue, job, dependents))
+        return None
+
+    def fail_job(self, job, queue, execution, exc_info):
+        """RQ's _finalize_failure and handle_job_failure, queued: the failure callback (the
+        outcome event) and the failure's bookkeeping go to Redis together, so a kill between
+        the two cannot report a job failed twice (once by it, once as abandoned).
+
+        A callback that is not ours, a job stopped by `rq stop-job`, or the retry of a job
+        whose Retry has intervals take RQ's own path."""
+        callback = job.failure_callback
+        queued_callback = callback is None or getattr(callback, "pipeline_safe", False)
+        retry = job.should_retry
+        if not queued_callback or self._stopped_job_id == job.id or (retry and job.retry_intervals):
+            self.outbox.flush()
+            return self._finalize_failure(job, queue, execution, exc_info)
+        job._status = JobStatus.FAILED
+        job.ended_at = now()
+        self.handle_exception(job, *exc_info)
+        exc_string = format_exc_info(exc_info)
+
+        def write(pipeline):
+            job.heartbeat(job.ended_at, job.failure_callback_timeout, pipeline=pipeline)
+            if callback is not None:
+                callback(job, pipeline, *exc_info)
+            if not retry:
+                job.set_status(JobStatus.FAILED, pipeline=pipeline)
+            self.cleanup_execution(job, pipeline=pipeline, execution=execution)
+            if not self.disable_default_exception_handler and not retry:
+                job._handle_failure(
+                    exc_string,
+                    pipeline=pipeline,
+                    worker_name=self.name,
+                    execution_id=execution.id,
+                    execution_started_at=execution.created_at,
+                    execution_ended_at=job.ended_at,
+                )
+            self.increment_failed_job_count(pipeline)
+            if job.started_at:
+                self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            if retry:
+                job.retry(queue, pipeline)
+            pipeline.exists(job.dependents_key)
+
+        self.outbox.add(write, *self.still_started(job, queue, execution))
+        if not retry:
+            self.outbox.then(lambda dependents: enqueue_dependents(queue, job, dependents))
         return None
 
     def bootstrap(self, *args, **kwargs):
@@ -193,8 +243,10 @@ class Worker(SimpleWorker):
         super().bootstrap(*args, **kwargs)
 
     def teardown(self):
-        if self._outbox is not None:
-            self._outbox.close()  # before RQ deletes the worker's key
+        if self._outbox is not None:  # before RQ deletes the worker's key
+            # A worker stopping waits a little for Redis; one whose loop failed, for as long
+            # as it takes (a stop request then cuts the wait short).
+            self._outbox.close(patience=STOP_PATIENCE if self.stopping.is_set() else None)
         try:
             super().teardown()
         except RETRYABLE as error:  # Redis away: the worker's key expires by itself
@@ -310,7 +362,7 @@ class Worker(SimpleWorker):
                 raise
             except Exception as error:  # RQ's and our dequeue both name the job that failed
                 if getattr(error, "job_id", None) is not None:
-                    set_aside_job(error.queue, error.job_id, error)
+                    set_aside_job(error.queue, error.job_id, error, self.uses_intermediate_list())
                 elif isinstance(error, UnicodeDecodeError):  # RQ took an id that is not text
                     for queue in self.queues:
                         entries = self.connection.lrange(queue.intermediate_queue_key, 0, -1)
@@ -348,19 +400,16 @@ class Worker(SimpleWorker):
         """RQ's non-blocking dequeue (LMOVE to the intermediate list, then fetch), as one
         script sent with the outbox: the last job's end and the next job in one round trip.
         Returns (job, queue), or None once the queue is empty (the outbox is then sent)."""
-        if len(self.queues) != 1 or self.get_redis_server_version() < (6, 2, 0):
+        if not self.uses_intermediate_list():
             self.outbox.flush()
             return None  # RQ's own dequeue for several queues (it pops without LMOVE)
         queue = self.queues[0]
-        keys = (queue.key, queue.intermediate_queue_key)
-        prefix = self.job_class.redis_job_namespace_prefix
+        take = (queue.key, queue.intermediate_queue_key, self.job_class.redis_job_namespace_prefix)
         while True:
-            reply = []
-            self.outbox.add(lambda pipeline: pipeline.eval(TAKE_JOB, len(keys), *keys, prefix))
-            self.outbox.then(reply.append)
-            if not self.outbox.flush() or not reply[0]:
+            taken = self.outbox.flush(take=take)
+            if not taken:
                 return None  # the queue is empty, or a stopping worker gave up on Redis
-            raw_id, fields = reply[0]
+            raw_id, fields = taken
             if not is_text(raw_id):
                 set_aside_undecodable(queue, [raw_id])
                 continue
@@ -461,6 +510,37 @@ def is_text(entry):
     return True
 
 
+# An entry moved from one list to another in one step, by whoever finds it first: a
+# retried LREM that Redis had already done would answer 0, and the entry be in neither.
+# KEYS: from, to; ARGV: entry, LPUSH (to the front) or RPUSH. Returns 1 if it was moved.
+MOVE_ENTRY = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call(ARGV[2], KEYS[2], ARGV[1])
+return 1
+"""
+
+# A job that cannot be read, set aside and reported failed in one step, once: by whoever
+# takes it out of the intermediate list or the started registry (or, ARGV[4] '0',
+# unconditionally: RQ popped it, as its dequeue of several queues does).
+# KEYS: intermediate list, set-aside list, started registry, event stream;
+# ARGV: job id, error, stream maxlen, guarded ('1' or '0').
+SET_ASIDE = """
+local held = redis.call('LREM', KEYS[1], 1, ARGV[1])
+local prefix = ARGV[1] .. ':'
+for _, entry in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  if string.sub(entry, 1, #prefix) == prefix then held = held + redis.call('ZREM', KEYS[3], entry) end
+end
+if held == 0 and ARGV[4] == '1' then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'job', ARGV[1], 'event', 'failed', 'error', ARGV[2])
+return 1
+"""
+
+
+def move_entry(connection, source, destination, entry, push="RPUSH"):
+    return until_answered(lambda: connection.eval(MOVE_ENTRY, 2, source, destination, entry, push))
+
+
 def set_aside_undecodable(queue, entries):
     """Move the entries that are not text (no job id can be) from the queue's intermediate
     list to SET_ASIDE_KEY, saying so once each; RQ's own code dies on them, every time.
@@ -470,29 +550,22 @@ def set_aside_undecodable(queue, entries):
     for entry in entries:
         if is_text(entry):
             continue
-        if queue.connection.lrem(queue.intermediate_queue_key, 1, entry):  # one worker wins it
-            queue.connection.rpush(key, entry)
+        if move_entry(queue.connection, queue.intermediate_queue_key, key, entry):  # one worker wins it
             warn(f"queue {queue.name}: set aside {entry!r}, which is no job id (see list {key})")
             moved += 1
     return moved
 
 
-def set_aside_job(queue, job_id, error):
+def set_aside_job(queue, job_id, error, guarded=True):
     """A job RQ cannot read (a malformed field in its hash): moved from the queue's
-    intermediate list to SET_ASIDE_KEY, said once on stderr, and reported failed to its
-    creator. Its hash stays as it is, for a person to inspect."""
+    intermediate list or started registry (`guarded`: only if it is still in one) to
+    SET_ASIDE_KEY, said once on stderr, and reported failed to its creator. Its hash
+    stays, for a person to inspect."""
     key = SET_ASIDE_KEY.format(queue=queue.name)
-    registry = queue.started_job_registry.key
-    started = [entry for entry in queue.connection.zrange(registry, 0, -1)
-               if entry.split(b":")[0] == job_id.encode()]
-    with queue.connection.pipeline() as pipeline:
-        if started:
-            pipeline.zrem(registry, *started)
-        pipeline.lrem(queue.intermediate_queue_key, 1, job_id)
-        pipeline.rpush(key, job_id)
-        emit(pipeline, queue.name, job_id, FAILED, error=f"Job set aside: it cannot be read ({error!r})")
-        pipeline.execute()
-    warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
+    keys = (queue.intermediate_queue_key, key, queue.started_job_registry.key, stream_key(queue.name))
+    args = (job_id, f"Job set aside: it cannot be read ({error!r})", STREAM_MAXLEN, "1" if guarded else "0")
+    if until_answered(lambda: queue.connection.eval(SET_ASIDE, len(keys), *keys, *args)):
+        warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
 
 
 def requeue_stranded(queue):
@@ -500,17 +573,24 @@ def requeue_stranded(queue):
 
     RQ fails them after a minute without calling their failure callback, so their
     creator would wait forever. Never started, they are safe to run: seen at two
-    maintenance passes in a row, they go back to the front of the queue.
+    maintenance passes in a row, they go back to the front of the queue. (A worker that
+    was only paused finds its job gone when it wakes, and does not start it.)
     """
     intermediate = queue.intermediate_queue
     set_aside_undecodable(queue, queue.connection.lrange(intermediate.key, 0, -1))
     for job_id in intermediate.get_job_ids():
         if job_id in queue.started_job_registry or intermediate.set_first_seen(job_id):
             continue
-        if queue.connection.lrem(intermediate.key, 1, job_id):  # only one worker wins it
-            queue.push_job_id(job_id, at_front=True)
+        if move_entry(queue.connection, intermediate.key, queue.key, job_id, "LPUSH"):  # one worker wins it
             queue.connection.delete(intermediate.get_first_seen_key(job_id))
-            debug(f"job {job_id} was taken by a worker that died before starting it: requeued")
+            debug(f"job {job_id} was taken by a worker that stopped before starting it: requeued")
+
+
+def enqueue_dependents(queue, job, dependents):
+    """RQ's enqueue of the jobs waiting on this one, if `dependents` (the reply of EXISTS
+    on its dependents key) says there are any; None: unknown (the reply was lost)."""
+    if dependents is not False and dependents != 0:
+        until_answered(lambda: queue.enqueue_dependents(job))
 
 
 def log_level():
@@ -554,10 +634,20 @@ def make_worker(job_functions, connection, worker_class=None, **options):
 
 
 def work(job_functions):
-    """One worker in this process, until SIGTERM or SIGINT."""
+    """One worker in this process, until SIGTERM or SIGINT. A worker cut off from Redis as
+    it starts (registering, subscribing) is replaced once Redis answers."""
     quiet_rq_logging()
     connection = connect_for_jobs()
-    make_worker(job_functions, connection).work(logging_level=log_level())
+    stopping = threading.Event()
+    while not stopping.is_set():
+        try:
+            make_worker(job_functions, connection, stopping=stopping).work(logging_level=log_level())
+            return
+        except RETRYABLE as error:
+            if is_fatal(error):
+                raise
+            outage.lost(error)
+            stopping.wait(RESTART_DELAY)
 
 
 def drain(job_functions, connection):

@@ -3,7 +3,7 @@ anyone writes, a worker never dies of it, a good job behind it still runs, and a
 still hears that good job's outcome."""
 
 import fakeredis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rq.job import JobStatus
 
@@ -41,6 +41,7 @@ def good_job_runs_behind(connection, write_garbage):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.dictionaries(st.sampled_from(FIELDS), values, min_size=1, max_size=3))
+@example(changes={"repeats_left": b"99999999999999999999"})  # found: the drain never ended
 def test_a_job_hash_with_garbage_fields_never_kills_the_worker(changes):
     connection = fakeredis.FakeRedis()
 

@@ -38,6 +38,14 @@ ATTACKS = {
         ["7_job_processor.process", None, [{"phoneNumber": "4150000000", "message": "x"}], {}],
         {"success_callback_name": "builtins.exec"},
     ),
+    "webhooks to any address": (
+        ["7_job_processor.process", None, [{"phoneNumber": "4150000000", "message": "x"}], {}],
+        {"webhooks": json.dumps([{"url": "http://127.0.0.1:9/", "job_status": "finished"}])},
+    ),
+    "repeats, 10^20 of them": (
+        ["7_job_processor.process", None, [{"phoneNumber": "4150000000", "message": "x"}], {}],
+        {"repeats_left": "99999999999999999999"},
+    ),
 }
 
 
