@@ -27,8 +27,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from redis.exceptions import ResponseError
-
 from .connection import RETRYABLE, describe, outage, retry_delays
 from .console import warn
 
@@ -264,8 +262,8 @@ class Outbox:
         for (_index, followup, group), value in zip(batch.followups, replies):
             if group.passed:
                 followup(value)
-        if error:
-            raise ResponseError(error.decode() if isinstance(error, bytes) else error)
+        if error:  # the rest of the batch is written: a refused write is said, not retried
+            warn(f"Redis refused a queued write: {error.decode(errors='replace') if isinstance(error, bytes) else error}")
 
     @staticmethod
     def _taken(reply):
@@ -299,7 +297,4 @@ class Outbox:
                     warn(f"could not send queued writes: {error!r}")
                     continue
             for batch, reply in sent:
-                try:
-                    self._follow_up(batch, reply)
-                except ResponseError as error:
-                    warn(f"a queued write failed: {error}")
+                self._follow_up(batch, reply)

@@ -34,8 +34,11 @@ MAX_RETRY_DELAY = 2.0
 # on a fresh connection hides that from the caller instead of failing one request each.
 COMMAND_RETRIES = 2
 # A write made idempotent (a receipt key) is tried this many times, COMMAND_RETRIES each,
-# before its caller hears that Redis did not answer.
+# before its caller hears that Redis did not answer...
 ANSWER_ATTEMPTS = 5
+# ...and, while connections keep dropping (Redis there, its clients killed), for this many
+# seconds: a caller told "no answer" may have had its write done, so it is told that late.
+ANSWER_WITHIN = 3.0
 # While Redis stays away, a quiet script reminds the reader after this long, then twice as
 # long each time, up to the last.
 FIRST_REMINDER = 10.0  # seconds
@@ -128,17 +131,22 @@ def retry_delays():
         delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
-def until_answered(command, attempts=ANSWER_ATTEMPTS):
+def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
     """`command()`, tried again while the connection drops, for a write that is safe to
     repeat: a Lua script that keeps its answer under a receipt key, so that a second try
-    of a write Redis had already done gets the first answer instead of doing it again."""
-    for attempt in range(1, attempts + 1):
+    of a write Redis had already done gets the first answer instead of doing it again.
+    Gives up after `attempts` tries and `within` seconds, whichever comes last."""
+    give_up_at = time.monotonic() + within
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return command()
         except RETRYABLE as error:
-            if attempt == attempts or is_fatal(error):
+            late = attempt >= attempts and time.monotonic() >= give_up_at
+            if late or is_fatal(error):
                 raise
-            time.sleep(FIRST_RETRY_DELAY * attempt)
+            time.sleep(FIRST_RETRY_DELAY * min(attempt, 5))
 
 
 class Outage:

@@ -42,6 +42,7 @@ def good_job_runs_behind(connection, write_garbage):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.dictionaries(st.sampled_from(FIELDS), values, min_size=1, max_size=3))
 @example(changes={"repeats_left": b"99999999999999999999"})  # found: the drain never ended
+@example(changes={"result_ttl": b"9223372036854775808"})  # found: Redis refused its EXPIRE
 def test_a_job_hash_with_garbage_fields_never_kills_the_worker(changes):
     connection = fakeredis.FakeRedis()
 
