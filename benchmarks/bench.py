@@ -15,6 +15,9 @@ median with min–max and the ratio against a baseline measured in this same run
            the Werkzeug development server (`flask run`)
   growth   end-to-end time, Redis memory and event-stream length at N = 1k, 10k, 100k,
            and the processor's RSS along the way
+  memory   Redis memory over 100k jobs with the spec's 2-in-11 failures: bytes a finished
+           and a failed job keep, and memory bounded once retention (scaled down to
+           seconds here, to see it within the run) lets jobs go
 
     python benchmarks/bench.py                  # everything (several minutes)
     python benchmarks/bench.py enqueue e2e -n 5000 --repeat 3
@@ -317,13 +320,76 @@ def bench_growth(client, url, sizes):
         stop(processor)
 
 
+SPEC_PHONES = [  # the spec's eleven jobs: two of eleven are blacklisted and fail
+    "4153518780", "4153518781", "4153518743", "4153538781", "4153118782", "4153718781",
+    "4159518782", "4158718781", "4153818782", "4154318781", "4151218782",
+]
+
+
+def spec_mix(count, start=0):
+    return [{"phoneNumber": SPEC_PHONES[n % 11], "message": f"This is the code {n} to verify"}
+            for n in range(start, start + count)]
+
+
+def bytes_kept(client, url, data, result_ttl, failure_ttl):
+    """Redis memory per job once `data`'s jobs have ended, with the given retention."""
+    fresh(client)
+    processor = start([sys.executable, "7_job_processor.py"], url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        before = client.info("memory")["used_memory"]
+        follower = EventFollower(client, QUEUE)
+        jobs = create_jobs(job_queue(QUEUE, client), PROCESS, data, result_ttl, failure_ttl)
+        for _event in follower.follow(job.id for job in jobs):
+            pass
+        client.xtrim("queuing:events:" + QUEUE, maxlen=0)  # the stream is bounded on its own
+        return (client.info("memory")["used_memory"] - before) / len(data)
+    finally:
+        stop(processor)
+
+
+def bench_memory(client, url, total, chunk, result_ttl, failure_ttl):
+    completing = [d for d in spec_mix(11) if d["phoneNumber"] not in SPEC_PHONES[:2]] * 200
+    failing = spec_mix(2) * 1000
+    finished_bytes = bytes_kept(client, url, completing, 500, 500)
+    failed_bytes = bytes_kept(client, url, failing, 500, 86_400)
+    print(f"  a finished job keeps {finished_bytes:,.0f} B for 500 s; a failed one "
+          f"{failed_bytes:,.0f} B for a day (the bound, at R jobs/s with 2 in 11 failing: "
+          f"R x ({finished_bytes * 9 / 11:,.0f} B x 500 + {failed_bytes * 2 / 11:,.0f} B x 86,400))")
+    fresh(client)
+    processor = start([sys.executable, "7_job_processor.py"], url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        queue = job_queue(QUEUE, client)
+        start_memory = client.info("memory")["used_memory"]
+        started, peak, samples = time.perf_counter(), 0, []
+        print(f"  {total:,} jobs, finished kept {result_ttl} s, failed {failure_ttl} s:", flush=True)
+        for done in range(0, total, chunk):
+            follower = EventFollower(client, QUEUE)
+            jobs = create_jobs(queue, PROCESS, spec_mix(chunk, done), result_ttl, failure_ttl)
+            for _event in follower.follow(job.id for job in jobs):
+                pass
+            used = client.info("memory")["used_memory"] - start_memory
+            peak = max(peak, used)
+            samples.append(used)
+            print(f"    {done + chunk:>7,} jobs at {time.perf_counter() - started:6.1f} s: "
+                  f"redis +{used / 2**20:6.1f} MiB, {client.dbsize():,} keys", flush=True)
+        half = samples[len(samples) // 2:]
+        print(f"  second half of the run: +{min(half) / 2**20:.1f} to +{max(half) / 2**20:.1f} MiB "
+              f"(peak +{peak / 2**20:.1f} MiB): bounded if it stays flat as jobs go on")
+    finally:
+        stop(processor)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth"])
+    parser.add_argument("workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth", "memory"])
     parser.add_argument("-n", type=int, default=5000, help="jobs per enqueue/e2e run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration")
     parser.add_argument("--growth", default="1000,10000,100000")
+    parser.add_argument("--memory-jobs", type=int, default=100_000)
+    parser.add_argument("--retention", default="5,10", help="memory: finished,failed seconds")
     args = parser.parse_args()
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
@@ -338,6 +404,9 @@ def main():
             bench_http(client, server.url, args.seconds, args.repeat)
         if "growth" in args.workloads:
             bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
+        if "memory" in args.workloads:
+            finished_ttl, failed_ttl = (int(s) for s in args.retention.split(","))
+            bench_memory(client, server.url, args.memory_jobs, 5_000, finished_ttl, failed_ttl)
 
 
 if __name__ == "__main__":
