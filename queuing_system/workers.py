@@ -3,6 +3,10 @@ stopping only at safe points, quiet on stdout (RQ's logs go to stderr, warnings 
 
 `work()` runs one in this process (supervisor.run_workers runs N of them), `WorkerThread`
 runs one on a thread of an app, `drain()` empties the queues now (tests, tools).
+
+For speed and safe stops this module (with jobs.disarm) leans on RQ's private names,
+listed in RQ_PRIVATE_NAMES; RQ is pinned to the minor release they are tested on, and
+tests/test_rq_fence.py fails, naming what moved, on any other.
 """
 
 import logging
@@ -15,7 +19,7 @@ from rq import Retry, SimpleWorker
 from rq.callbacks import execute_success_callback
 from rq.exceptions import DeserializationError, DequeueTimeout
 from rq.executions import Execution
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers, format_exc_info
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException, TimerDeathPenalty
@@ -27,6 +31,29 @@ from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_del
 from .console import debug, debugging, warn
 from .events import STREAM_MAXLEN, stream_key
 from .jobs import JOB_TIMEOUT, JobFailed, JobRefused, disarm, job_queue
+
+# (class, name): RQ's private methods we override or call, and attributes we read or set.
+RQ_PRIVATE_NAMES = (
+    (SimpleWorker, "_finalize_success"),
+    (SimpleWorker, "_finalize_failure"),
+    (SimpleWorker, "_install_signal_handlers"),
+    (SimpleWorker, "_shutdown"),
+    (SimpleWorker, "_pubsub_exception_handler"),
+    (SimpleWorker, "_stop_requested"),
+    (SimpleWorker, "_stopped_job_id"),
+    (SimpleWorker, "_ordered_queues"),
+    (SimpleWorker, "_exc_handlers"),
+    (Job, "_handle_success"),
+    (Job, "_handle_failure"),
+    (Job, "_status"),
+    (Job, "_result"),
+    (Job, "_success_callback_name"),
+    (Job, "_failure_callback_name"),
+    (Job, "_stopped_callback_name"),
+    (Job, "_success_callback"),
+    (Job, "_failure_callback"),
+    (Job, "_stopped_callback"),
+)
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
 STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
