@@ -4,6 +4,7 @@ The run as a whole must leave the repository's tracked files as it found them (a
 saving into dump.rdb did once): checked at the end, failing the run if not.
 """
 
+import signal
 import subprocess
 
 import fakeredis
@@ -29,6 +30,10 @@ def tracked_changes():
 
 def pytest_sessionstart(session):
     session.config.stash[TRACKED] = tracked_changes()
+    # A shell starts a background job with Ctrl-C ignored, and the scripts we start would
+    # inherit that: give them a terminal's Ctrl-C (a Python handler resets at exec).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_sessionfinish(session, exitstatus):
