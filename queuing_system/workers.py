@@ -200,14 +200,7 @@ class Worker(SimpleWorker):
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
             if result_ttl != 0:
-                job._handle_success(
-                    result_ttl,
-                    pipeline=pipeline,
-                    worker_name=self.name,
-                    execution_id=execution.id,
-                    execution_started_at=execution.created_at,
-                    execution_ended_at=job.ended_at,
-                )
+                job._handle_success(result_ttl, pipeline=pipeline, **self.result_fields(job, execution))
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             pipeline.exists(job.dependents_key)
@@ -215,6 +208,15 @@ class Worker(SimpleWorker):
         self.outbox.add(write, *self.still_started(job, queue, execution))
         self.outbox.then(lambda dependents: enqueue_dependents(queue, job, dependents))
         return None
+
+    def result_fields(self, job, execution):
+        """What RQ records of the execution with a job's result, success or failure."""
+        return {
+            "worker_name": self.name,
+            "execution_id": execution.id,
+            "execution_started_at": execution.created_at,
+            "execution_ended_at": job.ended_at,
+        }
 
     def fail_job(self, job, queue, execution, exc_info):
         """RQ's _finalize_failure and handle_job_failure, queued: the failure callback (the
@@ -242,14 +244,7 @@ class Worker(SimpleWorker):
                 job.set_status(JobStatus.FAILED, pipeline=pipeline)
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             if not self.disable_default_exception_handler and not retry:
-                job._handle_failure(
-                    exc_string,
-                    pipeline=pipeline,
-                    worker_name=self.name,
-                    execution_id=execution.id,
-                    execution_started_at=execution.created_at,
-                    execution_ended_at=job.ended_at,
-                )
+                job._handle_failure(exc_string, pipeline=pipeline, **self.result_fields(job, execution))
             self.increment_failed_job_count(pipeline)
             if job.started_at:
                 self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
