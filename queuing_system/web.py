@@ -169,6 +169,13 @@ def serve(app):
         warn(f"Cannot listen on {host}:{port}: {error}")
         return 1
     debug(f"listening on http://{host}:{port}")
+
+    def handle_error(request, client_address):
+        # socketserver prints a traceback for a connection that broke mid-request (a client
+        # gone, the server stopping under it): not news, and stderr stays quiet.
+        debug(f"request from {client_address} ended early: {sys.exc_info()[1]!r}")
+
+    server.handle_error = handle_error
     try:
         # socketserver's loop, not werkzeug's wrapper: that one swallows Ctrl-C, and the
         # spec wants exit code 130 for it.

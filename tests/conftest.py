@@ -28,6 +28,20 @@ def tracked_changes():
     return done.stdout if done.returncode == 0 else None
 
 
+# Tests that load the machine hard (thousands of connections, kill storms, timed stops):
+# one xdist group, so they run one at a time, beside the lighter tests only.
+HEAVY_MODULES = {
+    "test_9_stock.py", "test_app_stops.py", "test_connection_kills.py", "test_http_edges.py",
+    "test_load.py", "test_one_outcome.py", "test_worker_killed.py",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in HEAVY_MODULES:
+            item.add_marker(pytest.mark.xdist_group("heavy"))
+
+
 def pytest_sessionstart(session):
     session.config.stash[TRACKED] = tracked_changes()
     # A shell starts a background job with Ctrl-C ignored, and the scripts we start would

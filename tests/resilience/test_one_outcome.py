@@ -125,7 +125,10 @@ def test_a_worker_frozen_after_taking_a_job_does_not_run_it_again_once_another_h
     second = scripts("6_job_processor.py", redis_url)  # finds the job stranded, runs it
     assert second.next_line(timeout=60) == "Sending notification to 4153518780, with message: once"
     os.kill(frozen.pid, signal.SIGCONT)
-    wait_for(lambda: "given to another worker" in first.stderr or not first.lines.empty())
+    try:
+        wait_for(lambda: "given to another worker" in first.stderr or not first.lines.empty())
+    except AssertionError as error:
+        raise AssertionError(f"the woken worker said nothing; stderr: {first.stderr!r}") from error
     assert first.stop() == 0
     assert second.stop() == 0
     sends = [line for line in first.output + second.output if line.endswith("message: once")]
