@@ -143,7 +143,6 @@ class Outbox:
     """
 
     def __init__(self, connection, stopping=None):
-        self.connection = connection
         self.pipeline = connection.pipeline(transaction=True)  # collects commands, never sent
         self.send_batch = connection.register_script(SEND_BATCH)
         self.marker = MARKER_KEY.format(token=uuid.uuid4().hex)
