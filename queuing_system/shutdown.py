@@ -4,8 +4,10 @@ Exit codes follow the shell's convention: 0 on success and on SIGTERM (a request
 130 on Ctrl-C, 1 when Redis went away mid-run or refused us for good. Never a traceback.
 """
 
+import os
 import signal
 import sys
+import threading
 
 import redis
 
@@ -15,15 +17,44 @@ from .console import warn
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+RESEND_AFTER = 0.01  # seconds: the finalizer that swallowed a stop has returned by then
+
+
+class Terminated(SystemExit):
+    """SIGTERM's stop request: a normal exit, so `finally` blocks run."""
+
+
+def terminate(signum, frame):
+    raise Terminated(EXIT_OK)
 
 
 def exit_on_sigterm():
-    """Turn SIGTERM into a normal exit (SystemExit(0)) so `finally` blocks run."""
-
-    def terminate(signum, frame):
-        raise SystemExit(EXIT_OK)
-
     signal.signal(signal.SIGTERM, terminate)
+    keep_stops_raised_in_finalizers()
+
+
+def keep_stops_raised_in_finalizers():
+    """A signal's exception that lands while a finalizer runs (a `__del__` the garbage
+    collector called, say) is printed as "Exception ignored" and dropped by Python: the
+    script would go on as if never stopped. Send such a stop again, from outside it."""
+    previous = sys.unraisablehook
+
+    def resend_lost_stop(unraisable):
+        if isinstance(unraisable.exc_value, Terminated):
+            resend(signal.SIGTERM)
+        elif isinstance(unraisable.exc_value, KeyboardInterrupt):
+            resend(signal.SIGINT)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = resend_lost_stop
+
+
+def resend(signum):
+    # Not from here: the handler would raise inside this hook, and be dropped again.
+    timer = threading.Timer(RESEND_AFTER, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
 
 
 def run(main):
