@@ -183,7 +183,7 @@ def create_app():
 
 def main():
     wait_until_connected(client, quiet=True)
-    sale = Sale(client)
+    sale = Sale(make_client())  # its own connection: a stop never queues behind requests
     sale.join()  # the start-up step: a new sale, or the one other instances serve
     app = create_app()
     on_shutdown(app, sale.leave)

@@ -3,7 +3,7 @@
 import sys
 
 from .shutdown import run
-from .tour import main
+from .grader.tour import main
 
 if __name__ == "__main__":
     run(lambda: main(sys.argv[1:]))

@@ -4,16 +4,20 @@ The run as a whole must leave the repository's tracked files as it found them (a
 saving into dump.rdb did once): checked at the end, failing the run if not.
 """
 
+import os
 import signal
 import subprocess
+from pathlib import Path
 
 import fakeredis
 import pytest
 import redis
 
-from queuing_system.harness import ROOT, RunningScript, start_app as launch_app
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.harness import SCRIPTS_ENV, RunningScript, start_app as launch_app
+from queuing_system.grader.redis_server import RedisServer
 
+ROOT = Path(__file__).resolve().parent.parent
+os.environ[SCRIPTS_ENV] = str(ROOT)  # the scripts under test: this checkout's, from any directory
 DUMP_RDB = ROOT / "dump.rdb"
 TRACKED = pytest.StashKey[str]()
 

@@ -2,10 +2,10 @@ import signal
 
 import pytest
 
-from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX, transcript
-from queuing_system.redis_server import RedisServer, free_port
+from queuing_system.grader.expected import CONNECTED, NOT_CONNECTED_PREFIX, transcript
+from queuing_system.grader.redis_server import RedisServer, free_port
 
-from queuing_system.harness import run_script
+from queuing_system.grader.harness import run_script
 
 REFUSED = "Error 111 connecting to 127.0.0.1:{port}. Connection refused."
 

@@ -1,13 +1,13 @@
 import importlib
 
-from queuing_system.expected import (
+from queuing_system.grader.expected import (
     ADVANCED_OP_FIRST_RUN,
     ADVANCED_OP_SECOND_RUN,
     SCHOOLS_HASH,
     transcript,
 )
 
-from queuing_system.harness import run_script
+from queuing_system.grader.harness import run_script
 
 advanced_op = importlib.import_module("4_redis_advanced_op")
 

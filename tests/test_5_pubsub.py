@@ -3,10 +3,10 @@ import signal
 
 import redis
 
-from queuing_system.expected import CONNECTED, NOT_CONNECTED_PREFIX, PUBLISHER, SUBSCRIBER, transcript
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.expected import CONNECTED, NOT_CONNECTED_PREFIX, PUBLISHER, SUBSCRIBER, transcript
+from queuing_system.grader.redis_server import RedisServer
 
-from queuing_system.harness import run_script, wait_for
+from queuing_system.grader.harness import run_script, wait_for
 
 subscriber = importlib.import_module("5_subscriber")
 publisher = importlib.import_module("5_publisher")

@@ -11,7 +11,7 @@ from rq import Worker
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 from queuing_system.events import EventFollower
-from queuing_system.expected import (
+from queuing_system.grader.expected import (
     TASK8_DATA,
     creator_differences,
     processor_differences,
@@ -19,7 +19,7 @@ from queuing_system.expected import (
 )
 from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
 
-from queuing_system.harness import reading_events, wait_for
+from queuing_system.grader.harness import reading_events, wait_for
 
 processor = importlib.import_module("7_job_processor")
 QUEUE = "push_notification_code_2"

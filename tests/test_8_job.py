@@ -12,7 +12,7 @@ import fakeredis
 import pytest
 
 from queuing_system.events import stop_reporters, wait_for_reporters
-from queuing_system.expected import created, job_events, sending
+from queuing_system.grader.expected import created, job_events, sending
 from queuing_system.jobs import JOB_ID_KEY, job_queue
 from queuing_system.workers import drain
 

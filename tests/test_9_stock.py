@@ -7,16 +7,16 @@ import fakeredis
 import pytest
 import redis
 
-from queuing_system.redis_server import free_port
+from queuing_system.grader.redis_server import free_port
 
-from queuing_system.expected import (
+from queuing_system.grader.expected import (
     PRODUCT_NOT_FOUND,
     PRODUCTS,
     not_enough_stock,
     product_1,
     reservation_confirmed,
 )
-from queuing_system.harness import get_many, http_get
+from queuing_system.grader.harness import get_many, http_get
 
 stock = importlib.import_module("9_stock")
 

@@ -1,6 +1,6 @@
 import redis
 
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.redis_server import RedisServer
 
 from conftest import DUMP_RDB
 

@@ -6,7 +6,7 @@ import fakeredis
 import pytest
 
 from queuing_system.events import READ_BLOCK_MS, EventFollower, JobReporter, stream_key
-from queuing_system.harness import wait_for
+from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.workers import drain
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from queuing_system.harness import ROOT, port_open, wait_for
-from queuing_system.redis_server import free_port, server_executable
+from queuing_system.grader.harness import scripts_dir, port_open, wait_for
+from queuing_system.grader.redis_server import free_port, server_executable
+
+ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
 
 def task_0_commands():

@@ -10,16 +10,19 @@ import time
 
 import pytest
 
-from queuing_system.harness import ROOT, port_open, processes_using, wait_for
-from queuing_system.redis_server import free_port
+from queuing_system.grader.harness import SCRIPTS_ENV, scripts_dir, port_open, processes_using, wait_for
+from queuing_system.grader.redis_server import free_port
+
+ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
 NOWHERE = f"redis://127.0.0.1:{free_port()}/0"  # nothing answers: the tour starts its own Redis
 
 
 def tour(*args, cwd=ROOT, url=NOWHERE):
+    env = {name: value for name, value in os.environ.items() if name != SCRIPTS_ENV}
     return subprocess.run(
         [sys.executable, "-m", "queuing_system", *args],
-        cwd=cwd, env={**os.environ, "REDIS_URL": url},
+        cwd=cwd, env={**env, "REDIS_URL": url},  # it grades the working directory
         capture_output=True, text=True, timeout=120,
     )
 
@@ -55,11 +58,19 @@ def test_a_script_broken_by_one_character_fails_its_task_with_the_difference(tmp
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
     publisher = copy / "5_publisher.py"
     publisher.write_text(publisher.read_text().replace('f"About to send {message}"', 'f"About to sent {message}"'))
-    result = tour("--only", "5", cwd=copy)
+    result = tour("--only", "5", "--scripts", str(copy))
     assert result.returncode == 1
     assert "FAIL" in result.stdout
     assert "-About to send KILL_SERVER" in result.stdout
     assert "+About to sent KILL_SERVER" in result.stdout
+
+
+def test_a_directory_without_the_scripts_is_refused_in_one_line(tmp_path):
+    result = tour("--only", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(
+        f"error: no 0_redis_client.py in {tmp_path.resolve()}: run from the directory of "
+        "the numbered scripts, or name it with --scripts")
 
 
 def test_ctrl_c_stops_the_tour_and_its_redis():

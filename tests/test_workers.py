@@ -18,11 +18,13 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system.bookkeeping import Outbox
-from queuing_system.harness import ROOT
+from queuing_system.grader.harness import scripts_dir
 from queuing_system.events import EventFollower, report_success
 from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.redis_server import RedisServer
 from queuing_system.workers import Worker, WorkerThread, drain, make_worker
+
+ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"

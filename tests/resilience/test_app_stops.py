@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from queuing_system.harness import processes_using, start_app, wait_for
+from queuing_system.grader.harness import processes_using, start_app, wait_for
 
 STOP_WITHIN = 5.0
 TRIES = int(os.environ.get("STOP_TRIES", "8"))

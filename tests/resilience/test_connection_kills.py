@@ -5,8 +5,8 @@ import threading
 
 import redis
 
-from queuing_system.expected import reservation_confirmed
-from queuing_system.harness import get_many
+from queuing_system.grader.expected import reservation_confirmed
+from queuing_system.grader.harness import get_many
 
 KILL_EVERY = 0.003  # seconds
 

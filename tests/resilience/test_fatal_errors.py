@@ -3,9 +3,9 @@ so once, never shows the password, and exits 1 instead of retrying forever."""
 
 import pytest
 
-from queuing_system.expected import NOT_CONNECTED_PREFIX
-from queuing_system.harness import run_script
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.expected import NOT_CONNECTED_PREFIX
+from queuing_system.grader.harness import run_script
+from queuing_system.grader.redis_server import RedisServer
 
 PASSWORD = "Right-pw-4567"
 # (script, where its connection lines go): the job scripts and apps keep stdout for the spec

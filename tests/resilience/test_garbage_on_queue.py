@@ -2,7 +2,7 @@
 
 from rq.registry import FinishedJobRegistry
 
-from queuing_system.harness import RunningScript, wait_for
+from queuing_system.grader.harness import RunningScript, wait_for
 from queuing_system.jobs import create_job, create_jobs, job_queue
 from queuing_system.workers import SET_ASIDE_KEY
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from queuing_system.events import stop_reporters
-from queuing_system.expected import PRODUCT_NOT_FOUND
+from queuing_system.grader.expected import PRODUCT_NOT_FOUND
 from queuing_system.jobs import JOB_ID_KEY, job_queue
 
 stock = importlib.import_module("9_stock")

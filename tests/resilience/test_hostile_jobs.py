@@ -10,7 +10,7 @@ import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from queuing_system.events import EventFollower
-from queuing_system.harness import RunningScript, http_get, start_app, wait_for
+from queuing_system.grader.harness import RunningScript, http_get, start_app, wait_for
 from queuing_system.jobs import create_jobs, job_queue
 
 CANARY = "/tmp/queuing-hostile-canary"
@@ -116,7 +116,7 @@ BAD_EVENTS = [
 
 def test_bad_events_on_the_stream_leave_the_creators_transcript_intact(redis_url, scripts, redis_binary):
     from queuing_system.events import stream_key
-    from queuing_system.expected import TASK8_DATA, creator_differences
+    from queuing_system.grader.expected import TASK8_DATA, creator_differences
 
     creator = scripts("7_job_creator.py", redis_url)
     for _ in TASK8_DATA:

@@ -13,7 +13,7 @@ from rq.exceptions import AbandonedJobError
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from queuing_system.events import COMPLETED, FAILED, OUTCOMES, parse, report_failure, stream_key
-from queuing_system.harness import wait_for
+from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 
 from .test_connection_kills import ConnectionKiller

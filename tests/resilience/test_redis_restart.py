@@ -5,10 +5,10 @@ import time
 import redis
 from rq.registry import FinishedJobRegistry
 
-from queuing_system.expected import TASK8_DATA, creator_differences
-from queuing_system.harness import RunningScript, http_get, start_app, wait_for
+from queuing_system.grader.expected import TASK8_DATA, creator_differences
+from queuing_system.grader.harness import RunningScript, http_get, start_app, wait_for
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.redis_server import RedisServer
 
 QUEUE = "push_notification_code_2"
 BACKLOG = 2000

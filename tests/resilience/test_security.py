@@ -4,9 +4,9 @@ import importlib
 
 import fakeredis
 
-from queuing_system.expected import TASK8_DATA, creator_differences
-from queuing_system.harness import RunningScript, http_get, start_app
-from queuing_system.redis_server import RedisServer
+from queuing_system.grader.expected import TASK8_DATA, creator_differences
+from queuing_system.grader.harness import RunningScript, http_get, start_app
+from queuing_system.grader.redis_server import RedisServer
 from queuing_system.web import DEFAULT_HOST, address
 
 stock = importlib.import_module("9_stock")

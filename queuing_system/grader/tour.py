@@ -7,6 +7,7 @@ every task it ran passed.
 """
 
 import argparse
+import os
 import difflib
 import faulthandler
 import shutil
@@ -21,13 +22,14 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from . import expected
-from .connection import redis_url
+from ..connection import redis_url
 from .harness import (
-    ROOT, RunningScript, ScriptError, http_get, run_script, start_app, stop_all, wait_for,
+    SCRIPTS_ENV, RunningScript, scripts_dir, ScriptError, http_get, run_script, start_app, stop_all, wait_for,
 )
 from .redis_server import RedisServer, server_executable
 
 TASKS = []
+FIRST_SCRIPT = "0_redis_client.py"  # there, the directory holds the scripts
 CLEANUP_DEADLINE = 60  # seconds the tour may take to stop what it started, at the very most
 
 
@@ -124,7 +126,7 @@ def task_0(url, report):
         report.printed(result.stdout.splitlines())
         report.expect(" ".join(words), result.stdout.splitlines(), [want])
     report.command("redis-server --dir <copy of .> --dbfilename dump.rdb; redis-cli get Holberton")
-    with RedisServer(rdb=ROOT / "dump.rdb") as server:
+    with RedisServer(rdb=scripts_dir() / "dump.rdb") as server:
         value = redis.Redis.from_url(server.url, decode_responses=True).get("Holberton")
     report.printed([value])
     report.expect("dump.rdb's Holberton", [value], ["School"])
@@ -259,7 +261,7 @@ def task_10(url, report):
                    "--worker-class", "rq.worker.SimpleWorker", "push_notification_code_3"]
         report.command("rq worker --burst --serializer json --worker-class rq.worker.SimpleWorker "
                        "push_notification_code_3   # terminal 2")
-        worker = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True,
+        worker = subprocess.run([sys.executable, *command], cwd=scripts_dir(), capture_output=True,
                                 text=True, timeout=60)
         report.check(worker.returncode == 0, f"rq worker exited {worker.returncode}: {worker.stderr}")
         report.check(creator.wait() == 0, f"8_job.py did not exit 0: {creator.stderr}")
@@ -276,7 +278,7 @@ def task_11(url, report):
     report.command("pytest tests/test_8_job.py")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_8_job.py"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=scripts_dir(), capture_output=True, text=True, timeout=120,
     )
     lines = result.stdout.strip().splitlines()
     report.printed(lines[-1:])
@@ -338,7 +340,7 @@ def choose_redis():
         redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping()
         return url, None
     except (redis.RedisError, OSError):
-        server = RedisServer(rdb=ROOT / "dump.rdb").start()
+        server = RedisServer(rdb=scripts_dir() / "dump.rdb").start()
         return server.url, server
 
 
@@ -390,7 +392,14 @@ def parse_args(argv):
                         help="leave the Redis the tour started running, to explore it")
     parser.add_argument("--summary", action="store_true",
                         help="print the summary table alone, not each task's output")
+    parser.add_argument("--scripts", metavar="DIR", type=Path, default=scripts_dir(),
+                        help="the directory of the numbered scripts to grade "
+                             f"(default: ${SCRIPTS_ENV}, else the working directory)")
     args = parser.parse_args(argv)
+    if not (args.scripts / FIRST_SCRIPT).is_file():
+        parser.error(f"no {FIRST_SCRIPT} in {args.scripts.resolve()}: run from the directory "
+                     "of the numbered scripts, or name it with --scripts")
+    os.environ[SCRIPTS_ENV] = str(args.scripts.resolve())  # for the harness, and what it starts
     numbers = [task.number for task in TASKS]
     for value in (args.only, args.start):
         if value is not None and value not in numbers:
