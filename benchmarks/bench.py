@@ -46,9 +46,10 @@ from rq.serializers import JSONSerializer  # noqa: E402
 
 from queuing_system.events import EventFollower, stop_reporters  # noqa: E402
 from queuing_system.grader.harness import port_open, script_env, wait_for  # noqa: E402
-from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer, free_port  # noqa: E402
-from queuing_system.workers import Worker as OurWorker, quiet_rq_logging  # noqa: E402
+from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
+from queuing_system.workers import Worker as OurWorker  # noqa: E402
+from queuing_system.workers import quiet_rq_logging  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
@@ -56,7 +57,9 @@ PROCESS = "7_job_processor.process"
 
 def notifications(count):
     """Jobs that all complete (no blacklisted number): the work is the queue's, not the job's."""
-    return [{"phoneNumber": f"4150{n:06d}", "message": f"This is the code {n} to verify"} for n in range(count)]
+    return [
+        {"phoneNumber": f"4150{n:06d}", "message": f"This is the code {n} to verify"} for n in range(count)
+    ]
 
 
 def summary(values, unit):
@@ -97,8 +100,9 @@ def bench_enqueue(client, n, repeat):
 
 
 def start(command, url, **env):
-    return subprocess.Popen(command, cwd=ROOT, env=script_env(url, **env),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=script_env(url, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def stop(process):
@@ -136,9 +140,12 @@ def ours_end_to_end(client, url, n):
         elapsed = time.perf_counter() - started
         after = [sum(map(cpu_seconds, workers)), cpu_seconds(server), time.process_time()]
         assert outcomes == n, f"heard {outcomes} outcomes of {n}"
-        used = [1e6 * (end - begin) / n for begin, end in zip(before, after)]
-        print(f"  e2e       {n / elapsed:,.0f} jobs/s; CPU per job: workers {used[0]:.0f} us, "
-              f"redis {used[1]:.0f} us, creator {used[2]:.0f} us", flush=True)
+        used = [1e6 * (end - begin) / n for begin, end in zip(before, after, strict=True)]
+        print(
+            f"  e2e       {n / elapsed:,.0f} jobs/s; CPU per job: workers {used[0]:.0f} us, "
+            f"redis {used[1]:.0f} us, creator {used[2]:.0f} us",
+            flush=True,
+        )
         return elapsed, processor
     except BaseException:
         stop(processor)
@@ -149,7 +156,9 @@ def pool_end_to_end(client, url, n, *options):
     """Jobs/s for n plain RQ jobs (pickle) through `rq worker-pool -n 2 [options]`."""
     fresh(client)
     queue = Queue(QUEUE, connection=client)
-    pool = start([sys.executable, "-m", "rq.cli", "worker-pool", "-n", "2", *options, "--url", url, QUEUE], url)
+    pool = start(
+        [sys.executable, "-m", "rq.cli", "worker-pool", "-n", "2", *options, "--url", url, QUEUE], url
+    )
     try:
         wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
         started = time.perf_counter()
@@ -190,7 +199,9 @@ def one_worker(client, url, n, worker_class):
     fresh(client)
     create_jobs(job_queue(QUEUE, client), PROCESS, notifications(n))
     client.config_resetstat()
-    connection = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url, connection_class=CountingConnection))
+    connection = redis.Redis(
+        connection_pool=redis.ConnectionPool.from_url(url, connection_class=CountingConnection)
+    )
     worker = worker_class([job_queue(QUEUE, connection)], connection=connection, serializer=JSONSerializer)
     CountingConnection.sends = 0
     started, cpu = time.perf_counter(), time.process_time()
@@ -209,9 +220,12 @@ def bench_worker(client, url, n, repeat):
         runs["ours"].append(one_worker(client, url, n, OurWorker))
         runs["baseline"].append(one_worker(client, url, n, SimpleWorker))
     for name, figures in runs.items():
-        rate, cpu, trips, commands = (statistics.median(column) for column in zip(*figures))
-        print(f"  worker    {name:<8} {rate:6,.0f} jobs/s  {cpu:.2f} ms CPU, {trips:.1f} round trips, "
-              f"{commands:.1f} Redis commands per job", flush=True)
+        rate, cpu, trips, commands = (statistics.median(column) for column in zip(*figures, strict=True))
+        print(
+            f"  worker    {name:<8} {rate:6,.0f} jobs/s  {cpu:.2f} ms CPU, {trips:.1f} round trips, "
+            f"{commands:.1f} Redis commands per job",
+            flush=True,
+        )
     report("worker", [run[0] for run in runs["ours"]], [run[0] for run in runs["baseline"]], "jobs/s")
 
 
@@ -266,8 +280,9 @@ def bench_http(client, url, seconds, repeat):
                 port = free_port()
                 app = serve_stock(url, command, port)
                 try:
-                    rps, p99, errors, confirmed = wrk(f"http://127.0.0.1:{port}{path}", seconds,
-                                                      script.name if "reserve" in path else None)
+                    rps, p99, errors, confirmed = wrk(
+                        f"http://127.0.0.1:{port}{path}", seconds, script.name if "reserve" in path else None
+                    )
                 finally:
                     stop(app)
                 decrease = 10**9 - int(client.get("item.2"))
@@ -277,10 +292,14 @@ def bench_http(client, url, seconds, repeat):
                 # would be overselling.
                 extra = ""
                 if confirmed is not None:
-                    extra = (f", confirmed {confirmed:,} / stock decrease {decrease:,} "
-                             f"(unread at cut-off {decrease - confirmed})")
-                print(f"  {path:<20} {name:<8} {rps:8,.0f} req/s  p99 {p99:6.2f} ms  "
-                      f"non-2xx {errors}{extra}", flush=True)
+                    extra = (
+                        f", confirmed {confirmed:,} / stock decrease {decrease:,} "
+                        f"(unread at cut-off {decrease - confirmed})"
+                    )
+                print(
+                    f"  {path:<20} {name:<8} {rps:8,.0f} req/s  p99 {p99:6.2f} ms  non-2xx {errors}{extra}",
+                    flush=True,
+                )
                 if confirmed is not None and not 0 <= decrease - confirmed <= 32:
                     print(f"  !! {confirmed} confirmed for a stock decrease of {decrease}", flush=True)
         report(path, figures["ours"], figures["baseline"], "req/s")
@@ -311,24 +330,41 @@ def bench_growth(client, url, sizes):
             elapsed = time.perf_counter() - started
             rss = rss_kb(processor.pid)
             rss_start = rss_start or rss
-            print(f"  N={n:<7} {elapsed:7.2f} s  {n / elapsed:7,.0f} jobs/s  heard {heard}  "
-                  f"redis {client.info('memory')['used_memory'] / 2**20:7.1f} MiB "
-                  f"(start {memory_start / 2**20:.1f})  stream {client.xlen('queuing:events:' + QUEUE):,}  "
-                  f"processor RSS {rss / 1024:.1f} MiB", flush=True)
-        print(f"  processor RSS grew {100 * (rss - rss_start) / rss_start:+.1f}% from the first size to the last")
+            print(
+                f"  N={n:<7} {elapsed:7.2f} s  {n / elapsed:7,.0f} jobs/s  heard {heard}  "
+                f"redis {client.info('memory')['used_memory'] / 2**20:7.1f} MiB "
+                f"(start {memory_start / 2**20:.1f})  stream {client.xlen('queuing:events:' + QUEUE):,}  "
+                f"processor RSS {rss / 1024:.1f} MiB",
+                flush=True,
+            )
+        print(
+            f"  processor RSS grew {100 * (rss - rss_start) / rss_start:+.1f}%"
+            " from the first size to the last"
+        )
     finally:
         stop(processor)
 
 
 SPEC_PHONES = [  # the spec's eleven jobs: two of eleven are blacklisted and fail
-    "4153518780", "4153518781", "4153518743", "4153538781", "4153118782", "4153718781",
-    "4159518782", "4158718781", "4153818782", "4154318781", "4151218782",
+    "4153518780",
+    "4153518781",
+    "4153518743",
+    "4153538781",
+    "4153118782",
+    "4153718781",
+    "4159518782",
+    "4158718781",
+    "4153818782",
+    "4154318781",
+    "4151218782",
 ]
 
 
 def spec_mix(count, start=0):
-    return [{"phoneNumber": SPEC_PHONES[n % 11], "message": f"This is the code {n} to verify"}
-            for n in range(start, start + count)]
+    return [
+        {"phoneNumber": SPEC_PHONES[n % 11], "message": f"This is the code {n} to verify"}
+        for n in range(start, start + count)
+    ]
 
 
 def bytes_kept(client, url, data, result_ttl, failure_ttl):
@@ -353,9 +389,11 @@ def bench_memory(client, url, total, chunk, result_ttl, failure_ttl):
     failing = spec_mix(2) * 1000
     finished_bytes = bytes_kept(client, url, completing, 500, 500)
     failed_bytes = bytes_kept(client, url, failing, 500, 86_400)
-    print(f"  a finished job keeps {finished_bytes:,.0f} B for 500 s; a failed one "
-          f"{failed_bytes:,.0f} B for a day (the bound, at R jobs/s with 2 in 11 failing: "
-          f"R x ({finished_bytes * 9 / 11:,.0f} B x 500 + {failed_bytes * 2 / 11:,.0f} B x 86,400))")
+    print(
+        f"  a finished job keeps {finished_bytes:,.0f} B for 500 s; a failed one "
+        f"{failed_bytes:,.0f} B for a day (the bound, at R jobs/s with 2 in 11 failing: "
+        f"R x ({finished_bytes * 9 / 11:,.0f} B x 500 + {failed_bytes * 2 / 11:,.0f} B x 86,400))"
+    )
     fresh(client)
     processor = start([sys.executable, "7_job_processor.py"], url)
     try:
@@ -372,18 +410,27 @@ def bench_memory(client, url, total, chunk, result_ttl, failure_ttl):
             used = client.info("memory")["used_memory"] - start_memory
             peak = max(peak, used)
             samples.append(used)
-            print(f"    {done + chunk:>7,} jobs at {time.perf_counter() - started:6.1f} s: "
-                  f"redis +{used / 2**20:6.1f} MiB, {client.dbsize():,} keys", flush=True)
-        half = samples[len(samples) // 2:]
-        print(f"  second half of the run: +{min(half) / 2**20:.1f} to +{max(half) / 2**20:.1f} MiB "
-              f"(peak +{peak / 2**20:.1f} MiB): bounded if it stays flat as jobs go on")
+            print(
+                f"    {done + chunk:>7,} jobs at {time.perf_counter() - started:6.1f} s: "
+                f"redis +{used / 2**20:6.1f} MiB, {client.dbsize():,} keys",
+                flush=True,
+            )
+        half = samples[len(samples) // 2 :]
+        print(
+            f"  second half of the run: +{min(half) / 2**20:.1f} to +{max(half) / 2**20:.1f} MiB "
+            f"(peak +{peak / 2**20:.1f} MiB): bounded if it stays flat as jobs go on"
+        )
     finally:
         stop(processor)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth", "memory"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth", "memory"]
+    )
     parser.add_argument("-n", type=int, default=5000, help="jobs per enqueue/e2e run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration")

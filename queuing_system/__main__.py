@@ -2,8 +2,8 @@
 
 import sys
 
-from .shutdown import run
 from .grader.tour import main
+from .shutdown import run
 
 if __name__ == "__main__":
     run(lambda: main(sys.argv[1:]))

@@ -242,9 +242,9 @@ class Outbox:
         take = batch.take or ("", "", "")
         args = [batch.seq, MARKER_TTL, *take, len(batch.groups)]
         ends = [group.start for group in batch.groups[1:]] + [len(batch.commands)]
-        for group, end in zip(batch.groups, ends):
+        for group, end in zip(batch.groups, ends, strict=False):
             args += [*(group.guard or ("", "", "")), end - group.start]
-            for command, _options in batch.commands[group.start:end]:
+            for command, _options in batch.commands[group.start : end]:
                 if command[0] in ("EVAL", "EVALSHA", "MULTI", "EXEC"):
                     raise ValueError(f"an outbox cannot queue {command[0]}")
                 args += [len(command), *command]
@@ -253,16 +253,17 @@ class Outbox:
 
     def _follow_up(self, batch, reply):
         passed, error = reply[0].decode(), reply[1]
-        for group, flag in zip(batch.groups, passed):
+        for group, flag in zip(batch.groups, passed, strict=False):
             group.passed = flag == "1"
             if not group.passed and group.note:
                 warn(group.note)
         replies = reply[4:] or [None] * len(batch.followups)  # done before: replies unknown
-        for (_index, followup, group), value in zip(batch.followups, replies):
+        for (_index, followup, group), value in zip(batch.followups, replies, strict=False):
             if group.passed:
                 followup(value)
         if error:  # the rest of the batch is written: a refused write is said, not retried
-            warn(f"Redis refused a queued write: {error.decode(errors='replace') if isinstance(error, bytes) else error}")
+            reason = error.decode(errors="replace") if isinstance(error, bytes) else error
+            warn(f"Redis refused a queued write: {reason}")
 
     @staticmethod
     def _taken(reply):

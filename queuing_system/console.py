@@ -12,8 +12,16 @@ import sys
 # Characters that would let untrusted text (a job's message, an error, a published
 # message) forge or hide lines on a terminal: control characters, line separators and
 # bidirectional overrides. Each is written as its escape instead (a newline as \n).
-UNPRINTABLE = [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F, 0x2028, 0x2029,
-               *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+UNPRINTABLE = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    0x200E,
+    0x200F,
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+]
 ESCAPES = {code: repr(chr(code))[1:-1] if code < 0x100 else f"\\u{code:04x}" for code in UNPRINTABLE}
 
 

@@ -206,16 +206,20 @@ class EventFollower:
         heard = {event.job_id for event in events if event.kind in OUTCOMES}
         lost = [outcome for job_id, outcome in ended.items() if job_id not in heard]
         if lost:
-            warn(f"{len(lost)} job outcomes were trimmed from the event stream before they "
-                 f"were read; taken from the jobs' status")
+            warn(
+                f"{len(lost)} job outcomes were trimmed from the event stream before they "
+                f"were read; taken from the jobs' status"
+            )
         return events + lost
 
     def skip(self, entry_id, error):
         """Pass over an entry that is no event of ours: said once, then counted quietly."""
         self.skipped += 1
         if self.skipped == 1:
-            warn(f"skipped an unreadable entry of {decode(self.key)} ({decode(entry_id)}: {error}); "
-                 f"further ones are skipped quietly")
+            warn(
+                f"skipped an unreadable entry of {decode(self.key)} ({decode(entry_id)}: {error}); "
+                f"further ones are skipped quietly"
+            )
         else:
             debug(f"skipped unreadable entry {decode(entry_id)}: {error}")
 
@@ -258,7 +262,7 @@ def ended_jobs(connection, job_ids):
             pipeline.hget(Job.key_for(job_id), "status")
         statuses = [decode(status) for status in pipeline.execute()]
     ended = {}
-    for job_id, status in zip(job_ids, statuses):
+    for job_id, status in zip(job_ids, statuses, strict=True):
         if status == JobStatus.FINISHED:
             ended[job_id] = Event(job_id, COMPLETED)
         elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):

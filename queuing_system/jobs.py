@@ -119,7 +119,7 @@ def create_jobs(queue, function, datas, result_ttl=RESULT_TTL, failure_ttl=FAILU
             on_success=ON_SUCCESS,
             on_failure=ON_FAILURE,
         )
-        for job_id, data in zip(ids, datas)
+        for job_id, data in zip(ids, datas, strict=True)
     ]
     first_key = Job.key_for(ids[0])
     for attempt in range(1, ANSWER_ATTEMPTS + 1):

@@ -17,7 +17,7 @@ import time
 
 from rq import Retry, SimpleWorker
 from rq.callbacks import execute_success_callback
-from rq.exceptions import DeserializationError, DequeueTimeout
+from rq.exceptions import DequeueTimeout, DeserializationError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers, format_exc_info
@@ -155,7 +155,10 @@ class Worker(SimpleWorker):
 
         # Started only if still ours: out of the intermediate list, where RQ's dequeue put it.
         guard = (IN_LIST, queue.intermediate_queue_key, job.id) if self.uses_intermediate_list() else ()
-        note = f"job {job.id}: given to another worker while this one held it (paused, or cut off from Redis); not run here"
+        note = (
+            f"job {job.id}: given to another worker while this one held it"
+            " (paused, or cut off from Redis); not run here"
+        )
         group = self.outbox.add(write, guard, note)
         if not self.outbox.flush() or not group.passed:
             return None
@@ -171,7 +174,10 @@ class Worker(SimpleWorker):
     def still_started(self, job, queue, execution):
         """The guard of a job's end: its execution is still in the started registry (else
         it was reported abandoned while this worker was paused, and has its outcome)."""
-        note = f"job {job.id}: reported abandoned while this worker held it (paused, or cut off from Redis); its end here is dropped"
+        note = (
+            f"job {job.id}: reported abandoned while this worker held it"
+            " (paused, or cut off from Redis); its end here is dropped"
+        )
         return (IN_SET, queue.started_job_registry.key, execution.composite_key), note
 
     def end_job(self, job, queue, execution, result):
@@ -450,7 +456,7 @@ class Worker(SimpleWorker):
             return None
         job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
         try:
-            job.restore(dict(zip(fields[::2], fields[1::2])))
+            job.restore(dict(zip(fields[::2], fields[1::2], strict=False)))
         except Exception as error:  # as RQ's dequeue reports it
             error.job_id, error.queue = job_id, queue
             raise

@@ -13,7 +13,8 @@ import fakeredis
 import pytest
 import redis
 
-from queuing_system.grader.harness import SCRIPTS_ENV, RunningScript, start_app as launch_app
+from queuing_system.grader.harness import SCRIPTS_ENV, RunningScript
+from queuing_system.grader.harness import start_app as launch_app
 from queuing_system.grader.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +26,13 @@ TRACKED = pytest.StashKey[str]()
 def tracked_changes():
     """`git status` of the tracked files, or None outside a git checkout."""
     try:
-        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None
@@ -35,8 +41,13 @@ def tracked_changes():
 # Tests that load the machine hard (thousands of connections, kill storms, timed stops):
 # one xdist group, so they run one at a time, beside the lighter tests only.
 HEAVY_MODULES = {
-    "test_9_stock.py", "test_app_stops.py", "test_connection_kills.py", "test_http_edges.py",
-    "test_load.py", "test_one_outcome.py", "test_worker_killed.py",
+    "test_9_stock.py",
+    "test_app_stops.py",
+    "test_connection_kills.py",
+    "test_http_edges.py",
+    "test_load.py",
+    "test_one_outcome.py",
+    "test_worker_killed.py",
 }
 
 

@@ -3,9 +3,8 @@ import signal
 import pytest
 
 from queuing_system.grader.expected import CONNECTED, NOT_CONNECTED_PREFIX, transcript
-from queuing_system.grader.redis_server import RedisServer, free_port
-
 from queuing_system.grader.harness import run_script
+from queuing_system.grader.redis_server import RedisServer, free_port
 
 REFUSED = "Error 111 connecting to 127.0.0.1:{port}. Connection refused."
 
@@ -57,12 +56,15 @@ def test_password_in_redis_url_works_and_is_never_printed():
     assert "pw" not in wrong.stdout + wrong.stderr
 
 
-@pytest.mark.parametrize("url", [
-    "redis://localhost:notaport/0",
-    "localhost:6379",
-    "redis://:s3cret-pw@localhost:port/0",
-    "http://localhost:6379/0",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://localhost:notaport/0",
+        "localhost:6379",
+        "redis://:s3cret-pw@localhost:port/0",
+        "http://localhost:6379/0",
+    ],
+)
 def test_a_malformed_redis_url_is_said_once_and_exits_1(url):
     result = run_script("0_redis_client.py", url, timeout=10)
     assert result.returncode == 1

@@ -10,6 +10,7 @@ import pytest
 import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from queuing_system.events import stop_reporters, wait_for_reporters
 from queuing_system.grader.expected import (
     QUEUE_PROCESSING,
     RESERVATION_BLOCKED,
@@ -19,16 +20,13 @@ from queuing_system.grader.expected import (
     seat_completed,
     seat_failed,
 )
-from queuing_system.events import stop_reporters, wait_for_reporters
+from queuing_system.grader.harness import get_many, http_get, script_env, scripts_dir, wait_for
 from queuing_system.jobs import job_queue
 from queuing_system.workers import drain
-
-from queuing_system.grader.harness import scripts_dir, get_many, http_get, script_env, wait_for
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
 seat = importlib.import_module("100_seat")
-
 
 
 @pytest.fixture
@@ -109,9 +107,24 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
     assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     extra = subprocess.Popen(
-        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url, "-S", "json",
-         "-w", "rq.worker.SimpleWorker", "reserve_seat"],
-        cwd=ROOT, env=script_env(redis_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "rq.cli",
+            "worker",
+            "--burst",
+            "--url",
+            redis_url,
+            "-S",
+            "json",
+            "-w",
+            "rq.worker.SimpleWorker",
+            "reserve_seat",
+        ],
+        cwd=ROOT,
+        env=script_env(redis_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     queue = job_queue("reserve_seat", redis_binary)
     finished, failed = FinishedJobRegistry(queue=queue), FailedJobRegistry(queue=queue)

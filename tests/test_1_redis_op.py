@@ -3,7 +3,6 @@ import importlib
 import pytest
 
 from queuing_system.grader.expected import REDIS_OP, transcript
-
 from queuing_system.grader.harness import run_script
 
 redis_op = importlib.import_module("1_redis_op")

@@ -4,7 +4,6 @@ import importlib
 import pytest
 
 from queuing_system.grader.expected import REDIS_OP, transcript
-
 from queuing_system.grader.harness import run_script
 
 redis_op_async = importlib.import_module("2_redis_op_async")

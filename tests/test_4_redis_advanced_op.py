@@ -6,7 +6,6 @@ from queuing_system.grader.expected import (
     SCHOOLS_HASH,
     transcript,
 )
-
 from queuing_system.grader.harness import run_script
 
 advanced_op = importlib.import_module("4_redis_advanced_op")
@@ -22,8 +21,6 @@ def test_store_and_display_the_hash(fake_redis, monkeypatch, capsys):
 
 def test_script_first_run_then_second_run(redis_url):
     first = run_script("4_redis_advanced_op.py", redis_url)
-    assert (first.returncode, first.stdout, first.stderr) == (
-        0, transcript(ADVANCED_OP_FIRST_RUN), ""
-    )
+    assert (first.returncode, first.stdout, first.stderr) == (0, transcript(ADVANCED_OP_FIRST_RUN), "")
     second = run_script("4_redis_advanced_op.py", redis_url)
     assert (second.returncode, second.stdout) == (0, transcript(ADVANCED_OP_SECOND_RUN))

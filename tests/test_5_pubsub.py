@@ -4,9 +4,8 @@ import signal
 import redis
 
 from queuing_system.grader.expected import CONNECTED, NOT_CONNECTED_PREFIX, PUBLISHER, SUBSCRIBER, transcript
-from queuing_system.grader.redis_server import RedisServer
-
 from queuing_system.grader.harness import run_script, wait_for
+from queuing_system.grader.redis_server import RedisServer
 
 subscriber = importlib.import_module("5_subscriber")
 publisher = importlib.import_module("5_publisher")

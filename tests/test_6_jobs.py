@@ -9,9 +9,8 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from queuing_system.grader.expected import task6_creator, task7_processor
+from queuing_system.grader.harness import reading_events, script_env, scripts_dir, wait_for
 from queuing_system.jobs import job_queue
-
-from queuing_system.grader.harness import scripts_dir, reading_events, script_env, wait_for
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
@@ -69,13 +68,33 @@ def test_a_stock_rq_worker_processes_the_job_and_rq_info_shows_the_queue(redis_u
     assert creator.next_line() == "Notification job created: 1"
     info = subprocess.run(
         [sys.executable, "-m", "rq.cli", "info", "--url", redis_url, "--only-queues", "--raw"],
-        cwd=ROOT, env=script_env(redis_url), capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        env=script_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert f"queue {QUEUE} 1" in info.stdout
     worker = subprocess.run(
-        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url,
-         "--serializer", "json", "--worker-class", "rq.worker.SimpleWorker", QUEUE],
-        cwd=ROOT, env=script_env(redis_url), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "rq.cli",
+            "worker",
+            "--burst",
+            "--url",
+            redis_url,
+            "--serializer",
+            "json",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            QUEUE,
+        ],
+        cwd=ROOT,
+        env=script_env(redis_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert worker.returncode == 0, worker.stderr
     assert task7_processor()[0] in worker.stdout

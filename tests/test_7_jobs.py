@@ -17,9 +17,8 @@ from queuing_system.grader.expected import (
     processor_differences,
     task9_processor,
 )
-from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
-
 from queuing_system.grader.harness import reading_events, wait_for
+from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
 
 processor = importlib.import_module("7_job_processor")
 QUEUE = "push_notification_code_2"

@@ -80,9 +80,7 @@ def test_an_empty_list_creates_nothing_and_prints_nothing(queue, capsys):
     "not_a_list",
     [None, {}, {"phoneNumber": "4153518743", "message": "x"}, "jobs", 42, 1.5, True, (), tuple(JOBS)],
 )
-def test_a_non_list_raises_jobs_is_not_an_array_and_creates_nothing(
-    not_a_list, queue, connection, capsys
-):
+def test_a_non_list_raises_jobs_is_not_an_array_and_creates_nothing(not_a_list, queue, connection, capsys):
     with pytest.raises(Exception) as raised:
         job8.create_push_notifications_jobs(not_a_list, queue)
     assert str(raised.value) == "Jobs is not an array"
@@ -124,9 +122,7 @@ def test_events_from_a_worker_are_printed_in_the_task_8_format(queue, connection
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == [created(1), created(2)]
     assert sending(JOBS[0]["phoneNumber"], JOBS[0]["message"]) in lines
-    assert [line for line in lines if line.startswith("Notification job 1 ")] == job_events(
-        "1", "4153518780"
-    )
+    assert [line for line in lines if line.startswith("Notification job 1 ")] == job_events("1", "4153518780")
     assert [line for line in lines if line.startswith("Notification job 2 ")] == job_events(
         "2", JOBS[0]["phoneNumber"]
     )

@@ -7,8 +7,6 @@ import fakeredis
 import pytest
 import redis
 
-from queuing_system.grader.redis_server import free_port
-
 from queuing_system.grader.expected import (
     PRODUCT_NOT_FOUND,
     PRODUCTS,
@@ -17,6 +15,7 @@ from queuing_system.grader.expected import (
     reservation_confirmed,
 )
 from queuing_system.grader.harness import get_many, http_get
+from queuing_system.grader.redis_server import free_port
 
 stock = importlib.import_module("9_stock")
 
@@ -117,9 +116,7 @@ def test_200_concurrent_reservations_of_item_2_confirm_exactly_10(redis_url, sta
     assert app.stderr == ""
 
 
-def test_two_instances_never_confirm_more_than_the_stock_and_stock_survives_restart(
-    redis_url, start_app
-):
+def test_two_instances_never_confirm_more_than_the_stock_and_stock_survives_restart(redis_url, start_app):
     first, base1 = start_app("9_stock.py", redis_url)
     second, base2 = start_app("9_stock.py", redis_url)
     answers = get_many([base1 + "/reserve_product/4", base2 + "/reserve_product/4"], 300)

@@ -1,8 +1,7 @@
 import redis
+from conftest import DUMP_RDB
 
 from queuing_system.grader.redis_server import RedisServer
-
-from conftest import DUMP_RDB
 
 
 def test_dump_rdb_is_an_rdb_file_of_a_version_redis_6_2_loads():

@@ -62,16 +62,19 @@ def test_a_reporter_stops_at_once_even_while_blocked_reading_and_reports_nothing
     assert heard == []
 
 
-@pytest.mark.parametrize("fields", [
-    {"job": "1", "event": "progress", "progress": "33.3"},
-    {"job": "1", "event": "progress", "progress": "lots"},
-    {"job": "1", "event": "progress", "progress": "-5"},
-    {"job": "1", "event": "exploded"},
-    {"event": "completed"},
-    {"job": "1"},
-    {"job": b"\xff", "event": "completed"},
-    {b"\xfe": "x", "job": "1", "event": "completed"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"job": "1", "event": "progress", "progress": "33.3"},
+        {"job": "1", "event": "progress", "progress": "lots"},
+        {"job": "1", "event": "progress", "progress": "-5"},
+        {"job": "1", "event": "exploded"},
+        {"event": "completed"},
+        {"job": "1"},
+        {"job": b"\xff", "event": "completed"},
+        {b"\xfe": "x", "job": "1", "event": "completed"},
+    ],
+)
 def test_a_follower_skips_an_entry_it_cannot_read_says_so_once_and_goes_on(redis_binary, capsys, fields):
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
@@ -86,6 +89,7 @@ def test_a_follower_skips_an_entry_it_cannot_read_says_so_once_and_goes_on(redis
 
 def test_progress_is_a_whole_percentage_as_in_kue(redis_binary):
     from rq.job import Job
+
     from queuing_system.events import report_progress
 
     queue = job_queue(QUEUE, redis_binary)

@@ -50,4 +50,8 @@ def test_a_batch_saved_before_its_reply_was_lost_is_queued_once():
     jobs = create_jobs(queue, "7_job_processor.process", [{"phoneNumber": "1", "message": "a"}] * 3)
     assert connection.dropped
     assert [job.id for job in jobs] == ["1", "2", "3"]
-    assert Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer).job_ids == ["1", "2", "3"]
+    assert Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer).job_ids == [
+        "1",
+        "2",
+        "3",
+    ]

@@ -27,7 +27,8 @@ def test_every_private_name_we_use_is_still_there():
     worker = Worker([queue], connection=connection, serializer=JSONSerializer)
     instances = {Worker.__mro__[1]: worker, type(job): job}
     missing = [
-        f"{owner.__name__}.{name}" for owner, name in RQ_PRIVATE_NAMES
+        f"{owner.__name__}.{name}"
+        for owner, name in RQ_PRIVATE_NAMES
         if not hasattr(owner, name) and not hasattr(instances.get(owner, owner), name)
     ]
     assert not missing, f"RQ {rq.__version__} no longer has {', '.join(missing)}: our worker needs them"

@@ -46,8 +46,13 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.parametrize("sig, code", [("SIGTERM", EXIT_OK), ("SIGINT", EXIT_INTERRUPTED)])
 def test_a_stop_that_lands_in_a_finalizer_still_stops_the_script(sig, code):
     try:
-        done = subprocess.run([sys.executable, "-c", SCRIPT.format(signal=sig)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT.format(signal=sig)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"still running 10 s after {sig}; stderr: {error.stderr!r}")
     assert (done.returncode, done.stdout, done.stderr) == (code, "cleaned up\n", "")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from queuing_system.grader.harness import SCRIPTS_ENV, scripts_dir, port_open, processes_using, wait_for
+from queuing_system.grader.harness import SCRIPTS_ENV, port_open, processes_using, scripts_dir, wait_for
 from queuing_system.grader.redis_server import free_port
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -22,8 +22,11 @@ def tour(*args, cwd=ROOT, url=NOWHERE):
     env = {name: value for name, value in os.environ.items() if name != SCRIPTS_ENV}
     return subprocess.run(
         [sys.executable, "-m", "queuing_system", *args],
-        cwd=cwd, env={**env, "REDIS_URL": url},  # it grades the working directory
-        capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env={**env, "REDIS_URL": url},  # it grades the working directory
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -57,7 +60,9 @@ def test_a_script_broken_by_one_character_fails_its_task_with_the_difference(tmp
     copy = tmp_path / "repo"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
     publisher = copy / "5_publisher.py"
-    publisher.write_text(publisher.read_text().replace('f"About to send {message}"', 'f"About to sent {message}"'))
+    publisher.write_text(
+        publisher.read_text().replace('f"About to send {message}"', 'f"About to sent {message}"')
+    )
     result = tour("--only", "5", "--scripts", str(copy))
     assert result.returncode == 1
     assert "FAIL" in result.stdout
@@ -70,14 +75,18 @@ def test_a_directory_without_the_scripts_is_refused_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(
         f"error: no 0_redis_client.py in {tmp_path.resolve()}: run from the directory of "
-        "the numbered scripts, or name it with --scripts")
+        "the numbered scripts, or name it with --scripts"
+    )
 
 
 def test_ctrl_c_stops_the_tour_and_its_redis():
     process = subprocess.Popen(
-        [sys.executable, "-m", "queuing_system", "--from", "5"], cwd=ROOT,
+        [sys.executable, "-m", "queuing_system", "--from", "5"],
+        cwd=ROOT,
         env={**os.environ, "REDIS_URL": NOWHERE},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     first = process.stdout.readline()
     port = started_port(first)
@@ -93,9 +102,13 @@ def test_ctrl_c_stops_the_tour_and_its_redis():
 @pytest.mark.parametrize("seconds_in", [2, 4, 6, 8, 10])
 def test_ctrl_c_to_the_tours_process_group_leaves_nothing_running(seconds_in):
     process = subprocess.Popen(
-        [sys.executable, "-m", "queuing_system", "--from", "5"], cwd=ROOT,
+        [sys.executable, "-m", "queuing_system", "--from", "5"],
+        cwd=ROOT,
         env={**os.environ, "REDIS_URL": NOWHERE},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     url = re.search(r"redis://127\.0\.0\.1:\d+/0", process.stdout.readline()).group(0)
     time.sleep(seconds_in)  # a moment somewhere in the tasks, as a user would press Ctrl-C

@@ -18,10 +18,10 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system.bookkeeping import Outbox
-from queuing_system.grader.harness import scripts_dir
 from queuing_system.events import EventFollower, report_success
-from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
+from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
+from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
 from queuing_system.workers import Worker, WorkerThread, drain, make_worker
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -196,7 +196,10 @@ print("stopped cleanly")
 def test_a_sigterm_right_after_registration_still_deregisters_the_worker(redis_url, redis_binary):
     done = subprocess.run(
         [sys.executable, "-c", SIGTERM_AT_REGISTRATION, redis_url],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (done.returncode, done.stdout) == (0, "stopped cleanly\n"), done.stderr
     assert RQWorker.all(connection=redis_binary) == []
@@ -241,5 +244,10 @@ def test_every_key_a_job_leaves_expires_within_its_retention(redis_binary):
     # What stays is shared, not per job: the id counter, the bounded event stream, the
     # registries (whose entries RQ drops as their jobs expire) and the queue list.
     lasting = {key for key in redis_binary.keys("*") if redis_binary.ttl(key) == -1}
-    assert lasting == {b"queuing:job_ids", b"queuing:events:" + QUEUE.encode(), b"rq:queues",
-                       b"rq:finished:" + QUEUE.encode(), b"rq:failed:" + QUEUE.encode()}
+    assert lasting == {
+        b"queuing:job_ids",
+        b"queuing:events:" + QUEUE.encode(),
+        b"rq:queues",
+        b"rq:finished:" + QUEUE.encode(),
+        b"rq:failed:" + QUEUE.encode(),
+    }

@@ -6,8 +6,7 @@ NOT_CONNECTED_PREFIX = "Redis client not connected to the server: "
 REDIS_OP = [CONNECTED, "School", "Reply: OK", "100"]
 
 SCHOOLS_HASH = (
-    "{'Portland': '50', 'Seattle': '80', 'New York': '20', "
-    "'Bogota': '20', 'Cali': '40', 'Paris': '2'}"
+    "{'Portland': '50', 'Seattle': '80', 'New York': '20', 'Bogota': '20', 'Cali': '40', 'Paris': '2'}"
 )
 ADVANCED_OP_FIRST_RUN = [CONNECTED] + ["Reply: 1"] * 6 + [SCHOOLS_HASH]
 ADVANCED_OP_SECOND_RUN = [CONNECTED] + ["Reply: 0"] * 6 + [SCHOOLS_HASH]
@@ -95,15 +94,17 @@ def creator_differences(lines, data, first_id):
     """
     ids = [str(first_id + offset) for offset in range(len(data))]
     problems = []
-    head, tail = lines[: len(ids)], lines[len(ids):]
+    head, tail = lines[: len(ids)], lines[len(ids) :]
     want_head = [created(job_id) for job_id in ids]
     if head != want_head:
         problems.append(f"created lines: expected {want_head}, got {head}")
-    for job_id, (phone, _message) in zip(ids, data):
+    for job_id, (phone, _message) in zip(ids, data, strict=False):
         mine = [line for line in tail if line.startswith(f"Notification job {job_id} ")]
         if mine != job_events(job_id, phone):
             problems.append(f"job {job_id}: expected {job_events(job_id, phone)}, got {mine}")
-    expected_count = sum(len(job_events(job_id, phone)) for job_id, (phone, _) in zip(ids, data))
+    expected_count = sum(
+        len(job_events(job_id, phone)) for job_id, (phone, _) in zip(ids, data, strict=False)
+    )
     if len(tail) != expected_count:
         problems.append(f"expected {expected_count} event lines, got {len(tail)}: {tail}")
     return problems

@@ -1,7 +1,8 @@
 """Running the numbered scripts as a user would, for the tests and the tour.
 
-Each script runs from the directory under grade (scripts_dir()) in its own process, with REDIS_URL (and PORT for
-the apps) in its environment; its output is read line by line as it comes.
+Each script runs from the directory under grade (scripts_dir()) in its own process, with
+REDIS_URL (and PORT for the apps) in its environment; its output is read line by line as
+it comes.
 """
 
 import concurrent.futures
@@ -202,7 +203,7 @@ def get_many(urls, count, clients=64):
     """`count` GETs spread over `urls` in turn, `clients` at a time: [(url, http_get answer)]."""
     chosen = [urls[n % len(urls)] for n in range(count)]
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
-        return list(zip(chosen, pool.map(http_get, chosen)))
+        return list(zip(chosen, pool.map(http_get, chosen), strict=True))
 
 
 def processes_using(url):

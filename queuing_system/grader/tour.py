@@ -7,9 +7,9 @@ every task it ran passed.
 """
 
 import argparse
-import os
 import difflib
 import faulthandler
+import os
 import shutil
 import signal
 import subprocess
@@ -21,10 +21,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from . import expected
 from ..connection import redis_url
+from . import expected
 from .harness import (
-    SCRIPTS_ENV, RunningScript, scripts_dir, ScriptError, http_get, run_script, start_app, stop_all, wait_for,
+    SCRIPTS_ENV,
+    RunningScript,
+    ScriptError,
+    http_get,
+    run_script,
+    scripts_dir,
+    start_app,
+    stop_all,
+    wait_for,
 )
 from .redis_server import RedisServer, server_executable
 
@@ -58,8 +66,12 @@ class Report:
     def expect(self, what, got, want):
         if got != want:
             diff = difflib.unified_diff(
-                [str(line) for line in want], [str(line) for line in got],
-                "expected", "got", lineterm="", n=1,
+                [str(line) for line in want],
+                [str(line) for line in got],
+                "expected",
+                "got",
+                lineterm="",
+                n=1,
             )
             self.problems.append(f"{what} differs:")
             self.problems.extend(diff)
@@ -118,11 +130,15 @@ def stop_and_check(report, script, code=0):
 @task(0, "a Redis server, redis-cli and dump.rdb")
 def task_0(url, report):
     cli = redis_cli()
-    for words, want in ((["ping"], "PONG"), (["set", "Holberton", "School"], "OK"),
-                        (["get", "Holberton"], "School")):
+    for words, want in (
+        (["ping"], "PONG"),
+        (["set", "Holberton", "School"], "OK"),
+        (["get", "Holberton"], "School"),
+    ):
         report.command(f"redis-cli -u $REDIS_URL {' '.join(words)}")
-        result = subprocess.run([cli, "--no-auth-warning", "-u", url, *words],
-                                capture_output=True, text=True, timeout=10)
+        result = subprocess.run(
+            [cli, "--no-auth-warning", "-u", url, *words], capture_output=True, text=True, timeout=10
+        )
         report.printed(result.stdout.splitlines())
         report.expect(" ".join(words), result.stdout.splitlines(), [want])
     report.command("redis-server --dir <copy of .> --dbfilename dump.rdb; redis-cli get Holberton")
@@ -234,9 +250,9 @@ def task_8(url, report):
     )
     stop_and_check(report, processor)
     report.printed(creator.output, "[creator] ")
-    report.problems.extend(expected.creator_differences(
-        creator.output, expected.TASK8_DATA, first_id(creator.output[0])
-    ))
+    report.problems.extend(
+        expected.creator_differences(creator.output, expected.TASK8_DATA, first_id(creator.output[0]))
+    )
 
 
 @task(9, "7_job_processor.py: two at a time, blacklist")
@@ -257,20 +273,35 @@ def task_10(url, report):
     creator = RunningScript("8_job.py", url)
     try:
         job_id = first_id(creator.next_line())
-        command = ["-m", "rq.cli", "worker", "--burst", "--url", url, "--serializer", "json",
-                   "--worker-class", "rq.worker.SimpleWorker", "push_notification_code_3"]
-        report.command("rq worker --burst --serializer json --worker-class rq.worker.SimpleWorker "
-                       "push_notification_code_3   # terminal 2")
-        worker = subprocess.run([sys.executable, *command], cwd=scripts_dir(), capture_output=True,
-                                text=True, timeout=60)
+        command = [
+            "-m",
+            "rq.cli",
+            "worker",
+            "--burst",
+            "--url",
+            url,
+            "--serializer",
+            "json",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            "push_notification_code_3",
+        ]
+        report.command(
+            "rq worker --burst --serializer json --worker-class rq.worker.SimpleWorker "
+            "push_notification_code_3   # terminal 2"
+        )
+        worker = subprocess.run(
+            [sys.executable, *command], cwd=scripts_dir(), capture_output=True, text=True, timeout=60
+        )
         report.check(worker.returncode == 0, f"rq worker exited {worker.returncode}: {worker.stderr}")
         report.check(creator.wait() == 0, f"8_job.py did not exit 0: {creator.stderr}")
     finally:
         creator.kill()
     report.printed(creator.output, "[8_job] ")
     phone, _message = expected.TASK10_DATA
-    report.expect("8_job stdout", creator.output,
-                  [expected.created(job_id)] + expected.job_events(str(job_id), phone))
+    report.expect(
+        "8_job stdout", creator.output, [expected.created(job_id)] + expected.job_events(str(job_id), phone)
+    )
 
 
 @task(11, "tests/test_8_job.py: the job creation tests (fakeredis, no worker)")
@@ -278,7 +309,10 @@ def task_11(url, report):
     report.command("pytest tests/test_8_job.py")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_8_job.py"],
-        cwd=scripts_dir(), capture_output=True, text=True, timeout=120,
+        cwd=scripts_dir(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = result.stdout.strip().splitlines()
     report.printed(lines[-1:])
@@ -386,19 +420,27 @@ def parse_args(argv):
         ),
     )
     parser.add_argument("--only", type=int, metavar="N", help="run task N alone")
-    parser.add_argument("--from", dest="start", type=int, metavar="N", default=0,
-                        help="run tasks N to 13")
-    parser.add_argument("--keep-redis", action="store_true",
-                        help="leave the Redis the tour started running, to explore it")
-    parser.add_argument("--summary", action="store_true",
-                        help="print the summary table alone, not each task's output")
-    parser.add_argument("--scripts", metavar="DIR", type=Path, default=scripts_dir(),
-                        help="the directory of the numbered scripts to grade "
-                             f"(default: ${SCRIPTS_ENV}, else the working directory)")
+    parser.add_argument("--from", dest="start", type=int, metavar="N", default=0, help="run tasks N to 13")
+    parser.add_argument(
+        "--keep-redis", action="store_true", help="leave the Redis the tour started running, to explore it"
+    )
+    parser.add_argument(
+        "--summary", action="store_true", help="print the summary table alone, not each task's output"
+    )
+    parser.add_argument(
+        "--scripts",
+        metavar="DIR",
+        type=Path,
+        default=scripts_dir(),
+        help="the directory of the numbered scripts to grade "
+        f"(default: ${SCRIPTS_ENV}, else the working directory)",
+    )
     args = parser.parse_args(argv)
     if not (args.scripts / FIRST_SCRIPT).is_file():
-        parser.error(f"no {FIRST_SCRIPT} in {args.scripts.resolve()}: run from the directory "
-                     "of the numbered scripts, or name it with --scripts")
+        parser.error(
+            f"no {FIRST_SCRIPT} in {args.scripts.resolve()}: run from the directory "
+            "of the numbered scripts, or name it with --scripts"
+        )
     os.environ[SCRIPTS_ENV] = str(args.scripts.resolve())  # for the harness, and what it starts
     numbers = [task.number for task in TASKS]
     for value in (args.only, args.start):
@@ -409,7 +451,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    chosen = [t for t in TASKS if (t.number == args.only if args.only is not None else t.number >= args.start)]
+    chosen = [
+        t for t in TASKS if (t.number == args.only if args.only is not None else t.number >= args.start)
+    ]
     url, server = choose_redis()
     began = time.monotonic()
     results = []
@@ -431,8 +475,11 @@ def main(argv=None):
         faulthandler.dump_traceback_later(CLEANUP_DEADLINE, exit=True)
         stop_all()  # whatever a task interrupted by Ctrl-C or SIGTERM left running
         if server and args.keep_redis:
-            print(f"\nRedis left running at {server.url} (pid {server.process.pid}); "
-                  f"stop it with: kill {server.process.pid}", flush=True)
+            print(
+                f"\nRedis left running at {server.url} (pid {server.process.pid}); "
+                f"stop it with: kill {server.process.pid}",
+                flush=True,
+            )
         elif server:
             server.close()
         faulthandler.cancel_dump_traceback_later()

@@ -16,15 +16,44 @@ PROCESS = "7_job_processor.process"
 JOB_FUNCTIONS = {QUEUE: PROCESS}
 GOOD = {"phoneNumber": "4151111111", "message": "still sent"}
 FIELDS = [
-    "created_at", "data", "description", "ended_at", "enqueued_at", "failure_callback_name",
-    "failure_callback_timeout", "group_id", "last_heartbeat", "origin", "started_at", "status",
-    "stopped_callback_name", "success_callback_name", "success_callback_timeout", "timeout",
-    "worker_name", "result_ttl", "failure_ttl", "ttl", "retries_left", "retry_intervals", "meta",
-    "dependency_ids", "repeats_left", "repeat_intervals", "allow_dependency_failures",
-    "enqueue_at_front", "exc_info", "last_result_id", "timestamp",
+    "created_at",
+    "data",
+    "description",
+    "ended_at",
+    "enqueued_at",
+    "failure_callback_name",
+    "failure_callback_timeout",
+    "group_id",
+    "last_heartbeat",
+    "origin",
+    "started_at",
+    "status",
+    "stopped_callback_name",
+    "success_callback_name",
+    "success_callback_timeout",
+    "timeout",
+    "worker_name",
+    "result_ttl",
+    "failure_ttl",
+    "ttl",
+    "retries_left",
+    "retry_intervals",
+    "meta",
+    "dependency_ids",
+    "repeats_left",
+    "repeat_intervals",
+    "allow_dependency_failures",
+    "enqueue_at_front",
+    "exc_info",
+    "last_result_id",
+    "timestamp",
 ]
-values = st.binary(max_size=40) | st.text(max_size=40).map(str.encode) | st.sampled_from(
-    [b"", b"-1", b"0", b"99999999999999999999", b"1.5", b"null", b"[]", b"{}", b"\xff", b"nan"]
+values = (
+    st.binary(max_size=40)
+    | st.text(max_size=40).map(str.encode)
+    | st.sampled_from(
+        [b"", b"-1", b"0", b"99999999999999999999", b"1.5", b"null", b"[]", b"{}", b"\xff", b"nan"]
+    )
 )
 
 
@@ -61,7 +90,12 @@ def test_garbage_queue_entries_never_kill_the_worker(entries):
 
 
 @settings(max_examples=100, deadline=None)
-@given(events=st.lists(st.dictionaries(st.binary(min_size=1, max_size=10), st.binary(max_size=10), min_size=1, max_size=4), max_size=4))
+@given(
+    events=st.lists(
+        st.dictionaries(st.binary(min_size=1, max_size=10), st.binary(max_size=10), min_size=1, max_size=4),
+        max_size=4,
+    )
+)
 def test_garbage_event_entries_never_stop_a_follower(events):
     connection = fakeredis.FakeRedis()
 

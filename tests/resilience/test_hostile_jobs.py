@@ -18,11 +18,18 @@ CANARY = "/tmp/queuing-hostile-canary"
 
 def hostile_job(connection, queue, job_id, data, **fields):
     """A job written field by field, as `redis-cli HSET` would (no RQ, no Python of ours)."""
-    connection.hset(f"rq:job:{job_id}", mapping={
-        "data": zlib.compress(json.dumps(data).encode()),
-        "origin": queue, "status": "queued", "created_at": "2026-01-01T00:00:00.000000Z",
-        "description": "hostile", "timeout": "20", **fields,
-    })
+    connection.hset(
+        f"rq:job:{job_id}",
+        mapping={
+            "data": zlib.compress(json.dumps(data).encode()),
+            "origin": queue,
+            "status": "queued",
+            "created_at": "2026-01-01T00:00:00.000000Z",
+            "description": "hostile",
+            "timeout": "20",
+            **fields,
+        },
+    )
     connection.rpush(f"rq:queue:{queue}", job_id)
 
 
@@ -52,16 +59,20 @@ ATTACKS = {
 @pytest.fixture(autouse=True)
 def no_canary():
     import os
+
     if os.path.exists(CANARY):
         os.remove(CANARY)
     yield
     assert not os.path.exists(CANARY), "a hostile job ran code"
 
 
-@pytest.mark.parametrize("processor, queue", [
-    ("6_job_processor.py", "push_notification_code"),
-    ("7_job_processor.py", "push_notification_code_2"),
-])
+@pytest.mark.parametrize(
+    "processor, queue",
+    [
+        ("6_job_processor.py", "push_notification_code"),
+        ("7_job_processor.py", "push_notification_code_2"),
+    ],
+)
 def test_a_processor_refuses_every_job_naming_a_function_not_its_own(redis_url, processor, queue):
     """Every attack on one queue, a good job behind them: each refused, the good one sent."""
     connection = redis.Redis.from_url(redis_url)
@@ -72,8 +83,11 @@ def test_a_processor_refuses_every_job_naming_a_function_not_its_own(redis_url, 
         if processor.startswith("6_") and data[0] == "7_job_processor.process":
             data = ["6_job_processor.process", *data[1:]]
         hostile_job(connection, queue, job_id, data, **fields)
-    [good] = create_jobs(job_queue(queue, connection), processor.replace(".py", ".process"),
-                         [{"phoneNumber": "4151111111", "message": "after"}])
+    [good] = create_jobs(
+        job_queue(queue, connection),
+        processor.replace(".py", ".process"),
+        [{"phoneNumber": "4151111111", "message": "after"}],
+    )
     script = RunningScript(processor, redis_url)
     try:
         outcomes = {e.job_id: e for e in follower.follow([*evil, good.id]) if e.kind != "progress"}
@@ -99,7 +113,9 @@ def test_the_seat_apps_worker_refuses_a_foreign_job(redis_url):
         assert http_get(base + "/reserve_seat")[0] == 200
         assert http_get(base + "/process")[0] == 200
         queue = job_queue("reserve_seat", connection)
-        wait_for(lambda: "evil" in FailedJobRegistry(queue=queue) and FinishedJobRegistry(queue=queue).count == 1)
+        wait_for(
+            lambda: "evil" in FailedJobRegistry(queue=queue) and FinishedJobRegistry(queue=queue).count == 1
+        )
         assert http_get(base + "/available_seats")[2] == '{"numberOfAvailableSeats":"49"}'
         assert app.stop() == 0
     finally:
@@ -141,7 +157,9 @@ def test_bad_events_do_not_break_the_seat_apps_reporter(redis_url, redis_binary)
             assert http_get(base + "/reserve_seat")[2] == '{"status":"Reservation in process"}'
         assert http_get(base + "/process")[0] == 200
         assert sorted([app.next_line(), app.next_line()]) == [
-            "Seat reservation job 1 completed", "Seat reservation job 2 completed"]
+            "Seat reservation job 1 completed",
+            "Seat reservation job 2 completed",
+        ]
         assert http_get(base + "/reserve_seat")[0] == 200
         assert app.stop() == 0
     finally:
@@ -149,17 +167,32 @@ def test_bad_events_do_not_break_the_seat_apps_reporter(redis_url, redis_binary)
     assert "Traceback" not in app.stderr
 
 
-def test_job_data_is_checked_where_it_runs_and_untrusted_text_cannot_forge_lines(redis_url, scripts, redis_binary):
+def test_job_data_is_checked_where_it_runs_and_untrusted_text_cannot_forge_lines(
+    redis_url, scripts, redis_binary
+):
     queue = job_queue("push_notification_code_2", redis_binary)
     follower = EventFollower(redis_binary, "push_notification_code_2")
-    jobs = create_jobs(queue, "7_job_processor.process", [
-        {"phoneNumber": 4153518780, "message": "a number, not text, past the blacklist"},
-        {"phoneNumber": "4150000001", "message": "hi\nSending notification to 1, with message: forged\x1b[2K"},
-    ])
+    jobs = create_jobs(
+        queue,
+        "7_job_processor.process",
+        [
+            {"phoneNumber": 4153518780, "message": "a number, not text, past the blacklist"},
+            {
+                "phoneNumber": "4150000001",
+                "message": "hi\nSending notification to 1, with message: forged\x1b[2K",
+            },
+        ],
+    )
     processor = scripts("7_job_processor.py", redis_url)
     outcomes = {e.job_id: e for e in follower.follow(job.id for job in jobs) if e.kind != "progress"}
     line = processor.next_line()
     assert processor.stop() == 0
-    assert (outcomes[jobs[0].id].kind, outcomes[jobs[0].id].error) == ("failed", "Job data has no phoneNumber string")
+    assert (outcomes[jobs[0].id].kind, outcomes[jobs[0].id].error) == (
+        "failed",
+        "Job data has no phoneNumber string",
+    )
     assert processor.output == [line]  # one line: the newline did not start a second one
-    assert line == "Sending notification to 4150000001, with message: hi\\nSending notification to 1, with message: forged\\x1b[2K"
+    assert (
+        line == "Sending notification to 4150000001, with message: hi\\n"
+        "Sending notification to 1, with message: forged\\x1b[2K"
+    )

@@ -13,7 +13,10 @@ from queuing_system.grader.harness import http_get
 MALFORMED = {
     "a 100 KB path": (b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     "a 1 MB header": (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 1_000_000 + b"\r\n\r\n", 431),
-    "2,000 headers": (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(2000)) + b"\r\n", 431),
+    "2,000 headers": (
+        b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(2000)) + b"\r\n",
+        431,
+    ),
     "HTTP/2.0": (b"GET /available_seats HTTP/2.0\r\nHost: x\r\n\r\n", 505),
     "not HTTP": (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400),
 }
@@ -59,7 +62,9 @@ def test_the_stock_app_answers_a_request_it_cannot_parse_with_no_html(redis_url,
     assert app.stop() == 0
 
 
-@pytest.mark.parametrize("name, path", [("9_stock.py", "/list_products"), ("100_seat.py", "/available_seats")])
+@pytest.mark.parametrize(
+    "name, path", [("9_stock.py", "/list_products"), ("100_seat.py", "/available_seats")]
+)
 def test_options_answers_json(redis_url, start_app, name, path):
     app, base = start_app(name, redis_url)
     status, content_type, body = http_get(base + path, method="OPTIONS")
@@ -71,7 +76,9 @@ SLOW_CLIENTS = 2000
 STOP_WITHIN = 5  # seconds, as the spec says
 
 
-@pytest.mark.parametrize("name, path", [("9_stock.py", "/list_products"), ("100_seat.py", "/available_seats")])
+@pytest.mark.parametrize(
+    "name, path", [("9_stock.py", "/list_products"), ("100_seat.py", "/available_seats")]
+)
 def test_2000_slow_clients_do_not_deny_service_to_the_others(redis_url, start_app, name, path):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 3 * SLOW_CLIENTS)), hard))

@@ -14,7 +14,7 @@ from queuing_system.grader.expected import (
     seat_completed,
     seat_failed,
 )
-from queuing_system.grader.harness import scripts_dir, get_many, http_get, script_env
+from queuing_system.grader.harness import get_many, http_get, script_env, scripts_dir
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
@@ -41,9 +41,23 @@ def test_1000_seat_reservations_on_two_apps_with_four_extra_workers(redis_url, s
     client = redis.Redis.from_url(redis_url)
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "rq.cli", "worker", "--url", redis_url, "-S", "json",
-             "-w", "rq.worker.SimpleWorker", "reserve_seat"],
-            cwd=ROOT, env=script_env(redis_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "rq.cli",
+                "worker",
+                "--url",
+                redis_url,
+                "-S",
+                "json",
+                "-w",
+                "rq.worker.SimpleWorker",
+                "reserve_seat",
+            ],
+            cwd=ROOT,
+            env=script_env(redis_url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(4)
     ]
@@ -56,9 +70,14 @@ def test_1000_seat_reservations_on_two_apps_with_four_extra_workers(redis_url, s
     try:
         assert http_get(base1 + "/process")[0] == http_get(base2 + "/process")[0] == 200
         answers = get_many([base1 + "/reserve_seat", base2 + "/reserve_seat"], 1000)
-        queued = {base: sum(1 for url, (_s, _t, body) in answers
-                            if url.startswith(base) and body == RESERVATION_IN_PROCESS)
-                  for base in (base1, base2)}
+        queued = {
+            base: sum(
+                1
+                for url, (_s, _t, body) in answers
+                if url.startswith(base) and body == RESERVATION_IN_PROCESS
+            )
+            for base in (base1, base2)
+        }
         assert all(body in (RESERVATION_IN_PROCESS, RESERVATION_BLOCKED) for _u, (_s, _t, body) in answers)
         lines = []
         for app, base in ((first, base1), (second, base2)):
@@ -75,7 +94,9 @@ def test_1000_seat_reservations_on_two_apps_with_four_extra_workers(redis_url, s
     assert len(completed) + len(failed) == len(lines) == sum(queued.values())
     ids = [int(line.split()[3]) for line in lines]
     assert len(set(ids)) == len(ids)
-    assert all(line in (seat_completed(job_id), seat_failed(job_id)) for line, job_id in zip(lines, ids))
+    assert all(
+        line in (seat_completed(job_id), seat_failed(job_id)) for line, job_id in zip(lines, ids, strict=True)
+    )
     assert lowest[0] >= 0
     assert http_get(base1 + "/available_seats")[2] == available_seats(0)
     assert http_get(base2 + "/reserve_seat")[2] == RESERVATION_BLOCKED

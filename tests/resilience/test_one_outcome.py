@@ -93,10 +93,15 @@ def test_a_failure_is_reported_with_its_bookkeeping_in_one_step(redis_url, redis
     redis_binary.echo("STOP-MONITOR")
     watcher.join(10)
 
-    [event_step] = [step for step in steps if any(
-        command.startswith("XADD") and f"job {job.id} event failed" in command for command in step)]
+    [event_step] = [
+        step
+        for step in steps
+        if any(command.startswith("XADD") and f"job {job.id} event failed" in command for command in step)
+    ]
     assert any(command.startswith(f"ZADD rq:failed:{QUEUE_7}") for command in event_step), event_step
-    assert any(command.startswith(f"HSET rq:job:{job.id} status failed") for command in event_step), event_step
+    assert any(command.startswith(f"HSET rq:job:{job.id} status failed") for command in event_step), (
+        event_step
+    )
 
 
 def blocked_on_dequeue(client):
@@ -114,7 +119,9 @@ def test_a_worker_frozen_after_taking_a_job_does_not_run_it_again_once_another_h
         # Frozen while Redis holds its blocking dequeue: Redis hands it the job all the same.
         wait_for(lambda: blocked_on_dequeue(redis_binary))
         os.kill(frozen.pid, signal.SIGSTOP)
-        [job] = create_jobs(queue, "6_job_processor.process", [{"phoneNumber": "4153518780", "message": "once"}])
+        [job] = create_jobs(
+            queue, "6_job_processor.process", [{"phoneNumber": "4153518780", "message": "once"}]
+        )
         if redis_binary.lrange(queue.intermediate_queue_key, 0, -1) == [job.id.encode()]:
             break
         os.kill(frozen.pid, signal.SIGCONT)  # its dequeue had timed out: try again

@@ -5,8 +5,8 @@ import redis
 from rq import Worker
 
 from queuing_system.grader.harness import RunningScript, wait_for
-from queuing_system.jobs import job_queue
 from queuing_system.grader.redis_server import RedisServer
+from queuing_system.jobs import job_queue
 
 OUTAGE = 12  # seconds at most: until each worker's first reminder (after 10 s)
 LOST = "Redis client not connected to the server: "

@@ -7,8 +7,8 @@ from rq.registry import FinishedJobRegistry
 
 from queuing_system.grader.expected import TASK8_DATA, creator_differences
 from queuing_system.grader.harness import RunningScript, http_get, start_app, wait_for
-from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.grader.redis_server import RedisServer
+from queuing_system.jobs import create_jobs, job_queue
 
 QUEUE = "push_notification_code_2"
 BACKLOG = 2000
@@ -25,8 +25,11 @@ def test_everything_reconnects_by_itself_and_loses_nothing():
         started += [stock, seat, processor]
         queue = job_queue(QUEUE, client)
         # a backlog ahead of the creator's jobs keeps the processor busy through the outage
-        create_jobs(queue, "7_job_processor.process",
-                    [{"phoneNumber": f"4157{n:06d}", "message": f"m{n}"} for n in range(BACKLOG)])
+        create_jobs(
+            queue,
+            "7_job_processor.process",
+            [{"phoneNumber": f"4157{n:06d}", "message": f"m{n}"} for n in range(BACKLOG)],
+        )
         creator = RunningScript("7_job_creator.py", server.url)
         started.append(creator)
         for _ in TASK8_DATA:
@@ -45,7 +48,9 @@ def test_everything_reconnects_by_itself_and_loses_nothing():
         assert creator.wait(timeout=60) == 0
         assert creator_differences(creator.output, TASK8_DATA, first_id=BACKLOG + 1) == []
         finished = FinishedJobRegistry(queue=queue)
-        wait_for(lambda: finished.count + len(queue.failed_job_registry) == BACKLOG + len(TASK8_DATA), timeout=60)
+        wait_for(
+            lambda: finished.count + len(queue.failed_job_registry) == BACKLOG + len(TASK8_DATA), timeout=60
+        )
         assert http_get(stock_url + "/list_products/1")[0] == 200
         assert http_get(seat_url + "/process")[0] == 200
         assert seat.next_line() == f"Seat reservation job {BACKLOG + len(TASK8_DATA) + 1} completed"

@@ -12,8 +12,8 @@ from rq import Worker
 
 from queuing_system.grader.expected import CONNECTED, NOT_CONNECTED_PREFIX
 from queuing_system.grader.harness import RunningScript, http_get, processes_using, start_app, wait_for
-from queuing_system.jobs import job_queue
 from queuing_system.grader.redis_server import RedisServer
+from queuing_system.jobs import job_queue
 
 STOP_WITHIN = 5.0  # seconds, as the spec says
 SIGNALS = {"SIGTERM": (signal.SIGTERM, 0), "Ctrl-C": (signal.SIGINT, 130)}

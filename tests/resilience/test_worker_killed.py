@@ -9,7 +9,7 @@ import time
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 from queuing_system.events import ABANDONED, COMPLETED, FAILED, EventFollower
-from queuing_system.grader.harness import scripts_dir, script_env, wait_for
+from queuing_system.grader.harness import script_env, scripts_dir, wait_for
 from queuing_system.jobs import create_jobs, job_queue
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -21,14 +21,16 @@ TOTAL = 1000
 def start_processor(url, output):
     # Its own session, so the whole group (supervisor and workers) can be killed at once.
     return subprocess.Popen(
-        [sys.executable, "7_job_processor.py"], cwd=ROOT, env=script_env(url),
-        stdout=output, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "7_job_processor.py"],
+        cwd=ROOT,
+        env=script_env(url),
+        stdout=output,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
-def test_sigkill_mid_batch_then_a_new_processor_every_job_gets_one_outcome(
-    redis_url, redis_binary, tmp_path
-):
+def test_sigkill_mid_batch_then_a_new_processor_every_job_gets_one_outcome(redis_url, redis_binary, tmp_path):
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
     data = [{"phoneNumber": f"4159{n:06d}", "message": f"code {n}"} for n in range(TOTAL)]
@@ -69,9 +71,11 @@ def test_sigkill_mid_batch_then_a_new_processor_every_job_gets_one_outcome(
     assert set(failed) == set(abandoned)
     assert len(abandoned) <= 2  # at most the job in hand of each of the two workers
 
-    sent = (tmp_path / "first.txt").read_text().splitlines() + (tmp_path / "second.txt").read_text().splitlines()
+    sent = (tmp_path / "first.txt").read_text().splitlines() + (
+        tmp_path / "second.txt"
+    ).read_text().splitlines()
     assert len(sent) == len(set(sent)), "a notification was sent twice"
     completed = {job_id for job_id, event in outcomes.items() if event.kind == COMPLETED}
-    for job, item in zip(jobs, data):
+    for job, item in zip(jobs, data, strict=True):
         if job.id in completed:
             assert f"Sending notification to {item['phoneNumber']}, with message: {item['message']}" in sent
