@@ -3,7 +3,6 @@
 import importlib
 import signal
 import subprocess
-import sys
 
 import fakeredis
 import pytest
@@ -20,7 +19,14 @@ from queuing_system.grader.expected import (
     seat_completed,
     seat_failed,
 )
-from queuing_system.grader.harness import get_many, http_get, script_env, scripts_dir, wait_for
+from queuing_system.grader.harness import (
+    get_many,
+    http_get,
+    rq_worker_command,
+    script_env,
+    scripts_dir,
+    wait_for,
+)
 from queuing_system.jobs import job_queue
 from queuing_system.workers import drain
 
@@ -107,20 +113,7 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
     assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     assert http_get(base + "/process")[2] == QUEUE_PROCESSING
     extra = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rq.cli",
-            "worker",
-            "--burst",
-            "--url",
-            redis_url,
-            "-S",
-            "json",
-            "-w",
-            "rq.worker.SimpleWorker",
-            "reserve_seat",
-        ],
+        rq_worker_command(redis_url, "reserve_seat", burst=True),
         cwd=ROOT,
         env=script_env(redis_url),
         stdout=subprocess.DEVNULL,

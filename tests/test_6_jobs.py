@@ -9,7 +9,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from queuing_system.grader.expected import task6_creator, task7_processor
-from queuing_system.grader.harness import reading_events, script_env, scripts_dir, wait_for
+from queuing_system.grader.harness import reading_events, rq_worker_command, script_env, scripts_dir, wait_for
 from queuing_system.jobs import job_queue
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -76,20 +76,7 @@ def test_a_stock_rq_worker_processes_the_job_and_rq_info_shows_the_queue(redis_u
     )
     assert f"queue {QUEUE} 1" in info.stdout
     worker = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rq.cli",
-            "worker",
-            "--burst",
-            "--url",
-            redis_url,
-            "--serializer",
-            "json",
-            "--worker-class",
-            "rq.worker.SimpleWorker",
-            QUEUE,
-        ],
+        rq_worker_command(redis_url, QUEUE, burst=True),
         cwd=ROOT,
         env=script_env(redis_url),
         capture_output=True,

@@ -52,6 +52,13 @@ def run_script(name, url, *args, timeout=TIMEOUT, **extra_env):
     )
 
 
+def rq_worker_command(url, queue, burst=False):
+    """RQ's own `rq worker` on one of our queues: JSON payloads, no fork per job."""
+    command = [sys.executable, "-m", "rq.cli", "worker", "--url", url, "--serializer", "json"]
+    command += ["--worker-class", "rq.worker.SimpleWorker", *(["--burst"] if burst else []), queue]
+    return command
+
+
 def wait_for(condition, timeout=TIMEOUT, interval=0.02):
     deadline = time.monotonic() + timeout
     while not condition():

@@ -1,7 +1,6 @@
 """Load on the apps, across two app processes each: nothing oversold, no 5xx."""
 
 import subprocess
-import sys
 
 import redis
 
@@ -14,7 +13,7 @@ from queuing_system.grader.expected import (
     seat_completed,
     seat_failed,
 )
-from queuing_system.grader.harness import get_many, http_get, script_env, scripts_dir
+from queuing_system.grader.harness import get_many, http_get, rq_worker_command, script_env, scripts_dir
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
@@ -41,19 +40,7 @@ def test_1000_seat_reservations_on_two_apps_with_four_extra_workers(redis_url, s
     client = redis.Redis.from_url(redis_url)
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rq.cli",
-                "worker",
-                "--url",
-                redis_url,
-                "-S",
-                "json",
-                "-w",
-                "rq.worker.SimpleWorker",
-                "reserve_seat",
-            ],
+            rq_worker_command(redis_url, "reserve_seat"),
             cwd=ROOT,
             env=script_env(redis_url),
             stdout=subprocess.DEVNULL,
