@@ -308,7 +308,7 @@ def task_10(url, report):
 def task_11(url, report):
     report.command("pytest tests/test_8_job.py")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_8_job.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov", "tests/test_8_job.py"],
         cwd=scripts_dir(),
         capture_output=True,
         text=True,
