@@ -14,8 +14,9 @@ from rq import get_current_job
 
 from queuing_system.connection import RETRYABLE, make_client, outage, until_answered, wait_until_connected
 from queuing_system.console import say
-from queuing_system.events import COMPLETED, FAILED, JobReporter, event_line
+from queuing_system.events import COMPLETED, FAILED
 from queuing_system.jobs import JobFailed, create_job, job_queue
+from queuing_system.reporter import JobReporter, event_line
 from queuing_system.shutdown import run
 from queuing_system.web import create_json_app, on_shutdown, serve
 from queuing_system.workers import WorkerThread

@@ -3,7 +3,8 @@
 
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
-from queuing_system.events import COMPLETED, FAILED, EventFollower
+from queuing_system.events import COMPLETED, FAILED
+from queuing_system.follower import EventFollower
 from queuing_system.jobs import create_job, job_queue
 from queuing_system.shutdown import run
 

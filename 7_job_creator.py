@@ -3,8 +3,9 @@
 
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
-from queuing_system.events import EventFollower, event_line
+from queuing_system.follower import EventFollower
 from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.reporter import event_line
 from queuing_system.shutdown import run
 
 QUEUE = "push_notification_code_2"

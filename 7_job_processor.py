@@ -3,8 +3,8 @@
 
 from rq import get_current_job
 
+from queuing_system.callbacks import report_progress
 from queuing_system.console import say
-from queuing_system.events import report_progress
 from queuing_system.jobs import JobFailed, notification
 from queuing_system.shutdown import run
 from queuing_system.supervisor import run_workers

@@ -3,8 +3,8 @@
 
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
-from queuing_system.events import JobReporter, event_line, wait_for_reporters
 from queuing_system.jobs import NOTIFICATION_FIELDS, create_jobs, job_queue
+from queuing_system.reporter import JobReporter, event_line, wait_for_reporters
 from queuing_system.shutdown import run
 
 QUEUE = "push_notification_code_3"

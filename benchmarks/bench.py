@@ -44,10 +44,11 @@ from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.registry import FailedJobRegistry, FinishedJobRegistry  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
-from queuing_system.events import EventFollower, stop_reporters  # noqa: E402
+from queuing_system.follower import EventFollower  # noqa: E402
 from queuing_system.grader.harness import port_open, script_env, wait_for  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer, free_port  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
+from queuing_system.reporter import stop_reporters  # noqa: E402
 from queuing_system.workers import Worker as OurWorker  # noqa: E402
 from queuing_system.workers import quiet_rq_logging  # noqa: E402
 

@@ -25,6 +25,7 @@ its writes instead of running the job again or reporting a second outcome.
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .connection import RETRYABLE, describe, outage, retry_delays
@@ -109,6 +110,23 @@ for w = 1, tonumber(ARGV[i]) do
 end
 return result
 """
+
+_running = threading.local()
+
+
+def current_outbox():
+    """The outbox of the job this thread is running under our worker; None otherwise."""
+    return getattr(_running, "outbox", None)
+
+
+@contextmanager
+def running_with(outbox):
+    """While a job runs: its progress (callbacks.report_progress) is queued in `outbox`."""
+    _running.outbox = outbox
+    try:
+        yield
+    finally:
+        _running.outbox = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from rq import Callback, Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from .callbacks import report_failure, report_success
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -27,8 +28,13 @@ JOB_TIMEOUT = 20  # seconds
 RESULT_TTL = 500  # seconds
 FAILURE_TTL = 86_400  # seconds
 
-ON_SUCCESS = Callback("queuing_system.events.report_success")
-ON_FAILURE = Callback("queuing_system.events.report_failure")
+ON_SUCCESS = Callback(report_success)
+ON_FAILURE = Callback(report_failure)
+# Where the callbacks lived before events.py was split: jobs queued then still name them.
+RENAMED_CALLBACKS = {
+    "queuing_system.events.report_success": ON_SUCCESS,
+    "queuing_system.events.report_failure": ON_FAILURE,
+}
 
 
 class JobFailed(Exception):
@@ -68,6 +74,10 @@ def disarm(job):
     """
     refusals = []
     for kind in ("success", "failure", "stopped"):
+        renamed = RENAMED_CALLBACKS.get(getattr(job, f"_{kind}_callback_name"))
+        if renamed:
+            setattr(job, f"_{kind}_callback_name", renamed.name)
+            setattr(job, f"_{kind}_callback", renamed.func)
         name = getattr(job, f"_{kind}_callback_name")
         if name not in OUR_CALLBACKS:
             refusals.append(f"its {kind} callback {name!r} is not one of ours")

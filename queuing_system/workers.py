@@ -26,7 +26,8 @@ from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox
+from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox, running_with
+from .callbacks import PIPELINE_SAFE
 from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays, until_answered
 from .console import debug, debugging, warn
 from .events import STREAM_MAXLEN, stream_key
@@ -117,10 +118,12 @@ class Worker(SimpleWorker):
         try:
             if refusal:
                 raise JobRefused(f"Job refused: {refusal}")
-            job.outbox = self.outbox  # for events.report_progress
             job.started_at = now()
             timeout = job.timeout or queue.DEFAULT_TIMEOUT
-            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+            with (
+                running_with(self.outbox),
+                self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id),
+            ):
                 result = job.perform()
             self.end_job(job, queue, execution, result)
         except:  # noqa: E722 - whatever the job raises is its failure, as in RQ's perform_job
@@ -193,7 +196,7 @@ class Worker(SimpleWorker):
         job._result = result
         job._status = JobStatus.FINISHED
         callback = job.success_callback
-        queued_callback = getattr(callback, "pipeline_safe", False)
+        queued_callback = callback in PIPELINE_SAFE
         if callback is not None and not queued_callback:
             self.outbox.flush()
             execute_success_callback(job, self.death_penalty_class, result)
@@ -232,7 +235,7 @@ class Worker(SimpleWorker):
         A callback that is not ours, a job stopped by `rq stop-job`, or the retry of a job
         whose Retry has intervals take RQ's own path."""
         callback = job.failure_callback
-        queued_callback = callback is None or getattr(callback, "pipeline_safe", False)
+        queued_callback = callback is None or callback in PIPELINE_SAFE
         retry = job.should_retry
         if not queued_callback or self._stopped_job_id == job.id or (retry and job.retry_intervals):
             self.outbox.flush()

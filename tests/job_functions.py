@@ -4,7 +4,7 @@ import time
 
 from rq import get_current_job
 
-from queuing_system.events import report_progress
+from queuing_system.callbacks import report_progress
 
 
 def slow_with_progress(data):

@@ -9,7 +9,6 @@ import pytest
 import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from queuing_system.events import stop_reporters, wait_for_reporters
 from queuing_system.grader.expected import (
     QUEUE_PROCESSING,
     RESERVATION_BLOCKED,
@@ -28,6 +27,7 @@ from queuing_system.grader.harness import (
     wait_for,
 )
 from queuing_system.jobs import job_queue
+from queuing_system.reporter import stop_reporters, wait_for_reporters
 from queuing_system.workers import drain
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it

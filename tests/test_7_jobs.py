@@ -10,7 +10,7 @@ import pytest
 from rq import Worker
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
-from queuing_system.events import EventFollower
+from queuing_system.follower import EventFollower
 from queuing_system.grader.expected import (
     TASK8_DATA,
     creator_differences,

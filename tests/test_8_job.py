@@ -11,9 +11,9 @@ import zlib
 import fakeredis
 import pytest
 
-from queuing_system.events import stop_reporters, wait_for_reporters
 from queuing_system.grader.expected import created, job_events, sending
 from queuing_system.jobs import JOB_ID_KEY, job_queue
+from queuing_system.reporter import stop_reporters, wait_for_reporters
 from queuing_system.workers import drain
 
 job8 = importlib.import_module("8_job")

@@ -5,9 +5,11 @@ import time
 import fakeredis
 import pytest
 
-from queuing_system.events import READ_BLOCK_MS, EventFollower, JobReporter, stream_key
+from queuing_system.events import stream_key
+from queuing_system.follower import READ_BLOCK_MS, EventFollower
 from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.reporter import JobReporter
 from queuing_system.workers import drain
 
 QUEUE = "push_notification_code_2"
@@ -90,7 +92,7 @@ def test_a_follower_skips_an_entry_it_cannot_read_says_so_once_and_goes_on(redis
 def test_progress_is_a_whole_percentage_as_in_kue(redis_binary):
     from rq.job import Job
 
-    from queuing_system.events import report_progress
+    from queuing_system.callbacks import report_progress
 
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)

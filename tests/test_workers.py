@@ -18,7 +18,8 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system.bookkeeping import Outbox
-from queuing_system.events import EventFollower, report_success
+from queuing_system.callbacks import report_success
+from queuing_system.follower import EventFollower
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
@@ -251,3 +252,15 @@ def test_every_key_a_job_leaves_expires_within_its_retention(redis_binary):
         b"rq:finished:" + QUEUE.encode(),
         b"rq:failed:" + QUEUE.encode(),
     }
+
+
+def test_a_job_queued_before_the_callbacks_moved_still_reports_its_outcome(redis_binary):
+    # Jobs queued before events.py was split name their callbacks where they lived then.
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    finished, failed = create_jobs(queue, PROCESS, [NOTIFICATION, BLACKLISTED])
+    for job, kind in ((finished, "success"), (failed, "failure")):
+        redis_binary.hset(job.key, f"{kind}_callback_name", f"queuing_system.events.report_{kind}")
+    drain({QUEUE: PROCESS}, redis_binary)
+    outcomes = [(e.job_id, e.kind) for e in follower.follow([finished.id, failed.id]) if e.kind != "progress"]
+    assert outcomes == [(finished.id, "completed"), (failed.id, "failed")]

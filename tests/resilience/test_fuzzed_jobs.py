@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rq.job import JobStatus
 
-from queuing_system.events import EventFollower, stream_key
+from queuing_system.events import stream_key
+from queuing_system.follower import EventFollower
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.workers import SET_ASIDE_KEY, drain
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from queuing_system.events import stop_reporters
 from queuing_system.grader.expected import PRODUCT_NOT_FOUND
 from queuing_system.jobs import JOB_ID_KEY, job_queue
+from queuing_system.reporter import stop_reporters
 
 stock = importlib.import_module("9_stock")
 job8 = importlib.import_module("8_job")

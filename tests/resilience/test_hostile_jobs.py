@@ -9,7 +9,7 @@ import pytest
 import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from queuing_system.events import EventFollower
+from queuing_system.follower import EventFollower
 from queuing_system.grader.harness import RunningScript, http_get, start_app, wait_for
 from queuing_system.jobs import create_jobs, job_queue
 

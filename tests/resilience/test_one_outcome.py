@@ -12,7 +12,8 @@ from rq import Worker as RQWorker
 from rq.exceptions import AbandonedJobError
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from queuing_system.events import COMPLETED, FAILED, OUTCOMES, parse, report_failure, stream_key
+from queuing_system.callbacks import report_failure
+from queuing_system.events import COMPLETED, FAILED, OUTCOMES, parse, stream_key
 from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 

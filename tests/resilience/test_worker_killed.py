@@ -8,7 +8,8 @@ import time
 
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
-from queuing_system.events import ABANDONED, COMPLETED, FAILED, EventFollower
+from queuing_system.events import ABANDONED, COMPLETED, FAILED
+from queuing_system.follower import EventFollower
 from queuing_system.grader.harness import script_env, scripts_dir, wait_for
 from queuing_system.jobs import create_jobs, job_queue
 

@@ -1,0 +1,75 @@
+"""What the jobs tell their creators, as RQ callbacks and a progress call: each writes an
+event (events.py) on the queue's stream.
+
+Under our worker (workers.py) progress goes through the job's outbox, and the two
+callbacks, in PIPELINE_SAFE, are given the worker's pipeline: the event goes to Redis in
+the same step as the job's own bookkeeping. Under a stock RQ worker they write directly.
+"""
+
+import time
+
+from rq.exceptions import AbandonedJobError
+
+from .bookkeeping import current_outbox
+from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, STREAM_MAXLEN, emit, stream_key
+
+
+def report_progress(job, percent):
+    """Kue's `job.progress(percent, 100)`: kept in job.meta (for `rq info` and dashboards)
+    and sent as an event, in one round trip, or queued with our worker's next write.
+    As Kue did, the percentage is a whole number from 0 to 100 (100/3 gives 33)."""
+    percent = min(max(int(percent), 0), 100)
+    job.meta["progress"] = percent
+
+    def write(pipeline):
+        pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
+        emit(pipeline, job.origin, job.id, PROGRESS, progress=percent)
+
+    outbox = current_outbox()  # None under a stock RQ worker
+    if outbox is not None:
+        outbox.add(write)
+        return
+    with job.connection.pipeline(transaction=False) as pipeline:
+        write(pipeline)
+        pipeline.execute()
+
+
+def report_success(job, connection, result, *args, **kwargs):
+    """RQ's on_success callback."""
+    emit(connection, job.origin, job.id, COMPLETED)
+
+
+# An abandoned job's outcome, claimed: written only by whoever takes its expired execution
+# out of the started registry, so it cannot cross a worker that was only paused and has
+# just reported the job's end (see bookkeeping's guards).
+# KEYS: started registry, event stream; ARGV: job id, now, stream maxlen, event fields...
+CLAIM_ABANDONED = """
+local prefix, claimed = ARGV[1] .. ':', 0
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[2])) do
+  if string.sub(entry, 1, #prefix) == prefix then
+    claimed = claimed + redis.call('ZREM', KEYS[1], entry)
+  end
+end
+if claimed > 0 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4)) end
+return claimed
+"""
+
+
+def report_failure(job, connection, exc_type, exc_value, traceback):
+    """RQ's on_failure callback: the event carries the error's message only.
+
+    RQ also calls it, with no pipeline, for a job whose worker died mid-job
+    (AbandonedJobError). Such a job is reported failed (once: see CLAIM_ABANDONED), not
+    run again: its notification may already be sent.
+    """
+    if not isinstance(exc_value, AbandonedJobError):
+        emit(connection, job.origin, job.id, FAILED, error=str(exc_value))
+        return
+    fields = ("job", job.id, "event", FAILED, "error", ABANDONED)
+    keys = (job.started_job_registry.key, stream_key(job.origin))
+    connection.eval(CLAIM_ABANDONED, len(keys), *keys, job.id, time.time(), STREAM_MAXLEN, *fields)
+
+
+# Callbacks that only queue writes on the connection they are given: our worker passes
+# them its pipeline instead of running them apart.
+PIPELINE_SAFE = frozenset({report_success, report_failure})

@@ -1,0 +1,91 @@
+"""Printing the events of a creator's jobs as they come, from a background thread: Kue's
+`job.on(...)` listeners."""
+
+import threading
+
+from .console import warn
+from .events import COMPLETED, OUTCOMES, PROGRESS
+from .follower import EventFollower
+
+
+def event_line(label, event):
+    """The creator's line for an event, e.g. `Notification job 3 50% complete`."""
+    if event.kind == PROGRESS:
+        return f"{label} job {event.job_id} {event.progress}% complete"
+    if event.kind == COMPLETED:
+        return f"{label} job {event.job_id} completed"
+    return f"{label} job {event.job_id} failed: {event.error}"
+
+
+class JobReporter:
+    """Hands the events of the jobs it watches to `on_event`, from a background thread.
+
+    Kue's `job.on(...)` listeners kept reporting as long as the process lived; this does the
+    same for a function that returns before its jobs end (8_job) and for a server that
+    creates jobs on every request (100_seat), with one thread for all of its jobs. Make it
+    before creating the jobs, then `watch` their ids.
+    """
+
+    running = set()
+
+    def __init__(self, connection, queue_name, on_event):
+        self.stopping = threading.Event()
+        self.follower = EventFollower(connection, queue_name, self.stopping)
+        self.on_event = on_event
+        self.pending = set()
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="job-events", daemon=True)
+
+    def watch(self, job_ids):
+        with self.changed:
+            self.pending.update(job_ids)
+            if not self.thread.is_alive():
+                JobReporter.running.add(self)
+                self.thread.start()
+
+    def wait(self):
+        """Until every watched job has completed or failed."""
+        with self.changed:
+            self.changed.wait_for(lambda: not self.pending)
+
+    def stop(self):
+        """Report nothing more, at once. The thread ends by itself when its read returns
+        (within READ_BLOCK_MS): joining it would make every stop wait that long."""
+        with self.changed:  # not while it reports an event
+            self.stopping.set()
+        JobReporter.running.discard(self)
+
+    def _run(self):
+        while not self.stopping.is_set():
+            with self.changed:
+                pending = set(self.pending)
+            try:
+                events = self.follower.next_events(pending)
+            except Exception as error:  # the thread outlives a bad read; the next one goes on
+                warn(f"could not read job events: {error!r}")
+                self.stopping.wait(1.0)
+                continue
+            for event in events:
+                with self.changed:
+                    if self.stopping.is_set():
+                        return
+                    if event.job_id not in self.pending:
+                        continue
+                    # Reported before the job counts as ended, so wait() never returns
+                    # ahead of the job's last line.
+                    self.on_event(event)
+                    if event.kind in OUTCOMES:
+                        self.pending.discard(event.job_id)
+                        self.changed.notify_all()
+
+
+def wait_for_reporters():
+    """Block until every job watched in this process has completed or failed."""
+    for reporter in list(JobReporter.running):
+        reporter.wait()
+
+
+def stop_reporters():
+    """Stop following events (the jobs themselves are untouched): for tests."""
+    for reporter in list(JobReporter.running):
+        reporter.stop()
