@@ -6,11 +6,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from queuing_system.grader.harness import SCRIPTS_ENV, port_open, processes_using, scripts_dir, wait_for
+from queuing_system.grader.harness import (
+    SCRIPTS_ENV,
+    RunningScript,
+    port_open,
+    processes_using,
+    scripts_dir,
+    wait_for,
+)
 from queuing_system.grader.redis_server import free_port
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -137,3 +145,12 @@ def test_help_documents_the_options():
     result = tour("--help")
     for option in ("--only", "--from", "--keep-redis", "--summary"):
         assert option in result.stdout
+
+
+def test_a_script_whose_output_readers_were_cut_off_at_start_still_stops(redis_url):
+    # A Ctrl-C while RunningScript started its reader threads left one unstarted, and
+    # stopping the script then raised: the tour ended 1, with a traceback, its Redis running.
+    script = RunningScript("5_subscriber.py", redis_url)
+    script.readers.append(threading.Thread(target=lambda: None))  # as a Ctrl-C leaves one
+    script.kill()
+    assert not script.running()

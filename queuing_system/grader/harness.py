@@ -163,7 +163,8 @@ class RunningScript:
 
     def _drain(self):
         for reader in self.readers:
-            reader.join(5)
+            if reader.ident is not None:  # a Ctrl-C in __init__ may have left one unstarted
+                reader.join(5)
         while True:
             try:
                 line = self.lines.get_nowait()

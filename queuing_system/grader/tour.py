@@ -473,14 +473,16 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
         # Stopping is bounded (stop_all: 5 s a script): should it ever hang, say where and end.
         faulthandler.dump_traceback_later(CLEANUP_DEADLINE, exit=True)
-        stop_all()  # whatever a task interrupted by Ctrl-C or SIGTERM left running
-        if server and args.keep_redis:
-            print(
-                f"\nRedis left running at {server.url} (pid {server.process.pid}); "
-                f"stop it with: kill {server.process.pid}",
-                flush=True,
-            )
-        elif server:
-            server.close()
-        faulthandler.cancel_dump_traceback_later()
+        try:
+            stop_all()  # whatever a task interrupted by Ctrl-C or SIGTERM left running
+        finally:
+            if server and args.keep_redis:
+                print(
+                    f"\nRedis left running at {server.url} (pid {server.process.pid}); "
+                    f"stop it with: kill {server.process.pid}",
+                    flush=True,
+                )
+            elif server:
+                server.close()
+            faulthandler.cancel_dump_traceback_later()
     return 0 if all_passed else 1
