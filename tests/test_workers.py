@@ -20,6 +20,7 @@ from rq.serializers import JSONSerializer
 from queuing_system.bookkeeping import Outbox
 from queuing_system.callbacks import report_success
 from queuing_system.follower import EventFollower
+from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
@@ -264,3 +265,19 @@ def test_a_job_queued_before_the_callbacks_moved_still_reports_its_outcome(redis
     drain({QUEUE: PROCESS}, redis_binary)
     outcomes = [(e.job_id, e.kind) for e in follower.follow([finished.id, failed.id]) if e.kind != "progress"]
     assert outcomes == [(finished.id, "completed"), (failed.id, "failed")]
+
+
+@pytest.mark.parametrize("chosen, runs_any_function", [(None, False), ("rq", True)])
+def test_rqs_own_worker_can_be_chosen_instead_of_ours(
+    redis_url, redis_binary, scripts, chosen, runs_any_function
+):
+    env = {"QUEUING_WORKER": chosen} if chosen else {}
+    worker = scripts("6_job_processor.py", redis_url, **env)
+    queue = job_queue("push_notification_code", redis_binary)
+    stranger = queue.enqueue("tests.job_functions.record", {"name": "stranger"})
+    creator = scripts("6_job_creator.py", redis_url)
+    assert creator.wait() == 0
+    assert creator.output == task6_creator(1)
+    assert worker.next_line() == task7_processor()[0]
+    assert stranger.get_status(refresh=True) == ("finished" if runs_any_function else "failed")
+    assert worker.stop() == 0
