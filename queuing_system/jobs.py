@@ -30,11 +30,6 @@ FAILURE_TTL = 86_400  # seconds
 
 ON_SUCCESS = Callback(report_success)
 ON_FAILURE = Callback(report_failure)
-# Where the callbacks lived before events.py was split: jobs queued then still name them.
-RENAMED_CALLBACKS = {
-    "queuing_system.events.report_success": ON_SUCCESS,
-    "queuing_system.events.report_failure": ON_FAILURE,
-}
 
 
 class JobFailed(Exception):
@@ -61,39 +56,6 @@ def notification(data):
         if not isinstance(data.get(field), str):
             raise JobFailed(f"Job data has no {field} string")
     return data["phoneNumber"], data["message"]
-
-
-OUR_CALLBACKS = {None, ON_SUCCESS.name, ON_FAILURE.name}
-
-
-def disarm(job):
-    """Why `job` must not run on a worker allowing `job.allowed` functions, or None if it may.
-
-    Reads names only, never imports one: a callback that is not ours is dropped before RQ
-    could import it (RQ calls the failure callback even for a job that never ran).
-    """
-    refusals = []
-    for kind in ("success", "failure", "stopped"):
-        renamed = RENAMED_CALLBACKS.get(getattr(job, f"_{kind}_callback_name"))
-        if renamed:
-            setattr(job, f"_{kind}_callback_name", renamed.name)
-            setattr(job, f"_{kind}_callback", renamed.func)
-        name = getattr(job, f"_{kind}_callback_name")
-        if name not in OUR_CALLBACKS:
-            refusals.append(f"its {kind} callback {name!r} is not one of ours")
-            setattr(job, f"_{kind}_callback_name", None)
-            setattr(job, f"_{kind}_callback", None)
-    # Ours never ask for these: from a stranger, webhooks would make the worker call any
-    # address, and repeats send the notification again, up to 10^20 times.
-    if job.webhooks:
-        refusals.append("it asks for webhooks, which our queues never send")
-        job.webhooks = None
-    if job.repeats_left:
-        refusals.append("it asks to be repeated, which our queues never do")
-        job.repeats_left = None
-    if job.func_name not in job.allowed or job.instance is not None:
-        refusals.insert(0, f"{job.func_name!r} is not a job function of queue {job.origin}")
-    return "; ".join(refusals) or None
 
 
 def job_queue(name, connection):
