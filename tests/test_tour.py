@@ -87,15 +87,20 @@ def test_a_directory_without_the_scripts_is_refused_in_one_line(tmp_path):
     )
 
 
-def test_ctrl_c_stops_the_tour_and_its_redis():
-    process = subprocess.Popen(
+def start_tour_from_task_5(**options):
+    return subprocess.Popen(
         [sys.executable, "-m", "queuing_system", "--from", "5"],
         cwd=ROOT,
         env={**os.environ, "REDIS_URL": NOWHERE},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **options,
     )
+
+
+def test_ctrl_c_stops_the_tour_and_its_redis():
+    process = start_tour_from_task_5()
     first = process.stdout.readline()
     port = started_port(first)
     assert port_open(port)
@@ -108,15 +113,7 @@ def test_ctrl_c_stops_the_tour_and_its_redis():
 
 @pytest.mark.parametrize("seconds_in", [2, 4, 6, 8, 10])
 def test_ctrl_c_to_the_tours_process_group_leaves_nothing_running(seconds_in):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "queuing_system", "--from", "5"],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": NOWHERE},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_tour_from_task_5(start_new_session=True)
     url = re.search(r"redis://127\.0\.0\.1:\d+/0", process.stdout.readline()).group(0)
     time.sleep(seconds_in)  # a moment somewhere in the tasks, as a user would press Ctrl-C
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does
