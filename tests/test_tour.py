@@ -17,6 +17,8 @@ from queuing_system.grader.harness import (
     port_open,
     processes_using,
     scripts_dir,
+    started,
+    stop_all,
     wait_for,
 )
 from queuing_system.grader.redis_server import free_port
@@ -144,10 +146,24 @@ def test_help_documents_the_options():
         assert option in result.stdout
 
 
-def test_a_script_whose_output_readers_were_cut_off_at_start_still_stops(redis_url):
-    # A Ctrl-C while RunningScript started its reader threads left one unstarted, and
-    # stopping the script then raised: the tour ended 1, with a traceback, its Redis running.
-    script = RunningScript("5_subscriber.py", redis_url)
-    script.readers.append(threading.Thread(target=lambda: None))  # as a Ctrl-C leaves one
-    script.kill()
+@pytest.mark.parametrize("where", ["__init__", "start"])  # making a reader thread, starting it
+@pytest.mark.parametrize("readers_before", [0, 1])
+def test_a_script_started_as_ctrl_c_came_is_still_stopped(redis_url, monkeypatch, where, readers_before):
+    # A Ctrl-C while RunningScript made its reader threads left it half made, and stopping
+    # it then raised: the tour ended 1, with a traceback, its Redis running.
+    original = getattr(threading.Thread, where)
+    calls = []
+
+    def until_ctrl_c(thread, *args, **kwargs):
+        calls.append(thread)
+        if len(calls) > readers_before:
+            raise KeyboardInterrupt
+        original(thread, *args, **kwargs)
+
+    monkeypatch.setattr(threading.Thread, where, until_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        RunningScript("5_subscriber.py", redis_url)
+    monkeypatch.undo()
+    script = started[-1]
+    stop_all()
     assert not script.running()

@@ -75,7 +75,13 @@ class RunningScript:
     """
 
     def __init__(self, name, url, *args, **extra_env):
+        # A Ctrl-C may land anywhere in here: once the script is in `started`, stop_all()
+        # must find all it needs, and only reader threads that did start.
         self.name = name
+        self.lines = queue.Queue()
+        self.output = []  # the stdout lines taken so far, in order
+        self.stderr_parts = []
+        self.readers = []
         self.process = subprocess.Popen(
             [sys.executable, name, *args],
             cwd=scripts_dir(),
@@ -86,15 +92,10 @@ class RunningScript:
             start_new_session=True,  # its own process group, so kill() reaches its children
         )
         started.append(self)
-        self.lines = queue.Queue()
-        self.output = []  # the stdout lines taken so far, in order
-        self.stderr_parts = []
-        self.readers = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
-        for reader in self.readers:
+        for read in (self._read_stdout, self._read_stderr):
+            reader = threading.Thread(target=read, daemon=True)
             reader.start()
+            self.readers.append(reader)
 
     def _read_stdout(self):
         for line in self.process.stdout:
@@ -163,8 +164,7 @@ class RunningScript:
 
     def _drain(self):
         for reader in self.readers:
-            if reader.ident is not None:  # a Ctrl-C in __init__ may have left one unstarted
-                reader.join(5)
+            reader.join(5)
         while True:
             try:
                 line = self.lines.get_nowait()
