@@ -27,6 +27,9 @@ DEFAULT_PORT = 1245
 BACKLOG = 4096  # connections the kernel holds before the server takes them
 BACKPRESSURE = 8192  # connections one Granian worker serves at once (its default: 512)
 HEADER_READ_TIMEOUT_MS = 5000
+# Seconds Granian gives its workers to stop before killing them: they wait for every open
+# connection, and idle clients (2,000 waiting on their headers) kept them 5 s past the stop.
+WORKERS_KILL_TIMEOUT = 2
 REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
 
 
@@ -194,6 +197,8 @@ def serve_production(target, app_dir, workers=2, blocking_threads=2):
         "--blocking-threads",
         str(blocking_threads),
         "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        str(WORKERS_KILL_TIMEOUT),
         # Slow clients: connections wait for their headers in Granian's event loop, not in a
         # thread; thousands may wait, and one that takes over 5 s to send them is dropped.
         "--backlog",
