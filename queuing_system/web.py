@@ -178,38 +178,20 @@ def serve_production(target, app_dir, workers=2, blocking_threads=2):
     """
     allow_many_connections()
     host, port = address()
+    # fmt: off
     command = [
-        sys.executable,
-        "-m",
-        "granian",
-        target,
-        "--interface",
-        "wsgi",
-        "--factory",
-        "--working-dir",
-        str(app_dir),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--blocking-threads",
-        str(blocking_threads),
-        "--respawn-failed-workers",
-        "--workers-kill-timeout",
-        str(WORKERS_KILL_TIMEOUT),
+        sys.executable, "-m", "granian", target,
+        "--interface", "wsgi", "--factory", "--working-dir", str(app_dir),
+        "--host", host, "--port", str(port),
+        "--workers", str(workers), "--blocking-threads", str(blocking_threads),
+        "--respawn-failed-workers", "--workers-kill-timeout", str(WORKERS_KILL_TIMEOUT),
         # Slow clients: connections wait for their headers in Granian's event loop, not in a
         # thread; thousands may wait, and one that takes over 5 s to send them is dropped.
-        "--backlog",
-        str(BACKLOG),
-        "--backpressure",
-        str(BACKPRESSURE),
-        "--http1-header-read-timeout",
-        str(HEADER_READ_TIMEOUT_MS),
-        "--log-level",
-        "debug" if debugging() else "error",
+        "--backlog", str(BACKLOG), "--backpressure", str(BACKPRESSURE),
+        "--http1-header-read-timeout", str(HEADER_READ_TIMEOUT_MS),
+        "--log-level", "debug" if debugging() else "error",
     ]
+    # fmt: on
     stopped_by = supervise(start_session(command), "the HTTP server")
     if stopped_by is None:
         return EXIT_FAILED  # Granian ended by itself: it said why on stderr

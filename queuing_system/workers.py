@@ -712,7 +712,7 @@ def make_worker(job_functions, connection, worker_class=None, **options):
     """A worker for the queues of `job_functions` ({queue name: the import path of its job
     function, or several}), running those functions only (RQ's own, if chosen: see
     WORKER_ENV, runs any)."""
-    if worker_class is None and rqs_own_worker_chosen():
+    if worker_class is None and rqs_own_worker_chosen():  # `options` are ours: not for it
         queues = [job_queue(name, connection) for name in job_functions]
         return SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
     allowed = {
@@ -734,9 +734,6 @@ def work(job_functions):
     stopping = threading.Event()
     while not stopping.is_set():
         try:
-            if rqs_own_worker_chosen():  # it handles SIGTERM and Ctrl-C itself
-                make_worker(job_functions, connection).work(logging_level=log_level())
-                return
             make_worker(job_functions, connection, stopping=stopping).work(logging_level=log_level())
             return
         except RETRYABLE as error:
