@@ -7,12 +7,11 @@ script, so under any number of requests, threads or app instances exactly
 `initialAvailableQuantity` reservations of an item are confirmed.
 """
 
-from pathlib import Path
 from secrets import token_hex
 
 from queuing_system.connection import make_client, until_answered, wait_until_connected
 from queuing_system.shutdown import run
-from queuing_system.web import create_json_app, serve_production
+from queuing_system.web import create_json_app, serve
 
 list_products = [
     {"itemId": 1, "itemName": "Suitcase 250", "price": 50, "initialAvailableQuantity": 4},
@@ -23,6 +22,7 @@ list_products = [
 PRODUCTS_BY_ID = {str(product["itemId"]): product for product in list_products}
 STOCK_KEY = "item.{item_id}"  # the item's current stock; absent until its first reservation
 NOT_FOUND = {"status": "Product not found"}
+SERVER_PROCESSES = 2  # forked after start-up, sharing one listening socket
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's TTL.
 # Returns the stock left, or -1.
@@ -98,7 +98,7 @@ def create_app():
 
 def main():
     wait_until_connected(client, quiet=True)
-    return serve_production("9_stock:create_app", Path(__file__).resolve().parent)
+    return serve(create_app(), processes=SERVER_PROCESSES)
 
 
 if __name__ == "__main__":

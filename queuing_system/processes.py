@@ -4,15 +4,19 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 
-from .console import warn
+from .connection import FatalRedisError
+from .console import debug, warn
+from .shutdown import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, STOP_SIGNALS
 
 PR_SET_PDEATHSIG = 1
 # Seconds from a stop signal to the last child gone: the spec allows 5 for the whole stop.
 STOP_DEADLINE = 4.5
 POLL = 0.05  # seconds between two looks at a child
 NUDGE_EVERY = 0.5  # seconds between two SIGTERMs to a child's session that is still running
+EXIT_FATAL = 78  # a child's word that retrying cannot help (sysexits' EX_CONFIG)
 
 
 def die_with_parent(sig=signal.SIGTERM):
@@ -81,3 +85,96 @@ def kill_session(child):
     except (ProcessLookupError, PermissionError):
         pass
     child.wait()
+
+
+def spawn(target, what):
+    """Fork a child that runs `target()` and exits with its code, never returning here.
+
+    Stop signals wait while we fork: one that came before the child had set its own
+    handlers would run the parent's, in the child, and be lost."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    pid = os.fork()
+    if pid:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        return pid
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        die_with_parent()
+        target()
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except FatalRedisError:
+        code = EXIT_FATAL  # its line is printed
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException as error:  # a child must never unwind into the parent's code
+        warn(f"{what} {os.getpid()} crashed: {error!r}")
+        code = 1
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
+
+
+def run_children(target, count, what, restart_delay):
+    """Run `target` in `count` forked children until SIGTERM/SIGINT, which are passed on to
+    them; a child that ends on its own is replaced after `restart_delay` seconds. Returns
+    the exit code: 0 on SIGTERM, 130 on Ctrl-C, 1 if a child said retrying cannot help."""
+    stop_signal = None
+    children = set()
+
+    def forward(signum, frame):
+        nonlocal stop_signal
+        stop_signal = stop_signal or signum
+        for pid in children:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for _ in range(count):
+        children.add(spawn(target, what))  # one at a time: a signal now reaches those started
+    fatal = False
+    while children:
+        if stop_signal is not None:
+            forward(stop_signal, None)  # again: a child forked as the signal came missed it
+            reap_until(children, STOP_DEADLINE, what)
+            break
+        pid, status = os.waitpid(-1, os.WNOHANG)  # polled: a blocking wait outlives signals
+        if not pid:
+            time.sleep(POLL)
+            continue
+        children.discard(pid)
+        if os.waitstatus_to_exitcode(status) == EXIT_FATAL:
+            fatal = True
+            forward(signal.SIGTERM, None)
+            continue
+        # A child ends on its own only when something went wrong (RQ quits its loop on an
+        # unexpected error, say): replace it, unless we are stopping.
+        if stop_signal is None:
+            debug(f"{what} {pid} ended (status {status}); starting another")
+            time.sleep(restart_delay)
+            if stop_signal is None:
+                children.add(spawn(target, what))
+    if fatal:
+        return EXIT_FAILED
+    return EXIT_INTERRUPTED if stop_signal == signal.SIGINT else EXIT_OK
+
+
+def reap_until(children, seconds, what):
+    """Wait for the children to end; kill those still running after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while children and time.monotonic() < deadline:
+        for pid in list(children):
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                children.discard(pid)
+        time.sleep(POLL)
+    for pid in children:
+        warn(f"{what} {pid} did not stop within {seconds:.0f}s: killed")
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    children.clear()

@@ -17,6 +17,7 @@ from .console import warn
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RESEND_AFTER = 0.01  # seconds: the finalizer that swallowed a stop has returned by then
 
 
@@ -55,6 +56,25 @@ def resend(signum):
     timer = threading.Timer(RESEND_AFTER, os.kill, (os.getpid(), signum))
     timer.daemon = True
     timer.start()
+
+
+class HeldStops:
+    """SIGINT and SIGTERM noted instead of raised while something must not be cut in half
+    (an event loop being made, connections being closed): `release()` puts the handlers
+    back and, if asked, raises the first stop that came. Main thread only."""
+
+    def __init__(self):
+        self.came = []
+        self.previous = {signum: signal.signal(signum, self.note) for signum in STOP_SIGNALS}
+
+    def note(self, signum, frame):
+        self.came.append(signum)
+
+    def release(self, raise_held=True):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if raise_held and self.came:
+            signal.raise_signal(self.came[0])
 
 
 def run(main):

@@ -1,0 +1,423 @@
+"""The HTTP/1.1 server both apps run on: asyncio holds the connections, httptools (the
+parser under uvicorn, bindings to Node's llhttp) reads the bytes, and the WSGI app is
+called in turn on the one thread that runs the event loop.
+
+Why a server of our own: every answer must be JSON, the answer to a request no server can
+parse included, and the servers we tried answer those themselves (Werkzeug and the stdlib
+with HTML, Granian with an empty 4xx). Here a client costs a socket, not a thread: 2,000
+slow clients wait in the event loop without denying service to the others, and a stop
+takes milliseconds whatever is connected.
+
+One request at a time is enough: each of our views is one short Redis command, and a
+thread per request would only add switches under the GIL.
+"""
+
+import asyncio
+import io
+import os
+import signal
+import socket
+import sys
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+from .console import debug, warn
+from .shutdown import HeldStops
+
+BACKLOG = 4096  # connections the kernel holds before the server takes them
+MAX_URL = 8 * 1024  # bytes; beyond: 414
+MAX_HEADERS = 100  # beyond: 431
+MAX_HEAD = 64 * 1024  # bytes of request line and headers; beyond: 431
+MAX_BODY = 1024 * 1024  # bytes; beyond: 413
+REQUEST_TIMEOUT = 5.0  # seconds a request may take to arrive, from its first byte: then 408
+KEEP_ALIVE_TIMEOUT = 5.0  # seconds an idle connection is kept (Node's and uvicorn's default)
+LINGER_TIMEOUT = 2.0  # seconds a refused client may keep sending before it is cut off
+FLUSH_TIMEOUT = 1.0  # seconds a stop waits for answers already written to reach their clients
+ACCEPT_BATCH = 4  # connections one process takes per wake-up
+ACCEPT_PAUSE = 1.0  # seconds without accepting after accept() failed (no file descriptor left)
+SUPPORTED_VERSIONS = ("1.0", "1.1")
+
+
+class Refused(Exception):
+    """A request refused before it reached the app, with the status to answer."""
+
+    def __init__(self, status):
+        super().__init__(status.phrase)
+        self.status = status
+
+
+def error_body(status):
+    return b'{"error":"%s"}' % status.phrase.encode()
+
+
+class Clock:
+    """The Date header, formatted once a second rather than once a request."""
+
+    def __init__(self):
+        self.second = None
+        self.value = b""
+
+    def date(self):
+        now = int(time.time())
+        if now != self.second:
+            self.second, self.value = now, formatdate(now, usegmt=True).encode()
+        return self.value
+
+
+class Server:
+    """What every connection shares: the app, where we listen, the open connections."""
+
+    def __init__(self, app, host, port):
+        self.app = app
+        self.host, self.port = host, port
+        self.connections = set()
+        self.clock = Clock()
+        self.loop = None
+
+    def connection(self):
+        return Connection(self)
+
+    def base_environ(self):
+        return {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": str(self.port),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+
+
+class Request:
+    __slots__ = ("method", "url", "version", "headers", "body", "keep_alive")
+
+    def __init__(self):
+        self.url = b""
+        self.headers = []
+        self.body = []
+
+
+class Connection(asyncio.Protocol):
+    """One client's connection: its requests parsed as bytes arrive, answered in order."""
+
+    def __init__(self, server):
+        self.server = server
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport = None
+        self.peer = ("", 0)
+        self.request = None  # the one being read
+        self.ready = []  # read in full, not yet answered
+        self.head_arrived = 0  # bytes received while the request's head was being read
+        self.header_bytes = 0
+        self.body_bytes = 0
+        self.timer = None
+        self.closing = False
+
+    # asyncio's side
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.peer = transport.get_extra_info("peername") or ("", 0)
+        self.server.connections.add(self)
+        self.arm(KEEP_ALIVE_TIMEOUT, self.close)
+
+    def connection_lost(self, exc):
+        self.server.connections.discard(self)
+        self.disarm()
+        self.closing = True
+
+    def data_received(self, data):
+        if self.closing:
+            return
+        if self.request is not None and self.parser_in_head():
+            self.head_arrived += len(data)
+        try:
+            self.parser.feed_data(data)
+            if self.request is not None and self.parser_in_head() and self.head_arrived > MAX_HEAD:
+                raise Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+        except httptools.HttpParserCallbackError as error:
+            refused = error.__context__
+            self.answer_ready()
+            self.refuse(refused.status if isinstance(refused, Refused) else HTTPStatus.BAD_REQUEST)
+            return
+        except httptools.HttpParserUpgrade:
+            pass  # an Upgrade we do not offer: the request itself is answered as any other
+        except httptools.HttpParserError as error:
+            debug(f"unparsable request from {self.peer}: {error}")
+            self.answer_ready()
+            self.refuse(HTTPStatus.BAD_REQUEST)
+            return
+        except Refused as refused:
+            self.answer_ready()
+            self.refuse(refused.status)
+            return
+        self.answer_ready()
+
+    def eof_received(self):
+        # The client is done sending: a request it left unfinished is never served (a
+        # reservation for a client gone); answers already written still reach it.
+        self.request = None
+        return False  # close once written
+
+    # httptools' side: each raises Refused to stop reading a request we will not serve
+
+    def on_message_begin(self):
+        self.request = Request()
+        self.head_arrived = self.header_bytes = self.body_bytes = 0
+        self.arm(REQUEST_TIMEOUT, self.too_slow)
+
+    def on_url(self, part):
+        self.request.url += part
+        if len(self.request.url) > MAX_URL:
+            raise Refused(HTTPStatus.REQUEST_URI_TOO_LONG)
+
+    def on_header(self, name, value):
+        request = self.request
+        request.headers.append((name, value))
+        self.header_bytes += len(name) + len(value)
+        if len(request.headers) > MAX_HEADERS or self.header_bytes > MAX_HEAD:
+            raise Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+
+    def on_headers_complete(self):
+        request = self.request
+        request.method = self.parser.get_method().decode("latin-1")
+        request.version = self.parser.get_http_version()
+        request.keep_alive = self.parser.should_keep_alive()
+        if request.version not in SUPPORTED_VERSIONS:
+            raise Refused(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+        if request.version == "1.1" and self.header(b"expect", b"").lower() == b"100-continue":
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, part):
+        self.body_bytes += len(part)
+        if self.body_bytes > MAX_BODY:
+            raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        self.request.body.append(part)
+
+    def on_message_complete(self):
+        self.ready.append(self.request)
+        self.request = None
+        self.arm(KEEP_ALIVE_TIMEOUT, self.close)
+
+    # Answering
+
+    def parser_in_head(self):
+        return not hasattr(self.request, "method")
+
+    def header(self, name, default):
+        for key, value in self.request.headers:
+            if key.lower() == name:
+                return value
+        return default
+
+    def answer_ready(self):
+        while self.ready and not self.closing:
+            request = self.ready.pop(0)
+            status, headers, body = self.call_app(request)
+            self.write(status, headers, body, request.keep_alive, request.method == "HEAD")
+            if not request.keep_alive:
+                self.close()
+
+    def call_app(self, request):
+        try:
+            environ = self.environ(request)
+        except Refused as refused:
+            return self.error_response(refused.status)
+        started = []
+
+        def start_response(status, headers, exc_info=None):
+            started[:] = [status, headers]
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception as error:  # the app's own handlers answer its errors: not this
+            warn(f"the app failed on {request.method} {request.url[:200]!r}: {error!r}")
+            return self.error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+        return started[0], started[1], body
+
+    def environ(self, request):
+        try:
+            url = httptools.parse_url(request.url)
+        except httptools.HttpParserInvalidURLError:
+            raise Refused(HTTPStatus.BAD_REQUEST) from None
+        environ = self.server.base_environ()
+        environ["REQUEST_METHOD"] = request.method
+        environ["PATH_INFO"] = unquote_to_bytes(url.path or b"/").decode("latin-1")
+        environ["QUERY_STRING"] = (url.query or b"").decode("latin-1")
+        environ["SERVER_PROTOCOL"] = "HTTP/" + request.version
+        environ["REMOTE_ADDR"] = str(self.peer[0])
+        environ["REMOTE_PORT"] = str(self.peer[1])
+        environ["wsgi.input"] = io.BytesIO(b"".join(request.body))
+        for name, value in request.headers:
+            key = name.decode("latin-1").upper()
+            if "_" in key:
+                continue  # X_Forwarded would pass for X-Forwarded: drop, as Werkzeug does
+            key = key.replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+            value = value.decode("latin-1")
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ
+
+    def error_response(self, status):
+        body = error_body(status)
+        return f"{status.value} {status.phrase}", [("Content-Type", "application/json")], body
+
+    def write(self, status, headers, body, keep_alive, head_only=False):
+        lines = [b"HTTP/1.1 ", status.encode("latin-1"), b"\r\n"]
+        has_length = False
+        for name, value in headers:
+            has_length = has_length or name.lower() == "content-length"
+            lines += [name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
+        if not has_length:
+            lines.append(b"Content-Length: %d\r\n" % len(body))
+        lines += [b"Date: ", self.server.clock.date(), b"\r\n"]
+        if not keep_alive:
+            lines.append(b"Connection: close\r\n")
+        lines.append(b"\r\n")
+        if not head_only:
+            lines.append(body)
+        self.transport.write(b"".join(lines))
+
+    def refuse(self, status):
+        """Answer a request we will not serve, in JSON, and close: the rest of the stream
+        cannot be trusted to start a request."""
+        if self.closing:
+            return
+        status_line, headers, body = self.error_response(status)
+        self.request = None
+        self.write(status_line, headers, body, keep_alive=False)
+        self.linger()
+
+    def linger(self):
+        """Stop answering but keep reading for a while: closed with unread bytes (the rest
+        of a 1 MB header), a socket sends a reset that can destroy the answer on its way."""
+        self.closing = True
+        self.transport.write_eof()  # the answer ends here, once sent
+        self.arm(LINGER_TIMEOUT, self.transport.close)
+
+    def too_slow(self):
+        debug(f"request from {self.peer} took over {REQUEST_TIMEOUT}s to arrive: dropped")
+        self.refuse(HTTPStatus.REQUEST_TIMEOUT)
+
+    # Timers and closing
+
+    def arm(self, seconds, callback):
+        self.disarm()
+        self.timer = self.server.loop.call_later(seconds, callback)
+
+    def disarm(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def close(self):
+        self.closing = True
+        self.disarm()
+        self.transport.close()  # after what is written has gone out
+
+
+def wake_on_signals(loop):
+    """Let a signal wake the event loop whichever thread the kernel gave it to: Python runs
+    its handler (which raises to stop us) only once the main thread runs again."""
+    receiver, sender = socket.socketpair()
+    for end in (receiver, sender):
+        end.setblocking(False)
+    loop.add_reader(receiver.fileno(), lambda: receiver.recv(4096))
+    previous = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+    return receiver, sender, previous
+
+
+def listen(host, port):
+    """The listening socket; OSError if the address is taken or not ours."""
+    sock = socket.create_server((host, port), backlog=BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+class Acceptor:
+    """Takes new connections off the listening socket, a few per wake-up: the processes
+    that share the socket each take their share, the least busy the most."""
+
+    def __init__(self, loop, sock, server):
+        self.loop, self.sock, self.server = loop, sock, server
+
+    def start(self):
+        self.loop.add_reader(self.sock.fileno(), self.accept)
+
+    def stop(self):
+        self.loop.remove_reader(self.sock.fileno())
+
+    def accept(self):
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # another process took it
+            except OSError as error:  # out of file descriptors, say: try again later
+                debug(f"cannot accept: {error}")
+                self.stop()
+                self.loop.call_later(ACCEPT_PAUSE, self.start)
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.loop.create_task(self.connect(conn))
+
+    async def connect(self, conn):
+        try:
+            await self.loop.connect_accepted_socket(self.server.connection, conn)
+        except OSError as error:
+            debug(f"connection lost as it came: {error}")
+            conn.close()
+
+
+def serve_socket(app, sock):
+    """Serve the WSGI `app` on the listening `sock` until a signal's exception (SIGTERM's
+    Terminated, Ctrl-C's KeyboardInterrupt) stops it; that exception goes on up once every
+    connection is closed."""
+    held = HeldStops()  # a stop now would leave the loop half made
+    host, port = sock.getsockname()[:2]
+    server = Server(app, host, port)
+    loop = server.loop = asyncio.new_event_loop()
+    acceptor = Acceptor(loop, sock, server)
+    receiver, sender, previous = wake_on_signals(loop)
+    try:
+        held.release()  # a stop that came meanwhile is raised here
+        acceptor.start()
+        debug(f"{os.getpid()} serving http://{host}:{port}")
+        loop.run_forever()
+    finally:
+        held = HeldStops()  # a second Ctrl-C must not cut the goodbyes short
+        try:
+            acceptor.stop()
+            close_all(loop, server.connections)
+        finally:
+            signal.set_wakeup_fd(previous)
+            receiver.close()
+            sender.close()
+            loop.close()
+            held.release(raise_held=False)
+
+
+def close_all(loop, connections):
+    """Close every connection; answers already written get a moment to reach their
+    clients, and whatever is still unsent after that is dropped."""
+    for connection in list(connections):
+        connection.close()
+    deadline = time.monotonic() + FLUSH_TIMEOUT
+    while connections and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.01))
+    for connection in list(connections):
+        connection.transport.abort()
+    loop.run_until_complete(asyncio.sleep(0))
