@@ -66,24 +66,26 @@ return others
 # KEYS: instances; ARGV: this instance, its TTL. Server time: app hosts' clocks may differ.
 BEAT = "redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])"
 
+# REDIS_URL's, connecting on first use: the defaults of everything below. RQ's jobs are
+# bytes, so their connection does not decode.
 client = make_client()
 jobs_connection = make_client(decode_responses=False)
 
 
-def reserve_seat(number):
-    client.set(SEATS_KEY, number)
+def reserve_seat(number, db=client):
+    db.set(SEATS_KEY, number)
 
 
-def get_current_available_seats():
-    return client.get(SEATS_KEY)
+def get_current_available_seats(db=client):
+    return db.get(SEATS_KEY)
 
 
-def set_reservation_enabled(enabled):
-    client.set(ENABLED_KEY, "1" if enabled else "0")
+def set_reservation_enabled(enabled, db=client):
+    db.set(ENABLED_KEY, "1" if enabled else "0")
 
 
-def reservation_enabled():
-    return client.get(ENABLED_KEY) == "1"
+def reservation_enabled(db=client):
+    return db.get(ENABLED_KEY) == "1"
 
 
 def take_seat(data=None):
@@ -136,14 +138,15 @@ class Sale:
 class Processing:
     """The background worker that /process starts, once per app process."""
 
-    def __init__(self):
+    def __init__(self, jobs):
+        self.jobs = jobs
         self.lock = threading.Lock()
         self.worker = None
 
     def start(self):
         with self.lock:
             if self.worker is None:
-                self.worker = WorkerThread({QUEUE: PROCESS}, jobs_connection)
+                self.worker = WorkerThread({QUEUE: PROCESS}, self.jobs)
                 self.worker.start()
 
     def stop(self):
@@ -152,20 +155,25 @@ class Processing:
                 self.worker.stop()
 
 
-def create_app():
+def create_app(db=client, jobs=jobs_connection):
+    """The app, on the Redis clients `db` (decoding) and `jobs` (RQ's, bytes), kept as
+    app.extensions["redis"] and ["rq"]. Opening the sale is main()'s start-up step, not
+    this factory's: it writes nothing to Redis until a request asks it to."""
     app = create_json_app(__name__)
-    queue = job_queue(QUEUE, jobs_connection)
-    reporter = JobReporter(jobs_connection, QUEUE, print_outcome)  # before any job: none missed
-    processing = Processing()
+    app.extensions["redis"] = db
+    app.extensions["rq"] = jobs
+    queue = job_queue(QUEUE, jobs)
+    reporter = JobReporter(jobs, QUEUE, print_outcome)  # before any job: none missed
+    processing = Processing(jobs)
     on_shutdown(app, processing.stop)
 
     @app.get("/available_seats")
     def available_seats():
-        return {"numberOfAvailableSeats": get_current_available_seats()}
+        return {"numberOfAvailableSeats": get_current_available_seats(app.extensions["redis"])}
 
     @app.get("/reserve_seat")
     def reserve():
-        if not reservation_enabled():
+        if not reservation_enabled(app.extensions["redis"]):
             return {"status": "Reservation are blocked"}
         try:
             job = create_job(queue, PROCESS, {})

@@ -43,7 +43,7 @@ return answer
 RECEIPT_KEY = "receipt:{token}"
 RECEIPT_TTL = 60  # seconds
 
-client = make_client()
+client = make_client()  # REDIS_URL's, connecting on first use: the default of everything below
 
 
 def get_item_by_id(item_id):
@@ -51,24 +51,27 @@ def get_item_by_id(item_id):
     return PRODUCTS_BY_ID.get(str(item_id))
 
 
-def reserve_stock_by_id(item_id, stock):
-    client.set(STOCK_KEY.format(item_id=item_id), stock)
+def reserve_stock_by_id(item_id, stock, db=client):
+    db.set(STOCK_KEY.format(item_id=item_id), stock)
 
 
-def get_current_reserved_stock_by_id(item_id):
-    stock = client.get(STOCK_KEY.format(item_id=item_id))
+def get_current_reserved_stock_by_id(item_id, db=client):
+    stock = db.get(STOCK_KEY.format(item_id=item_id))
     return None if stock is None else int(stock)
 
 
-def reserve_one(item):
+def reserve_one(item, db=client):
     """Take one unit of the item's stock, atomically and once; False when none is left."""
     keys = [STOCK_KEY.format(item_id=item["itemId"]), RECEIPT_KEY.format(token=token_hex(8))]
     args = [item["initialAvailableQuantity"], RECEIPT_TTL]
-    return until_answered(lambda: client.eval(RESERVE_ONE, len(keys), *keys, *args)) >= 0
+    return until_answered(lambda: db.eval(RESERVE_ONE, len(keys), *keys, *args)) >= 0
 
 
-def create_app():
+def create_app(db=client):
+    """The app, on the Redis client `db` (kept as app.extensions["redis"]); it writes
+    nothing to Redis until a request asks it to."""
     app = create_json_app(__name__)
+    app.extensions["redis"] = db
 
     @app.get("/list_products")
     def products():
@@ -79,7 +82,7 @@ def create_app():
         item = get_item_by_id(item_id)
         if item is None:
             return NOT_FOUND
-        current = get_current_reserved_stock_by_id(item["itemId"])
+        current = get_current_reserved_stock_by_id(item["itemId"], app.extensions["redis"])
         if current is None:
             current = item["initialAvailableQuantity"]
         return {**item, "currentQuantity": current}
@@ -89,7 +92,7 @@ def create_app():
         item = get_item_by_id(item_id)
         if item is None:
             return NOT_FOUND
-        if not reserve_one(item):
+        if not reserve_one(item, app.extensions["redis"]):
             return {"status": "Not enough stock available", "itemId": item["itemId"]}
         return {"status": "Reservation confirmed", "itemId": item["itemId"]}
 

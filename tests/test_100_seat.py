@@ -41,12 +41,20 @@ def server():
 
 
 @pytest.fixture
-def http(server, monkeypatch):
-    monkeypatch.setattr(seat, "client", fakeredis.FakeRedis(server=server, decode_responses=True))
-    monkeypatch.setattr(seat, "jobs_connection", fakeredis.FakeRedis(server=server))
-    sale = seat.Sale(seat.client)
+def db(server):
+    return fakeredis.FakeRedis(server=server, decode_responses=True)
+
+
+@pytest.fixture
+def jobs(server):
+    return fakeredis.FakeRedis(server=server)
+
+
+@pytest.fixture
+def http(db, jobs):
+    sale = seat.Sale(db)
     sale.join()  # the start-up step, as main() takes it
-    yield seat.create_app().test_client()
+    yield seat.create_app(db, jobs).test_client()
     sale.leave()
     stop_reporters()
 
@@ -57,26 +65,26 @@ def seats(http):
     return response.get_data(as_text=True)
 
 
-def test_start_up_sets_50_seats_and_enables_reservations(http):
+def test_start_up_sets_50_seats_and_enables_reservations(http, db):
     assert seats(http) == available_seats(50)
-    assert seat.reservation_enabled()
+    assert seat.reservation_enabled(db)
 
 
-def test_reserve_seat_queues_a_job_that_takes_one_seat(http, capsys):
+def test_reserve_seat_queues_a_job_that_takes_one_seat(http, jobs, capsys):
     response = http.get("/reserve_seat")
     assert (response.status_code, response.get_data(as_text=True)) == (200, RESERVATION_IN_PROCESS)
-    assert job_queue("reserve_seat", seat.jobs_connection).job_ids == ["1"]
-    drain({seat.QUEUE: seat.PROCESS}, seat.jobs_connection)
+    assert job_queue("reserve_seat", jobs).job_ids == ["1"]
+    drain({seat.QUEUE: seat.PROCESS}, jobs)
     wait_for_reporters()
     assert seats(http) == available_seats(49)
     assert capsys.readouterr().out == seat_completed(1) + "\n"
 
 
-def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, capsys):
-    seat.reserve_seat(1)
+def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, db, jobs, capsys):
+    seat.reserve_seat(1, db)
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
-    drain({seat.QUEUE: seat.PROCESS}, seat.jobs_connection)
+    drain({seat.QUEUE: seat.PROCESS}, jobs)
     wait_for_reporters()
     assert seats(http) == available_seats(0)
     assert capsys.readouterr().out == f"{seat_completed(1)}\n{seat_failed(2)}\n"

@@ -23,15 +23,13 @@ BAD_IDS = ["12", "0", "5", "abc", "-1", "1.5", "1e0", "01", " 1", "9999999999999
 
 
 @pytest.fixture
-def fake(monkeypatch):
-    client = fakeredis.FakeRedis(decode_responses=True)
-    monkeypatch.setattr(stock, "client", client)
-    return client
+def fake():
+    return fakeredis.FakeRedis(decode_responses=True)
 
 
 @pytest.fixture
 def http(fake):
-    return stock.create_app().test_client()
+    return stock.create_app(fake).test_client()
 
 
 def check_json(response, status, body):
@@ -65,10 +63,10 @@ def test_reservations_are_confirmed_while_stock_remains(http, fake):
 def test_data_access_functions(fake):
     assert stock.get_item_by_id(3)["itemName"] == "Suitcase 650"
     assert stock.get_item_by_id(9) is None
-    assert stock.get_current_reserved_stock_by_id(2) is None
-    stock.reserve_stock_by_id(2, 7)
+    assert stock.get_current_reserved_stock_by_id(2, fake) is None
+    stock.reserve_stock_by_id(2, 7, fake)
     assert fake.get("item.2") == "7"
-    assert stock.get_current_reserved_stock_by_id(2) == 7
+    assert stock.get_current_reserved_stock_by_id(2, fake) == 7
 
 
 def test_unknown_route_and_wrong_method_answer_json(http):
@@ -78,22 +76,22 @@ def test_unknown_route_and_wrong_method_answer_json(http):
     assert "GET" in response.headers["Allow"]
 
 
-def test_redis_down_answers_503_json_and_recovers(monkeypatch, fake):
-    http = stock.create_app().test_client()
-    monkeypatch.setattr(stock, "client", redis.Redis(port=free_port(), decode_responses=True))
+def test_redis_down_answers_503_json_and_recovers(fake):
+    app = stock.create_app(redis.Redis(port=free_port(), decode_responses=True))
+    http = app.test_client()
     for path in ("/list_products/1", "/reserve_product/1"):
         response = http.get(path)
         assert response.status_code == 503
         assert response.content_type == "application/json"
         assert response.json["error"] == "Service Unavailable"
     check_json(http.get("/list_products"), 200, PRODUCTS)
-    monkeypatch.setattr(stock, "client", fake)
+    app.extensions["redis"] = fake  # Redis is back
     check_json(http.get("/list_products/1"), 200, product_1(4))
 
 
-def test_app_factory_does_not_touch_redis(monkeypatch):
-    monkeypatch.setattr(stock, "client", redis.Redis(port=free_port()))
-    assert stock.create_app() is not None
+def test_app_factory_does_not_touch_redis():
+    unreachable = redis.Redis(port=free_port())
+    assert stock.create_app(unreachable).extensions["redis"] is unreachable
 
 
 def test_real_server_answers_the_spec_bodies_and_stops_on_sigterm(redis_url, start_app):

@@ -13,13 +13,12 @@ stock = importlib.import_module("9_stock")
 PASSWORD = "Sup3r-Secret-pw"
 
 
-def test_apps_run_with_debug_off_and_errors_never_show_a_traceback(monkeypatch):
+def test_apps_run_with_debug_off_and_errors_never_show_a_traceback():
     class Broken(fakeredis.FakeRedis):
         def get(self, *args, **kwargs):
             raise RuntimeError("boom")
 
-    monkeypatch.setattr(stock, "client", Broken(decode_responses=True))
-    app = stock.create_app()
+    app = stock.create_app(Broken(decode_responses=True))
     assert app.debug is False
     response = app.test_client().get("/list_products/1")
     assert (response.status_code, response.content_type) == (500, "application/json")
