@@ -353,12 +353,21 @@ class Acceptor:
 
     def __init__(self, loop, sock, server):
         self.loop, self.sock, self.server = loop, sock, server
+        self.connecting = set()  # connections taken, not yet handed to their protocol
 
     def start(self):
         self.loop.add_reader(self.sock.fileno(), self.accept)
 
     def stop(self):
         self.loop.remove_reader(self.sock.fileno())
+
+    def close(self):
+        """Stop accepting, and close the connections taken and not yet connected."""
+        self.stop()
+        if self.connecting:
+            for task in self.connecting:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*self.connecting, return_exceptions=True))
 
     def accept(self):
         for _ in range(ACCEPT_BATCH):
@@ -372,7 +381,9 @@ class Acceptor:
                 self.loop.call_later(ACCEPT_PAUSE, self.start)
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.loop.create_task(self.connect(conn))
+            task = self.loop.create_task(self.connect(conn))
+            self.connecting.add(task)
+            task.add_done_callback(self.connecting.discard)
 
     async def connect(self, conn):
         try:
@@ -380,6 +391,9 @@ class Acceptor:
         except OSError as error:
             debug(f"connection lost as it came: {error}")
             conn.close()
+        except asyncio.CancelledError:
+            conn.close()  # the server is stopping
+            raise
 
 
 def serve_socket(app, sock):
@@ -400,7 +414,7 @@ def serve_socket(app, sock):
     finally:
         held = HeldStops()  # a second Ctrl-C must not cut the goodbyes short
         try:
-            acceptor.stop()
+            acceptor.close()
             close_all(loop, server.connections)
         finally:
             signal.set_wakeup_fd(previous)

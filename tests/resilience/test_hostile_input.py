@@ -38,10 +38,7 @@ job_data = st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def http():
-    client = fakeredis.FakeRedis(decode_responses=True)
-    original, stock.client = stock.client, client
-    yield stock.create_app().test_client()
-    stock.client = original
+    return stock.create_app(fakeredis.FakeRedis(decode_responses=True)).test_client()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])

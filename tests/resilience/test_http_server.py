@@ -127,9 +127,7 @@ def test_the_stock_app_replaces_a_server_process_that_died(redis_url, start_app)
 
 
 def test_the_stock_apps_server_processes_do_not_outlive_it(redis_url, start_app):
-    app, base = start_app("9_stock.py", redis_url)
+    app, _base = start_app("9_stock.py", redis_url)
     wait_for(lambda: len(server_processes(app)) == 2)
     os.kill(app.pid, signal.SIGKILL)
-    wait_for(lambda: not processes_using(redis_url))
-    with pytest.raises(OSError):
-        socket.create_connection(address(base), timeout=2).close()
+    wait_for(lambda: not processes_using(redis_url))  # its server processes included
