@@ -157,13 +157,15 @@ class Processing:
 
 def create_app(db=client, jobs=jobs_connection):
     """The app, on the Redis clients `db` (decoding) and `jobs` (RQ's, bytes), kept as
-    app.extensions["redis"] and ["rq"]. Opening the sale is main()'s start-up step, not
-    this factory's: it writes nothing to Redis until a request asks it to."""
+    app.extensions["redis"] and ["rq"], beside the reporter of its jobs (["reporter"]).
+    Opening the sale is main()'s start-up step, not this factory's: it writes nothing to
+    Redis until a request asks it to."""
     app = create_json_app(__name__)
     app.extensions["redis"] = db
     app.extensions["rq"] = jobs
     queue = job_queue(QUEUE, jobs)
     reporter = JobReporter(jobs, QUEUE, print_outcome)  # before any job: none missed
+    app.extensions["reporter"] = reporter
     processing = Processing(jobs)
     on_shutdown(app, processing.stop)
 

@@ -4,11 +4,14 @@
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
 from queuing_system.jobs import NOTIFICATION_FIELDS, create_jobs, job_queue
-from queuing_system.reporter import JobReporter, event_line, wait_for_reporters
+from queuing_system.reporter import JobReporter, Reporters, event_line
 from queuing_system.shutdown import run
 
 QUEUE = "push_notification_code_3"
 PROCESS = "7_job_processor.process"
+# The reporters of this process's calls: Kue's listeners lived as long as the process did.
+# main() waits for them; a test stops them.
+reporters = Reporters()
 
 
 def check_jobs(jobs):
@@ -38,6 +41,7 @@ def create_push_notifications_jobs(jobs, queue):
     for job in created:
         say(f"Notification job created: {job.id}")
     reporter.watch(job.id for job in created)
+    reporters.append(reporter)
     return created
 
 
@@ -45,7 +49,7 @@ def main():
     connection = connect_for_jobs()
     job = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
     create_push_notifications_jobs([job], job_queue(QUEUE, connection))
-    wait_for_reporters()
+    reporters.wait()
 
 
 if __name__ == "__main__":

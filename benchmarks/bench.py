@@ -21,6 +21,7 @@ median with min–max and the ratio against a baseline measured in this same run
 
     python benchmarks/bench.py                  # everything (several minutes)
     python benchmarks/bench.py enqueue e2e -n 5000 --repeat 3
+    python benchmarks/bench.py e2e http --against /tmp/before   # vs another checkout, same run
 """
 
 import argparse
@@ -48,7 +49,6 @@ from queuing_system.follower import EventFollower  # noqa: E402
 from queuing_system.grader.harness import port_open, script_env, wait_for  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer, free_port  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
-from queuing_system.reporter import stop_reporters  # noqa: E402
 from queuing_system.workers import Worker as OurWorker  # noqa: E402
 from queuing_system.workers import quiet_rq_logging  # noqa: E402
 
@@ -89,7 +89,7 @@ def bench_enqueue(client, n, repeat):
         with contextlib.redirect_stdout(io.StringIO()):
             job8.create_push_notifications_jobs(data, job_queue(job8.QUEUE, client))
         ours.append(n / (time.perf_counter() - started))
-        stop_reporters()
+        job8.reporters.stop()
 
         fresh(client)
         plain = Queue("plain", connection=client)
@@ -100,9 +100,10 @@ def bench_enqueue(client, n, repeat):
     report("enqueue", ours, baseline, "jobs/s")
 
 
-def start(command, url, **env):
+def start(command, url, root=ROOT, **env):
+    """`command` run from `root` (so `python 9_stock.py` imports that checkout's package)."""
     return subprocess.Popen(
-        command, cwd=ROOT, env=script_env(url, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=root, env=script_env(url, **env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -126,10 +127,10 @@ def children(pid):
     return [int(each) for each in found.split()]
 
 
-def ours_end_to_end(client, url, n):
-    """Seconds for n jobs: created, processed by 7_job_processor.py, every outcome heard.
-    Prints where the CPU went: the workers, Redis, and this process (the creator)."""
-    processor = start([sys.executable, "7_job_processor.py"], url)
+def ours_end_to_end(client, url, n, root=ROOT):
+    """Seconds for n jobs: created, processed by `root`'s 7_job_processor.py, every outcome
+    heard. Prints where the CPU went: the workers, Redis, and this process (the creator)."""
+    processor = start([sys.executable, "7_job_processor.py"], url, root)
     try:
         wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
         workers, server = children(processor.pid), client.info()["process_id"]
@@ -143,7 +144,8 @@ def ours_end_to_end(client, url, n):
         assert outcomes == n, f"heard {outcomes} outcomes of {n}"
         used = [1e6 * (end - begin) / n for begin, end in zip(before, after, strict=True)]
         print(
-            f"  e2e       {n / elapsed:,.0f} jobs/s; CPU per job: workers {used[0]:.0f} us, "
+            f"  e2e       {n / elapsed:,.0f} jobs/s{'' if root == ROOT else ' (' + str(root) + ')'}; "
+            f"CPU per job: workers {used[0]:.0f} us, "
             f"redis {used[1]:.0f} us, creator {used[2]:.0f} us",
             flush=True,
         )
@@ -172,9 +174,10 @@ def pool_end_to_end(client, url, n, *options):
         stop(pool)
 
 
-def bench_e2e(client, url, n, repeat):
-    """Ours vs RQ's defaults (a fork per job), and vs its SimpleWorker pool for reference."""
-    ours, defaults, simple = [], [], []
+def bench_e2e(client, url, n, repeat, against=None):
+    """Ours vs RQ's defaults (a fork per job), and vs its SimpleWorker pool for reference;
+    and vs the processor of another checkout (`against`), if given."""
+    ours, defaults, simple, other = [], [], [], []
     for _ in range(repeat):
         fresh(client)
         elapsed, processor = ours_end_to_end(client, url, n)
@@ -182,7 +185,12 @@ def bench_e2e(client, url, n, repeat):
         ours.append(n / elapsed)
         defaults.append(pool_end_to_end(client, url, n))
         simple.append(pool_end_to_end(client, url, n, "-w", "rq.worker.SimpleWorker"))
-    report("e2e", ours, defaults, "jobs/s", simple=simple)
+        if against:
+            fresh(client)
+            elapsed, processor = ours_end_to_end(client, url, n, against)
+            stop(processor)
+            other.append(n / elapsed)
+    report("e2e", ours, defaults, "jobs/s", simple=simple, **({"against": other} if against else {}))
 
 
 class CountingConnection(redis.Connection):
@@ -258,28 +266,30 @@ def wrk(url_path, seconds, script=None):
     return rps, p99_ms, int(errors.group(1)) if errors else 0, int(confirmed.group(1)) if confirmed else None
 
 
-def serve_stock(url, command, port):
-    app = start(command, url, PORT=str(port), FLASK_RUN_PORT=str(port))
+def serve_stock(url, command, port, root=ROOT):
+    app = start(command, url, root, PORT=str(port), FLASK_RUN_PORT=str(port))
     wait_for(lambda: port_open(port), timeout=30)
     return app
 
 
-def bench_http(client, url, seconds, repeat):
+def bench_http(client, url, seconds, repeat, against=None):
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     servers = {
-        "ours": [sys.executable, "9_stock.py"],
-        "baseline": [sys.executable, "-m", "flask", "--app", "9_stock", "run"],
+        "ours": ([sys.executable, "9_stock.py"], ROOT),
+        "baseline": ([sys.executable, "-m", "flask", "--app", "9_stock", "run"], ROOT),
     }
+    if against:
+        servers["against"] = ([sys.executable, "9_stock.py"], against)
     for path in ("/list_products", "/list_products/1", "/reserve_product/2"):
         figures = {}
-        for name, command in servers.items():
+        for name, (command, root) in servers.items():
             figures[name] = []
             for _ in range(repeat):
                 fresh(client)
                 client.set("item.2", 10**9)
                 port = free_port()
-                app = serve_stock(url, command, port)
+                app = serve_stock(url, command, port, root)
                 try:
                     rps, p99, errors, confirmed = wrk(
                         f"http://127.0.0.1:{port}{path}", seconds, script.name if "reserve" in path else None
@@ -303,7 +313,8 @@ def bench_http(client, url, seconds, repeat):
                 )
                 if confirmed is not None and not 0 <= decrease - confirmed <= 32:
                     print(f"  !! {confirmed} confirmed for a stock decrease of {decrease}", flush=True)
-        report(path, figures["ours"], figures["baseline"], "req/s")
+        more = {"against": figures["against"]} if against else {}
+        report(path, figures["ours"], figures["baseline"], "req/s", **more)
     os.unlink(script.name)
 
 
@@ -438,6 +449,12 @@ def main():
     parser.add_argument("--growth", default="1000,10000,100000")
     parser.add_argument("--memory-jobs", type=int, default=100_000)
     parser.add_argument("--retention", default="5,10", help="memory: finished,failed seconds")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="e2e, http: also run the processor and the stock app of this other checkout (a"
+        " commit to compare with, e.g. `git worktree add /tmp/before HEAD~5`), reported as 'against'",
+    )
     args = parser.parse_args()
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
@@ -445,11 +462,11 @@ def main():
         if "enqueue" in args.workloads:
             bench_enqueue(client, args.n, args.repeat)
         if "e2e" in args.workloads:
-            bench_e2e(client, server.url, args.n, args.repeat)
+            bench_e2e(client, server.url, args.n, args.repeat, args.against)
         if "worker" in args.workloads:
             bench_worker(client, server.url, args.n, args.repeat)
         if "http" in args.workloads:
-            bench_http(client, server.url, args.seconds, args.repeat)
+            bench_http(client, server.url, args.seconds, args.repeat, args.against)
         if "growth" in args.workloads:
             bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
         if "memory" in args.workloads:

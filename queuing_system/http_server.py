@@ -353,7 +353,6 @@ class Acceptor:
 
     def __init__(self, loop, sock, server):
         self.loop, self.sock, self.server = loop, sock, server
-        self.connecting = set()  # connections taken, not yet handed to their protocol
 
     def start(self):
         self.loop.add_reader(self.sock.fileno(), self.accept)
@@ -362,12 +361,12 @@ class Acceptor:
         self.loop.remove_reader(self.sock.fileno())
 
     def close(self):
-        """Stop accepting, and close the connections taken and not yet connected."""
+        """Stop accepting, and let the connections already taken be made (then closed with
+        the others): a stop between accept() and its connection left a task pending."""
         self.stop()
-        if self.connecting:
-            for task in self.connecting:
-                task.cancel()
-            self.loop.run_until_complete(asyncio.gather(*self.connecting, return_exceptions=True))
+        connecting = asyncio.all_tasks(self.loop)
+        if connecting:
+            self.loop.run_until_complete(asyncio.wait(connecting, timeout=FLUSH_TIMEOUT))
 
     def accept(self):
         for _ in range(ACCEPT_BATCH):
@@ -381,9 +380,7 @@ class Acceptor:
                 self.loop.call_later(ACCEPT_PAUSE, self.start)
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            task = self.loop.create_task(self.connect(conn))
-            self.connecting.add(task)
-            task.add_done_callback(self.connecting.discard)
+            self.loop.create_task(self.connect(conn))
 
     async def connect(self, conn):
         try:
@@ -391,9 +388,6 @@ class Acceptor:
         except OSError as error:
             debug(f"connection lost as it came: {error}")
             conn.close()
-        except asyncio.CancelledError:
-            conn.close()  # the server is stopping
-            raise
 
 
 def serve_socket(app, sock):

@@ -26,8 +26,6 @@ class JobReporter:
     before creating the jobs, then `watch` their ids.
     """
 
-    running = set()
-
     def __init__(self, connection, queue_name, on_event):
         self.stopping = threading.Event()
         self.follower = EventFollower(connection, queue_name, self.stopping)
@@ -39,8 +37,7 @@ class JobReporter:
     def watch(self, job_ids):
         with self.changed:
             self.pending.update(job_ids)
-            if not self.thread.is_alive():
-                JobReporter.running.add(self)
+            if not self.thread.is_alive() and not self.stopping.is_set():
                 self.thread.start()
 
     def wait(self):
@@ -53,7 +50,6 @@ class JobReporter:
         (within READ_BLOCK_MS): joining it would make every stop wait that long."""
         with self.changed:  # not while it reports an event
             self.stopping.set()
-        JobReporter.running.discard(self)
 
     def _run(self):
         while not self.stopping.is_set():
@@ -79,13 +75,16 @@ class JobReporter:
                         self.changed.notify_all()
 
 
-def wait_for_reporters():
-    """Block until every job watched in this process has completed or failed."""
-    for reporter in list(JobReporter.running):
-        reporter.wait()
+class Reporters(list):
+    """The reporters a script made, to wait for or stop together."""
 
+    def wait(self):
+        """Until every job they watch has completed or failed."""
+        for reporter in list(self):
+            reporter.wait()
 
-def stop_reporters():
-    """Stop following events (the jobs themselves are untouched): for tests."""
-    for reporter in list(JobReporter.running):
-        reporter.stop()
+    def stop(self):
+        """Report nothing more (the jobs themselves are untouched)."""
+        for reporter in list(self):
+            reporter.stop()
+        self.clear()

@@ -27,7 +27,6 @@ from queuing_system.grader.harness import (
     wait_for,
 )
 from queuing_system.jobs import job_queue
-from queuing_system.reporter import stop_reporters, wait_for_reporters
 from queuing_system.workers import drain
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -54,9 +53,10 @@ def jobs(server):
 def http(db, jobs):
     sale = seat.Sale(db)
     sale.join()  # the start-up step, as main() takes it
-    yield seat.create_app(db, jobs).test_client()
+    app = seat.create_app(db, jobs)
+    yield app.test_client()
     sale.leave()
-    stop_reporters()
+    app.extensions["reporter"].stop()
 
 
 def seats(http):
@@ -75,7 +75,7 @@ def test_reserve_seat_queues_a_job_that_takes_one_seat(http, jobs, capsys):
     assert (response.status_code, response.get_data(as_text=True)) == (200, RESERVATION_IN_PROCESS)
     assert job_queue("reserve_seat", jobs).job_ids == ["1"]
     drain({seat.QUEUE: seat.PROCESS}, jobs)
-    wait_for_reporters()
+    http.application.extensions["reporter"].wait()
     assert seats(http) == available_seats(49)
     assert capsys.readouterr().out == seat_completed(1) + "\n"
 
@@ -85,7 +85,7 @@ def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, db
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     drain({seat.QUEUE: seat.PROCESS}, jobs)
-    wait_for_reporters()
+    http.application.extensions["reporter"].wait()
     assert seats(http) == available_seats(0)
     assert capsys.readouterr().out == f"{seat_completed(1)}\n{seat_failed(2)}\n"
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_BLOCKED

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from queuing_system.grader.expected import PRODUCT_NOT_FOUND
 from queuing_system.jobs import JOB_ID_KEY, job_queue
-from queuing_system.reporter import stop_reporters
 
 stock = importlib.import_module("9_stock")
 job8 = importlib.import_module("8_job")
@@ -70,4 +69,4 @@ def test_any_json_value_as_jobs_creates_all_or_nothing(jobs):
         assert [list(job.args) for job in queue.jobs] == [[data] for data in jobs]
         assert len(created) == len(jobs)
     finally:
-        stop_reporters()
+        job8.reporters.stop()

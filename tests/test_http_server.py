@@ -1,0 +1,31 @@
+"""The HTTP server's stop, in this process: what a stop finds half done is finished, not
+left pending (real processes: tests/resilience/test_http_server.py)."""
+
+import asyncio
+import socket
+
+from queuing_system.http_server import Acceptor, Server, close_all, listen
+
+
+def never_called(environ, start_response):
+    raise AssertionError("no request was sent")
+
+
+def test_a_connection_taken_just_before_a_stop_is_made_then_closed():
+    loop = asyncio.new_event_loop()
+    sock = listen("127.0.0.1", 0)
+    server = Server(never_called, *sock.getsockname()[:2])
+    server.loop = loop
+    acceptor = Acceptor(loop, sock, server)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5) as client:
+            loop.run_until_complete(asyncio.sleep(0.05))  # the client's connection is queued
+            acceptor.accept()  # taken: its connection is a task that has not run yet
+            assert len(asyncio.all_tasks(loop)) == 1
+            acceptor.close()  # the stop
+            close_all(loop, server.connections)
+            assert asyncio.all_tasks(loop) == set()  # nothing left pending
+            assert client.recv(100) == b""  # and the connection was closed
+    finally:
+        sock.close()
+        loop.close()
