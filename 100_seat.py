@@ -12,7 +12,14 @@ from secrets import token_hex
 import redis
 from rq import get_current_job
 
-from queuing_system.connection import RETRYABLE, make_client, outage, until_answered, wait_until_connected
+from queuing_system.connection import (
+    RETRYABLE,
+    make_client,
+    make_jobs_client,
+    outage,
+    until_answered,
+    wait_until_connected,
+)
 from queuing_system.console import say
 from queuing_system.events import COMPLETED, FAILED
 from queuing_system.jobs import JobFailed, create_job, job_queue
@@ -69,7 +76,7 @@ BEAT = "redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(A
 # REDIS_URL's, connecting on first use: the defaults of everything below. RQ's jobs are
 # bytes, so their connection does not decode.
 client = make_client()
-jobs_connection = make_client(decode_responses=False)
+jobs_connection = make_jobs_client()
 
 
 def reserve_seat(number, db=client):

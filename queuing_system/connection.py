@@ -117,6 +117,11 @@ def make_client(url=None, decode_responses=True):
         return InvalidURLClient(describe(error, url))
 
 
+def make_jobs_client(url=None):
+    """A client for RQ, which reads bytes. Nothing is sent until the first command."""
+    return make_client(url, decode_responses=False)
+
+
 def make_async_client(url=None):
     try:
         return redis.asyncio.Redis.from_url(url or redis_url(), decode_responses=True)
@@ -253,5 +258,5 @@ def connect(url=None, decode_responses=True, quiet=False, stopping=None):
 
 
 def connect_for_jobs(url=None, stopping=None):
-    """A quiet, binary client for RQ (which needs decode_responses=False)."""
-    return connect(url, decode_responses=False, quiet=True, stopping=stopping)
+    """make_jobs_client(), once it has answered a PING; quiet."""
+    return wait_until_connected(make_jobs_client(url), quiet=True, stopping=stopping)
