@@ -71,9 +71,10 @@ class Clock:
 class Server:
     """What every connection shares: the app, where we listen, the open connections."""
 
-    def __init__(self, app, host, port):
+    def __init__(self, app, host, port, multiprocess=False):
         self.app = app
         self.host, self.port = host, port
+        self.multiprocess = multiprocess  # other processes serve the same app
         self.connections = set()
         self.clock = Clock()
         self.loop = None
@@ -90,7 +91,7 @@ class Server:
             "wsgi.url_scheme": "http",
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
+            "wsgi.multiprocess": self.multiprocess,
             "wsgi.run_once": False,
         }
 
@@ -138,27 +139,29 @@ class Connection(asyncio.Protocol):
             return
         if self.request is not None and self.parser_in_head():
             self.head_arrived += len(data)
+        refused = None
         try:
             self.parser.feed_data(data)
             if self.request is not None and self.parser_in_head() and self.head_arrived > MAX_HEAD:
                 raise Refused(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-        except httptools.HttpParserCallbackError as error:
-            refused = error.__context__
-            self.answer_ready()
-            self.refuse(refused.status if isinstance(refused, Refused) else HTTPStatus.BAD_REQUEST)
-            return
         except httptools.HttpParserUpgrade:
-            pass  # an Upgrade we do not offer: the request itself is answered as any other
+            # An Upgrade we do not offer: its request is answered as any other, then the
+            # connection closed, since what follows on the stream need not be HTTP/1.1.
+            if self.ready:
+                self.ready[-1].keep_alive = False
+            else:
+                refused = HTTPStatus.BAD_REQUEST
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            refused = cause.status if isinstance(cause, Refused) else HTTPStatus.BAD_REQUEST
         except httptools.HttpParserError as error:
             debug(f"unparsable request from {self.peer}: {error}")
-            self.answer_ready()
-            self.refuse(HTTPStatus.BAD_REQUEST)
-            return
-        except Refused as refused:
-            self.answer_ready()
-            self.refuse(refused.status)
-            return
-        self.answer_ready()
+            refused = HTTPStatus.BAD_REQUEST
+        except Refused as error:
+            refused = error.status
+        self.answer_ready()  # those that came in full before the one refused
+        if refused is not None:
+            self.refuse(refused)
 
     def eof_received(self):
         # The client is done sending: a request it left unfinished is never served (a
@@ -390,13 +393,14 @@ class Acceptor:
             conn.close()
 
 
-def serve_socket(app, sock):
-    """Serve the WSGI `app` on the listening `sock` until a signal's exception (SIGTERM's
+def serve_socket(app, sock, multiprocess=False):
+    """Serve the WSGI `app` on the listening `sock` (shared with other processes if
+    `multiprocess`) until a signal's exception (SIGTERM's
     Terminated, Ctrl-C's KeyboardInterrupt) stops it; that exception goes on up once every
     connection is closed."""
     held = HeldStops()  # a stop now would leave the loop half made
     host, port = sock.getsockname()[:2]
-    server = Server(app, host, port)
+    server = Server(app, host, port, multiprocess)
     loop = server.loop = asyncio.new_event_loop()
     acceptor = Acceptor(loop, sock, server)
     receiver, sender, previous = wake_on_signals(loop)

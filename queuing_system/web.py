@@ -123,4 +123,4 @@ def serve(app, processes=1):
 def serve_in_child(app, sock):
     exit_on_sigterm()
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    serve_socket(app, sock)
+    serve_socket(app, sock, multiprocess=True)

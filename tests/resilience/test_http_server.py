@@ -131,3 +131,17 @@ def test_the_stock_apps_server_processes_do_not_outlive_it(redis_url, start_app)
     wait_for(lambda: len(server_processes(app)) == 2)
     os.kill(app.pid, signal.SIGKILL)
     wait_for(lambda: not processes_using(redis_url))  # its server processes included
+
+
+# Werkzeug answers a WebSocket handshake to a plain route with 400 (WebsocketMismatch).
+@pytest.mark.parametrize("protocol, status", [("websocket", 400), ("h2c", 200)])
+def test_an_upgrade_we_do_not_offer_is_answered_then_the_connection_closed(
+    redis_url, start_app, protocol, status
+):
+    # What follows an Upgrade request on the stream need not be HTTP/1.1: never read it.
+    _app, base = start_app("9_stock.py", redis_url)
+    upgrade = get("/list_products/1", "Connection: Upgrade", f"Upgrade: {protocol}")
+    answers = parse_responses(exchange(base, upgrade + get("/list_products/2")))
+    assert [(got, headers.get("connection"), headers["content-type"]) for got, headers, _body in answers] == [
+        (status, "close", "application/json")
+    ]
