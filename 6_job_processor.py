@@ -4,10 +4,11 @@
 from queuing_system.console import say
 from queuing_system.jobs import notification
 from queuing_system.shutdown import run
-from queuing_system.supervisor import run_workers
+from queuing_system.supervisor import run_workers, worker_count
 
 QUEUE = "push_notification_code"
 JOB_FUNCTIONS = {QUEUE: "6_job_processor.process"}  # the only job its workers run
+CONCURRENCY = 1
 
 
 def send_notification(phone_number, message):
@@ -20,7 +21,7 @@ def process(data):
 
 
 def main():
-    return run_workers(JOB_FUNCTIONS, count=1)
+    return run_workers(JOB_FUNCTIONS, count=worker_count(default=CONCURRENCY))
 
 
 if __name__ == "__main__":

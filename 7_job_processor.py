@@ -7,7 +7,7 @@ from queuing_system.callbacks import report_progress
 from queuing_system.console import say
 from queuing_system.jobs import JobFailed, notification
 from queuing_system.shutdown import run
-from queuing_system.supervisor import run_workers
+from queuing_system.supervisor import run_workers, worker_count
 
 QUEUE = "push_notification_code_2"
 JOB_FUNCTIONS = {QUEUE: "7_job_processor.process"}  # the only job its workers run
@@ -29,7 +29,7 @@ def process(data):
 
 
 def main():
-    return run_workers(JOB_FUNCTIONS, count=CONCURRENCY)
+    return run_workers(JOB_FUNCTIONS, count=worker_count(default=CONCURRENCY))
 
 
 if __name__ == "__main__":

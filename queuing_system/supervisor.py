@@ -7,9 +7,38 @@ leave the rest queued, replaces a child that ended on its own, and exits 0 on SI
 by then is killed (its job, if any, is reported abandoned later).
 """
 
+import argparse
+import os
+
 from .connection import connect_for_jobs
 from .processes import run_children
 from .workers import RESTART_DELAY, work
+
+WORKERS_ENV = "WORKERS"  # the number of workers, when the command line does not say it
+
+
+def positive(text):
+    count = int(text)
+    if count < 1:
+        raise ValueError(text)
+    return count
+
+
+positive.__name__ = "positive integer"  # argparse names the type in its error
+
+
+def worker_count(default, argv=None):
+    """How many workers to run: `--workers N` on the command line, else $WORKERS, else
+    `default`, as pm2's `--instances N` scaled the original's processors. A bad value
+    ends the script with argparse's one-line error and exit code 2."""
+    parser = argparse.ArgumentParser(description="Process a queue's jobs, N at a time, until stopped.")
+    parser.add_argument(
+        "--workers",
+        type=positive,
+        default=os.environ.get(WORKERS_ENV, str(default)),
+        help=f"worker processes (default: ${WORKERS_ENV}, else {default})",
+    )
+    return parser.parse_args(argv).workers
 
 
 def run_workers(job_functions, count):

@@ -97,6 +97,38 @@ def test_the_processor_runs_two_workers_on_the_queue(redis_url, scripts, redis_b
     wait_for(lambda: len(Worker.all(queue=queue)) == 0)
 
 
+@pytest.mark.parametrize("args, env", [(["--workers", "4"], {}), ([], {"WORKERS": "4"})])
+def test_the_processor_runs_as_many_workers_as_asked(redis_url, scripts, redis_binary, args, env):
+    worker = scripts("7_job_processor.py", redis_url, *args, **env)
+    wait_for(lambda: len(Worker.all(queue=job_queue(QUEUE, redis_binary))) == 4)
+    check_run(scripts("7_job_creator.py", redis_url), worker)
+
+
+def test_processors_on_several_machines_share_the_queue_each_job_run_once(redis_url, scripts, redis_binary):
+    machines = [scripts("7_job_processor.py", redis_url, "--workers", "2") for _ in range(3)]
+    wait_for(lambda: len(Worker.all(queue=job_queue(QUEUE, redis_binary))) == 6)
+    creator = scripts("7_job_creator.py", redis_url)
+    assert creator.wait() == 0
+    assert creator_differences(creator.output, TASK8_DATA, first_id=1) == []
+    for machine in machines:
+        assert machine.stop() == 0
+        assert machine.stderr == ""
+    sent = sorted(line for machine in machines for line in machine.output)
+    assert sent == sorted(task9_processor())  # each notification sent once, by one of them
+
+
+BAD_COUNTS = [(["--workers", "0"], {}), (["--workers", "x"], {}), ([], {"WORKERS": "-1"})]
+
+
+@pytest.mark.parametrize("args, env", BAD_COUNTS)
+def test_a_bad_number_of_workers_is_refused_in_one_line(redis_url, scripts, args, env):
+    worker = scripts("7_job_processor.py", redis_url, *args, **env)
+    assert worker.wait() == 2
+    assert worker.output == []
+    assert worker.stderr.splitlines()[-1].startswith("7_job_processor.py: error: argument --workers: invalid")
+    assert "Traceback" not in worker.stderr
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
 def test_stopping_mid_batch_leaves_the_rest_queued_for_the_next_processor(
     sig, code, redis_url, scripts, redis_binary
