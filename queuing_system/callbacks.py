@@ -55,6 +55,12 @@ return claimed
 """
 
 
+def error_message(error):
+    """What a failure line says of `error`: its message, or its type's name when it has
+    none (`failed: ` with nothing after it says nothing)."""
+    return str(error) or type(error).__name__
+
+
 def report_failure(job, connection, exc_type, exc_value, traceback):
     """RQ's on_failure callback: the event carries the error's message only.
 
@@ -63,7 +69,7 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     run again: its notification may already be sent.
     """
     if not isinstance(exc_value, AbandonedJobError):
-        emit(connection, job.origin, job.id, FAILED, error=str(exc_value))
+        emit(connection, job.origin, job.id, FAILED, error=error_message(exc_value))
         return
     fields = ("job", job.id, "event", FAILED, "error", ABANDONED)
     keys = (job.started_job_registry.key, stream_key(job.origin))

@@ -158,4 +158,5 @@ def failure_message(connection, job_id):
     last_line = (result.exc_string or "").strip().splitlines()[-1:] if result else []
     if not last_line or "AbandonedJobError" in last_line[0]:
         return ABANDONED
-    return last_line[0].split(": ", 1)[-1]  # "module.Error: message"
+    error, _, message = last_line[0].partition(": ")  # "module.Error: message"
+    return message or error.rsplit(".", 1)[-1]  # as callbacks.error_message says it

@@ -26,3 +26,8 @@ def sleep(data):
 def note_success(job, connection, result, *args, **kwargs):
     """A plain RQ success callback (not pipeline-safe): it runs on a real connection."""
     connection.rpush("test:callbacks", job.id)
+
+
+def fail_silently(data):
+    """Fails with an error that has no message."""
+    raise LookupError()

@@ -19,7 +19,7 @@ from rq.serializers import JSONSerializer
 
 from queuing_system.bookkeeping import Outbox
 from queuing_system.callbacks import report_success
-from queuing_system.follower import EventFollower
+from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
@@ -232,6 +232,16 @@ def test_a_job_past_its_timeout_fails_with_rqs_timeout_error(redis_binary):
     assert job.get_status() == JobStatus.FAILED
     [event] = follower.follow([job.id])
     assert (event.kind, event.error) == ("failed", "Task exceeded maximum timeout value (1 seconds)")
+
+
+def test_an_error_without_a_message_is_said_by_its_type(redis_binary):
+    queue = job_queue("plain", redis_binary)
+    follower = EventFollower(redis_binary, "plain")
+    job = queue.enqueue("tests.job_functions.fail_silently", {}, on_failure=ON_FAILURE)
+    drain({"plain": "tests.job_functions.fail_silently"}, redis_binary)
+    [event] = follower.follow([job.id])
+    assert (event.kind, event.error) == ("failed", "LookupError")
+    assert failure_message(redis_binary, job.id) == "LookupError"  # as read back from RQ
 
 
 def test_every_key_a_job_leaves_expires_within_its_retention(redis_binary):
