@@ -59,6 +59,12 @@ def debug(message):
         write_line(sys.stderr, message)
 
 
+def inform(message):
+    """A line for the person running the script (where an app listens), on stderr: stdout
+    carries the spec's lines only."""
+    write_line(sys.stderr, message)
+
+
 def warn(message):
     """A diagnostic that always matters (bad input, lost connection), on stderr."""
     write_line(sys.stderr, message)

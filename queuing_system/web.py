@@ -13,13 +13,14 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from .console import debug, warn
+from .console import debug, inform, warn
 from .http_server import listen, serve_socket
 from .processes import run_children
 from .shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1245
+LISTENING = "Listening on http://{host}:{port}"  # on stderr, once the socket is ours
 RESTART_DELAY = 1.0  # seconds before replacing a server process that ended on its own
 REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
 
@@ -109,6 +110,7 @@ def serve(app, processes=1):
     except OSError as error:
         warn(f"Cannot listen on {host}:{port}: {error}")
         return EXIT_FAILED
+    inform(LISTENING.format(host=host, port=port))
     try:
         if processes > 1:
             return run_children(lambda: serve_in_child(app, sock), processes, "HTTP server", RESTART_DELAY)

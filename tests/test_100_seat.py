@@ -21,6 +21,7 @@ from queuing_system.grader.expected import (
 from queuing_system.grader.harness import (
     get_many,
     http_get,
+    listening,
     rq_worker_command,
     script_env,
     scripts_dir,
@@ -140,7 +141,7 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
     assert http_get(base + "/available_seats")[2] == available_seats(0)
     assert http_get(base + "/reserve_seat")[2] == RESERVATION_BLOCKED
     assert app.stop(signal.SIGTERM) == 0
-    assert app.stderr == ""
+    assert app.stderr == listening(base)
     assert len(app.output) == 80
 
 

@@ -14,7 +14,7 @@ from queuing_system.grader.expected import (
     product_1,
     reservation_confirmed,
 )
-from queuing_system.grader.harness import get_many, http_get
+from queuing_system.grader.harness import get_many, http_get, listening
 from queuing_system.grader.redis_server import free_port
 
 stock = importlib.import_module("9_stock")
@@ -100,7 +100,7 @@ def test_real_server_answers_the_spec_bodies_and_stops_on_sigterm(redis_url, sta
     assert http_get(base + "/list_products/1") == (200, "application/json", product_1(4))
     assert http_get(base + "/reserve_product/12") == (200, "application/json", PRODUCT_NOT_FOUND)
     assert app.stop(signal.SIGTERM) == 0
-    assert (app.output, app.stderr) == ([], "")
+    assert (app.output, app.stderr) == ([], listening(base))
 
 
 def test_200_concurrent_reservations_of_item_2_confirm_exactly_10(redis_url, start_app):
@@ -111,7 +111,7 @@ def test_200_concurrent_reservations_of_item_2_confirm_exactly_10(redis_url, sta
     assert bodies.count(not_enough_stock(2)) == 190
     assert redis.Redis.from_url(redis_url).get("item.2") == b"0"
     assert app.stop(signal.SIGINT) == 130
-    assert app.stderr == ""
+    assert app.stderr == listening(base)
 
 
 def test_two_instances_never_confirm_more_than_the_stock_and_stock_survives_restart(redis_url, start_app):

@@ -243,6 +243,11 @@ def port_open(port):
         return False
 
 
+def listening(base):
+    """What an app serving at `base` says on stderr, and all it says when nothing is wrong."""
+    return f"Listening on {base}\n"
+
+
 def start_app(name, url, **extra_env):
     """Start an app script on a free port; returns (script, base URL) once it accepts requests."""
     port = free_port()

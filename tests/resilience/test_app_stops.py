@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from queuing_system.grader.harness import processes_using, start_app, wait_for
+from queuing_system.grader.harness import listening, processes_using, start_app, wait_for
 
 STOP_WITHIN = 5.0
 TRIES = int(os.environ.get("STOP_TRIES", "8"))
@@ -20,7 +20,7 @@ MOMENTS = [0.0, 0.2, 0.5, 1.0]  # seconds after the port opened
 def test_an_app_stops_every_time_within_5_s(redis_url, name, sig, code):
     took = []
     for attempt in range(TRIES):
-        app, _base = start_app(name, redis_url)
+        app, base = start_app(name, redis_url)
         try:
             time.sleep(MOMENTS[attempt % len(MOMENTS)])  # the moment of the stop, not a wait
             started = time.monotonic()
@@ -32,6 +32,6 @@ def test_an_app_stops_every_time_within_5_s(redis_url, name, sig, code):
             took.append(time.monotonic() - started)
         finally:
             app.kill()
-        assert app.stderr == ""
+        assert app.stderr == listening(base)
         wait_for(lambda: not processes_using(redis_url), timeout=2)
     assert max(took) < STOP_WITHIN, took

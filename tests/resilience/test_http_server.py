@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from queuing_system.grader.harness import RunningScript, http_get, processes_using, wait_for
+from queuing_system.grader.harness import RunningScript, http_get, listening, processes_using, wait_for
 from queuing_system.grader.redis_server import free_port
 
 
@@ -123,7 +123,7 @@ def test_the_stock_app_replaces_a_server_process_that_died(redis_url, start_app)
     wait_for(lambda: len(server_processes(app)) == 2 and first[0] not in server_processes(app))
     assert [http_get(base + "/list_products/1")[0] for _ in range(20)] == [200] * 20
     assert app.stop() == 0
-    assert app.stderr == ""
+    assert app.stderr == listening(base)
 
 
 def test_the_stock_apps_server_processes_do_not_outlive_it(redis_url, start_app):
