@@ -80,6 +80,45 @@ def test_a_script_broken_by_one_character_fails_its_task_with_the_difference(tmp
     assert "+About to sent KILL_SERVER" in result.stdout
 
 
+def hang(text):
+    connected = "    wait_until_connected(client)\n"
+    return "import time\n" + text.replace(connected, connected + "    time.sleep(3600)\n")
+
+
+def crash(text):
+    return text.replace("    asyncio.run(run_all())", '    raise KeyError("schools")')
+
+
+MISTAKES = {  # a student's port with one mistake: (its file, the change, its task, what says it)
+    "a changed line": (
+        "5_publisher.py",
+        lambda text: text.replace('f"About to send {message}"', 'f"About to sent {message}"'),
+        5,
+        "+About to sent KILL_SERVER",
+    ),
+    "a missing file": ("4_redis_advanced_op.py", None, 4, "can't open file"),
+    "a crash": ("2_redis_op_async.py", crash, 3, "KeyError: 'schools'"),
+    "a hang": ("1_redis_op.py", hang, 2, "still running after 30s"),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_anyones_port_with_one_mistake_fails_exactly_its_task(tmp_path, mistake):
+    name, change, task, says = MISTAKES[mistake]
+    copy = tmp_path / "student"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__"))
+    if change is None:
+        (copy / name).unlink()
+    else:
+        (copy / name).write_text(change((copy / name).read_text()))
+    result = tour("--dir", str(copy))
+    assert result.returncode == 1
+    verdicts = re.findall(r"^ +(\d+)  (PASS|FAIL) ", result.stdout, re.MULTILINE)
+    assert [int(number) for number, verdict in verdicts if verdict == "FAIL"] == [task]
+    assert len(verdicts) == 14
+    assert says in result.stdout
+
+
 def test_a_directory_without_the_scripts_is_refused_in_one_line(tmp_path):
     result = tour("--only", "1", cwd=tmp_path)
     assert result.returncode == 2

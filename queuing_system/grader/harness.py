@@ -41,15 +41,24 @@ def script_env(url, **extra):
 
 
 def run_script(name, url, *args, timeout=TIMEOUT, **extra_env):
-    """Run a script to its end; the CompletedProcess has its stdout and stderr as text."""
-    return subprocess.run(
-        [sys.executable, name, *args],
-        cwd=scripts_dir(),
-        env=script_env(url, **extra_env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """Run a script to its end; the CompletedProcess has its stdout and stderr as text.
+    One still running after `timeout` seconds is killed, and said so with what it printed."""
+    try:
+        return subprocess.run(
+            [sys.executable, name, *args],
+            cwd=scripts_dir(),
+            env=script_env(url, **extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as expired:
+        printed = expired.stdout or ""
+        printed = printed.decode(errors="replace") if isinstance(printed, bytes) else printed
+        raise ScriptError(
+            f"{name} still running after {timeout}s, killed (does it wait for something that never "
+            f"comes?); it printed {printed.splitlines()}"
+        ) from None
 
 
 def rq_worker_command(url, queue, burst=False):

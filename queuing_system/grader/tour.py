@@ -429,11 +429,12 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--scripts",
+        "--dir",
         metavar="DIR",
         type=Path,
         default=scripts_dir(),
-        help="the directory of the numbered scripts to grade "
-        f"(default: ${SCRIPTS_ENV}, else the working directory)",
+        help="the directory of the numbered scripts to grade: ours, or anyone's port with the "
+        f"same file names (default: ${SCRIPTS_ENV}, else the working directory)",
     )
     args = parser.parse_args(argv)
     if not (args.scripts / FIRST_SCRIPT).is_file():
