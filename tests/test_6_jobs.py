@@ -89,6 +89,24 @@ def test_a_stock_rq_worker_processes_the_job_and_rq_info_shows_the_queue(redis_u
     assert creator.output == task6_creator(1)
 
 
+def test_rq_info_with_an_interval_shows_the_queue_length_every_second(redis_url, scripts):
+    creator = scripts("6_job_creator.py", redis_url)
+    assert creator.next_line() == "Notification job created: 1"
+    command = [sys.executable, "-m", "rq.cli", "info", "--url", redis_url, "--only-queues", "--interval", "1"]
+    env = script_env(redis_url, PYTHONUNBUFFERED="1")  # each redraw as it is made
+    watch = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        views = []
+        for line in watch.stdout:  # each redraw ends with its total
+            views.append(line)
+            if sum("jobs total" in line for line in views) == 2:
+                break
+        assert sum(f"{QUEUE} " in line and " 1" in line for line in views) >= 2
+    finally:
+        watch.kill()
+        watch.wait()
+
+
 def test_queued_payload_is_json(redis_url, scripts, redis_binary):
     creator = scripts("6_job_creator.py", redis_url)
     creator.next_line()
