@@ -3,6 +3,8 @@
 import importlib
 import json
 import signal
+import subprocess
+import sys
 import zlib
 
 import fakeredis
@@ -115,6 +117,28 @@ def test_processors_on_several_machines_share_the_queue_each_job_run_once(redis_
         assert machine.stderr == ""
     sent = sorted(line for machine in machines for line in machine.output)
     assert sent == sorted(task9_processor())  # each notification sent once, by one of them
+
+
+def test_failed_jobs_stay_inspectable_and_rq_requeue_runs_them_again(redis_url, scripts, redis_binary):
+    worker = scripts("7_job_processor.py", redis_url)
+    queue = job_queue(QUEUE, redis_binary)
+    wait_for(lambda: len(Worker.all(queue=queue)) == 2)
+    assert scripts("7_job_creator.py", redis_url).wait() == 0
+    failed = FailedJobRegistry(queue=queue)
+    assert sorted(failed.get_job_ids()) == ["1", "2"]  # the blacklisted numbers, kept a day
+    why = queue.fetch_job("1").latest_result().exc_string.strip().splitlines()[-1]
+    assert why.endswith("Phone number 4153518780 is blacklisted")
+    follower = EventFollower(redis_binary, QUEUE)
+    requeue = ["requeue", "--all", "--queue", QUEUE, "--url", redis_url, "--serializer", "json"]
+    result = subprocess.run([sys.executable, "-m", "rq.cli", *requeue], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    outcomes = [(e.job_id, e.kind, e.error) for e in follower.follow(["1", "2"]) if e.kind != "progress"]
+    assert sorted(outcomes) == [
+        ("1", "failed", "Phone number 4153518780 is blacklisted"),
+        ("2", "failed", "Phone number 4153518781 is blacklisted"),
+    ]
+    wait_for(lambda: sorted(failed.get_job_ids()) == ["1", "2"])  # failed again, still inspectable
+    assert worker.stop() == 0
 
 
 BAD_COUNTS = [(["--workers", "0"], {}), (["--workers", "x"], {}), ([], {"WORKERS": "-1"})]
