@@ -26,7 +26,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from .console import debug, warn
-from .shutdown import HeldStops
+from .shutdown import STOP_SIGNALS
 
 BACKLOG = 4096  # connections the kernel holds before the server takes them
 MAX_URL = 8 * 1024  # bytes; beyond: 414
@@ -78,6 +78,7 @@ class Server:
         self.connections = set()
         self.clock = Clock()
         self.loop = None
+        self.in_app = False  # the app is running a request
 
     def connection(self):
         return Connection(self)
@@ -238,6 +239,7 @@ class Connection(asyncio.Protocol):
         def start_response(status, headers, exc_info=None):
             started[:] = [status, headers]
 
+        self.server.in_app = True  # a stop now is raised at once (see Stops)
         try:
             result = self.server.app(environ, start_response)
             try:
@@ -248,6 +250,8 @@ class Connection(asyncio.Protocol):
         except Exception as error:  # the app's own handlers answer its errors: not this
             warn(f"the app failed on {request.method} {request.url[:200]!r}: {error!r}")
             return self.error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+        finally:
+            self.server.in_app = False
         return started[0], started[1], body
 
     def environ(self, request):
@@ -393,24 +397,57 @@ class Acceptor:
             conn.close()
 
 
+class Stops:
+    """SIGINT and SIGTERM while serving. Raised from anywhere, as Python does, a stop could
+    land inside asyncio's own bookkeeping and lose a callback (a connection's task was left
+    pending, about 1 stop in 300). So a stop is noted and ends the loop between two
+    callbacks; only while the app runs (a Redis call may take seconds) is it raised at
+    once, as in the other scripts. `deliver()` hands it, once the goodbyes are said, to the
+    handler that was there before (run()'s: exit 0 on SIGTERM, 130 on Ctrl-C)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.came = None
+        self.previous = {signum: signal.signal(signum, self.note) for signum in STOP_SIGNALS}
+
+    def note(self, signum, frame):
+        if self.came is not None:
+            return  # one stop is enough: a second must not cut the goodbyes short
+        self.came = signum
+        if self.server.loop is not None:
+            self.server.loop.stop()
+        if self.server.in_app:
+            self.deliver()
+
+    def restore(self):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def deliver(self):
+        handler = self.previous[self.came]
+        if callable(handler):
+            handler(self.came, None)
+        else:  # SIG_DFL or SIG_IGN: the default action, once ours is gone
+            self.restore()
+            signal.raise_signal(self.came)
+
+
 def serve_socket(app, sock, multiprocess=False):
     """Serve the WSGI `app` on the listening `sock` (shared with other processes if
-    `multiprocess`) until a signal's exception (SIGTERM's
-    Terminated, Ctrl-C's KeyboardInterrupt) stops it; that exception goes on up once every
-    connection is closed."""
-    held = HeldStops()  # a stop now would leave the loop half made
+    `multiprocess`) until SIGTERM or Ctrl-C; then close every connection and pass the
+    stop on to the handler that was there before (which raises, to end the script)."""
     host, port = sock.getsockname()[:2]
     server = Server(app, host, port, multiprocess)
+    stops = Stops(server)  # before the loop: a stop must not leave it half made
     loop = server.loop = asyncio.new_event_loop()
     acceptor = Acceptor(loop, sock, server)
     receiver, sender, previous = wake_on_signals(loop)
     try:
-        held.release()  # a stop that came meanwhile is raised here
-        acceptor.start()
-        debug(f"{os.getpid()} serving http://{host}:{port}")
-        loop.run_forever()
+        if stops.came is None:
+            acceptor.start()
+            debug(f"{os.getpid()} serving http://{host}:{port}")
+            loop.run_forever()
     finally:
-        held = HeldStops()  # a second Ctrl-C must not cut the goodbyes short
         try:
             acceptor.close()
             close_all(loop, server.connections)
@@ -419,7 +456,9 @@ def serve_socket(app, sock, multiprocess=False):
             receiver.close()
             sender.close()
             loop.close()
-            held.release(raise_held=False)
+            stops.restore()
+    if stops.came is not None:
+        stops.deliver()
 
 
 def close_all(loop, connections):

@@ -58,25 +58,6 @@ def resend(signum):
     timer.start()
 
 
-class HeldStops:
-    """SIGINT and SIGTERM noted instead of raised while something must not be cut in half
-    (an event loop being made, connections being closed): `release()` puts the handlers
-    back and, if asked, raises the first stop that came. Main thread only."""
-
-    def __init__(self):
-        self.came = []
-        self.previous = {signum: signal.signal(signum, self.note) for signum in STOP_SIGNALS}
-
-    def note(self, signum, frame):
-        self.came.append(signum)
-
-    def release(self, raise_held=True):
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        if raise_held and self.came:
-            signal.raise_signal(self.came[0])
-
-
 def run(main):
     exit_on_sigterm()
     try:
