@@ -101,6 +101,7 @@ class Request:
     __slots__ = ("method", "url", "version", "headers", "body", "keep_alive")
 
     def __init__(self):
+        self.method = None  # set once its headers are complete
         self.url = b""
         self.headers = []
         self.body = []
@@ -213,7 +214,7 @@ class Connection(asyncio.Protocol):
     # Answering
 
     def parser_in_head(self):
-        return not hasattr(self.request, "method")
+        return self.request.method is None
 
     def header(self, name, default):
         for key, value in self.request.headers:
