@@ -4,7 +4,7 @@
 from queuing_system.connection import connect_for_jobs
 from queuing_system.console import say
 from queuing_system.follower import EventFollower
-from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.jobs import create_jobs, job_queue, timing_options
 from queuing_system.reporter import event_line
 from queuing_system.shutdown import run
 
@@ -25,10 +25,11 @@ JOBS = [
 ]
 
 
-def main():
+def main(argv=None):
+    timing = timing_options(__doc__, argv)  # none given: at once and once, as the spec runs it
     connection = connect_for_jobs()
     events = EventFollower(connection, QUEUE)  # before the jobs exist: no event can be missed
-    jobs = create_jobs(job_queue(QUEUE, connection), PROCESS, JOBS)
+    jobs = create_jobs(job_queue(QUEUE, connection), PROCESS, JOBS, timing)
     for job in jobs:
         say(f"Notification job created: {job.id}")
     for event in events.follow(job.id for job in jobs):

@@ -387,7 +387,9 @@ def bytes_kept(client, url, data, result_ttl, failure_ttl):
         wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
         before = client.info("memory")["used_memory"]
         follower = EventFollower(client, QUEUE)
-        jobs = create_jobs(job_queue(QUEUE, client), PROCESS, data, result_ttl, failure_ttl)
+        jobs = create_jobs(
+            job_queue(QUEUE, client), PROCESS, data, result_ttl=result_ttl, failure_ttl=failure_ttl
+        )
         for _event in follower.follow(job.id for job in jobs):
             pass
         client.xtrim("queuing:events:" + QUEUE, maxlen=0)  # the stream is bounded on its own
@@ -416,7 +418,9 @@ def bench_memory(client, url, total, chunk, result_ttl, failure_ttl):
         print(f"  {total:,} jobs, finished kept {result_ttl} s, failed {failure_ttl} s:", flush=True)
         for done in range(0, total, chunk):
             follower = EventFollower(client, QUEUE)
-            jobs = create_jobs(queue, PROCESS, spec_mix(chunk, done), result_ttl, failure_ttl)
+            jobs = create_jobs(
+                queue, PROCESS, spec_mix(chunk, done), result_ttl=result_ttl, failure_ttl=failure_ttl
+            )
             for _event in follower.follow(job.id for job in jobs):
                 pass
             used = client.info("memory")["used_memory"] - start_memory

@@ -11,7 +11,7 @@ import time
 from rq.exceptions import AbandonedJobError
 
 from .bookkeeping import current_outbox
-from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, STREAM_MAXLEN, emit, stream_key
+from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, STREAM_MAXLEN, emit, stream_key
 
 
 def report_progress(job, percent):
@@ -23,7 +23,7 @@ def report_progress(job, percent):
 
     def write(pipeline):
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipeline, job.origin, job.id, PROGRESS, progress=percent)
+        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent})
 
     outbox = current_outbox()  # None under a stock RQ worker
     if outbox is not None:
@@ -64,16 +64,29 @@ def error_message(error):
 def report_failure(job, connection, exc_type, exc_value, traceback):
     """RQ's on_failure callback: the event carries the error's message only.
 
+    A job with retries left (RQ's Retry) is run again: its event says so, with when and
+    how many more times, and the creator waits on for its final outcome. RQ calls this
+    before it retries or fails the job, so `job.retries_left` still counts this retry.
+
     RQ also calls it, with no pipeline, for a job whose worker died mid-job
     (AbandonedJobError). Such a job is reported failed (once: see CLAIM_ABANDONED), not
-    run again: its notification may already be sent.
+    run again (its notification may already be sent), unless its creator asked for retries.
     """
     if not isinstance(exc_value, AbandonedJobError):
-        emit(connection, job.origin, job.id, FAILED, error=error_message(exc_value))
+        emit(connection, job.origin, job.id, *failure_event(job, error_message(exc_value)))
         return
-    fields = ("job", job.id, "event", FAILED, "error", ABANDONED)
+    kind, fields = failure_event(job, ABANDONED)
+    entry = ("job", job.id, "event", kind, *(str(part) for pair in fields.items() for part in pair))
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    connection.eval(CLAIM_ABANDONED, len(keys), *keys, job.id, time.time(), STREAM_MAXLEN, *fields)
+    connection.eval(CLAIM_ABANDONED, len(keys), *keys, job.id, time.time(), STREAM_MAXLEN, *entry)
+
+
+def failure_event(job, error):
+    """The kind and fields of a failed job's event: retrying (when, and how many more
+    times after that) or failed."""
+    if not job.should_retry:
+        return FAILED, {"error": error}
+    return RETRYING, {"error": error, "delay": job.get_retry_interval(), "retries_left": job.retries_left - 1}
 
 
 # Callbacks that only queue writes on the connection they are given: our worker passes

@@ -17,7 +17,9 @@ STREAM_MAXLEN = 100_000
 PROGRESS = "progress"
 COMPLETED = "completed"
 FAILED = "failed"
+RETRYING = "retrying"  # failed, and run again (Kue's "failed attempt"): not an outcome
 OUTCOMES = (COMPLETED, FAILED)
+KINDS = (PROGRESS, RETRYING, *OUTCOMES)
 # The error of the failed event of a job whose worker died mid-job.
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
 
@@ -25,19 +27,21 @@ ABANDONED = "Job abandoned: its worker stopped before finishing it"
 @dataclass(frozen=True)
 class Event:
     job_id: str
-    kind: str  # progress, completed or failed
+    kind: str  # one of KINDS
     progress: int = 0
     error: str = ""
+    delay: int = 0  # retrying: seconds until the next attempt
+    retries_left: int = 0  # retrying: how many more times it may run after the next attempt
 
 
 def stream_key(queue_name):
     return STREAM_PREFIX + queue_name
 
 
-def emit(connection, queue_name, job_id, kind, **fields):
+def emit(connection, queue_name, job_id, kind, fields=None):
     connection.xadd(
         stream_key(queue_name),
-        {"job": job_id, "event": kind, **fields},
+        {"job": job_id, "event": kind, **(fields or {})},
         maxlen=STREAM_MAXLEN,
         approximate=True,
     )
@@ -62,9 +66,10 @@ def parse(fields):
     try:
         fields = {decode(key): decode(value) for key, value in fields.items()}
         kind = fields["event"]
-        progress = int(fields.get("progress", 0))
+        progress, delay, left = (int(fields.get(name, 0)) for name in ("progress", "delay", "retries_left"))
     except (UnicodeDecodeError, KeyError, ValueError) as error:
         raise UnreadableEvent(f"{error!r}") from None
-    if kind not in (PROGRESS, *OUTCOMES) or not 0 <= progress <= 100 or "job" not in fields:
+    if kind not in KINDS or not 0 <= progress <= 100 or min(delay, left) < 0 or "job" not in fields:
         raise UnreadableEvent(f"not an event of ours: {fields!r}")
-    return Event(job_id=fields["job"], kind=kind, progress=progress, error=fields.get("error", ""))
+    error = fields.get("error", "")
+    return Event(fields["job"], kind, progress, error, delay, left)

@@ -6,8 +6,14 @@ that saves every job of the batch or none, with ids from one counter shared by a
 failure reported to the event stream by RQ's own callbacks, so any RQ worker emits them.
 """
 
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
 import redis
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -41,6 +47,63 @@ class JobRefused(JobFailed):
     its queue's. Anyone who can write to Redis can write such a job."""
 
 
+@dataclass(frozen=True)
+class Timing:
+    """When a job runs, as Kue's `.delay(ms)`, `.attempts(n)` and `.backoff({type:
+    'exponential'})` said it (BullMQ's `delay`, `attempts` and `backoff` alike), in RQ's
+    whole seconds. The default, NOW, is the spec's: at once, and once."""
+
+    delay: int = 0  # seconds before the first attempt
+    attempts: int = 1  # tries in all, the first included
+    backoff: int = 0  # seconds before the first retry, doubled before each next one
+
+    def retry(self):
+        """RQ's Retry for the attempts after the first, or None."""
+        retries = self.attempts - 1
+        if retries < 1:
+            return None
+        return Retry(max=retries, interval=[self.backoff * 2**n for n in range(retries)])
+
+
+NOW = Timing()
+
+
+def whole_seconds(text):
+    seconds = int(text)
+    if seconds < 0:
+        raise ValueError(text)
+    return seconds
+
+
+def attempt_count(text):
+    count = int(text)
+    if count < 1:
+        raise ValueError(text)
+    return count
+
+
+whole_seconds.__name__ = "whole number of seconds"  # argparse names the type in its error
+attempt_count.__name__ = "positive integer"
+
+
+def timing_options(description, argv=None):
+    """The Timing a creator's command line asks for (none: NOW, as the spec runs it). A
+    bad value ends the script with argparse's one-line error and exit code 2."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--delay", type=whole_seconds, default=0, help="seconds before the jobs run (default: 0)"
+    )
+    parser.add_argument("--attempts", type=attempt_count, default=1, help="tries per job in all (default: 1)")
+    parser.add_argument(
+        "--backoff",
+        type=whole_seconds,
+        default=0,
+        help="seconds before the first retry, doubled each time (default: 0)",
+    )
+    options = parser.parse_args(argv)
+    return Timing(options.delay, options.attempts, options.backoff)
+
+
 NOTIFICATION_FIELDS = ("phoneNumber", "message")
 
 
@@ -69,34 +132,35 @@ def next_job_ids(connection, count):
     return [str(job_id) for job_id in range(last - count + 1, last + 1)]
 
 
-def create_jobs(queue, function, datas, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
+def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
     """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order.
 
     `function` is the import path of the job function ("7_job_processor.process"), which
-    receives the data dict, as Kue's process callback received `job.data`. A finished job
-    is kept `result_ttl` seconds, a failed one `failure_ttl`.
+    receives the data dict, as Kue's process callback received `job.data`. The jobs run
+    as `timing` says (a delayed one waits in RQ's scheduled registry, which our workers
+    move on time: see due_jobs.py). A finished job is kept `result_ttl` seconds, a failed
+    one `failure_ttl`.
     """
     datas = list(datas)
     if not datas:
         return []
     ids = until_answered(lambda: next_job_ids(queue.connection, len(datas)))
-    prepared = [
-        Queue.prepare_data(
-            function,
-            args=(data,),
-            job_id=job_id,
-            timeout=JOB_TIMEOUT,
-            result_ttl=result_ttl,
-            failure_ttl=failure_ttl,
-            on_success=ON_SUCCESS,
-            on_failure=ON_FAILURE,
-        )
+    options = {
+        "timeout": JOB_TIMEOUT,
+        "result_ttl": result_ttl,
+        "failure_ttl": failure_ttl,
+        "retry": timing.retry(),
+        "on_success": ON_SUCCESS,
+        "on_failure": ON_FAILURE,
+    }
+    calls = [
+        {"func": function, "args": (data,), "job_id": job_id, **options}
         for job_id, data in zip(ids, datas, strict=True)
     ]
     first_key = Job.key_for(ids[0])
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:
-            return save_once(queue, prepared, first_key)
+            return save_once(queue, calls, first_key, timing.delay)
         except (redis.WatchError, *RETRYABLE) as error:
             # The batch was saved whole or not at all: its first job tells which.
             if until_answered(lambda: queue.connection.exists(first_key)):
@@ -105,17 +169,28 @@ def create_jobs(queue, function, datas, result_ttl=RESULT_TTL, failure_ttl=FAILU
                 raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
 
 
-def save_once(queue, prepared, first_key):
-    """One MULTI/EXEC with RQ's own writes. Its first job's key is WATCHed, so that redis-py
-    does not send the batch again on a new connection after one dropped (it raises
-    WatchError instead): a batch Redis had already saved would be queued twice."""
+def save_once(queue, calls, first_key, delay=0):
+    """One MULTI/EXEC with RQ's own writes for `calls` (each the keywords of one job):
+    enqueued, or scheduled `delay` seconds from now. Its first job's key is WATCHed, so
+    that redis-py does not send the batch again on a new connection after one dropped (it
+    raises WatchError instead): a batch Redis had already saved would be queued twice."""
     with queue.connection.pipeline() as pipeline:
         pipeline.watch(first_key)
         pipeline.multi()
-        jobs = queue.enqueue_many(prepared, pipeline=pipeline)
+        if delay:
+            due = due_time(delay)
+            jobs = [queue.schedule_job(queue.create_job(**call), due, pipeline) for call in calls]
+        else:
+            jobs = queue.enqueue_many([Queue.prepare_data(**call) for call in calls], pipeline=pipeline)
         pipeline.execute()
     return jobs
 
 
-def create_job(queue, function, data):
-    return create_jobs(queue, function, [data])[0]
+def due_time(delay):
+    """`delay` seconds from now, rounded up to a whole second: RQ's scheduled registry keeps
+    whole seconds, rounded down, which would run a job up to a second early."""
+    return datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
+
+
+def create_job(queue, function, data, timing=NOW):
+    return create_jobs(queue, function, [data], timing)[0]

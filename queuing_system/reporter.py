@@ -4,7 +4,7 @@
 import threading
 
 from .console import warn
-from .events import COMPLETED, OUTCOMES, PROGRESS
+from .events import COMPLETED, OUTCOMES, PROGRESS, RETRYING
 from .follower import EventFollower
 
 
@@ -14,7 +14,16 @@ def event_line(label, event):
         return f"{label} job {event.job_id} {event.progress}% complete"
     if event.kind == COMPLETED:
         return f"{label} job {event.job_id} completed"
+    if event.kind == RETRYING:
+        return f"{label} job {event.job_id} failed, {retry_words(event)}: {event.error}"
     return f"{label} job {event.job_id} failed: {event.error}"
+
+
+def retry_words(event):
+    """When a failed job runs again, e.g. `retrying in 2s, 1 retry left`."""
+    when = f"in {event.delay}s" if event.delay else "now"
+    left = "1 retry" if event.retries_left == 1 else f"{event.retries_left} retries"
+    return f"retrying {when}, {left} left"
 
 
 class JobReporter:

@@ -37,8 +37,9 @@ from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox, running_with
 from .callbacks import PIPELINE_SAFE
 from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays, until_answered
 from .console import debug, debugging, warn
-from .events import STREAM_MAXLEN, stream_key
+from .due_jobs import DueJobs
 from .jobs import JOB_TIMEOUT, ON_FAILURE, ON_SUCCESS, JobFailed, JobRefused, job_queue
+from .set_aside import is_text, move_entry, set_aside_job, set_aside_undecodable
 
 # (class, name): RQ's private methods we override or call, and attributes we read or set.
 RQ_PRIVATE_NAMES = (
@@ -131,6 +132,7 @@ class Worker(SimpleWorker):
         self.stopping = stopping or threading.Event()  # set: finish the job in hand, then stop
         self.job_functions = job_functions
         self._outbox = None
+        self._due_jobs = None
 
     @property
     def outbox(self):
@@ -138,6 +140,13 @@ class Worker(SimpleWorker):
         if self._outbox is None:
             self._outbox = Outbox(self.connection, self.stopping)
         return self._outbox
+
+    @property
+    def due_jobs(self):
+        """Moves this worker's delayed and retried jobs onto their queues when due."""
+        if self._due_jobs is None:
+            self._due_jobs = DueJobs(self.queues, self.connection, self.serializer, log_level())
+        return self._due_jobs
 
     def execute_job(self, job, queue):
         try:
@@ -325,6 +334,11 @@ class Worker(SimpleWorker):
             # as it takes (a stop request then cuts the wait short).
             self._outbox.close(patience=STOP_PATIENCE if self.stopping.is_set() else None)
         try:
+            if self._due_jobs is not None:
+                self._due_jobs.release()
+        except RETRYABLE as error:  # Redis away: the locks expire by themselves
+            outage.lost(error)
+        try:
             super().teardown()
         except RETRYABLE as error:  # Redis away: the worker's key expires by itself
             outage.lost(error)
@@ -451,6 +465,7 @@ class Worker(SimpleWorker):
         self.heartbeat()
         if self.should_run_maintenance_tasks:
             self.run_maintenance_tasks()
+        self.due_jobs.move()
         taken = self.take_queued_job()
         if taken is not None or self.stop_wanted():
             return taken
@@ -574,75 +589,6 @@ class WorkerThread(threading.Thread):
         self.stopping.set()
         if self.is_alive():
             self.join()
-
-
-SET_ASIDE_KEY = "queuing:set_aside:{queue}"  # queue entries that are no job id, for a person
-
-
-def is_text(entry):
-    try:
-        entry.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-# An entry moved from one list to another in one step, by whoever finds it first: a
-# retried LREM that Redis had already done would answer 0, and the entry be in neither.
-# KEYS: from, to; ARGV: entry, LPUSH (to the front) or RPUSH. Returns 1 if it was moved.
-MOVE_ENTRY = """
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-redis.call(ARGV[2], KEYS[2], ARGV[1])
-return 1
-"""
-
-# A job that cannot be read, set aside and reported failed in one step, once: by whoever
-# takes it out of the intermediate list or the started registry (or, ARGV[4] '0',
-# unconditionally: RQ popped it, as its dequeue of several queues does).
-# KEYS: intermediate list, set-aside list, started registry, event stream;
-# ARGV: job id, error, stream maxlen, guarded ('1' or '0').
-SET_ASIDE = """
-local held = redis.call('LREM', KEYS[1], 1, ARGV[1])
-local prefix = ARGV[1] .. ':'
-for _, entry in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-  if string.sub(entry, 1, #prefix) == prefix then held = held + redis.call('ZREM', KEYS[3], entry) end
-end
-if held == 0 and ARGV[4] == '1' then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'job', ARGV[1], 'event', 'failed', 'error', ARGV[2])
-return 1
-"""
-
-
-def move_entry(connection, source, destination, entry, push="RPUSH"):
-    return until_answered(lambda: connection.eval(MOVE_ENTRY, 2, source, destination, entry, push))
-
-
-def set_aside_undecodable(queue, entries):
-    """Move the entries that are not text (no job id can be) from the queue's intermediate
-    list to SET_ASIDE_KEY, saying so once each; RQ's own code dies on them, every time.
-    Returns how many were set aside."""
-    moved = 0
-    key = SET_ASIDE_KEY.format(queue=queue.name)
-    for entry in entries:
-        if is_text(entry):
-            continue
-        if move_entry(queue.connection, queue.intermediate_queue_key, key, entry):  # one worker wins it
-            warn(f"queue {queue.name}: set aside {entry!r}, which is no job id (see list {key})")
-            moved += 1
-    return moved
-
-
-def set_aside_job(queue, job_id, error, guarded=True):
-    """A job RQ cannot read (a malformed field in its hash): moved from the queue's
-    intermediate list or started registry (`guarded`: only if it is still in one) to
-    SET_ASIDE_KEY, said once on stderr, and reported failed to its creator. Its hash
-    stays, for a person to inspect."""
-    key = SET_ASIDE_KEY.format(queue=queue.name)
-    keys = (queue.intermediate_queue_key, key, queue.started_job_registry.key, stream_key(queue.name))
-    args = (job_id, f"Job set aside: it cannot be read ({error!r})", STREAM_MAXLEN, "1" if guarded else "0")
-    if until_answered(lambda: queue.connection.eval(SET_ASIDE, len(keys), *keys, *args)):
-        warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
 
 
 def requeue_stranded(queue):

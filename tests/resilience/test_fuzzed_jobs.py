@@ -10,7 +10,8 @@ from rq.job import JobStatus
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.workers import SET_ASIDE_KEY, drain
+from queuing_system.set_aside import SET_ASIDE_KEY
+from queuing_system.workers import drain
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
