@@ -87,8 +87,8 @@ def on_shutdown(app, callback):
     app.extensions["on_shutdown"].append(callback)
 
 
-def address():
-    return os.environ.get("HOST", DEFAULT_HOST), int(os.environ.get("PORT", DEFAULT_PORT))
+def address(default_port=DEFAULT_PORT):
+    return os.environ.get("HOST", DEFAULT_HOST), int(os.environ.get("PORT", default_port))
 
 
 def allow_many_connections():
@@ -99,12 +99,12 @@ def allow_many_connections():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def serve(app, processes=1):
+def serve(app, processes=1, default_port=DEFAULT_PORT):
     """Serve `app` on HOST:PORT until SIGTERM or Ctrl-C, in this process or in `processes`
     forked ones sharing the socket, then run its on_shutdown callbacks. Returns the exit
     code (1 if it cannot listen); in this process, a stop's exception goes on up to run()."""
     allow_many_connections()
-    host, port = address()
+    host, port = address(default_port)
     try:
         sock = listen(host, port)
     except OSError as error:
@@ -118,7 +118,7 @@ def serve(app, processes=1):
         return EXIT_OK
     finally:
         sock.close()
-        for callback in app.extensions["on_shutdown"]:
+        for callback in app.extensions.get("on_shutdown", ()):
             callback()
 
 
