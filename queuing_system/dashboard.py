@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 from .connection import redis_url
 from .console import warn
 from .shutdown import EXIT_FAILED, run
-from .web import serve
+from .web import answer_503_while_redis_is_away, serve
 
 DEFAULT_PORT = 9181  # rq-dashboard's own
 INSTALL = 'pip install -e ".[dashboard]"'
@@ -36,6 +36,7 @@ def create_app(url=None):
     rq_dashboard.web.setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint)
     app.before_request(refuse_other_sites)
+    answer_503_while_redis_is_away(app)  # its pages poll: they show Redis back by themselves
     return app
 
 

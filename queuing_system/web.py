@@ -49,16 +49,22 @@ def add_json_error_handlers(app):
         response.mimetype = "application/json"
         return response
 
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
-    def redis_unavailable(error):
-        debug(f"Redis unavailable: {error}")
-        return json_error(app, REDIS_UNAVAILABLE, 503)
+    answer_503_while_redis_is_away(app)
 
     @app.errorhandler(Exception)
     def internal_error(error):
         app.logger.exception("unhandled error")
         return json_error(app, {"error": "Internal Server Error"}, 500)
+
+
+def answer_503_while_redis_is_away(app):
+    """Redis away: 503 in JSON, and a note only when debugging (no traceback per request)."""
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def redis_unavailable(error):
+        debug(f"Redis unavailable: {error}")
+        return json_error(app, REDIS_UNAVAILABLE, 503)
 
 
 class JSONFlask(Flask):

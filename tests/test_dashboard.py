@@ -1,5 +1,6 @@
 """The live view: rq-dashboard on our queues, looked at in headless Chromium."""
 
+import json
 import os
 import shutil
 import signal
@@ -10,7 +11,7 @@ import zlib
 import pytest
 from rq import Worker
 
-from queuing_system.grader.harness import RunningScript, listening, port_open, run_script, wait_for
+from queuing_system.grader.harness import RunningScript, http_get, listening, port_open, run_script, wait_for
 from queuing_system.grader.redis_server import free_port
 from queuing_system.jobs import create_jobs, job_queue
 
@@ -136,3 +137,17 @@ def test_without_the_extra_it_says_how_to_install_it_in_one_line(redis_url, tmp_
 def test_the_dashboard_stops_cleanly_on_ctrl_c(dashboard):
     app, base = dashboard
     assert app.stop(sig=signal.SIGINT) == 130 and app.stderr == listening(base)
+
+
+def test_with_redis_away_its_data_answers_503_without_a_traceback(tmp_path):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    port = free_port()
+    app = RunningScript("-m", closed, "queuing_system.dashboard", PORT=str(port))
+    try:
+        wait_for(lambda: port_open(port) or not app.running())
+        status, kind, body = http_get(f"http://127.0.0.1:{port}/0/data/queues.json")
+        assert (status, kind) == (503, "application/json")
+        assert json.loads(body)["reason"] == "Redis is not reachable"
+        assert app.stop() == 0 and app.stderr == listening(f"http://127.0.0.1:{port}")
+    finally:
+        app.kill()
