@@ -15,6 +15,8 @@ median with min–max and the ratio against a baseline measured in this same run
            the Werkzeug development server (`flask run`)
   growth   end-to-end time, Redis memory and event-stream length at N = 1k, 10k, 100k,
            and the processor's RSS along the way
+  peer     the original stack (Kue 0.11, Express 4 on Node) on the same workloads, in
+           the same run: see benchmarks/original.py
   memory   Redis memory over 100k jobs with the spec's 2-in-11 failures: bytes a finished
            and a failed job keep, and memory bounded once retention (scaled down to
            seconds here, to see it within the run) lets jobs go
@@ -22,6 +24,7 @@ median with min–max and the ratio against a baseline measured in this same run
     python benchmarks/bench.py                  # everything (several minutes)
     python benchmarks/bench.py enqueue e2e -n 5000 --repeat 3
     python benchmarks/bench.py e2e http --against /tmp/before   # vs another checkout, same run
+    python benchmarks/bench.py peer --repeat 3 --seconds 5      # vs the original on Node
 """
 
 import argparse
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,12 +71,12 @@ def summary(values, unit):
     return f"{statistics.median(values):,.0f} {unit} (min {min(values):,.0f}, max {max(values):,.0f})"
 
 
-def report(name, ours, baseline, unit, **more_baselines):
+def report(name, ours, baseline, unit, label="baseline", **more_baselines):
     """Ours, then each baseline with the ratio of the medians."""
     print(f"  {name:<9} ours     {summary(ours, unit)}")
-    for label, values in {"baseline": baseline, **more_baselines}.items():
+    for each, values in {label: baseline, **more_baselines}.items():
         ratio = statistics.median(ours) / statistics.median(values)
-        print(f"  {'':<9} {label:<8} {summary(values, unit)}  -> ours {ratio:.2f}x", flush=True)
+        print(f"  {'':<9} {each:<8} {summary(values, unit)}  -> ours {ratio:.2f}x", flush=True)
 
 
 def fresh(client):
@@ -127,9 +131,23 @@ def children(pid):
     return [int(each) for each in found.split()]
 
 
-def ours_end_to_end(client, url, n, root=ROOT):
-    """Seconds for n jobs: created, processed by `root`'s 7_job_processor.py, every outcome
-    heard. Prints where the CPU went: the workers, Redis, and this process (the creator)."""
+@dataclass
+class Run:
+    """One end-to-end run: seconds until every job was saved and until every outcome was
+    heard, and CPU microseconds per job of the workers, Redis and the creator."""
+
+    created: float
+    heard: float
+    cpu: tuple
+
+    def cpu_line(self):
+        workers, server, creator = self.cpu
+        return f"CPU per job: workers {workers:.0f} us, redis {server:.0f} us, creator {creator:.0f} us"
+
+
+def ours_end_to_end(client, url, data, root=ROOT):
+    """`data`'s jobs created, processed by `root`'s 7_job_processor.py (started here and
+    stopped after), every outcome heard: a Run."""
     processor = start([sys.executable, "7_job_processor.py"], url, root)
     try:
         wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
@@ -137,22 +155,19 @@ def ours_end_to_end(client, url, n, root=ROOT):
         before = [sum(map(cpu_seconds, workers)), cpu_seconds(server), time.process_time()]
         started = time.perf_counter()
         follower = EventFollower(client, QUEUE)
-        jobs = create_jobs(job_queue(QUEUE, client), PROCESS, notifications(n))
+        jobs = create_jobs(job_queue(QUEUE, client), PROCESS, data)
+        created = time.perf_counter() - started
         outcomes = sum(1 for event in follower.follow(job.id for job in jobs) if event.kind != "progress")
-        elapsed = time.perf_counter() - started
+        heard = time.perf_counter() - started
         after = [sum(map(cpu_seconds, workers)), cpu_seconds(server), time.process_time()]
-        assert outcomes == n, f"heard {outcomes} outcomes of {n}"
-        used = [1e6 * (end - begin) / n for begin, end in zip(before, after, strict=True)]
-        print(
-            f"  e2e       {n / elapsed:,.0f} jobs/s{'' if root == ROOT else ' (' + str(root) + ')'}; "
-            f"CPU per job: workers {used[0]:.0f} us, "
-            f"redis {used[1]:.0f} us, creator {used[2]:.0f} us",
-            flush=True,
-        )
-        return elapsed, processor
-    except BaseException:
+    finally:
         stop(processor)
-        raise
+    assert outcomes == len(data), f"heard {outcomes} outcomes of {len(data)}"
+    return Run(
+        created,
+        heard,
+        tuple(1e6 * (end - begin) / len(data) for begin, end in zip(before, after, strict=True)),
+    )
 
 
 def pool_end_to_end(client, url, n, *options):
@@ -180,16 +195,16 @@ def bench_e2e(client, url, n, repeat, against=None):
     ours, defaults, simple, other = [], [], [], []
     for _ in range(repeat):
         fresh(client)
-        elapsed, processor = ours_end_to_end(client, url, n)
-        stop(processor)
-        ours.append(n / elapsed)
+        run = ours_end_to_end(client, url, notifications(n))
+        print(f"  e2e       {n / run.heard:,.0f} jobs/s; {run.cpu_line()}", flush=True)
+        ours.append(n / run.heard)
         defaults.append(pool_end_to_end(client, url, n))
         simple.append(pool_end_to_end(client, url, n, "-w", "rq.worker.SimpleWorker"))
         if against:
             fresh(client)
-            elapsed, processor = ours_end_to_end(client, url, n, against)
-            stop(processor)
-            other.append(n / elapsed)
+            run = ours_end_to_end(client, url, notifications(n), against)
+            print(f"  e2e       {n / run.heard:,.0f} jobs/s ({against}); {run.cpu_line()}", flush=True)
+            other.append(n / run.heard)
     report("e2e", ours, defaults, "jobs/s", simple=simple, **({"against": other} if against else {}))
 
 
@@ -266,56 +281,77 @@ def wrk(url_path, seconds, script=None):
     return rps, p99_ms, int(errors.group(1)) if errors else 0, int(confirmed.group(1)) if confirmed else None
 
 
+HTTP_PATHS = ("/list_products", "/list_products/1", "/reserve_product/2")
+
+
 def serve_stock(url, command, port, root=ROOT):
     app = start(command, url, root, PORT=str(port), FLASK_RUN_PORT=str(port))
     wait_for(lambda: port_open(port), timeout=30)
     return app
 
 
-def bench_http(client, url, seconds, repeat, against=None):
+def http_run(client, url, path, command, root, seconds, script):
+    """One wrk run of `path` on a stock app started with `command` from `root`: (req/s,
+    p99 ms, non-2xx, reservations confirmed or None, stock taken), its line printed."""
+    fresh(client)
+    client.set("item.2", 10**9)
+    port = free_port()
+    app = serve_stock(url, command, port, root)
+    try:
+        rps, p99, errors, confirmed = wrk(f"http://127.0.0.1:{port}{path}", seconds, script)
+    finally:
+        stop(app)
+    return rps, p99, errors, confirmed, 10**9 - int(client.get("item.2"))
+
+
+def http_line(path, name, figures):
+    """A run's line. wrk stops reading at its deadline: up to one request per connection
+    (32) was confirmed by the app but never read; more confirmations than stock taken is
+    overselling, said with `!!`."""
+    rps, p99, errors, confirmed, taken = figures
+    line = f"  {path:<20} {name:<8} {rps:8,.0f} req/s  p99 {p99:6.2f} ms  non-2xx {errors}"
+    if confirmed is not None:
+        line += f", confirmed {confirmed:,} / stock taken {taken:,}"
+        if confirmed > taken:
+            line += f"  !! oversold {confirmed - taken:,}"
+        else:
+            line += f" (unread at cut-off {taken - confirmed})"
+    print(line, flush=True)
+
+
+def bench_http(client, url, seconds, repeat, servers, paths=HTTP_PATHS):
+    """Each path under wrk on each of `servers` ({name: (command, root)}), the first being
+    ours: req/s and p99, each run printed, then the ratios of the medians. Returns
+    {path: {name: [run figures]}}."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
+    results = {}
+    for path in paths:
+        figures = results[path] = {}
+        for name, (command, root) in servers.items():
+            figures[name] = []
+            for _ in range(repeat):
+                run = http_run(
+                    client, url, path, command, root, seconds, script.name if "reserve" in path else None
+                )
+                http_line(path, name, run)
+                figures[name].append(run)
+        (ours, *others), names = ([[run[0] for run in runs] for runs in figures.values()], list(figures))
+        report(path, ours, others[0], "req/s", names[1], **dict(zip(names[2:], others[1:], strict=True)))
+    os.unlink(script.name)
+    return results
+
+
+def stock_servers(against=None):
+    """Our stock app as the README runs it, and `flask run` as the baseline (and another
+    checkout's, if given)."""
     servers = {
         "ours": ([sys.executable, "9_stock.py"], ROOT),
         "baseline": ([sys.executable, "-m", "flask", "--app", "9_stock", "run"], ROOT),
     }
     if against:
         servers["against"] = ([sys.executable, "9_stock.py"], against)
-    for path in ("/list_products", "/list_products/1", "/reserve_product/2"):
-        figures = {}
-        for name, (command, root) in servers.items():
-            figures[name] = []
-            for _ in range(repeat):
-                fresh(client)
-                client.set("item.2", 10**9)
-                port = free_port()
-                app = serve_stock(url, command, port, root)
-                try:
-                    rps, p99, errors, confirmed = wrk(
-                        f"http://127.0.0.1:{port}{path}", seconds, script.name if "reserve" in path else None
-                    )
-                finally:
-                    stop(app)
-                decrease = 10**9 - int(client.get("item.2"))
-                figures[name].append(rps)
-                # wrk stops reading at its deadline: up to one request per connection (32) was
-                # confirmed by the app but never read. More confirmations than stock taken
-                # would be overselling.
-                extra = ""
-                if confirmed is not None:
-                    extra = (
-                        f", confirmed {confirmed:,} / stock decrease {decrease:,} "
-                        f"(unread at cut-off {decrease - confirmed})"
-                    )
-                print(
-                    f"  {path:<20} {name:<8} {rps:8,.0f} req/s  p99 {p99:6.2f} ms  non-2xx {errors}{extra}",
-                    flush=True,
-                )
-                if confirmed is not None and not 0 <= decrease - confirmed <= 32:
-                    print(f"  !! {confirmed} confirmed for a stock decrease of {decrease}", flush=True)
-        more = {"against": figures["against"]} if against else {}
-        report(path, figures["ours"], figures["baseline"], "req/s", **more)
-    os.unlink(script.name)
+    return servers
 
 
 def rss_kb(pid):
@@ -445,7 +481,7 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth", "memory"]
+        "workloads", nargs="*", default=["enqueue", "e2e", "worker", "http", "growth", "memory", "peer"]
     )
     parser.add_argument("-n", type=int, default=5000, help="jobs per enqueue/e2e run")
     parser.add_argument("--repeat", type=int, default=3)
@@ -470,9 +506,13 @@ def main():
         if "worker" in args.workloads:
             bench_worker(client, server.url, args.n, args.repeat)
         if "http" in args.workloads:
-            bench_http(client, server.url, args.seconds, args.repeat, args.against)
+            bench_http(client, server.url, args.seconds, args.repeat, stock_servers(args.against))
         if "growth" in args.workloads:
             bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
+        if "peer" in args.workloads:
+            import original  # here: the peer's module imports this one
+
+            original.bench_peer(client, server.url, args.n, args.repeat, args.seconds)
         if "memory" in args.workloads:
             finished_ttl, failed_ttl = (int(s) for s in args.retention.split(","))
             bench_memory(client, server.url, args.memory_jobs, 5_000, finished_ttl, failed_ttl)

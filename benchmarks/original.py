@@ -1,0 +1,153 @@
+"""The original stack as the benchmark's peer: Kue 0.11 and Express 4 on Node (benchmarks/node/).
+
+The system users would pick instead of ours is the one this project ports. Both run on the
+same Redis, in the same run, on the same workload, and `bench.py peer` prints ours, the
+peer and the ratio:
+
+  e2e       N notification jobs with phone 41535187NN, NN = i % 100 (2% blacklisted, so
+            they fail), created, processed two at a time, every outcome heard by the
+            creator: jobs/s, and creation alone (jobs saved per second)
+  failure   what a failing job costs against a succeeding one: workers' CPU per job for
+            N jobs that all fail, then N that all succeed (ours, then Kue's)
+  http      the stock app under wrk: req/s, p99 and the oversell count (the original
+            reads the stock, then writes it back: it oversells; ours must not)
+
+The peer is installed with `npm ci` from benchmarks/node/package-lock.json on first use;
+where `node` or `npm` is missing, it is skipped with one line.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+from bench import (
+    ROOT,
+    Run,
+    bench_http,
+    cpu_seconds,
+    fresh,
+    ours_end_to_end,
+    report,
+    start,
+    stock_servers,
+    stop,
+    wait_for,
+)
+
+NODE = ROOT / "benchmarks" / "node"
+QUEUE = "push_notification_code_2"
+
+
+def workload(count, failing=0.02):
+    """The jobs of the comparison: phone 41535187NN, NN = i % 100 (4153518780 and 81 are
+    blacklisted), shifted so that `failing` of them (0, 2% or 100%) are."""
+    if failing == 1:
+        numbers = [80 + i % 2 for i in range(count)]
+    elif failing == 0:
+        numbers = [i % 80 for i in range(count)]
+    else:
+        numbers = [i % 100 for i in range(count)]
+    return [
+        {"phoneNumber": f"41535187{number:02d}", "message": f"This is the code {i} to verify your account"}
+        for i, number in enumerate(numbers)
+    ]
+
+
+def installed():
+    """Whether the peer can run here: node and npm found, its packages installed (npm ci,
+    from the lock file, once)."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        print(f"  peer      skipped: {' and '.join(missing)} not found (the original stack runs on Node)")
+        return False
+    if not (NODE / "node_modules").is_dir():
+        print("  peer      npm ci (benchmarks/node/package-lock.json)", flush=True)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE, check=True, stdout=subprocess.DEVNULL
+        )
+    return True
+
+
+def blocked_clients(client, command):
+    return sum(1 for each in client.client_list() if each.get("cmd") == command)
+
+
+def kue_end_to_end(client, url, count, failing=0.02):
+    """The same run on Kue: its processor (two at a time) and its creator, as the original
+    wrote them. The creator is told the jobs' mix through KUE_FAILING."""
+    processor = start(["node", "kue_processor.js"], url, NODE)
+    try:
+        wait_for(lambda: blocked_clients(client, "blpop") == 2, timeout=30)  # its two workers wait
+        server = client.info()["process_id"]
+        before = [cpu_seconds(processor.pid), cpu_seconds(server)]
+        creator = subprocess.Popen(
+            ["node", "kue_creator.js", str(count)],
+            cwd=NODE,
+            env={**os.environ, "REDIS_URL": url, "KUE_FAILING": str(failing)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _pid, status, usage = os.wait4(creator.pid, 0)
+        creator.returncode = os.waitstatus_to_exitcode(status)
+        after = [cpu_seconds(processor.pid), cpu_seconds(server)]
+        said = creator.stderr.read()
+        assert creator.returncode == 0, said
+        times = json.loads(said.strip().splitlines()[-1])
+    finally:
+        stop(processor)
+    used = [end - begin for begin, end in zip(before, after, strict=True)] + [usage.ru_utime + usage.ru_stime]
+    return Run(times["created"], times["heard"], tuple(1e6 * seconds / count for seconds in used))
+
+
+def bench_peer_e2e(client, url, count, repeat):
+    runs = {"ours": [], "kue": []}
+    for _ in range(repeat):
+        for name, measure in (("ours", ours_run), ("kue", kue_end_to_end)):
+            fresh(client)
+            run = measure(client, url, count)
+            print(f"  e2e       {name:<8} {count / run.heard:6,.0f} jobs/s; {run.cpu_line()}", flush=True)
+            runs[name].append(run)
+    for name, seconds in (("e2e", lambda run: run.heard), ("creation", lambda run: run.created)):
+        rates = {each: [count / seconds(run) for run in runs[each]] for each in runs}
+        report(name, rates["ours"], rates["kue"], "jobs/s", label="kue")
+
+
+def ours_run(client, url, count, failing=0.02):
+    return ours_end_to_end(client, url, workload(count, failing))
+
+
+def bench_failure_cost(client, url, count, repeat):
+    """Workers' CPU per job when every job fails, against when every job succeeds."""
+    for name, measure in (("ours", ours_run), ("kue", kue_end_to_end)):
+        cost = {}
+        for failing in (1, 0):
+            cpu = []
+            for _ in range(repeat):
+                fresh(client)
+                cpu.append(measure(client, url, count, failing).cpu[0])
+            cost[failing] = statistics.median(cpu)
+        print(
+            f"  failure   {name:<8} workers' CPU per job: failing {cost[1]:.0f} us, "
+            f"succeeding {cost[0]:.0f} us  -> a failure costs {cost[1] / cost[0]:.2f}x a success",
+            flush=True,
+        )
+
+
+def express_server():
+    return ["node", "9-stock.js"], NODE
+
+
+def bench_peer(client, url, count, repeat, seconds):
+    if not installed():
+        return
+    bench_peer_e2e(client, url, count, repeat)
+    bench_failure_cost(client, url, count, repeat)
+    bench_http(client, url, seconds, repeat, {"ours": stock_servers()["ours"], "express": express_server()})
+
+
+if __name__ == "__main__":
+    sys.exit("run it through bench.py: python benchmarks/bench.py peer")
