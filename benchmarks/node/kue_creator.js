@@ -2,7 +2,8 @@
 // 41535187NN with NN = i % 100, so 2% are blacklisted (KUE_FAILING=0: none, 1: all; as
 // workload() in benchmarks/original.py). Prints each event's line as the original did;
 // once every job's outcome is heard, writes on stderr, as JSON, the seconds until every
-// job was saved and until every outcome was heard.
+// job was saved and until every outcome was heard. KUE_CREATE_ONLY=1: ends once every job
+// is saved, with the first only.
 const kue = require('kue');
 
 const QUEUE = 'push_notification_code_2';
@@ -38,7 +39,13 @@ for (let i = 0; i < count; i += 1) {
     if (error) throw error;
     console.log(`Notification job created: ${job.id}`);
     saved += 1;
-    if (saved === count) created = seconds();
+    if (saved === count) {
+      created = seconds();
+      if (process.env.KUE_CREATE_ONLY === '1') {
+        process.stderr.write(`${JSON.stringify({ created })}\n`);
+        queue.shutdown(1000, () => process.exit(0));
+      }
+    }
   });
   job.on('complete', () => {
     console.log(`Notification job ${job.id} completed`);
