@@ -298,7 +298,7 @@ class Worker(SimpleWorker):
         job._status = JobStatus.FAILED
         job.ended_at = now()
         self.handle_exception(job, *exc_info)
-        exc_string = format_exc_info(exc_info)
+        exc_string = failure_text(exc_info)
 
         def write(pipeline):
             job.heartbeat(job.ended_at, job.failure_callback_timeout, pipeline=pipeline)
@@ -537,6 +537,20 @@ class Worker(SimpleWorker):
         else:
             self.log.error("Worker %s: job %s failed: %r", self.name, job.id, error)
             call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+
+def failure_text(exc_info):
+    """What RQ records of a failure (the result's exc_string): the traceback, as RQ's own
+    worker does; for a job's own verdict (JobFailed: a blacklisted number, a refused job),
+    its last line alone, `queuing_system.jobs.JobFailed: message`. That line is what anyone
+    reads of it (the creator's event, follower.failure_message, rq-dashboard), and on
+    Python 3.11 formatting the frames above it costs more than the job itself: each frame's
+    source line is parsed again to place its `^^^` markers."""
+    error = exc_info[1]
+    if isinstance(error, JobFailed):  # as traceback.format_exception_only says it
+        kind = type(error)
+        return f"{kind.__module__}.{kind.__qualname__}" + (f": {error}\n" if str(error) else "\n")
+    return format_exc_info(exc_info)
 
 
 class ThreadDeathPenalty(TimerDeathPenalty):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import zlib
 
 import pytest
@@ -23,8 +24,8 @@ from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import ON_FAILURE, create_jobs, job_queue
-from queuing_system.workers import Worker, WorkerThread, drain, make_worker
+from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
+from queuing_system.workers import Worker, WorkerThread, drain, failure_text, make_worker
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
@@ -242,6 +243,26 @@ def test_an_error_without_a_message_is_said_by_its_type(redis_binary):
     [event] = follower.follow([job.id])
     assert (event.kind, event.error) == ("failed", "LookupError")
     assert failure_message(redis_binary, job.id) == "LookupError"  # as read back from RQ
+
+
+def failure_recorded(client, job_function, data):
+    queue = job_queue("plain", client)
+    job = queue.enqueue(job_function, data, on_failure=ON_FAILURE)
+    drain({"plain": job_function}, client)
+    return job.latest_result().exc_string
+
+
+def test_a_jobs_own_verdict_is_recorded_as_its_line_and_a_bug_with_its_traceback(redis_binary):
+    verdict = failure_recorded(redis_binary, PROCESS, BLACKLISTED)
+    assert verdict == "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n"
+    bug = failure_recorded(redis_binary, "tests.job_functions.fail_silently", {})
+    assert bug.startswith("Traceback (most recent call last):") and bug.strip().endswith("LookupError")
+    for error in (JobFailed("Phone number 1 is blacklisted"), JobRefused("Job refused: why"), JobFailed()):
+        try:
+            raise error
+        except JobFailed:
+            exc_info = sys.exc_info()
+        assert failure_text(exc_info) == "".join(traceback.format_exception_only(*exc_info[:2]))
 
 
 def test_every_key_a_job_leaves_expires_within_its_retention(redis_binary):
