@@ -68,32 +68,29 @@ class Timing:
 NOW = Timing()
 
 
-def whole_seconds(text):
-    seconds = int(text)
-    if seconds < 0:
-        raise ValueError(text)
-    return seconds
+def integer_at_least(minimum, name):
+    """An argparse type: a whole number no less than `minimum`, called `name` in its error."""
 
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise ValueError(text)
+        return value
 
-def attempt_count(text):
-    count = int(text)
-    if count < 1:
-        raise ValueError(text)
-    return count
-
-
-whole_seconds.__name__ = "whole number of seconds"  # argparse names the type in its error
-attempt_count.__name__ = "positive integer"
+    parse.__name__ = name  # argparse names the type in its error
+    return parse
 
 
 def timing_options(description, argv=None):
     """The Timing a creator's command line asks for (none: NOW, as the spec runs it). A
     bad value ends the script with argparse's one-line error and exit code 2."""
     parser = argparse.ArgumentParser(description=description)
+    whole_seconds = integer_at_least(0, "whole number of seconds")
+    positive = integer_at_least(1, "positive integer")
     parser.add_argument(
         "--delay", type=whole_seconds, default=0, help="seconds before the jobs run (default: 0)"
     )
-    parser.add_argument("--attempts", type=attempt_count, default=1, help="tries per job in all (default: 1)")
+    parser.add_argument("--attempts", type=positive, default=1, help="tries per job in all (default: 1)")
     parser.add_argument(
         "--backoff",
         type=whole_seconds,

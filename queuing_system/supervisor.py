@@ -11,20 +11,11 @@ import argparse
 import os
 
 from .connection import connect_for_jobs
+from .jobs import integer_at_least
 from .processes import run_children
 from .workers import RESTART_DELAY, work
 
 WORKERS_ENV = "WORKERS"  # the number of workers, when the command line does not say it
-
-
-def positive(text):
-    count = int(text)
-    if count < 1:
-        raise ValueError(text)
-    return count
-
-
-positive.__name__ = "positive integer"  # argparse names the type in its error
 
 
 def worker_count(default, argv=None):
@@ -34,7 +25,7 @@ def worker_count(default, argv=None):
     parser = argparse.ArgumentParser(description="Process a queue's jobs, N at a time, until stopped.")
     parser.add_argument(
         "--workers",
-        type=positive,
+        type=integer_at_least(1, "positive integer"),
         default=os.environ.get(WORKERS_ENV, str(default)),
         help=f"worker processes (default: ${WORKERS_ENV}, else {default})",
     )
