@@ -78,6 +78,7 @@ class Server:
         self.connections = set()
         self.clock = Clock()
         self.loop = None
+        self.serving = False  # its loop serves connections until a stop ends it (see Stops)
         self.in_app = False  # the app is running a request
 
     def connection(self):
@@ -415,10 +416,17 @@ class Stops:
         if self.came is not None:
             return  # one stop is enough: a second must not cut the goodbyes short
         self.came = signum
-        if self.server.loop is not None:
-            self.server.loop.stop()
+        self.stop_serving()
         if self.server.in_app:
             self.deliver()
+
+    def stop_serving(self):
+        """End the loop's run_forever, if it runs. A loop told to stop before it runs
+        stops at its next run: the cleanup's, which then failed with "Event loop stopped
+        before Future completed" (a stop just after the loop was made, under load)."""
+        loop = self.server.loop
+        if self.came is not None and self.server.serving and loop.is_running():
+            loop.stop()
 
     def restore(self):
         for signum, handler in self.previous.items():
@@ -447,8 +455,11 @@ def serve_socket(app, sock, multiprocess=False):
         if stops.came is None:
             acceptor.start()
             debug(f"{os.getpid()} serving http://{host}:{port}")
+            loop.call_soon(stops.stop_serving)  # a stop noted after the check above
+            server.serving = True
             loop.run_forever()
     finally:
+        server.serving = False  # a stop from here on is only noted: the cleanup runs to its end
         try:
             acceptor.close()
             close_all(loop, server.connections)

@@ -2,8 +2,12 @@
 left pending (real processes: tests/resilience/test_http_server.py)."""
 
 import asyncio
+import signal
 import socket
 
+import pytest
+
+from queuing_system import http_server
 from queuing_system.http_server import Acceptor, Server, close_all, listen
 
 
@@ -29,3 +33,41 @@ def test_a_connection_taken_just_before_a_stop_is_made_then_closed():
     finally:
         sock.close()
         loop.close()
+
+
+class Delivered(Exception):
+    """What the handler that was there before does with the stop, here."""
+
+
+def deliver_here(signum, frame):
+    raise Delivered(signum)
+
+
+def stop_after(function):
+    def stopping(*args):
+        result = function(*args)
+        signal.raise_signal(signal.SIGTERM)  # noted by the server's Stops
+        return result
+
+    return stopping
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        (http_server, "wake_on_signals"),  # just after the loop is made: it must not be stopped
+        (Acceptor, "start"),  # once it was checked for: its loop must stop at once
+    ],
+    ids=["as the loop is made", "as it starts serving"],
+)
+def test_a_stop_as_the_server_starts_ends_it_cleanly(monkeypatch, moment):
+    owner, name = moment
+    monkeypatch.setattr(owner, name, stop_after(getattr(owner, name)))
+    previous = signal.signal(signal.SIGTERM, deliver_here)
+    sock = listen("127.0.0.1", 0)
+    try:
+        with pytest.raises(Delivered):  # not "Event loop stopped before Future completed"
+            http_server.serve_socket(never_called, sock)
+    finally:
+        sock.close()
+        signal.signal(signal.SIGTERM, previous)
