@@ -17,6 +17,7 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from . import rq_speedups
 from .callbacks import report_failure, report_success
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 
@@ -119,7 +120,9 @@ def notification(data):
 
 
 def job_queue(name, connection):
-    """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker."""
+    """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker.
+    Every creator and worker makes one before its first job: RQ's speed-ups go in here."""
+    rq_speedups.install()
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 

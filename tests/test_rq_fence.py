@@ -1,10 +1,14 @@
 """Our worker leans on RQ's private names (queuing_system.workers.RQ_PRIVATE_NAMES): an RQ
 release that moved one must fail here, by name, not later as a lost job."""
 
+import importlib
+
 import fakeredis
+import pytest
 import rq
 from rq.serializers import JSONSerializer
 
+from queuing_system import rq_speedups
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.workers import RQ_PRIVATE_NAMES, Worker
 
@@ -32,3 +36,24 @@ def test_every_private_name_we_use_is_still_there():
         if not hasattr(owner, name) and not hasattr(instances.get(owner, owner), name)
     ]
     assert not missing, f"RQ {rq.__version__} no longer has {', '.join(missing)}: our worker needs them"
+
+
+def test_every_module_whose_serializer_check_we_keep_still_makes_it():
+    rq_speedups.install()
+    missing = [
+        name
+        for name in rq_speedups.PATCHED_MODULES
+        if getattr(importlib.import_module(name), "resolve_serializer", None)
+        is not rq_speedups.resolve_serializer
+    ]
+    assert not missing, (
+        f"RQ {rq.__version__}: {', '.join(missing)} no longer resolve serializers by that name"
+    )
+
+
+def test_the_kept_serializer_check_answers_as_rqs_own():
+    for serializer in (None, JSONSerializer, "rq.serializers.JSONSerializer", "json", JSONSerializer):
+        assert rq_speedups.resolve_serializer(serializer) is rq_speedups.RQ_RESOLVE_SERIALIZER(serializer)
+    for not_one in (object(), "builtins.len"):
+        with pytest.raises((NotImplementedError, ValueError, AttributeError)):
+            rq_speedups.resolve_serializer(not_one)
