@@ -7,8 +7,10 @@ failure reported to the event stream by RQ's own callbacks, so any RQ worker emi
 """
 
 import argparse
+import gc
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -174,7 +176,7 @@ def save_once(queue, calls, first_key, delay=0):
     enqueued, or scheduled `delay` seconds from now. Its first job's key is WATCHed, so
     that redis-py does not send the batch again on a new connection after one dropped (it
     raises WatchError instead): a batch Redis had already saved would be queued twice."""
-    with queue.connection.pipeline() as pipeline:
+    with queue.connection.pipeline() as pipeline, collector_paused():
         pipeline.watch(first_key)
         pipeline.multi()
         if delay:
@@ -184,6 +186,20 @@ def save_once(queue, calls, first_key, delay=0):
             jobs = queue.enqueue_many([Queue.prepare_data(**call) for call in calls], pipeline=pipeline)
         pipeline.execute()
     return jobs
+
+
+@contextmanager
+def collector_paused():
+    """Python's cycle collector off while a batch is built and sent, on again after (if it
+    was on). The batch's tens of thousands of short-lived objects, none in a cycle, set it
+    off every 700 allocations: an eighth of the CPU of creating jobs."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def due_time(delay):
