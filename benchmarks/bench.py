@@ -336,8 +336,9 @@ def bench_http(client, url, seconds, repeat, servers, paths=HTTP_PATHS):
                 )
                 http_line(path, name, run)
                 figures[name].append(run)
-        (ours, *others), names = ([[run[0] for run in runs] for runs in figures.values()], list(figures))
-        report(path, ours, others[0], "req/s", names[1], **dict(zip(names[2:], others[1:], strict=True)))
+        names = list(figures)
+        rates = [[run[0] for run in figures[name]] for name in names]
+        report(path, rates[0], rates[1], "req/s", names[1], **dict(zip(names[2:], rates[2:], strict=True)))
     os.unlink(script.name)
     return results
 

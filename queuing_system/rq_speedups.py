@@ -34,8 +34,9 @@ def resolve_serializer(serializer=None):
         return RQ_RESOLVE_SERIALIZER(serializer)
 
 
+@functools.cache  # once per process: every job_queue() asks
 def install():
-    """Put the kept answers in RQ's modules (once; calling again changes nothing)."""
+    """Put the kept answers in RQ's modules."""
     for name in PATCHED_MODULES:
         module = importlib.import_module(name)
         if module.resolve_serializer is RQ_RESOLVE_SERIALIZER:
