@@ -38,7 +38,7 @@ from .callbacks import PIPELINE_SAFE
 from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays, until_answered
 from .console import debug, debugging, warn
 from .due_jobs import DueJobs
-from .jobs import JOB_TIMEOUT, ON_FAILURE, ON_SUCCESS, JobFailed, JobRefused, job_queue
+from .jobs import JOB_TIMEOUT, ON_FAILURE, ON_SUCCESS, JobFailed, JobRefused, due_time, job_queue
 from .set_aside import is_text, move_entry, set_aside_job, set_aside_undecodable
 
 # (class, name): RQ's private methods we override or call, and attributes we read or set.
@@ -287,12 +287,11 @@ class Worker(SimpleWorker):
         outcome event) and the failure's bookkeeping go to Redis together, so a kill between
         the two cannot report a job failed twice (once by it, once as abandoned).
 
-        A callback that is not ours, a job stopped by `rq stop-job`, or the retry of a job
-        whose Retry has intervals take RQ's own path."""
+        A callback that is not ours, or a job stopped by `rq stop-job`, take RQ's own path."""
         callback = job.failure_callback
         queued_callback = callback is None or callback in PIPELINE_SAFE
         retry = job.should_retry
-        if not queued_callback or self._stopped_job_id == job.id or (retry and job.retry_intervals):
+        if not queued_callback or self._stopped_job_id == job.id:
             self.outbox.flush()
             return self._finalize_failure(job, queue, execution, exc_info)
         job._status = JobStatus.FAILED
@@ -313,7 +312,7 @@ class Worker(SimpleWorker):
             if job.started_at:
                 self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
             if retry:
-                job.retry(queue, pipeline)
+                retry_job(job, queue, pipeline)
             pipeline.exists(job.dependents_key)
 
         self.outbox.add(write, *self.still_started(job, queue, execution))
@@ -537,6 +536,18 @@ class Worker(SimpleWorker):
         else:
             self.log.error("Worker %s: job %s failed: %r", self.name, job.id, error)
             call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+
+def retry_job(job, queue, pipeline):
+    """RQ's Job.retry, all on the pipeline, and never early. RQ schedules a retry at now
+    plus its interval kept in whole seconds rounded down, so a 1 s back-off could run at
+    once (and writes the status apart): the due time is rounded up, as a delayed job's."""
+    interval = job.get_retry_interval()
+    if not interval:
+        return job.retry(queue, pipeline)  # back on the queue at once
+    job.retries_left -= 1
+    queue.schedule_job(job, due_time(interval), pipeline=pipeline)  # saved as scheduled
+    return None
 
 
 def failure_text(exc_info):
