@@ -20,6 +20,11 @@ A group of writes may be guarded: written only if this worker still holds its jo
 job is still in the intermediate list, or its execution in the started registry). A
 worker frozen long enough (SIGSTOP, a VM pause) finds its job given to another, and drops
 its writes instead of running the job again or reporting a second outcome.
+
+A batch that takes a job may also start it, in the same step: a `Start` carries the
+writes RQ makes to start a job, made by RQ's own methods for a stand-in whose id is a
+token, and the script writes them with the token replaced by the id of the job taken (if
+the job's hash has the fields they were made for). One round trip per job instead of two.
 """
 
 import threading
@@ -52,6 +57,11 @@ TAKEN_FROM_SET = "zrem"  # the member is in the sorted set; it is taken out
 # Returns {guards passed ('1' or '0' per group), the first error or nil, the id of the
 # job taken or nil, its hash or nil, the replies wanted (nil: not written)...}.
 # A batch already done gets its first four again (its hash read again) and no replies.
+# Then the start of the job taken: the token, the number of fields to check then (field,
+# value) each ('' for a field that must be absent or empty), the number of commands then
+# each as for a group. Written, with the token in every argument replaced by the job's
+# id, only if every field holds and the job is still in the intermediate list (taken out
+# of it, as a start's guard does); reply[5] says whether ('1' or '0').
 SEND_BATCH = """
 local marker, seq = KEYS[1], tonumber(ARGV[1])
 local queue, intermediate, prefix = ARGV[3], ARGV[4], ARGV[5]
@@ -61,7 +71,8 @@ local function taken_job(id)
 end
 if tonumber(redis.call('HGET', marker, 'seq') or '0') >= seq then
   local id, fields = taken_job(redis.call('HGET', marker, 'taken'))
-  return {redis.call('HGET', marker, 'passed') or '', false, id, fields}
+  local started = redis.call('HGET', marker, 'started') or '0'
+  return {redis.call('HGET', marker, 'passed') or '', false, id, fields, started}
 end
 local function failed(reply)
   return type(reply) == 'table' and reply.err
@@ -97,16 +108,39 @@ for group = 1, tonumber(ARGV[6]) do
 end
 local id = false
 if queue ~= '' then id = redis.call('LMOVE', queue, intermediate, 'LEFT', 'RIGHT') end
+local wanted = i
+i = i + 1 + tonumber(ARGV[i])
+local started = '0'
+local token = ARGV[i]
+if id and token ~= '' then
+  local key, holds = prefix .. id, true
+  i = i + 2
+  for _ = 1, tonumber(ARGV[i - 1]) do
+    holds = holds and (redis.call('HGET', key, ARGV[i]) or '') == ARGV[i + 1]
+    i = i + 2
+  end
+  if holds and redis.call('LREM', intermediate, 1, id) == 1 then
+    local with_id = string.gsub(id, '%%', '%%%%')
+    for _ = 1, tonumber(ARGV[i]) do
+      local argc, command = tonumber(ARGV[i + 1]), {}
+      for a = 1, argc do command[a] = string.gsub(ARGV[i + 1 + a], token, with_id) end
+      local reply = redis.pcall(unpack(command))
+      if failed(reply) then first_error = first_error or reply.err end
+      i = i + 1 + argc
+    end
+    started = '1'
+  end
+end
 passed = table.concat(passed)
-redis.call('HSET', marker, 'seq', seq, 'passed', passed, 'taken', id or '')
+redis.call('HSET', marker, 'seq', seq, 'passed', passed, 'taken', id or '', 'started', started)
 redis.call('EXPIRE', marker, ARGV[2])
 local fields
 id, fields = taken_job(id)
-local result = {passed, first_error, id, fields}
-for w = 1, tonumber(ARGV[i]) do
-  local reply = replies[tonumber(ARGV[i + w])]
+local result = {passed, first_error, id, fields, started}
+for w = 1, tonumber(ARGV[wanted]) do
+  local reply = replies[tonumber(ARGV[wanted + w])]
   if reply == nil then reply = false end
-  result[4 + w] = reply
+  result[5 + w] = reply
 end
 return result
 """
@@ -140,6 +174,29 @@ class Group:
 
 
 @dataclass
+class Start:
+    """A job's start, written by the batch that takes the job (see SEND_BATCH): `commands`
+    made for a stand-in job whose id is `token`, written for the job taken if its hash
+    has the `fields` ({field: value, '' for absent}) they were made for."""
+
+    token: str
+    fields: dict
+    commands: list
+
+    def arguments(self):
+        args = [self.token, len(self.fields)]
+        for field, value in self.fields.items():
+            args += [field, value]
+        args.append(len(self.commands))
+        for command in self.commands:
+            args += [len(command), *command]
+        return args
+
+
+NO_START = ("",)
+
+
+@dataclass
 class Batch:
     """Queued writes sealed under a sequence number, sent (and sent again) as they are."""
 
@@ -148,6 +205,7 @@ class Batch:
     groups: list
     followups: list  # (command index, function of its reply, its group)
     take: tuple = ()  # (queue key, intermediate key, job key prefix): take a job after the writes
+    start: Start | None = None  # and start it
 
 
 class Outbox:
@@ -199,19 +257,20 @@ class Outbox:
         with self.lock:
             self.followups.append((len(self.pipeline.command_stack) - 1, followup, self.groups[-1]))
 
-    def flush(self, patience=None, take=()):
+    def flush(self, patience=None, take=(), start=None):
         """Send what is queued, waiting for Redis while it is away. Gives up after
         `patience` seconds, or STOP_PATIENCE once stopping, dropping the writes with a
         warning; returns False then, True once sent.
 
         With `take` (queue key, intermediate key, job key prefix), a job is moved from
-        the queue to the intermediate list after the writes: returns (id, hash fields),
-        or None if the queue was empty, instead of True."""
+        the queue to the intermediate list after the writes: returns (id, hash fields,
+        the Start written for it or None), or None if the queue was empty, instead of
+        True. With `start`, a Start, the job taken is also started if it can be."""
         with self.lock:
             give_up_at = None if patience is None else time.monotonic() + patience
             for delay in retry_delays():
                 try:
-                    sent = self._send(take)
+                    sent = self._send(take, start)
                     break
                 except RETRYABLE as error:
                     outage.lost(error)
@@ -228,18 +287,19 @@ class Outbox:
         for batch, reply in sent:
             self._follow_up(batch, reply)
         if take:
-            return self._taken(sent[-1][1])
+            return self._taken(*sent[-1])
         return True
 
-    def _seal(self, take=()):
+    def _seal(self, take=(), start=None):
         """What is queued, as a Batch (the caller holds the lock); the queue starts empty."""
         self.seq += 1
-        batch = Batch(self.seq, list(self.pipeline.command_stack), self.groups, self.followups, take)
+        commands = list(self.pipeline.command_stack)
+        batch = Batch(self.seq, commands, self.groups, self.followups, take, start)
         self.pipeline.command_stack.clear()
         self.groups, self.followups, self.queued_at = [], [], None
         return batch
 
-    def _send(self, take=()):
+    def _send(self, take=(), start=None):
         """Send the batch whose reply was lost, then what is queued (the caller holds the
         lock). Returns [(batch, reply)]; on a lost connection, what is unsent stays so."""
         sent, took = [], False
@@ -248,7 +308,7 @@ class Outbox:
                 taking = bool(take) and not took
                 if not self.groups and not taking:
                     return sent
-                self.unsent = self._seal(take if taking else ())
+                self.unsent = self._seal(take, start) if taking else self._seal()
             batch = self.unsent
             reply = self.send_batch(keys=[self.marker], args=self._arguments(batch))
             self.unsent = None
@@ -267,6 +327,7 @@ class Outbox:
                     raise ValueError(f"an outbox cannot queue {command[0]}")
                 args += [len(command), *command]
         args += [len(batch.followups), *(index + 1 for index, _f, _g in batch.followups)]
+        args += batch.start.arguments() if batch.start else NO_START
         return args
 
     def _follow_up(self, batch, reply):
@@ -275,7 +336,7 @@ class Outbox:
             group.passed = flag == "1"
             if not group.passed and group.note:
                 warn(group.note)
-        replies = reply[4:] or [None] * len(batch.followups)  # done before: replies unknown
+        replies = reply[5:] or [None] * len(batch.followups)  # done before: replies unknown
         for (_index, followup, group), value in zip(batch.followups, replies, strict=False):
             if group.passed:
                 followup(value)
@@ -284,9 +345,9 @@ class Outbox:
             warn(f"Redis refused a queued write: {reason}")
 
     @staticmethod
-    def _taken(reply):
-        job_id, fields = reply[2], reply[3]
-        return None if job_id is None else (job_id, fields or [])
+    def _taken(batch, reply):
+        job_id, fields, started = reply[2], reply[3], reply[4] == b"1"
+        return None if job_id is None else (job_id, fields or [], batch.start if started else None)
 
     def _drop(self, error):
         dropped = len(self.pipeline.command_stack) + (len(self.unsent.commands) if self.unsent else 0)

@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 from rq import Retry, SimpleWorker
 from rq.callbacks import execute_success_callback
@@ -33,7 +34,7 @@ from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox, running_with
+from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox, Start, running_with
 from .callbacks import PIPELINE_SAFE
 from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays, until_answered
 from .console import debug, debugging, warn
@@ -133,6 +134,7 @@ class Worker(SimpleWorker):
         self.job_functions = job_functions
         self._outbox = None
         self._due_jobs = None
+        self.started = {}  # {job id: its execution}, for a job started as it was taken
 
     @property
     def outbox(self):
@@ -167,7 +169,7 @@ class Worker(SimpleWorker):
         if refusal is None and (job.repeats_left or job.has_rate_limit or job.webhooks):
             self.outbox.flush()
             return super().execute_job(job, queue)
-        execution = self.start_job(job, queue)
+        execution = self.started.pop(job.id, None) or self.start_job(job, queue)
         if execution is None:
             return  # a stopping worker gave up on Redis: never started, the job is requeued
         try:
@@ -199,8 +201,24 @@ class Worker(SimpleWorker):
         Returns the execution, or None if the job must not run: Redis could not be told,
         or the job was given to another worker while this one was frozen (SIGSTOP, a VM
         pause) between taking and starting it."""
-        ttl = self.get_heartbeat_ttl(job)
         started = []
+        # Started only if still ours: out of the intermediate list, where RQ's dequeue put it.
+        guard = (IN_LIST, queue.intermediate_queue_key, job.id) if self.uses_intermediate_list() else ()
+        note = (
+            f"job {job.id}: given to another worker while this one held it"
+            " (paused, or cut off from Redis); not run here"
+        )
+        group = self.outbox.add(self.start_writes(job, started), guard, note)
+        if not self.outbox.flush() or not group.passed:
+            return None
+        execution = started[0]
+        self.executions[execution.id] = execution
+        return execution
+
+    def start_writes(self, job, started):
+        """The writes of RQ's prepare_execution for `job`, as a function of a pipeline that
+        appends the Execution it makes to `started`."""
+        ttl = self.get_heartbeat_ttl(job)
 
         def write(pipeline):
             started.append(Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name))
@@ -211,18 +229,22 @@ class Worker(SimpleWorker):
             job.prepare_for_execution(self.name, pipeline=pipeline)
             pipeline.persist(job.key)
 
-        # Started only if still ours: out of the intermediate list, where RQ's dequeue put it.
-        guard = (IN_LIST, queue.intermediate_queue_key, job.id) if self.uses_intermediate_list() else ()
-        note = (
-            f"job {job.id}: given to another worker while this one held it"
-            " (paused, or cut off from Redis); not run here"
-        )
-        group = self.outbox.add(write, guard, note)
-        if not self.outbox.flush() or not group.passed:
-            return None
-        execution = started[0]
-        self.executions[execution.id] = execution
-        return execution
+        return write
+
+    def start_for_any_job(self, queue):
+        """The start of whichever job the next take gets (see bookkeeping.Start): RQ's
+        writes for a stand-in job of this queue, with the timeout our jobs have, and none
+        of what takes RQ's own path (repeats, rate limits, webhooks)."""
+        token = f"queuingjob{uuid.uuid4().hex}"
+        stand_in = self.job_class(token, connection=self.connection, serializer=self.serializer)
+        stand_in.origin, stand_in.timeout = queue.name, JOB_TIMEOUT
+        state, started = self.get_state(), []
+        with self.connection.pipeline(transaction=False) as pipeline:
+            self.start_writes(stand_in, started)(pipeline)
+            commands = [command for command, _options in pipeline.command_stack]
+        self._state = state  # busy once a job is started with it
+        fields = {"timeout": str(JOB_TIMEOUT), "repeats_left": "", "rate_limit_key": "", "webhooks": ""}
+        return Start(token, fields, commands), started[0]
 
     def uses_intermediate_list(self):
         """As RQ's dequeue: a job moves to an intermediate list (LMOVE) for one queue on
@@ -497,21 +519,31 @@ class Worker(SimpleWorker):
         queue = self.queues[0]
         take = (queue.key, queue.intermediate_queue_key, self.job_class.redis_job_namespace_prefix)
         while True:
-            taken = self.outbox.flush(take=take)
+            start, execution = self.start_for_any_job(queue)
+            taken = self.outbox.flush(take=take, start=start)
             if not taken:
                 return None  # the queue is empty, or a stopping worker gave up on Redis
-            raw_id, fields = taken
+            raw_id, fields, started = taken
             if not is_text(raw_id):
                 set_aside_undecodable(queue, [raw_id])
                 continue
             job = self.restore_job(queue, raw_id.decode(), fields)
             if job is not None:
+                if started is not None:
+                    self.note_started(job, execution)
                 self.heartbeat()
                 job.redis_server_version = self.get_redis_server_version()
                 return job, queue
             # an id with no job behind it, as RQ skips it: out of the intermediate list too
             warn(f"queue {queue.name}: skipped {raw_id.decode()!r}, an id with no job")
             self.connection.lrem(queue.intermediate_queue_key, 1, raw_id)
+
+    def note_started(self, job, execution):
+        """`job` was started as it was taken, with the stand-in's `execution`."""
+        execution.job_id, execution._job = job.id, job
+        self.executions[execution.id] = execution
+        self.started[job.id] = execution
+        self._state = WorkerStatus.BUSY
 
     def restore_job(self, queue, job_id, fields):
         """What RQ's Job.fetch makes of a job's hash; None if it is gone (RQ skips those)."""

@@ -24,8 +24,9 @@ from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
+from queuing_system.jobs import JOB_TIMEOUT, ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
 from queuing_system.workers import Worker, WorkerThread, drain, failure_text, make_worker
+from tests import job_functions
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
@@ -101,6 +102,38 @@ def test_our_worker_leaves_redis_as_rqs_simple_worker_does(redis_binary, data):
     stock = process_with(SimpleWorker, redis_binary, data)
     assert ours == stock
     assert any(key.startswith("rq:results:") for key in ours)  # the comparison covered a result
+
+
+def running_with(worker_class, client, timeout):
+    """What Redis holds while a job of timeout `timeout` runs on a worker of `worker_class`."""
+    client.flushall()
+    queue = job_queue(QUEUE, client)
+    [job] = create_jobs(queue, "tests.job_functions.look", [{}])
+    client.hset(job.key, "timeout", timeout)
+    worker = worker_class([queue], connection=client, serializer=JSONSerializer)
+    seen = []
+    job_functions.LOOKS[:] = [lambda: seen.append(snapshot(client, worker.name))]
+    try:
+        worker.work(burst=True)
+    finally:
+        job_functions.LOOKS.clear()
+    [running] = seen
+    return running
+
+
+# Our worker starts a job in the step that takes it (bookkeeping.Start), from RQ's writes
+# for a stand-in job with our jobs' timeout; a job with another goes the two-step way.
+@pytest.mark.parametrize("timeout", [JOB_TIMEOUT, 180], ids=["started as taken", "started apart"])
+def test_a_running_job_is_in_redis_as_under_rqs_simple_worker(redis_binary, timeout):
+    ours = running_with(Worker, redis_binary, timeout)
+    # Our additions: the outbox's marker, and the lock of the worker moving due jobs.
+    for addition in ("queuing:outbox:", "rq:scheduler-lock:"):
+        [key] = [key for key in ours if key.startswith(addition)]
+        assert ours.pop(key)[2], f"{key} must expire"
+    stock = running_with(SimpleWorker, redis_binary, timeout)
+    assert ours == stock
+    [execution] = [key for key in ours if key.startswith("rq:execution:")]
+    assert ours[execution][1]["job_id"] == "1"  # the comparison covered a started job
 
 
 def test_a_dependent_job_runs_once_its_parent_has_finished(redis_binary):
