@@ -115,8 +115,8 @@ PUBSUB_RETRY_EVERY = 2.0  # seconds between two tries of RQ's command channel wh
 
 class Worker(SimpleWorker):
     """RQ's SimpleWorker, stopping only between two Redis calls, quiet about expected failures,
-    with its per-job bookkeeping queued in an outbox: two round trips per job (the last job's
-    end with the next job's dequeue, then its start), where RQ's own makes 23.
+    with its per-job bookkeeping queued in an outbox: one round trip per job (the last job's
+    end, the next job's dequeue and its start), where RQ's own makes 23.
 
     A job whose worker died (SIGKILL, power loss) is noticed within its timeout plus
     ABANDON_GRACE plus MAINTENANCE_EVERY seconds, and reported failed (RQ calls its
@@ -702,7 +702,7 @@ def quiet_rq_logging():
 # QUEUING_WORKER=rq runs RQ's own SimpleWorker instead of ours: to compare the two, or to
 # fall back after an RQ upgrade moved what workers.py relies on. It keeps the output and
 # the events, and loses what ours adds: the allowed job functions (any importable function
-# named by a job runs), the bookkeeping in two round trips (RQ's makes 23), stops only at
+# named by a job runs), the bookkeeping in one round trip (RQ's makes 23), stops only at
 # safe points, and the quiet waiting for Redis.
 WORKER_ENV = "QUEUING_WORKER"
 
