@@ -1,24 +1,32 @@
-"""Where RQ spends for nothing, kept from doing it again: its serializer check.
+"""Where RQ spends for nothing, kept from doing it again: its serializer check and its dates.
 
-RQ resolves the serializer each time it makes a Job, a Result or a registry: twice per job
-created, five times per job run. The check is `isinstance(serializer, Serializer)` on a
-runtime-checkable Protocol, which Python 3.11 answers by listing the protocol's members
-every time: 17 us, a fifth of the CPU of creating a job. For a given serializer the answer
-never changes, so it is kept after the first.
+- RQ resolves the serializer each time it makes a Job, a Result or a registry: twice per
+  job created, five times per job run. The check is `isinstance(serializer, Serializer)`
+  on a runtime-checkable Protocol, which Python 3.11 answers by listing the protocol's
+  members every time: 17 us, a fifth of the CPU of creating a job. For a given serializer
+  the answer never changes, so it is kept after the first.
+- RQ writes its timestamps with `strftime` and reads them back with `strptime`, which
+  compiles a regular expression's worth of locale checks per call: 16 us to read one, two
+  per job taken. Ours read and write the same text with `fromisoformat` and f-strings,
+  and hand anything else (another shape, a year before 1000) to RQ's own.
 
-It touches RQ's modules, and no other: the name `resolve_serializer` in each module of
-PATCHED_MODULES, replaced by `resolve_serializer` below. tests/test_rq_fence.py fails,
-naming the module, on an RQ where one of them no longer has that name, and checks that
-the kept answer is RQ's own.
+It touches RQ's modules, and no other: in each module of PATCHES[name], the function
+`name` is replaced by ours (rq.utils' own `utcparse` included, which its `str_to_date`
+calls). tests/test_rq_fence.py fails, naming the module, on an RQ where one of them no
+longer has that name, and checks that ours answer as RQ's own.
 """
 
+import datetime
 import functools
 import importlib
+import re
 
 from rq import serializers
+from rq import utils as rq_utils
 
-PATCHED_MODULES = ("rq.job", "rq.registry", "rq.results", "rq.queue", "rq.worker.base", "rq.scheduler")
 RQ_RESOLVE_SERIALIZER = serializers.resolve_serializer
+RQ_UTCFORMAT = rq_utils.utcformat
+RQ_UTCPARSE = rq_utils.utcparse
 
 
 @functools.cache
@@ -34,10 +42,44 @@ def resolve_serializer(serializer=None):
         return RQ_RESOLVE_SERIALIZER(serializer)
 
 
+def utcformat(moment):
+    """RQ's utcformat (`%Y-%m-%dT%H:%M:%S.%fZ`, the offset ignored), without strftime."""
+    if moment.year < 1000:  # strftime does not pad those
+        return RQ_UTCFORMAT(moment)
+    return (
+        f"{moment.year}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+        f"{moment.second:02d}.{moment.microsecond:06d}Z"
+    )
+
+
+RQ_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)  # what utcformat writes
+from_iso = datetime.datetime.fromisoformat
+
+
+def utcparse(text):
+    """RQ's utcparse: an aware UTC datetime from what utcformat wrote, without strptime."""
+    if isinstance(text, str) and RQ_TIMESTAMP.fullmatch(text):
+        return from_iso(f"{text[:-1]}+00:00")
+    return RQ_UTCPARSE(text)
+
+
+# name: (ours, RQ's modules that use it under that name)
+PATCHES = {
+    "resolve_serializer": (
+        resolve_serializer,
+        ("rq.job", "rq.registry", "rq.results", "rq.queue", "rq.worker.base", "rq.scheduler"),
+    ),
+    "utcformat": (utcformat, ("rq.job", "rq.worker.base", "rq.scheduler", "rq.rate_limit")),
+    "utcparse": (utcparse, ("rq.utils", "rq.worker.base", "rq.scheduler")),
+}
+RQS_OWN = {"resolve_serializer": RQ_RESOLVE_SERIALIZER, "utcformat": RQ_UTCFORMAT, "utcparse": RQ_UTCPARSE}
+
+
 @functools.cache  # once per process: every job_queue() asks
 def install():
-    """Put the kept answers in RQ's modules."""
-    for name in PATCHED_MODULES:
-        module = importlib.import_module(name)
-        if module.resolve_serializer is RQ_RESOLVE_SERIALIZER:
-            module.resolve_serializer = resolve_serializer
+    """Put ours in RQ's modules, where RQ's own still is."""
+    for name, (ours, modules) in PATCHES.items():
+        for module_name in modules:
+            module = importlib.import_module(module_name)
+            if getattr(module, name, None) is RQS_OWN[name]:
+                setattr(module, name, ours)

@@ -1,6 +1,7 @@
 """Our worker leans on RQ's private names (queuing_system.workers.RQ_PRIVATE_NAMES): an RQ
 release that moved one must fail here, by name, not later as a lost job."""
 
+import datetime
 import importlib
 
 import fakeredis
@@ -38,17 +39,15 @@ def test_every_private_name_we_use_is_still_there():
     assert not missing, f"RQ {rq.__version__} no longer has {', '.join(missing)}: our worker needs them"
 
 
-def test_every_module_whose_serializer_check_we_keep_still_makes_it():
+def test_every_module_where_we_replace_an_rq_function_still_uses_it():
     rq_speedups.install()
     missing = [
-        name
-        for name in rq_speedups.PATCHED_MODULES
-        if getattr(importlib.import_module(name), "resolve_serializer", None)
-        is not rq_speedups.resolve_serializer
+        f"{module} no longer uses {name}"
+        for name, (ours, modules) in rq_speedups.PATCHES.items()
+        for module in modules
+        if getattr(importlib.import_module(module), name, None) is not ours
     ]
-    assert not missing, (
-        f"RQ {rq.__version__}: {', '.join(missing)} no longer resolve serializers by that name"
-    )
+    assert not missing, f"RQ {rq.__version__}: {'; '.join(missing)}"
 
 
 def test_the_kept_serializer_check_answers_as_rqs_own():
@@ -57,3 +56,48 @@ def test_the_kept_serializer_check_answers_as_rqs_own():
     for not_one in (object(), "builtins.len"):
         with pytest.raises((NotImplementedError, ValueError, AttributeError)):
             rq_speedups.resolve_serializer(not_one)
+
+
+UTC = datetime.timezone.utc
+MOMENTS = [
+    datetime.datetime(2026, 11, 24, 3, 13, 11, 434102, tzinfo=UTC),
+    datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no microseconds
+    datetime.datetime(2026, 1, 2, 3, 4, 5, 6),  # naive
+    datetime.datetime(2026, 1, 2, 23, 4, 5, 6, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
+    datetime.datetime(999, 12, 31, 0, 0, 0, 1, tzinfo=UTC),  # not padded by strftime
+    datetime.datetime.min,
+    datetime.datetime.max,
+]
+
+
+@pytest.mark.parametrize("moment", MOMENTS, ids=str)
+def test_our_timestamps_are_written_as_rqs_own(moment):
+    assert rq_speedups.utcformat(moment) == rq_speedups.RQ_UTCFORMAT(moment)
+
+
+TEXTS = [
+    "2026-11-24T03:13:11.434102Z",
+    "2026-11-24T03:13:11Z",  # RQ's older format
+    "2026-11-24T03:13:11.4341Z",  # fewer digits: RQ reads them, as microseconds
+    "2026-13-24T03:13:11.434102Z",
+    "2026-02-30T03:13:11.434102Z",
+    "2026-11-24T03:13:60.434102Z",
+    "2026-11-24 03:13:11.434102Z",
+    "2026-11-24T03:13:11.434102+00:00",
+    "2026-11-24T03:13:11.434102",
+    "\u0662026-11-24T03:13:11.434102Z",  # a digit that is not ASCII
+    "",
+    "garbage",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_our_timestamps_are_read_as_rqs_own(text):
+    try:
+        expected = rq_speedups.RQ_UTCPARSE(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            rq_speedups.utcparse(text)
+        return
+    parsed = rq_speedups.utcparse(text)
+    assert parsed == expected and parsed.tzinfo is expected.tzinfo is UTC
