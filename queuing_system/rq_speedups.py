@@ -1,4 +1,5 @@
-"""Where RQ spends for nothing, kept from doing it again: its serializer check and its dates.
+"""Where RQ spends for nothing, kept from doing it again: its serializer check, its dates,
+its timeouts.
 
 - RQ resolves the serializer each time it makes a Job, a Result or a registry: twice per
   job created, five times per job run. The check is `isinstance(serializer, Serializer)`
@@ -9,6 +10,8 @@
   compiles a regular expression's worth of locale checks per call: 16 us to read one, two
   per job taken. Ours read and write the same text with `fromisoformat` and f-strings,
   and hand anything else (another shape, a year before 1000) to RQ's own.
+- RQ checks each timeout and TTL against `numbers.Integral`, an abstract class: ours
+  answers an int at once, anything else as RQ does.
 
 It touches RQ's modules, and no other: in each module of PATCHES[name], the function
 `name` is replaced by ours (rq.utils' own `utcparse` included, which its `str_to_date`
@@ -27,6 +30,7 @@ from rq import utils as rq_utils
 RQ_RESOLVE_SERIALIZER = serializers.resolve_serializer
 RQ_UTCFORMAT = rq_utils.utcformat
 RQ_UTCPARSE = rq_utils.utcparse
+RQ_PARSE_TIMEOUT = rq_utils.parse_timeout
 
 
 @functools.cache
@@ -46,10 +50,7 @@ def utcformat(moment):
     """RQ's utcformat (`%Y-%m-%dT%H:%M:%S.%fZ`, the offset ignored), without strftime."""
     if moment.year < 1000:  # strftime does not pad those
         return RQ_UTCFORMAT(moment)
-    return (
-        f"{moment.year}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
-        f"{moment.second:02d}.{moment.microsecond:06d}Z"
-    )
+    return f"{moment.isoformat(timespec='microseconds')[:26]}Z"  # the offset cut off
 
 
 RQ_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)  # what utcformat writes
@@ -63,6 +64,14 @@ def utcparse(text):
     return RQ_UTCPARSE(text)
 
 
+def parse_timeout(timeout):
+    """RQ's parse_timeout, which asks `isinstance(timeout, numbers.Integral)` (an abstract
+    class: a slow check) seven times per job created: an int is answered at once."""
+    if timeout is None or type(timeout) is int:
+        return timeout
+    return RQ_PARSE_TIMEOUT(timeout)
+
+
 # name: (ours, RQ's modules that use it under that name)
 PATCHES = {
     "resolve_serializer": (
@@ -71,8 +80,14 @@ PATCHES = {
     ),
     "utcformat": (utcformat, ("rq.job", "rq.worker.base", "rq.scheduler", "rq.rate_limit")),
     "utcparse": (utcparse, ("rq.utils", "rq.worker.base", "rq.scheduler")),
+    "parse_timeout": (parse_timeout, ("rq.queue", "rq.job")),
 }
-RQS_OWN = {"resolve_serializer": RQ_RESOLVE_SERIALIZER, "utcformat": RQ_UTCFORMAT, "utcparse": RQ_UTCPARSE}
+RQS_OWN = {
+    "resolve_serializer": RQ_RESOLVE_SERIALIZER,
+    "utcformat": RQ_UTCFORMAT,
+    "utcparse": RQ_UTCPARSE,
+    "parse_timeout": RQ_PARSE_TIMEOUT,
+}
 
 
 @functools.cache  # once per process: every job_queue() asks

@@ -101,3 +101,14 @@ def test_our_timestamps_are_read_as_rqs_own(text):
         return
     parsed = rq_speedups.utcparse(text)
     assert parsed == expected and parsed.tzinfo is expected.tzinfo is UTC
+
+
+@pytest.mark.parametrize("timeout", [None, 0, 20, -1, True, 20.5, "20", "2m", "1h", "x", "", [1]], ids=repr)
+def test_our_timeouts_are_read_as_rqs_own(timeout):
+    def answer(parse):
+        try:
+            return "answers", parse(timeout)
+        except Exception as error:  # noqa: BLE001 - which error is part of the answer
+            return "raises", type(error)
+
+    assert answer(rq_speedups.parse_timeout) == answer(rq_speedups.RQ_PARSE_TIMEOUT)
