@@ -321,16 +321,15 @@ def http_line(path, name, figures):
 
 def bench_http(client, url, seconds, repeat, servers, paths=HTTP_PATHS):
     """Each path under wrk on each of `servers` ({name: (command, root)}), the first being
-    ours: req/s and p99, each run printed, then the ratios of the medians. Returns
-    {path: {name: [run figures]}}."""
+    ours, taking turns (the machine's load drifts): req/s and p99, each run printed, then
+    the ratios of the medians. Returns {path: {name: [run figures]}}."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     results = {}
     for path in paths:
-        figures = results[path] = {}
-        for name, (command, root) in servers.items():
-            figures[name] = []
-            for _ in range(repeat):
+        figures = results[path] = {name: [] for name in servers}
+        for _ in range(repeat):
+            for name, (command, root) in servers.items():
                 run = http_run(
                     client, url, path, command, root, seconds, script.name if "reserve" in path else None
                 )
@@ -339,6 +338,10 @@ def bench_http(client, url, seconds, repeat, servers, paths=HTTP_PATHS):
         names = list(figures)
         rates = [[run[0] for run in figures[name]] for name in names]
         report(path, rates[0], rates[1], "req/s", names[1], **dict(zip(names[2:], rates[2:], strict=True)))
+        p99s = ", ".join(
+            f"{name} {statistics.median(run[1] for run in figures[name]):.1f} ms" for name in names
+        )
+        print(f"  {'':<9} p99 (median): {p99s}", flush=True)
     os.unlink(script.name)
     return results
 
