@@ -135,6 +135,7 @@ class Worker(SimpleWorker):
         self._outbox = None
         self._due_jobs = None
         self.started = {}  # {job id: its execution}, for a job started as it was taken
+        self._starts, self._token = 0, uuid.uuid4().hex  # the stand-in jobs' ids
 
     @property
     def outbox(self):
@@ -235,7 +236,8 @@ class Worker(SimpleWorker):
         """The start of whichever job the next take gets (see bookkeeping.Start): RQ's
         writes for a stand-in job of this queue, with the timeout our jobs have, and none
         of what takes RQ's own path (repeats, rate limits, webhooks)."""
-        token = f"queuingjob{uuid.uuid4().hex}"
+        self._starts += 1  # the token: letters and digits only, nothing special to Lua's gsub
+        token = f"queuingjob{self._starts}x{self._token}"
         stand_in = self.job_class(token, connection=self.connection, serializer=self.serializer)
         stand_in.origin, stand_in.timeout = queue.name, JOB_TIMEOUT
         state, started = self.get_state(), []
