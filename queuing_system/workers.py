@@ -104,6 +104,10 @@ def disarm(job):
     return "; ".join(refusals) or None
 
 
+# What a job's hash must hold to be started as it is taken, with the writes made for a
+# stand-in job: our jobs' timeout, and nothing that takes RQ's own path ('' is absent).
+STAND_IN_FIELDS = {"timeout": str(JOB_TIMEOUT), "repeats_left": "", "rate_limit_key": "", "webhooks": ""}
+
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
 STOP_POLL = 1  # seconds an idle worker blocks on the queue before checking for a stop
 HEARTBEAT_EVERY = 15  # seconds; RQ lets a worker's key live worker_ttl + 60 = 480 s
@@ -135,7 +139,7 @@ class Worker(SimpleWorker):
         self._outbox = None
         self._due_jobs = None
         self.started = {}  # {job id: its execution}, for a job started as it was taken
-        self._starts, self._token = 0, uuid.uuid4().hex  # the stand-in jobs' ids
+        self._stand_ins = {}  # {queue name: the stand-in job of its starts}
 
     @property
     def outbox(self):
@@ -236,17 +240,18 @@ class Worker(SimpleWorker):
         """The start of whichever job the next take gets (see bookkeeping.Start): RQ's
         writes for a stand-in job of this queue, with the timeout our jobs have, and none
         of what takes RQ's own path (repeats, rate limits, webhooks)."""
-        self._starts += 1  # the token: letters and digits only, nothing special to Lua's gsub
-        token = f"queuingjob{self._starts}x{self._token}"
-        stand_in = self.job_class(token, connection=self.connection, serializer=self.serializer)
-        stand_in.origin, stand_in.timeout = queue.name, JOB_TIMEOUT
+        stand_in = self._stand_ins.get(queue.name)
+        if stand_in is None:  # its id: letters and digits only, nothing special to Lua's gsub
+            token = f"queuingjob{uuid.uuid4().hex}"
+            stand_in = self.job_class(token, connection=self.connection, serializer=self.serializer)
+            stand_in.origin, stand_in.timeout = queue.name, JOB_TIMEOUT
+            self._stand_ins[queue.name] = stand_in
         state, started = self.get_state(), []
-        with self.connection.pipeline(transaction=False) as pipeline:
-            self.start_writes(stand_in, started)(pipeline)
-            commands = [command for command, _options in pipeline.command_stack]
+        scratch = self.connection.pipeline(transaction=False)  # collects commands, never sent
+        self.start_writes(stand_in, started)(scratch)
+        commands = [command for command, _options in scratch.command_stack]
         self._state = state  # busy once a job is started with it
-        fields = {"timeout": str(JOB_TIMEOUT), "repeats_left": "", "rate_limit_key": "", "webhooks": ""}
-        return Start(token, fields, commands), started[0]
+        return Start(stand_in.id, STAND_IN_FIELDS, commands), started[0]
 
     def uses_intermediate_list(self):
         """As RQ's dequeue: a job moves to an intermediate list (LMOVE) for one queue on
