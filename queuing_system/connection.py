@@ -23,6 +23,7 @@ import redis.asyncio
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from . import redis_speedups
 from .console import say, warn
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -111,7 +112,10 @@ def make_client(url=None, decode_responses=True):
     """
     try:
         return redis.Redis.from_url(
-            url or redis_url(), decode_responses=decode_responses, retry=command_retry()
+            url or redis_url(),
+            decode_responses=decode_responses,
+            retry=command_retry(),
+            **redis_speedups.connection_options(),
         )
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))

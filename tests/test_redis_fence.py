@@ -1,0 +1,78 @@
+"""Our clients pack commands with queuing_system.redis_speedups, through an argument of
+redis-py's Connection that its documentation does not list: a redis-py release that moved
+it must fail here, by name, not pack wrong bytes later."""
+
+import pytest
+import redis
+import redis.connection
+
+from queuing_system import redis_speedups
+from queuing_system.connection import make_client
+
+pytestmark = pytest.mark.skipif(
+    not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
+)
+
+
+def test_the_installed_redis_py_is_a_tested_release():
+    release = ".".join(redis.__version__.split(".")[:2])
+    assert release in redis_speedups.TESTED_RELEASES, (
+        f"redis-py {redis.__version__} is installed; queuing_system/redis_speedups.py is tested on "
+        f"{', '.join(redis_speedups.TESTED_RELEASES)} only. Install a tested release (pip install -e .), "
+        "or run the whole suite on this one and add it to TESTED_RELEASES"
+    )
+
+
+def test_our_clients_connections_pack_with_ours():
+    assert redis_speedups.takes_a_packer(), (
+        f"redis-py {redis.__version__}: Connection takes no command_packer"
+    )
+    client = make_client("redis://127.0.0.1:1/0")
+    connection = client.connection_pool.make_connection()
+    assert isinstance(connection._command_packer, redis_speedups.CommandPacker), (
+        f"redis-py {redis.__version__}: a Connection no longer packs with the command_packer it is given"
+    )
+
+
+COMMANDS = [
+    ("SET", "key", "value"),
+    ("HSET", b"rq:job:1", "status", "queued", "timeout", 20, "score", 1.5, "big", 10**30),
+    ("SET", "clé", "valeur é", "EX", 60),
+    ("CONFIG GET", "maxmemory"),  # two words in one: sent as two arguments
+    (b"CONFIG GET", b"maxmemory"),
+    ("SET", memoryview(b"view"), bytearray(b"array")),  # hiredis refuses these: redis-py's way
+    ("EVALSHA", "0" * 40, 1, "marker", *range(200), b"\x00\xff", ""),
+]
+
+
+@pytest.mark.parametrize(
+    "command", COMMANDS, ids=[f"{n}-{command[0]!s}" for n, command in enumerate(COMMANDS)]
+)
+def test_ours_packs_as_redis_pys_own(command):
+    assert redis_speedups.CommandPacker().pack(*command) == redis.connection.HiredisRespSerializer().pack(
+        *command
+    )
+
+
+@pytest.mark.parametrize("bad", [None, object(), [1]], ids=["none", "object", "list"])
+def test_ours_refuses_what_redis_pys_own_refuses(bad):
+    with pytest.raises(redis.DataError) as own:
+        redis.connection.HiredisRespSerializer().pack("SET", "key", bad)
+    with pytest.raises(redis.DataError) as ours:
+        redis_speedups.CommandPacker().pack("SET", "key", bad)
+    assert str(ours.value) == str(own.value)
+
+
+def test_a_client_packing_with_ours_talks_to_redis(redis_url):
+    client = make_client(redis_url)
+    try:
+        client.set("clé", "valeur é", ex=60)
+        with client.pipeline() as pipeline:
+            pipeline.get("clé").hset("h", mapping={"n": 1, "f": 1.5}).hgetall("h")
+            value, _added, fields = pipeline.execute()
+        assert value == "valeur é"
+        assert fields == {"n": "1", "f": "1.5"}
+        assert "maxmemory" in client.config_get("maxmemory")
+    finally:
+        client.delete("clé", "h")
+        client.close()
