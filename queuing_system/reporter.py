@@ -1,6 +1,7 @@
 """Printing the events of a creator's jobs as they come, from a background thread: Kue's
 `job.on(...)` listeners."""
 
+import queue
 import threading
 
 from .console import warn
@@ -41,6 +42,7 @@ class JobReporter:
         self.on_event = on_event
         self.pending = set()
         self.changed = threading.Condition()
+        self.emptied = queue.SimpleQueue()  # a token each time the last pending job ends
         self.thread = threading.Thread(target=self._run, name="job-events", daemon=True)
 
     def watch(self, job_ids):
@@ -50,9 +52,17 @@ class JobReporter:
                 self.thread.start()
 
     def wait(self):
-        """Until every watched job has completed or failed."""
-        with self.changed:
-            self.changed.wait_for(lambda: not self.pending)
+        """Until every watched job has completed or failed.
+
+        The main thread waits here, and SIGTERM's handler raises there: not inside a
+        Condition's wait, which it can leave with its lock let go, so that leaving the
+        `with` then fails with "cannot release un-acquired lock" (seen in CI). A
+        SimpleQueue's get is one call into C, and is left whole."""
+        while True:
+            with self.changed:
+                if not self.pending:
+                    return
+            self.emptied.get()
 
     def stop(self):
         """Report nothing more, at once. The thread ends by itself when its read returns
@@ -81,7 +91,8 @@ class JobReporter:
                     self.on_event(event)
                     if event.kind in OUTCOMES:
                         self.pending.discard(event.job_id)
-                        self.changed.notify_all()
+                        if not self.pending:
+                            self.emptied.put(True)
 
 
 class Reporters(list):

@@ -1,10 +1,12 @@
 """The event stream: a follower too far behind still hears every outcome."""
 
+import threading
 import time
 
 import fakeredis
 import pytest
 
+from queuing_system.callbacks import report_success
 from queuing_system.events import stream_key
 from queuing_system.follower import READ_BLOCK_MS, EventFollower
 from queuing_system.grader.harness import wait_for
@@ -62,6 +64,38 @@ def test_a_reporter_stops_at_once_even_while_blocked_reading_and_reports_nothing
     reporter.thread.join(READ_BLOCK_MS / 1000 + 5)
     assert not reporter.thread.is_alive()
     assert heard == []
+
+
+class Stop(Exception):
+    """What a signal handler raises in the main thread (SIGTERM's Terminated, Ctrl-C's
+    KeyboardInterrupt)."""
+
+
+def test_a_stop_raised_as_a_reporter_waits_leaves_it_cleanly():
+    """A signal's exception can land just after a Condition's wait has let go of its lock;
+    leaving the `with` then failed with "cannot release un-acquired lock" instead of the
+    stop (a traceback in CI for 8_job.py on SIGTERM). Here every Condition's letting go
+    raises, as the signal did."""
+    connection = fakeredis.FakeRedis()
+    heard = []
+    reporter = JobReporter(connection, QUEUE, heard.append)
+    [job] = create_jobs(job_queue(QUEUE, connection), PROCESS, [notification("4153518743")])
+    reporter.watch([job.id])
+    release = reporter.changed._release_save
+
+    def let_go_then_stop():
+        release()
+        raise Stop
+
+    reporter.changed._release_save = let_go_then_stop
+    outcome = threading.Timer(0.5, report_success, (job, connection, None))  # while it waits
+    outcome.start()
+    try:
+        reporter.wait()  # returns once the job's outcome is heard
+    finally:
+        outcome.join()
+        reporter.stop()
+    assert [event.kind for event in heard][-1] == "completed"
 
 
 @pytest.mark.parametrize(

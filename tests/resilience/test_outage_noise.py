@@ -30,5 +30,6 @@ def test_an_outage_past_the_first_reminder_gives_each_worker_at_most_three_whole
         finally:
             processor.kill()
     lines = processor.stderr.splitlines()
-    assert all(line.startswith((LOST, STILL, BACK)) for line in lines), lines
+    others = [line for line in lines if not line.startswith((LOST, STILL, BACK))]
+    assert not others, "\n".join(["lines of another kind:", *others, "all of stderr:", *lines])
     assert [sum(line.startswith(kind) for line in lines) for kind in (LOST, STILL, BACK)] == [2, 2, 2], lines
