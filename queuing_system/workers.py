@@ -10,7 +10,8 @@ _shutdown and _pubsub_exception_handler; reads SimpleWorker's _stop_requested,
 _stopped_job_id, _ordered_queues and _exc_handlers; calls Job's _handle_success and
 _handle_failure; and sets Job's _status, _result, and its callbacks' names and functions
 (_success_callback_name, _failure_callback_name, _stopped_callback_name, _success_callback,
-_failure_callback, _stopped_callback). RQ_PRIVATE_NAMES lists them for
+_failure_callback, _stopped_callback), and the job of an Execution made for a stand-in
+(_job). RQ_PRIVATE_NAMES lists them for
 tests/test_rq_fence.py, which fails, naming what moved, on an RQ other than the pinned
 minor release. QUEUING_WORKER=rq runs RQ's own SimpleWorker instead (see WORKER_ENV).
 """
@@ -63,6 +64,7 @@ RQ_PRIVATE_NAMES = (
     (Job, "_success_callback"),
     (Job, "_failure_callback"),
     (Job, "_stopped_callback"),
+    (Execution, "_job"),
 )
 
 # Where the callbacks lived before events.py was split: jobs queued then still name them.

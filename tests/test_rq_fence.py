@@ -7,6 +7,7 @@ import importlib
 import fakeredis
 import pytest
 import rq
+from rq.executions import Execution
 from rq.serializers import JSONSerializer
 
 from queuing_system import rq_speedups
@@ -30,7 +31,8 @@ def test_every_private_name_we_use_is_still_there():
     queue = job_queue("fence", connection)
     [job] = create_jobs(queue, "tests.job_functions.record", [{}])
     worker = Worker([queue], connection=connection, serializer=JSONSerializer)
-    instances = {Worker.__mro__[1]: worker, type(job): job}
+    execution = Execution("an-id", job.id, connection)
+    instances = {Worker.__mro__[1]: worker, type(job): job, Execution: execution}
     missing = [
         f"{owner.__name__}.{name}"
         for owner, name in RQ_PRIVATE_NAMES
