@@ -298,8 +298,7 @@ class Outbox:
     def _seal(self, take=(), start=None):
         """What is queued, as a Batch (the caller holds the lock); the queue starts empty."""
         self.seq += 1
-        commands = list(self.pipeline.command_stack)
-        batch = Batch(self.seq, commands, self.groups, self.followups, take, start)
+        batch = Batch(self.seq, list(self.pipeline.command_stack), self.groups, self.followups, take, start)
         self.pipeline.command_stack.clear()
         self.groups, self.followups, self.queued_at = [], [], None
         return batch

@@ -7,8 +7,8 @@ runs one on a thread of an app, `drain()` empties the queues now (tests, tools).
 For speed and safe stops this module, and no other, leans on RQ's private names: it
 overrides SimpleWorker's _finalize_success, _finalize_failure, _install_signal_handlers,
 _shutdown and _pubsub_exception_handler; reads SimpleWorker's _stop_requested,
-_stopped_job_id, _ordered_queues and _exc_handlers; calls Job's _handle_success and
-_handle_failure; and sets Job's _status, _result, and its callbacks' names and functions
+_stopped_job_id, _ordered_queues and _exc_handlers, and sets its _state; calls Job's
+_handle_success and _handle_failure; and sets Job's _status, _result, and its callbacks' names and functions
 (_success_callback_name, _failure_callback_name, _stopped_callback_name, _success_callback,
 _failure_callback, _stopped_callback), and the job of an Execution made for a stand-in
 (_job). RQ_PRIVATE_NAMES lists them for
@@ -54,6 +54,7 @@ RQ_PRIVATE_NAMES = (
     (SimpleWorker, "_stopped_job_id"),
     (SimpleWorker, "_ordered_queues"),
     (SimpleWorker, "_exc_handlers"),
+    (SimpleWorker, "_state"),
     (Job, "_handle_success"),
     (Job, "_handle_failure"),
     (Job, "_status"),
