@@ -33,9 +33,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import redis
 
-from .connection import RETRYABLE, describe, outage, retry_delays
+from .connection import RETRYABLE, describe, outage, own_connection, retry_delays
 from .console import warn
 
 FLUSH_AFTER = 0.05  # seconds a queued write may wait while a job runs
@@ -222,9 +221,7 @@ class Outbox:
 
     def __init__(self, connection, stopping=None):
         self.pipeline = connection.pipeline(transaction=True)  # collects commands, never sent
-        # One connection of the pool kept for the batches: taking one from the pool and
-        # giving it back costs two system calls and a fifth of a batch's client CPU.
-        self.client = redis.Redis(connection_pool=connection.connection_pool, single_connection_client=True)
+        self.client = own_connection(connection)
         self.send_batch = self.client.register_script(SEND_BATCH)
         self.marker = MARKER_KEY.format(token=uuid.uuid4().hex)
         self.seq = 0

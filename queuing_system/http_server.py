@@ -37,6 +37,9 @@ REQUEST_TIMEOUT = 5.0  # seconds a request may take to arrive, from its first by
 KEEP_ALIVE_TIMEOUT = 5.0  # seconds an idle connection is kept (Node's and uvicorn's default)
 LINGER_TIMEOUT = 2.0  # seconds a refused client may keep sending before it is cut off
 FLUSH_TIMEOUT = 1.0  # seconds a stop waits for answers already written to reach their clients
+# Each connection's timeout is a deadline that one timer checks this often: a timer per
+# connection, set and cancelled twice a request, cost 7% of a request's CPU.
+DEADLINE_TICK = 0.25  # seconds
 ACCEPT_BATCH = 4  # connections one process takes per wake-up
 ACCEPT_PAUSE = 1.0  # seconds without accepting after accept() failed (no file descriptor left)
 SUPPORTED_VERSIONS = ("1.0", "1.1")
@@ -84,6 +87,15 @@ class Server:
     def connection(self):
         return Connection(self)
 
+    def check_deadlines(self):
+        """Every DEADLINE_TICK, call back the connections whose deadline has passed."""
+        self.loop.call_later(DEADLINE_TICK, self.check_deadlines)  # first: a callback may raise
+        now = self.loop.time()
+        for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
+            callback = connection.on_deadline
+            connection.disarm()
+            callback()
+
     def base_environ(self):
         return {
             "SCRIPT_NAME": "",
@@ -121,7 +133,8 @@ class Connection(asyncio.Protocol):
         self.head_arrived = 0  # bytes received while the request's head was being read
         self.header_bytes = 0
         self.body_bytes = 0
-        self.timer = None
+        self.deadline = None  # loop time at which on_deadline is called (see arm)
+        self.on_deadline = None
         self.closing = False
 
     # asyncio's side
@@ -324,13 +337,11 @@ class Connection(asyncio.Protocol):
     # Timers and closing
 
     def arm(self, seconds, callback):
-        self.disarm()
-        self.timer = self.server.loop.call_later(seconds, callback)
+        """Run `callback` in `seconds` (up to DEADLINE_TICK later) unless disarmed first."""
+        self.deadline, self.on_deadline = self.server.loop.time() + seconds, callback
 
     def disarm(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = self.on_deadline = None
 
     def close(self):
         self.closing = True
@@ -456,6 +467,7 @@ def serve_socket(app, sock, multiprocess=False):
             acceptor.start()
             debug(f"{os.getpid()} serving http://{host}:{port}")
             loop.call_soon(stops.stop_serving)  # a stop noted after the check above
+            loop.call_soon(server.check_deadlines)
             server.serving = True
             loop.run_forever()
     finally:

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from .connection import own_connection
 from .console import debug, inform, warn
 from .http_server import listen, serve_socket
 from .processes import run_children
@@ -131,4 +132,7 @@ def serve(app, processes=1, default_port=DEFAULT_PORT):
 def serve_in_child(app, sock):
     exit_on_sigterm()
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if isinstance(app.extensions.get("redis"), redis.Redis):
+        # This process serves one request at a time: one connection is all it needs.
+        app.extensions["redis"] = own_connection(app.extensions["redis"])
     serve_socket(app, sock, multiprocess=True)

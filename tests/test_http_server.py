@@ -71,3 +71,40 @@ def test_a_stop_as_the_server_starts_ends_it_cleanly(monkeypatch, moment):
     finally:
         sock.close()
         signal.signal(signal.SIGTERM, previous)
+
+
+def empty_json(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
+def test_a_connection_idle_for_the_keep_alive_timeout_is_closed(monkeypatch):
+    monkeypatch.setattr(http_server, "KEEP_ALIVE_TIMEOUT", 0.3)
+    loop = asyncio.new_event_loop()
+    sock = listen("127.0.0.1", 0)
+    server = Server(empty_json, *sock.getsockname()[:2])
+    server.loop = loop
+    acceptor = Acceptor(loop, sock, server)
+    acceptor.start()
+    loop.call_soon(server.check_deadlines)
+
+    async def idle_client():
+        reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await reader.readuntil(b"{}")
+        answered = loop.time()
+        rest = await asyncio.wait_for(reader.read(), timeout=10)  # b"" once the server closes
+        writer.close()
+        return answer, rest, loop.time() - answered
+
+    try:
+        answer, rest, idle = loop.run_until_complete(idle_client())
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert rest == b""
+        assert idle >= 0.3 - 0.01  # closed for its idleness, not before
+        assert server.connections == set()
+    finally:
+        acceptor.close()
+        close_all(loop, server.connections)
+        sock.close()
+        loop.close()
