@@ -33,7 +33,6 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-
 from .connection import RETRYABLE, describe, outage, own_connection, retry_delays
 from .console import warn
 
