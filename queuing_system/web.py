@@ -8,6 +8,7 @@ import os
 import resource
 import signal
 
+import orjson
 import redis
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
@@ -26,16 +27,43 @@ RESTART_DELAY = 1.0  # seconds before replacing a server process that ended on i
 REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
 
 
+# What orjson must hand back to Flask's encoder rather than write its own way: dataclasses,
+# dates and subclasses of str, int, dict and list (Flask's `default` knows them).
+ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def fast_json(obj):
+    """`obj` as compact JSON bytes by orjson (a twentieth of the stdlib's cost), or None
+    where the stdlib would write other bytes: non-ASCII text (which it escapes), integers
+    over 64 bits, keys that are not strings, types only Flask's encoder knows. (A float is
+    written in its shortest form, NaN as null: our bodies have none.)"""
+    try:
+        body = orjson.dumps(obj, option=ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return None
+    return body if body.isascii() else None
+
+
 class CompactJSONProvider(DefaultJSONProvider):
-    sort_keys = False  # the spec's key order
+    """Flask's JSON, compact, in the spec's key order, without a trailing newline."""
+
+    sort_keys = False
 
     def dumps(self, obj, **kwargs):
+        body = None if kwargs else fast_json(obj)
+        if body is not None:
+            return body.decode("ascii")
         kwargs.setdefault("separators", (",", ":"))
         return super().dumps(obj, **kwargs)
 
     def response(self, *args, **kwargs):
-        body = self.dumps(self._prepare_response_obj(args, kwargs))
-        return self._app.response_class(body, mimetype=self.mimetype)
+        if args and kwargs:
+            raise TypeError("app.json.response() takes either args or kwargs, not both")
+        obj = args[0] if len(args) == 1 else (args or kwargs or None)
+        body = fast_json(obj)
+        return self._app.response_class(self.dumps(obj) if body is None else body, mimetype=self.mimetype)
 
 
 def json_error(app, body, status):

@@ -1,0 +1,60 @@
+"""The apps' JSON (queuing_system/web.py): orjson where it writes the bytes Flask's own
+encoder would, Flask's encoder for everything else."""
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import json
+import uuid
+
+import pytest
+from flask.json.provider import DefaultJSONProvider
+
+from queuing_system.web import create_json_app
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    when: datetime.date
+
+
+BODIES = [
+    {"status": "Reservation confirmed", "itemId": 2},
+    [{"itemId": 1, "itemName": "Suitcase 250", "price": 50, "initialAvailableQuantity": 4}],
+    {"numberOfAvailableSeats": "50"},
+    {"error": "Not Found"},
+    None,
+    {"name": "Valise café ☕", "emoji": "\U0001f9f3"},  # the stdlib escapes non-ASCII
+    {"stock": 10**30, "negative": -(2**63) - 1},  # beyond 64 bits
+    {1: "int key", None: "none key", False: "bool key"},
+    {"when": datetime.datetime(2026, 11, 24, 6, 30, tzinfo=datetime.timezone.utc)},
+    {"day": datetime.date(2026, 11, 24)},
+    {"point": Point(1, datetime.date(2026, 1, 2))},
+    {"price": decimal.Decimal("9.99"), "id": uuid.UUID(int=7), "color": Color.RED},
+    ("a", "tuple"),
+]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_bodies_are_the_bytes_flasks_encoder_writes_compact(body):
+    app = create_json_app(__name__)
+    flasks = json.dumps(body, default=DefaultJSONProvider.default, separators=(",", ":"))
+    assert app.json.dumps(body) == flasks
+    with app.app_context():
+        assert app.json.response(body).get_data(as_text=True) == flasks
+
+
+def test_response_takes_args_or_kwargs_as_flasks_does():
+    app = create_json_app(__name__)
+    with app.app_context():
+        assert app.json.response(1, 2).get_data() == b"[1,2]"
+        assert app.json.response(status="ok").get_data() == b'{"status":"ok"}'
+        assert app.json.response().get_data() == b"null"
+        with pytest.raises(TypeError):
+            app.json.response(1, status="ok")
