@@ -23,6 +23,7 @@ from queuing_system.connection import (
 from queuing_system.console import say
 from queuing_system.events import COMPLETED, FAILED
 from queuing_system.jobs import JobFailed, create_job, job_queue
+from queuing_system.redis_speedups import LuaScript
 from queuing_system.reporter import JobReporter, event_line
 from queuing_system.shutdown import run
 from queuing_system.web import create_json_app, on_shutdown, serve
@@ -36,7 +37,7 @@ TOTAL_SEATS = 50
 
 # KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
 # left, or -1 when there was none to take.
-TAKE_SEAT = """
+TAKE_SEAT = LuaScript("""
 local answer = redis.call('GET', KEYS[3])
 if answer then return tonumber(answer) end
 answer = -1
@@ -46,7 +47,7 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
 end
 redis.call('SET', KEYS[3], answer, 'EX', ARGV[1])
 return answer
-"""
+""")
 # A job's answer is kept under its receipt: the job tried again (after a dropped
 # connection, or run twice) gets it instead of taking a second seat.
 RECEIPT_KEY = "receipt:seat:{job_id}"
@@ -59,7 +60,7 @@ INSTANCE_TTL = 15  # seconds an instance that stopped beating still counts as se
 BEAT_EVERY = 5  # seconds
 # KEYS: instances, seats, enabled flag; ARGV: this instance, its TTL, the seats of a new
 # sale. Returns how many other instances are serving (0: a new sale was opened).
-JOIN_SALE = """
+JOIN_SALE = LuaScript("""
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local others = redis.call('ZCARD', KEYS[1])
@@ -69,9 +70,9 @@ if others == 0 then
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return others
-"""
+""")
 # KEYS: instances; ARGV: this instance, its TTL. Server time: app hosts' clocks may differ.
-BEAT = "redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])"
+BEAT = LuaScript("redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])")
 
 # REDIS_URL's, connecting on first use: the defaults of everything below. RQ's jobs are
 # bytes, so their connection does not decode.
@@ -99,7 +100,7 @@ def take_seat(data=None):
     """The job: take one seat, or fail without taking anything."""
     job = get_current_job()
     keys = [SEATS_KEY, ENABLED_KEY, RECEIPT_KEY.format(job_id=job.id)]
-    if until_answered(lambda: job.connection.eval(TAKE_SEAT, len(keys), *keys, RECEIPT_TTL)) < 0:
+    if until_answered(lambda: TAKE_SEAT(job.connection, keys, [RECEIPT_TTL])) < 0:
         raise JobFailed("Not enough seats available")
 
 
@@ -123,14 +124,14 @@ class Sale:
     def join(self):
         """Join the sale; True if this instance opened it."""
         keys = [INSTANCES_KEY, SEATS_KEY, ENABLED_KEY]
-        others = self.client.eval(JOIN_SALE, len(keys), *keys, self.instance, INSTANCE_TTL, TOTAL_SEATS)
+        others = JOIN_SALE(self.client, keys, [self.instance, INSTANCE_TTL, TOTAL_SEATS])
         self.beat.start()
         return others == 0
 
     def _beat(self):
         while not self.stopping.wait(BEAT_EVERY):
             try:
-                self.client.eval(BEAT, 1, INSTANCES_KEY, self.instance, INSTANCE_TTL)
+                BEAT(self.client, [INSTANCES_KEY], [self.instance, INSTANCE_TTL])
             except RETRYABLE as error:
                 outage.lost(error)
 

@@ -10,6 +10,7 @@ script, so under any number of requests, threads or app instances exactly
 from secrets import token_hex
 
 from queuing_system.connection import make_client, until_answered, wait_until_connected
+from queuing_system.redis_speedups import LuaScript
 from queuing_system.shutdown import run
 from queuing_system.web import create_json_app, serve
 
@@ -26,7 +27,7 @@ SERVER_PROCESSES = 2  # forked after start-up, sharing one listening socket
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's TTL.
 # Returns the stock left, or -1.
-RESERVE_ONE = """
+RESERVE_ONE = LuaScript("""
 local answer = redis.call('GET', KEYS[2])
 if answer then return tonumber(answer) end
 local stock = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
@@ -37,7 +38,7 @@ if stock > 0 then
 end
 redis.call('SET', KEYS[2], answer, 'EX', ARGV[2])
 return answer
-"""
+""")
 # A reservation's answer is kept this long under its receipt: a try repeated after a
 # dropped connection gets it instead of taking a second unit.
 RECEIPT_KEY = "receipt:{token}"
@@ -64,7 +65,7 @@ def reserve_one(item, db=client):
     """Take one unit of the item's stock, atomically and once; False when none is left."""
     keys = [STOCK_KEY.format(item_id=item["itemId"]), RECEIPT_KEY.format(token=token_hex(8))]
     args = [item["initialAvailableQuantity"], RECEIPT_TTL]
-    return until_answered(lambda: db.eval(RESERVE_ONE, len(keys), *keys, *args)) >= 0
+    return until_answered(lambda: RESERVE_ONE(db, keys, args)) >= 0
 
 
 def create_app(db=client):

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from .connection import RETRYABLE, describe, outage, own_connection, retry_delays
 from .console import warn
+from .redis_speedups import LuaScript
 
 FLUSH_AFTER = 0.05  # seconds a queued write may wait while a job runs
 # Seconds a stopping worker waits for an unreachable Redis to take its last writes: the
@@ -221,7 +222,7 @@ class Outbox:
     def __init__(self, connection, stopping=None):
         self.pipeline = connection.pipeline(transaction=True)  # collects commands, never sent
         self.client = own_connection(connection)
-        self.send_batch = self.client.register_script(SEND_BATCH)
+        self.send_batch = LuaScript(SEND_BATCH)
         self.marker = MARKER_KEY.format(token=uuid.uuid4().hex)
         self.seq = 0
         self.stopping = stopping or threading.Event()
@@ -310,7 +311,7 @@ class Outbox:
                     return sent
                 self.unsent = self._seal(take, start) if taking else self._seal()
             batch = self.unsent
-            reply = self.send_batch(keys=[self.marker], args=self._arguments(batch))
+            reply = self.send_batch(self.client, [self.marker], self._arguments(batch))
             self.unsent = None
             outage.back()
             sent.append((batch, reply))

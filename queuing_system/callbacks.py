@@ -12,6 +12,7 @@ from rq.exceptions import AbandonedJobError
 
 from .bookkeeping import current_outbox
 from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, STREAM_MAXLEN, emit, stream_key
+from .redis_speedups import LuaScript
 
 
 def report_progress(job, percent):
@@ -43,7 +44,7 @@ def report_success(job, connection, result, *args, **kwargs):
 # out of the started registry, so it cannot cross a worker that was only paused and has
 # just reported the job's end (see bookkeeping's guards).
 # KEYS: started registry, event stream; ARGV: job id, now, stream maxlen, event fields...
-CLAIM_ABANDONED = """
+CLAIM_ABANDONED = LuaScript("""
 local prefix, claimed = ARGV[1] .. ':', 0
 for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[2])) do
   if string.sub(entry, 1, #prefix) == prefix then
@@ -52,7 +53,7 @@ for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[2])) do
 end
 if claimed > 0 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4)) end
 return claimed
-"""
+""")
 
 
 def error_message(error):
@@ -78,7 +79,7 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     kind, fields = failure_event(job, ABANDONED)
     entry = ("job", job.id, "event", kind, *(str(part) for pair in fields.items() for part in pair))
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    connection.eval(CLAIM_ABANDONED, len(keys), *keys, job.id, time.time(), STREAM_MAXLEN, *entry)
+    CLAIM_ABANDONED(connection, keys, [job.id, time.time(), STREAM_MAXLEN, *entry])
 
 
 def failure_event(job, error):

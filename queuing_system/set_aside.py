@@ -11,6 +11,7 @@ from rq.utils import current_timestamp
 from .connection import until_answered
 from .console import warn
 from .events import STREAM_MAXLEN, stream_key
+from .redis_speedups import LuaScript
 
 SET_ASIDE_KEY = "queuing:set_aside:{queue}"  # entries no worker can run, for a person
 
@@ -26,18 +27,18 @@ def is_text(entry):
 # An entry moved from one list to another in one step, by whoever finds it first: a
 # retried LREM that Redis had already done would answer 0, and the entry be in neither.
 # KEYS: from, to; ARGV: entry, LPUSH (to the front) or RPUSH. Returns 1 if it was moved.
-MOVE_ENTRY = """
+MOVE_ENTRY = LuaScript("""
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
 redis.call(ARGV[2], KEYS[2], ARGV[1])
 return 1
-"""
+""")
 
 # A job that cannot be read, set aside and reported failed in one step, once: by whoever
 # takes it out of the intermediate list or the started registry (or, ARGV[4] '0',
 # unconditionally: RQ popped it, as its dequeue of several queues does).
 # KEYS: intermediate list, set-aside list, started registry, event stream;
 # ARGV: job id, error, stream maxlen, guarded ('1' or '0').
-SET_ASIDE = """
+SET_ASIDE = LuaScript("""
 local held = redis.call('LREM', KEYS[1], 1, ARGV[1])
 local prefix = ARGV[1] .. ':'
 for _, entry in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
@@ -47,11 +48,11 @@ if held == 0 and ARGV[4] == '1' then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'job', ARGV[1], 'event', 'failed', 'error', ARGV[2])
 return 1
-"""
+""")
 
 
 def move_entry(connection, source, destination, entry, push="RPUSH"):
-    return until_answered(lambda: connection.eval(MOVE_ENTRY, 2, source, destination, entry, push))
+    return until_answered(lambda: MOVE_ENTRY(connection, [source, destination], [entry, push]))
 
 
 def set_aside_undecodable(queue, entries):
@@ -77,14 +78,14 @@ def set_aside_job(queue, job_id, error, guarded=True):
     key = SET_ASIDE_KEY.format(queue=queue.name)
     keys = (queue.intermediate_queue_key, key, queue.started_job_registry.key, stream_key(queue.name))
     args = (job_id, f"Job set aside: it cannot be read ({error!r})", STREAM_MAXLEN, "1" if guarded else "0")
-    if until_answered(lambda: queue.connection.eval(SET_ASIDE, len(keys), *keys, *args)):
+    if until_answered(lambda: SET_ASIDE(queue.connection, keys, args)):
         warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
 
 
 # A due entry of the scheduled registry set aside in one step, once (whoever removes it
 # from the registry), and, ARGV[4] '1', reported failed to its creator.
 # KEYS: scheduled registry, set-aside list, event stream; ARGV: entry, error, maxlen, report.
-SET_ASIDE_SCHEDULED = """
+SET_ASIDE_SCHEDULED = LuaScript("""
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 if ARGV[4] == '1' then
@@ -92,7 +93,7 @@ if ARGV[4] == '1' then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(event))
 end
 return 1
-"""
+""")
 
 DUE_AT_ONCE = 1000  # due entries RQ's scheduler moves per queue per look
 
@@ -115,5 +116,5 @@ def set_aside_scheduled(queue, entry, reason, report=False):
     key = SET_ASIDE_KEY.format(queue=queue.name)
     keys = (queue.scheduled_job_registry.key, key, stream_key(queue.name))
     args = (entry, f"Job set aside: {reason}", STREAM_MAXLEN, "1" if report else "0")
-    if until_answered(lambda: queue.connection.eval(SET_ASIDE_SCHEDULED, len(keys), *keys, *args)):
+    if until_answered(lambda: SET_ASIDE_SCHEDULED(queue.connection, keys, args)):
         warn(f"queue {queue.name}: set aside scheduled entry {entry!r}: {reason} (see list {key})")

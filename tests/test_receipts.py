@@ -17,8 +17,8 @@ stock = importlib.import_module("9_stock")
 def test_a_reservation_tried_twice_with_its_receipt_takes_one_unit():
     client = fakeredis.FakeRedis(decode_responses=True)
     keys = ["item.1", "receipt:same-request"]
-    first = client.eval(stock.RESERVE_ONE, 2, *keys, 4, stock.RECEIPT_TTL)
-    again = client.eval(stock.RESERVE_ONE, 2, *keys, 4, stock.RECEIPT_TTL)
+    first = stock.RESERVE_ONE(client, keys, [4, stock.RECEIPT_TTL])
+    again = stock.RESERVE_ONE(client, keys, [4, stock.RECEIPT_TTL])
     assert first == again == 3
     assert client.get("item.1") == "3"
     assert 0 < client.ttl("receipt:same-request") <= stock.RECEIPT_TTL

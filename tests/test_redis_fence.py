@@ -7,7 +7,8 @@ import redis
 import redis.connection
 
 from queuing_system import redis_speedups
-from queuing_system.connection import make_client
+from queuing_system.connection import make_client, own_connection
+from queuing_system.redis_speedups import LuaScript
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
@@ -76,3 +77,83 @@ def test_a_client_packing_with_ours_talks_to_redis(redis_url):
     finally:
         client.delete("clé", "h")
         client.close()
+
+
+# Our Lua scripts run on a client of own_connection() are sent on its connection directly.
+SCRIPTS = [
+    ("return 42", [], []),
+    ("return ARGV[1] .. KEYS[1]", ["key"], ["value é "]),
+    ("return redis.call('GET', KEYS[1])", ["missing"], []),  # nil
+    ("return {1, 'two', {3}}", [], []),
+    ("return redis.call('INCRBY', KEYS[1], ARGV[1])", ["counter"], [5]),
+]
+
+
+@pytest.mark.parametrize("decode", [True, False], ids=["text", "bytes"])
+def test_our_scripts_answer_as_redis_pys_on_every_kind_of_client(redis_url, decode):
+    client = make_client(redis_url, decode_responses=decode)
+    own = own_connection(client)
+    try:
+        for text, keys, args in SCRIPTS:
+            client.delete("counter")
+            theirs = client.register_script(text)(keys, args)
+            for on in (client, own):
+                client.delete("counter")
+                assert LuaScript(text)(on, keys, args) == theirs, (text, on)
+            client.delete("counter")
+    finally:
+        own.close()
+        client.close()
+
+
+def test_a_script_error_is_redis_pys_error(redis_url):
+    client = make_client(redis_url)
+    own = own_connection(client)
+    try:
+        with pytest.raises(redis.ResponseError) as theirs:
+            client.register_script("return redis.call('NOSUCHCOMMAND')")()
+        with pytest.raises(redis.ResponseError) as ours:
+            LuaScript("return redis.call('NOSUCHCOMMAND')")(own)
+        assert type(ours.value) is type(theirs.value)
+        assert str(ours.value) == str(theirs.value)
+        assert LuaScript("return 1")(own) == 1  # the connection is still in step
+    finally:
+        own.close()
+        client.close()
+
+
+def test_on_its_own_connection_a_script_skips_redis_pys_command_path(redis_url, monkeypatch):
+    client = make_client(redis_url)
+    own = own_connection(client)
+    try:
+        assert own.connection is not None, f"redis-py {redis.__version__}: no single connection"
+        assert hasattr(own.single_connection_lock, "__enter__")
+        script = LuaScript("return 7")
+        script(own)  # loaded
+
+        def no_long_way(*args, **options):
+            raise AssertionError("the script went through execute_command")
+
+        monkeypatch.setattr(own, "execute_command", no_long_way)
+        assert script(own) == 7
+    finally:
+        own.close()
+        client.close()
+
+
+def test_a_script_outlives_a_script_flush_and_a_killed_connection(redis_url):
+    client = make_client(redis_url)
+    own = own_connection(client)
+    admin = redis.Redis.from_url(redis_url)
+    script = LuaScript("return redis.call('INCR', KEYS[1])")
+    try:
+        assert script(own, ["n"]) == 1
+        admin.script_flush()
+        assert script(own, ["n"]) == 2  # NOSCRIPT: loaded again
+        admin.client_kill_filter(_id=own.client_id())
+        assert script(own, ["n"]) == 3  # sent again on a new connection
+        assert admin.get("n") == b"3"
+    finally:
+        own.close()
+        client.close()
+        admin.close()
