@@ -134,7 +134,7 @@ def own_connection(client):
     Closing it leaves `client`'s pool open."""
     pool = client.connection_pool
     try:
-        return redis.Redis(connection_pool=pool, single_connection_client=True)
+        return redis_speedups.OwnConnectionClient(connection_pool=pool, single_connection_client=True)
     except (redis.RedisError, OSError):
         return redis.Redis(connection_pool=pool)
 

@@ -8,17 +8,18 @@ copy is a tenth of the CPU of creating jobs. Ours hands the arguments to hiredis
 are, and only if hiredis refuses them does it go the way redis-py does (same bytes, same
 errors).
 
-Our Lua scripts (LuaScript) run on a client of connection.own_connection() are sent on its
-connection and their reply read from it, without redis-py's per-command bookkeeping (its
-timing for observability, its retry closures, its response callbacks, which a script's reply
-has none of): two-fifths of a command's client CPU, a tenth of a reservation's. A dropped
-connection goes the long way, redis-py's, which retries on a new one as it would have.
+The commands of a client that keeps one connection (connection.own_connection: an app's
+server process, a worker's outbox) are sent on it and their reply read from it, without
+redis-py's per-command bookkeeping (its timing for observability, its retry closures): that
+is two-fifths of a command's client CPU, a tenth of a reservation's. A dropped connection
+goes the long way, redis-py's, which retries on a new one as it would have.
 
 It touches redis-py in these places, none listed in its documentation:
 - the `command_packer` argument of its Connection, given through the connection options of
   our clients (connection.make_client);
-- a single-connection client's `connection` and `single_connection_lock` attributes, and the
-  `send_command` and `read_response` methods of that connection.
+- a single-connection client's `connection`, `single_connection_lock` and
+  `response_callbacks` attributes, and the `send_command` and `read_response` methods of
+  that connection.
 redis-py is pinned to the tested minor release in pyproject.toml; tests/test_redis_fence.py
 fails, loudly, on a redis-py where any of these moved, and checks that ours packs and
 answers as redis-py's own.
@@ -61,6 +62,34 @@ def takes_a_packer():
     return "command_packer" in inspect.signature(redis.connection.AbstractConnection.__init__).parameters
 
 
+class OwnConnectionClient(redis.Redis):
+    """A single-connection client (connection.own_connection) whose commands are sent on its
+    connection and their replies read from it, then given redis-py's response callback,
+    without the rest of redis-py's per-command path. A dropped connection, or a command
+    given options other than `keys` (which only redis-py's client-side cache reads), goes
+    redis-py's way, which retries on a new connection as it would have."""
+
+    def execute_command(self, *args, **options):
+        connection = self.connection
+        if connection is None or args[0] in HIMPORT or not options.keys() <= KEYS_ONLY:
+            return super().execute_command(*args, **options)
+        with self.single_connection_lock:
+            try:
+                connection.send_command(*args)
+                response = connection.read_response()
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                response = DROPPED  # redis-py closed the connection: it makes a new one, below
+        if response is DROPPED:
+            return super().execute_command(*args, **options)
+        callback = self.response_callbacks.get(args[0])
+        return response if callback is None else callback(response)
+
+
+HIMPORT = ("HIMPORT", "HIMPORT SET")  # its first send on a connection must prepare it
+KEYS_ONLY = {"keys"}
+DROPPED = object()
+
+
 class LuaScript:
     """A Lua script, called as redis-py's Script is (EVALSHA; loaded when Redis lacks it),
     with the client to run it on: `script(client, keys, args)`."""
@@ -72,20 +101,7 @@ class LuaScript:
     def __call__(self, client, keys=(), args=()):
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
-            return self.send(client, command)
+            return client.execute_command(*command)
         except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
             client.script_load(self.text)
             return client.execute_command(*command)
-
-    @staticmethod
-    def send(client, command):
-        connection = getattr(client, "connection", None)
-        if connection is None:  # a pooled client (or fakeredis): redis-py's way
-            return client.execute_command(*command)
-        with client.single_connection_lock:
-            try:
-                connection.send_command(*command)
-                return connection.read_response()
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                pass  # redis-py closed the connection: it makes a new one, below
-        return client.execute_command(*command)

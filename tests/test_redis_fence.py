@@ -122,20 +122,58 @@ def test_a_script_error_is_redis_pys_error(redis_url):
         client.close()
 
 
-def test_on_its_own_connection_a_script_skips_redis_pys_command_path(redis_url, monkeypatch):
+def test_on_its_own_connection_a_command_skips_redis_pys_command_path(redis_url, monkeypatch):
     client = make_client(redis_url)
     own = own_connection(client)
     try:
+        assert isinstance(own, redis_speedups.OwnConnectionClient)
         assert own.connection is not None, f"redis-py {redis.__version__}: no single connection"
         assert hasattr(own.single_connection_lock, "__enter__")
         script = LuaScript("return 7")
         script(own)  # loaded
 
         def no_long_way(*args, **options):
-            raise AssertionError("the script went through execute_command")
+            raise AssertionError("the command went through redis-py's execute_command")
 
-        monkeypatch.setattr(own, "execute_command", no_long_way)
+        monkeypatch.setattr(redis.Redis, "execute_command", no_long_way)
         assert script(own) == 7
+        assert own.set("k", "v") is True  # with its response callback
+        assert own.get("k") == "v"
+    finally:
+        monkeypatch.undo()
+        own.close()
+        client.close()
+
+
+def replies(on):
+    on.flushdb()
+    return [
+        on.set("s", "v"),
+        on.set("s", "w", nx=True),
+        on.get("s"),
+        on.get("missing"),
+        on.exists("s", "missing"),
+        on.incrby("n", 5),
+        on.hset("h", mapping={"a": 1, "b": "é"}),
+        on.hgetall("h"),
+        on.rpush("l", 1, 2, 3),
+        on.lrange("l", 0, -1),
+        on.zadd("z", {"m": 1.5}),
+        on.zrange("z", 0, -1, withscores=True),
+        on.expire("s", 60),
+        on.ttl("s") > 0,
+        on.type("h"),
+        on.delete("s", "missing"),
+        on.ping(),
+    ]
+
+
+@pytest.mark.parametrize("decode", [True, False], ids=["text", "bytes"])
+def test_on_its_own_connection_commands_answer_as_redis_pys(redis_url, decode):
+    client = make_client(redis_url, decode_responses=decode)
+    own = own_connection(client)
+    try:
+        assert replies(own) == replies(client)
     finally:
         own.close()
         client.close()
