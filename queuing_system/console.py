@@ -48,9 +48,14 @@ def print_reply(reply):
     say(f"Reply: {'OK' if reply is True else reply}")
 
 
+# Read once, here only: asked for every failed job, reading the environment cost a
+# failure a percent of a worker's CPU.
+DEBUGGING = bool(os.environ.get("QUEUING_DEBUG"))
+
+
 def debugging():
-    """QUEUING_DEBUG=1 shows full tracebacks and chatty logs; the one place that reads it."""
-    return bool(os.environ.get("QUEUING_DEBUG"))
+    """QUEUING_DEBUG=1 (set when the script starts) shows full tracebacks and chatty logs."""
+    return DEBUGGING
 
 
 def debug(message):

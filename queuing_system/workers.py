@@ -572,7 +572,8 @@ class Worker(SimpleWorker):
         if isinstance(error, JobRefused):  # someone wrote a job we do not run: say so
             warn(f"job {job.id}: {error}")
         elif isinstance(error, JobFailed):  # the job's own verdict, reported by its event
-            debug(f"job {job.id} failed: {error}")
+            if debugging():  # the line is not even made otherwise: one per failed job
+                debug(f"job {job.id} failed: {error}")
         elif debugging():
             super().handle_exception(job, *exc_info)  # RQ's log, with the traceback
         else:

@@ -3,10 +3,13 @@ release that moved one must fail here, by name, not later as a lost job."""
 
 import datetime
 import importlib
+import inspect
+import zlib
 
 import fakeredis
 import pytest
 import rq
+import rq.results
 from rq.executions import Execution
 from rq.serializers import JSONSerializer
 
@@ -114,3 +117,24 @@ def test_our_timeouts_are_read_as_rqs_own(timeout):
             return "raises", type(error)
 
     assert answer(rq_speedups.parse_timeout) == answer(rq_speedups.RQ_PARSE_TIMEOUT)
+
+
+def test_rqs_results_still_compress_a_failure_with_zlib_compress():
+    source = inspect.getsource(rq.results.Result.serialize)
+    assert "zlib.compress(self.exc_string" in source, (
+        f"RQ {rq.__version__}: Result.serialize no longer compresses exc_string with zlib.compress"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n", "é" * 5000, "x" * 70000, ""],
+    ids=["a line", "non-ascii", "past the window", "empty"],
+)
+def test_a_failure_we_compress_is_read_back_by_rq(text):
+    rq_speedups.install()
+    connection = fakeredis.FakeRedis()
+    [job] = create_jobs(job_queue("fence", connection), "tests.job_functions.record", [{}])
+    rq.results.Result.create_failure(job, ttl=60, exc_string=text)
+    assert rq.results.Result.fetch_latest(job).exc_string == text
+    assert zlib.decompress(rq_speedups.small_compress(text.encode())) == text.encode()
