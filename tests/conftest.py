@@ -13,6 +13,7 @@ import fakeredis
 import pytest
 import redis
 
+from queuing_system.connection import make_client, own_connection
 from queuing_system.grader.harness import SCRIPTS_ENV, RunningScript
 from queuing_system.grader.harness import start_app as launch_app
 from queuing_system.grader.redis_server import RedisServer
@@ -141,3 +142,20 @@ def start_app():
     yield start
     for app in started:
         app.kill()
+
+
+@pytest.fixture
+def clients(redis_url):
+    """clients(decode_responses=True) -> (a client of the test Redis, own_connection() of it),
+    both closed at the end."""
+    made = []
+
+    def make(decode_responses=True):
+        client = make_client(redis_url, decode_responses=decode_responses)
+        made.append(client)
+        made.append(own_connection(client))
+        return made[-2], made[-1]
+
+    yield make
+    for client in reversed(made):
+        client.close()

@@ -8,33 +8,21 @@ from queuing_system.connection import make_client, own_connection
 from queuing_system.grader.redis_server import RedisServer, free_port
 
 
-def test_every_command_goes_on_the_one_connection(redis_url):
-    client = make_client(redis_url)
-    own = own_connection(client)
-    try:
-        first = own.client_id()
-        for n in range(20):
-            own.set(f"key:{n}", n)
-        assert own.client_id() == first
-        assert [own.get(f"key:{n}") for n in range(20)] == [str(n) for n in range(20)]
-    finally:
-        own.close()
-        client.close()
+def test_every_command_goes_on_the_one_connection(clients):
+    client, own = clients()
+    first = own.client_id()
+    for n in range(20):
+        own.set(f"key:{n}", n)
+    assert own.client_id() == first
+    assert [own.get(f"key:{n}") for n in range(20)] == [str(n) for n in range(20)]
 
 
-def test_a_connection_killed_under_it_is_made_again_for_the_next_command(redis_url):
-    client = make_client(redis_url)
-    own = own_connection(client)
-    admin = redis.Redis.from_url(redis_url)
-    try:
-        killed = own.client_id()
-        assert admin.client_kill_filter(_id=killed) == 1
-        assert own.set("after", "kill") is True
-        assert own.client_id() != killed
-    finally:
-        own.close()
-        client.close()
-        admin.close()
+def test_a_connection_killed_under_it_is_made_again_for_the_next_command(clients, redis_binary):
+    client, own = clients()
+    killed = own.client_id()
+    assert redis_binary.client_kill_filter(_id=killed) == 1
+    assert own.set("after", "kill") is True
+    assert own.client_id() != killed
 
 
 def test_unreachable_redis_gives_a_client_that_connects_once_redis_is_there():

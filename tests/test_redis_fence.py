@@ -7,7 +7,7 @@ import redis
 import redis.connection
 
 from queuing_system import redis_speedups
-from queuing_system.connection import make_client, own_connection
+from queuing_system.connection import make_client
 from queuing_system.redis_speedups import LuaScript
 
 pytestmark = pytest.mark.skipif(
@@ -90,59 +90,43 @@ SCRIPTS = [
 
 
 @pytest.mark.parametrize("decode", [True, False], ids=["text", "bytes"])
-def test_our_scripts_answer_as_redis_pys_on_every_kind_of_client(redis_url, decode):
-    client = make_client(redis_url, decode_responses=decode)
-    own = own_connection(client)
-    try:
-        for text, keys, args in SCRIPTS:
+def test_our_scripts_answer_as_redis_pys_on_every_kind_of_client(clients, decode):
+    client, own = clients(decode)
+    for text, keys, args in SCRIPTS:
+        client.delete("counter")
+        theirs = client.register_script(text)(keys, args)
+        for on in (client, own):
             client.delete("counter")
-            theirs = client.register_script(text)(keys, args)
-            for on in (client, own):
-                client.delete("counter")
-                assert LuaScript(text)(on, keys, args) == theirs, (text, on)
-            client.delete("counter")
-    finally:
-        own.close()
-        client.close()
+            assert LuaScript(text)(on, keys, args) == theirs, (text, on)
+        client.delete("counter")
 
 
-def test_a_script_error_is_redis_pys_error(redis_url):
-    client = make_client(redis_url)
-    own = own_connection(client)
-    try:
-        with pytest.raises(redis.ResponseError) as theirs:
-            client.register_script("return redis.call('NOSUCHCOMMAND')")()
-        with pytest.raises(redis.ResponseError) as ours:
-            LuaScript("return redis.call('NOSUCHCOMMAND')")(own)
-        assert type(ours.value) is type(theirs.value)
-        assert str(ours.value) == str(theirs.value)
-        assert LuaScript("return 1")(own) == 1  # the connection is still in step
-    finally:
-        own.close()
-        client.close()
+def test_a_script_error_is_redis_pys_error(clients):
+    client, own = clients()
+    with pytest.raises(redis.ResponseError) as theirs:
+        client.register_script("return redis.call('NOSUCHCOMMAND')")()
+    with pytest.raises(redis.ResponseError) as ours:
+        LuaScript("return redis.call('NOSUCHCOMMAND')")(own)
+    assert type(ours.value) is type(theirs.value)
+    assert str(ours.value) == str(theirs.value)
+    assert LuaScript("return 1")(own) == 1  # the connection is still in step
 
 
-def test_on_its_own_connection_a_command_skips_redis_pys_command_path(redis_url, monkeypatch):
-    client = make_client(redis_url)
-    own = own_connection(client)
-    try:
-        assert isinstance(own, redis_speedups.OwnConnectionClient)
-        assert own.connection is not None, f"redis-py {redis.__version__}: no single connection"
-        assert hasattr(own.single_connection_lock, "__enter__")
-        script = LuaScript("return 7")
-        script(own)  # loaded
+def test_on_its_own_connection_a_command_skips_redis_pys_command_path(clients, monkeypatch):
+    client, own = clients()
+    assert isinstance(own, redis_speedups.OwnConnectionClient)
+    assert own.connection is not None, f"redis-py {redis.__version__}: no single connection"
+    assert hasattr(own.single_connection_lock, "__enter__")
+    script = LuaScript("return 7")
+    script(own)  # loaded
 
-        def no_long_way(*args, **options):
-            raise AssertionError("the command went through redis-py's execute_command")
+    def no_long_way(*args, **options):
+        raise AssertionError("the command went through redis-py's execute_command")
 
-        monkeypatch.setattr(redis.Redis, "execute_command", no_long_way)
-        assert script(own) == 7
-        assert own.set("k", "v") is True  # with its response callback
-        assert own.get("k") == "v"
-    finally:
-        monkeypatch.undo()
-        own.close()
-        client.close()
+    monkeypatch.setattr(redis.Redis, "execute_command", no_long_way)
+    assert script(own) == 7
+    assert own.set("k", "v") is True  # with its response callback
+    assert own.get("k") == "v"
 
 
 def replies(on):
@@ -169,29 +153,17 @@ def replies(on):
 
 
 @pytest.mark.parametrize("decode", [True, False], ids=["text", "bytes"])
-def test_on_its_own_connection_commands_answer_as_redis_pys(redis_url, decode):
-    client = make_client(redis_url, decode_responses=decode)
-    own = own_connection(client)
-    try:
-        assert replies(own) == replies(client)
-    finally:
-        own.close()
-        client.close()
+def test_on_its_own_connection_commands_answer_as_redis_pys(clients, decode):
+    client, own = clients(decode)
+    assert replies(own) == replies(client)
 
 
-def test_a_script_outlives_a_script_flush_and_a_killed_connection(redis_url):
-    client = make_client(redis_url)
-    own = own_connection(client)
-    admin = redis.Redis.from_url(redis_url)
+def test_a_script_outlives_a_script_flush_and_a_killed_connection(clients, redis_binary):
+    client, own = clients()
     script = LuaScript("return redis.call('INCR', KEYS[1])")
-    try:
-        assert script(own, ["n"]) == 1
-        admin.script_flush()
-        assert script(own, ["n"]) == 2  # NOSCRIPT: loaded again
-        admin.client_kill_filter(_id=own.client_id())
-        assert script(own, ["n"]) == 3  # sent again on a new connection
-        assert admin.get("n") == b"3"
-    finally:
-        own.close()
-        client.close()
-        admin.close()
+    assert script(own, ["n"]) == 1
+    redis_binary.script_flush()
+    assert script(own, ["n"]) == 2  # NOSCRIPT: loaded again
+    redis_binary.client_kill_filter(_id=own.client_id())
+    assert script(own, ["n"]) == 3  # sent again on a new connection
+    assert redis_binary.get("n") == b"3"
