@@ -9,6 +9,7 @@ import zlib
 import fakeredis
 import pytest
 import rq
+import rq.job
 import rq.results
 from rq.executions import Execution
 from rq.serializers import JSONSerializer
@@ -119,22 +120,31 @@ def test_our_timeouts_are_read_as_rqs_own(timeout):
     assert answer(rq_speedups.parse_timeout) == answer(rq_speedups.RQ_PARSE_TIMEOUT)
 
 
-def test_rqs_results_still_compress_a_failure_with_zlib_compress():
-    source = inspect.getsource(rq.results.Result.serialize)
-    assert "zlib.compress(self.exc_string" in source, (
-        f"RQ {rq.__version__}: Result.serialize no longer compresses exc_string with zlib.compress"
-    )
+def test_rq_still_compresses_job_data_and_failures_with_zlib_compress():
+    for function, call in [
+        (rq.job.Job.to_dict, "zlib.compress(self.data)"),
+        (rq.results.Result.serialize, "zlib.compress(self.exc_string"),
+    ]:
+        assert call in inspect.getsource(function), (
+            f"RQ {rq.__version__}: {function.__qualname__} no longer calls {call}"
+        )
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n", "é" * 5000, "x" * 70000, ""],
-    ids=["a line", "non-ascii", "past the window", "empty"],
-)
-def test_a_failure_we_compress_is_read_back_by_rq(text):
+TEXTS = [
+    "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",
+    "é" * 1500,
+    "x" * 70000,
+    "",
+]
+TEXT_IDS = ["a line", "non-ascii, under 4 KB", "over 4 KB", "empty"]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=TEXT_IDS)
+def test_what_we_compress_is_read_back_by_rq_and_zlib(text):
     rq_speedups.install()
     connection = fakeredis.FakeRedis()
-    [job] = create_jobs(job_queue("fence", connection), "tests.job_functions.record", [{}])
+    [job] = create_jobs(job_queue("fence", connection), "tests.job_functions.record", [{"text": text}])
+    assert rq.job.Job.fetch(job.id, connection=connection, serializer=JSONSerializer).args == [{"text": text}]
     rq.results.Result.create_failure(job, ttl=60, exc_string=text)
     assert rq.results.Result.fetch_latest(job).exc_string == text
     assert zlib.decompress(rq_speedups.small_compress(text.encode())) == text.encode()
