@@ -53,8 +53,9 @@ class CompactJSONProvider(DefaultJSONProvider):
 
     def dumps(self, obj, **kwargs):
         body = None if kwargs else fast_json(obj)
-        if body is not None:
-            return body.decode("ascii")
+        return self.flask_dumps(obj, **kwargs) if body is None else body.decode("ascii")
+
+    def flask_dumps(self, obj, **kwargs):
         kwargs.setdefault("separators", (",", ":"))
         return super().dumps(obj, **kwargs)
 
@@ -63,7 +64,9 @@ class CompactJSONProvider(DefaultJSONProvider):
             raise TypeError("app.json.response() takes either args or kwargs, not both")
         obj = args[0] if len(args) == 1 else (args or kwargs or None)
         body = fast_json(obj)
-        return self._app.response_class(self.dumps(obj) if body is None else body, mimetype=self.mimetype)
+        if body is None:
+            body = self.flask_dumps(obj)
+        return self._app.response_class(body, mimetype=self.mimetype)
 
 
 def json_error(app, body, status):
