@@ -132,11 +132,12 @@ def test_rq_still_compresses_job_data_and_failures_with_zlib_compress():
 
 TEXTS = [
     "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",
+    "z" * 201,  # the job's data is then 257 bytes, just over what is stored uncompressed
     "é" * 1500,
     "x" * 70000,
     "",
 ]
-TEXT_IDS = ["a line", "non-ascii, under 4 KB", "over 4 KB", "empty"]
+TEXT_IDS = ["a line", "just compressed", "non-ascii, under 4 KB", "over 4 KB", "empty"]
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=TEXT_IDS)
