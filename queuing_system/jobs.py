@@ -22,6 +22,7 @@ from rq.serializers import JSONSerializer
 from . import rq_speedups
 from .callbacks import report_failure, report_success
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
+from .redis_speedups import merge_writes
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"
@@ -184,6 +185,7 @@ def save_once(queue, calls, first_key, delay=0):
             jobs = [queue.schedule_job(queue.create_job(**call), due, pipeline) for call in calls]
         else:
             jobs = queue.enqueue_many([Queue.prepare_data(**call) for call in calls], pipeline=pipeline)
+        merge_writes(pipeline)  # its replies are not read
         pipeline.execute()
     return jobs
 

@@ -14,9 +14,16 @@ redis-py's per-command bookkeeping (its timing for observability, its retry clos
 is two-fifths of a command's client CPU, a tenth of a reservation's. A dropped connection
 goes the long way, redis-py's, which retries on a new one as it would have.
 
+A transaction that writes thousands of jobs (jobs.save_once) sends RQ's three commands per
+job: HSET of the status, HSET of the job, RPUSH of its id. Each command costs packing,
+Redis's parsing and queueing, and a QUEUED reply to read: `merge_writes` makes them one
+HSET per job and one RPUSH per queue (of up to MOST_ARGUMENTS arguments), which leave Redis
+as the three did. A tenth of the CPU of creating a job.
+
 It touches redis-py in these places, none listed in its documentation:
 - the `command_packer` argument of its Connection, given through the connection options of
   our clients (connection.make_client);
+- a pipeline's `command_stack`, the (arguments, options) of each command it holds;
 - a single-connection client's `connection`, `single_connection_lock` and
   `response_callbacks` attributes, and the `send_command` and `read_response` methods of
   that connection.
@@ -105,3 +112,45 @@ class LuaScript:
         except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
             client.script_load(self.text)
             return client.execute_command(*command)
+
+
+# Writes to one key that Redis applies argument by argument, so that two in a row are one
+# with both's arguments: `HSET k a 1` then `HSET k b 2 a 3` is `HSET k a 1 b 2 a 3`.
+APPENDABLE = {"HSET": 2, "RPUSH": 1, "LPUSH": 1, "SADD": 1, "ZADD": 2}  # arguments per item
+MOST_ARGUMENTS = 4096  # in one merged command
+
+
+def merge_writes(pipeline):
+    """Make `pipeline`'s commands one per key and kind, where that leaves Redis as they
+    would: when every command is one of APPENDABLE, on a key given as str or bytes, with no
+    options (a ZADD's first argument, its score, a number: no NX, GT, CH...), and no key
+    gets two kinds. Commands on different keys are then independent, so each key's are
+    sent together, in order. The pipeline's replies become the merged commands': for a
+    caller who does not read them. Returns whether it merged."""
+    merged = {}  # key: its commands, each a list of arguments
+    for args, options in pipeline.command_stack:
+        name = args[0]
+        per_item = APPENDABLE.get(name)
+        if options or per_item is None or not appendable(name, args, per_item):
+            return False
+        key = args[1].encode() if type(args[1]) is str else args[1]
+        if type(key) is not bytes:
+            return False
+        commands = merged.get(key)
+        if commands is None:
+            merged[key] = [list(args)]
+        elif commands[-1][0] != name:
+            return False
+        elif len(commands[-1]) + len(args) - 2 > MOST_ARGUMENTS:
+            commands.append(list(args))
+        else:
+            commands[-1] += args[2:]
+    pipeline.command_stack = [(tuple(command), {}) for commands in merged.values() for command in commands]
+    return True
+
+
+def appendable(name, args, per_item):
+    items = len(args) - 2
+    if items < per_item or items % per_item:
+        return False
+    return name != "ZADD" or all(type(score) in (int, float) for score in args[2::2])
