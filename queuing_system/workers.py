@@ -330,15 +330,21 @@ class Worker(SimpleWorker):
         job.ended_at = now()
         self.handle_exception(job, *exc_info)
         exc_string = failure_text(exc_info)
+        # RQ writes the heartbeat and the status apart; the job saved whole after them (by
+        # its failed registry) writes them again, with the same values.
+        saved = not self.disable_default_exception_handler and not retry
 
         def write(pipeline):
-            job.heartbeat(job.ended_at, job.failure_callback_timeout, pipeline=pipeline)
+            if saved:
+                job.last_heartbeat = job.ended_at
+            else:
+                job.heartbeat(job.ended_at, job.failure_callback_timeout, pipeline=pipeline)
             if callback is not None:
                 callback(job, pipeline, *exc_info)
-            if not retry:
+            if not retry and not saved:
                 job.set_status(JobStatus.FAILED, pipeline=pipeline)
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
-            if not self.disable_default_exception_handler and not retry:
+            if saved:
                 job._handle_failure(exc_string, pipeline=pipeline, **self.result_fields(job, execution))
             self.increment_failed_job_count(pipeline)
             if job.started_at:
