@@ -8,8 +8,9 @@ peer and the ratio:
             they fail), created, processed two at a time, every outcome heard by the
             creator: jobs/s
   creation  the same N jobs saved, nothing processing them: jobs/s
-  failure   what a failing job costs against a succeeding one: workers' CPU per job for
-            N jobs that all fail, then N that all succeed (ours, then Kue's)
+  failure   what a failing job costs against a succeeding one: workers' CPU per job
+            draining N queued jobs that all fail, against N that all succeed, in pairs
+            (ours, then Kue's)
   http      the stock app under wrk: req/s, p99 and the oversell count (the original
             reads the stock, then writes it back: it oversells; ours must not)
 
@@ -29,6 +30,7 @@ from bench import (
     ROOT,
     Run,
     bench_http,
+    children,
     cpu_seconds,
     fresh,
     ours_end_to_end,
@@ -38,6 +40,8 @@ from bench import (
     stop,
     wait_for,
 )
+from rq import Worker
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from queuing_system.connection import make_jobs_client  # noqa: E402 - bench puts the root on sys.path
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
@@ -46,6 +50,8 @@ NODE = ROOT / "benchmarks" / "node"
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
 CREATION_TURNS = 3  # turns of creation per --repeat
+FAILURE_PAIRS = 3  # pairs of drains (failing, succeeding) per --repeat
+KUE_COMPLETE, KUE_FAILED = "q:jobs:complete", "q:jobs:failed"  # Kue's sets of jobs by state
 
 
 def workload(count, failing=0.02):
@@ -161,19 +167,64 @@ def ours_run(client, url, count, failing=0.02):
     return ours_end_to_end(client, url, workload(count, failing))
 
 
+def ours_drain(client, url, count, failing):
+    """Workers' CPU per job (us) while 7_job_processor.py's two workers drain `count` jobs
+    of the workload, queued at once (one batch) once they wait: nothing else runs but Redis."""
+    processor = start([sys.executable, "7_job_processor.py"], url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
+        workers = children(processor.pid)
+        before = sum(map(cpu_seconds, workers))
+        queue = job_queue(QUEUE, client)
+        create_jobs(queue, PROCESS, workload(count, failing))
+        ended = lambda: FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count  # noqa: E731
+        wait_for(lambda: ended() == count, timeout=3600, interval=0.1)
+        used = sum(map(cpu_seconds, workers)) - before
+    finally:
+        stop(processor)
+    return 1e6 * used / count
+
+
+def kue_drain(client, url, count, failing):
+    """The same on Kue: its processor's CPU per job (us) from when it waits until every job
+    created by its creator (which then ends) is complete or failed."""
+    processor = start(["node", "kue_processor.js"], url, NODE)
+    try:
+        wait_for(lambda: blocked_clients(client, "blpop") >= 1, timeout=30)
+        before = cpu_seconds(processor.pid)
+        subprocess.run(
+            ["node", "kue_creator.js", str(count)],
+            cwd=NODE,
+            env={**os.environ, "REDIS_URL": url, "KUE_CREATE_ONLY": "1", "KUE_FAILING": str(failing)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+        ended = lambda: client.zcard(KUE_COMPLETE) + client.zcard(KUE_FAILED)  # noqa: E731
+        wait_for(lambda: ended() == count, timeout=3600, interval=0.1)
+        used = cpu_seconds(processor.pid) - before
+    finally:
+        stop(processor)
+    return 1e6 * used / count
+
+
 def bench_failure_cost(client, url, count, repeat):
-    """Workers' CPU per job when every job fails, against when every job succeeds."""
-    for name, measure in (("ours", ours_run), ("kue", kue_end_to_end)):
-        cost = {}
-        for failing in (1, 0):
-            cpu = []
-            for _ in range(repeat):
+    """Workers' CPU per job draining jobs that all fail, against jobs that all succeed: a
+    job's own cost, measured with nothing else running (in e2e, the creator and its
+    follower share the cores). In pairs, one run of each, in turn first (the machine's
+    pace drifts over a run); the median of the pairs' ratios."""
+    for name, measure in (("ours", ours_drain), ("kue", kue_drain)):
+        cost = {1: [], 0: []}
+        for turn in range(FAILURE_PAIRS * repeat):
+            for failing in (1, 0) if turn % 2 == 0 else (0, 1):
                 fresh(client)
-                cpu.append(measure(client, url, count, failing).cpu[0])
-            cost[failing] = statistics.median(cpu)
+                cost[failing].append(measure(client, url, count, failing))
+        ratio = statistics.median(
+            failed / succeeded for failed, succeeded in zip(cost[1], cost[0], strict=True)
+        )
         print(
-            f"  failure   {name:<8} workers' CPU per job: failing {cost[1]:.0f} us, "
-            f"succeeding {cost[0]:.0f} us  -> a failure costs {cost[1] / cost[0]:.2f}x a success",
+            f"  failure   {name:<8} workers' CPU per job: failing {statistics.median(cost[1]):.0f} us, "
+            f"succeeding {statistics.median(cost[0]):.0f} us  -> a failure costs {ratio:.2f}x a success",
             flush=True,
         )
 
