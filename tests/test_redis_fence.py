@@ -197,7 +197,9 @@ def rq_writes(client, monkeypatch, timing):
     """The commands create_jobs sends for three jobs."""
     stacks = []
     monkeypatch.setattr(jobs, "merge_writes", lambda pipeline: stacks.append(list(pipeline.command_stack)))
-    jobs.create_jobs(jobs.job_queue("fence", client), "tests.job_functions.record", [{"n": n} for n in range(3)], timing)
+    jobs.create_jobs(
+        jobs.job_queue("fence", client), "tests.job_functions.record", [{"n": n} for n in range(3)], timing
+    )
     [commands] = stacks
     assert all(type(args) is tuple and type(options) is dict for args, options in commands), (
         f"redis-py {redis.__version__}: a pipeline's command_stack no longer holds (args, options)"
