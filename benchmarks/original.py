@@ -9,8 +9,8 @@ peer and the ratio:
             creator: jobs/s
   creation  the same N jobs saved, nothing processing them: jobs/s
   failure   what a failing job costs against a succeeding one: workers' CPU per job
-            draining N queued jobs that all fail, against N that all succeed, in pairs
-            (ours, then Kue's)
+            draining 2,000 queued jobs that all fail, against 2,000 that all succeed, in
+            pairs (ours, then Kue's)
   http      the stock app under wrk: req/s, p99 and the oversell count (the original
             reads the stock, then writes it back: it oversells; ours must not)
 
@@ -50,7 +50,9 @@ NODE = ROOT / "benchmarks" / "node"
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
 CREATION_TURNS = 3  # turns of creation per --repeat
-FAILURE_PAIRS = 3  # pairs of drains (failing, succeeding) per --repeat
+# Pairs of drains (failing, succeeding) per --repeat, of so many jobs each: short drains
+# taken close together meet the same pace of the machine.
+FAILURE_PAIRS, FAILURE_JOBS = 4, 2000
 KUE_COMPLETE, KUE_FAILED = "q:jobs:complete", "q:jobs:failed"  # Kue's sets of jobs by state
 
 
@@ -211,8 +213,9 @@ def kue_drain(client, url, count, failing):
 def bench_failure_cost(client, url, count, repeat):
     """Workers' CPU per job draining jobs that all fail, against jobs that all succeed: a
     job's own cost, measured with nothing else running (in e2e, the creator and its
-    follower share the cores). In pairs, one run of each, in turn first (the machine's
-    pace drifts over a run); the median of the pairs' ratios."""
+    follower share the cores). In pairs of FAILURE_JOBS jobs each, one run of each, in turn
+    first (the machine's pace drifts over a run); the median of the pairs' ratios."""
+    count = min(count, FAILURE_JOBS)
     for name, measure in (("ours", ours_drain), ("kue", kue_drain)):
         cost = {1: [], 0: []}
         for turn in range(FAILURE_PAIRS * repeat):
