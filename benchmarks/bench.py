@@ -185,11 +185,15 @@ def pool_end_to_end(client, url, n, *options):
         started = time.perf_counter()
         for item in notifications(n):
             queue.enqueue(PROCESS, item)
-        done = lambda: FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count  # noqa: E731
-        wait_for(lambda: done() == n, timeout=3600, interval=0.05)
+        wait_for(lambda: ended(queue) == n, timeout=3600, interval=0.05)
         return n / (time.perf_counter() - started)
     finally:
         stop(pool)
+
+
+def ended(queue):
+    """How many of `queue`'s jobs have finished or failed."""
+    return FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count
 
 
 def bench_e2e(client, url, n, repeat, against=None):

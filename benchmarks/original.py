@@ -32,6 +32,7 @@ from bench import (
     bench_http,
     children,
     cpu_seconds,
+    ended,
     fresh,
     ours_end_to_end,
     report,
@@ -41,7 +42,6 @@ from bench import (
     wait_for,
 )
 from rq import Worker
-from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from queuing_system.connection import make_jobs_client  # noqa: E402 - bench puts the root on sys.path
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
@@ -179,8 +179,7 @@ def ours_drain(client, url, count, failing):
         before = sum(map(cpu_seconds, workers))
         queue = job_queue(QUEUE, client)
         create_jobs(queue, PROCESS, workload(count, failing))
-        ended = lambda: FinishedJobRegistry(queue=queue).count + FailedJobRegistry(queue=queue).count  # noqa: E731
-        wait_for(lambda: ended() == count, timeout=3600, interval=0.1)
+        wait_for(lambda: ended(queue) == count, timeout=3600, interval=0.1)
         used = sum(map(cpu_seconds, workers)) - before
     finally:
         stop(processor)
@@ -202,8 +201,9 @@ def kue_drain(client, url, count, failing):
             stderr=subprocess.DEVNULL,
             check=True,
         )
-        ended = lambda: client.zcard(KUE_COMPLETE) + client.zcard(KUE_FAILED)  # noqa: E731
-        wait_for(lambda: ended() == count, timeout=3600, interval=0.1)
+        wait_for(
+            lambda: client.zcard(KUE_COMPLETE) + client.zcard(KUE_FAILED) == count, timeout=3600, interval=0.1
+        )
         used = cpu_seconds(processor.pid) - before
     finally:
         stop(processor)
