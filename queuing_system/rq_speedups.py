@@ -1,5 +1,5 @@
 """Where RQ spends for nothing, kept from doing it again: its serializer check, its dates,
-its timeouts.
+its timeouts, its compression of small data.
 
 - RQ resolves the serializer each time it makes a Job, a Result or a registry: twice per
   job created, five times per job run. The check is `isinstance(serializer, Serializer)`
