@@ -388,7 +388,14 @@ class Worker(SimpleWorker):
     def clean_registries(self):
         for queue in self.queues:
             requeue_stranded(queue)
-        super().clean_registries()
+        try:
+            super().clean_registries()
+        except UnicodeDecodeError:
+            # An id that is not text came into an intermediate list since requeue_stranded
+            # looked (another worker's take), and RQ reads each as text: set it aside now.
+            # RQ's pass runs again at the next maintenance, once its lock has expired.
+            for queue in self.queues:
+                set_aside_undecodable(queue, self.connection.lrange(queue.intermediate_queue_key, 0, -1))
 
     def run_maintenance_tasks(self):
         try:
@@ -674,8 +681,9 @@ def requeue_stranded(queue):
     was only paused finds its job gone when it wakes, and does not start it.)
     """
     intermediate = queue.intermediate_queue
-    set_aside_undecodable(queue, queue.connection.lrange(intermediate.key, 0, -1))
-    for job_id in intermediate.get_job_ids():
+    entries = queue.connection.lrange(intermediate.key, 0, -1)  # read once: see clean_registries
+    set_aside_undecodable(queue, entries)
+    for job_id in (entry.decode() for entry in entries if is_text(entry)):
         if job_id in queue.started_job_registry or intermediate.set_first_seen(job_id):
             continue
         if move_entry(queue.connection, intermediate.key, queue.key, job_id, "LPUSH"):  # one worker wins it

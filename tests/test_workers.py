@@ -18,6 +18,7 @@ from rq import Worker as RQWorker
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
+from queuing_system import workers
 from queuing_system.bookkeeping import Outbox
 from queuing_system.callbacks import report_success
 from queuing_system.follower import EventFollower, failure_message
@@ -25,6 +26,7 @@ from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import JOB_TIMEOUT, ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
+from queuing_system.set_aside import SET_ASIDE_KEY
 from queuing_system.workers import Worker, WorkerThread, drain, failure_text, make_worker
 from tests import job_functions
 
@@ -194,6 +196,24 @@ def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
     statuses = [job.get_status() for job in jobs]
     assert statuses == [JobStatus.FINISHED, JobStatus.FINISHED, JobStatus.QUEUED]
     assert queue.count == 1
+
+
+def test_an_id_not_text_taken_during_maintenance_is_set_aside(redis_binary, monkeypatch):
+    # Another worker takes it just after this one has looked for such ids to set aside,
+    # then RQ's cleanup reads it as text: UnicodeDecodeError, and the worker quit.
+    worker = make_worker({QUEUE: PROCESS}, redis_binary)
+    queue = worker.queues[0]
+    looked, taken = workers.set_aside_undecodable, []
+
+    def then_another_worker_takes_it(queue, entries):
+        looked(queue, entries)
+        if not taken:
+            taken.append(redis_binary.rpush(queue.intermediate_queue_key, b"\xff\xfe binary id"))
+
+    monkeypatch.setattr(workers, "set_aside_undecodable", then_another_worker_takes_it)
+    worker.clean_registries()
+    assert redis_binary.lrange(SET_ASIDE_KEY.format(queue=QUEUE), 0, -1) == [b"\xff\xfe binary id"]
+    assert redis_binary.llen(queue.intermediate_queue_key) == 0
 
 
 def test_a_stopping_outbox_gives_up_on_an_unreachable_redis_after_its_patience(capsys):
