@@ -1,6 +1,7 @@
 """The HTTP/1.1 server both apps run on: asyncio holds the connections, httptools (the
 parser under uvicorn, bindings to Node's llhttp) reads the bytes, and the WSGI app is
-called in turn on the one thread that runs the event loop.
+called on the one thread that runs the event loop, each connection's requests in a
+greenlet of their own (see round_trips.py).
 
 Why a server of our own: every answer must be JSON, the answer to a request no server can
 parse included, and the servers we tried answer those themselves (Werkzeug and the stdlib
@@ -8,8 +9,9 @@ with HTML, Granian with an empty 4xx). Here a client costs a socket, not a threa
 slow clients wait in the event loop without denying service to the others, and a stop
 takes milliseconds whatever is connected.
 
-One request at a time is enough: each of our views is one short Redis command, and a
-thread per request would only add switches under the GIL.
+No threads: each of our views is one short Redis command, and a thread per request would
+only add switches under the GIL. A request waiting for Redis lets the others be read, and
+their commands go out together (round_trips.py); anything else the app does holds the loop.
 """
 
 import asyncio
@@ -23,9 +25,11 @@ from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
 
+import greenlet
 import httptools
 
 from .console import debug, warn
+from .round_trips import RoundTrips
 from .shutdown import STOP_SIGNALS
 
 BACKLOG = 4096  # connections the kernel holds before the server takes them
@@ -81,8 +85,12 @@ class Server:
         self.connections = set()
         self.clock = Clock()
         self.loop = None
+        self.round_trips = RoundTrips()  # its requests' Redis commands are sent together
         self.serving = False  # its loop serves connections until a stop ends it (see Stops)
-        self.in_app = False  # the app is running a request
+
+    def in_app(self):
+        """The app is running a request, or waits for Redis to answer requests."""
+        return greenlet.getcurrent() is not self.round_trips.hub or self.round_trips.sending
 
     def connection(self):
         return Connection(self)
@@ -136,6 +144,9 @@ class Connection(asyncio.Protocol):
         self.deadline = None  # loop time at which on_deadline is called (see arm)
         self.on_deadline = None
         self.closing = False
+        self.answering = False  # its requests are being answered (in a greenlet: see answer)
+        self.refused = None  # the status to refuse the stream with, once those are answered
+        self.ended = False  # the client is done sending: close once answered
 
     # asyncio's side
 
@@ -151,7 +162,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
 
     def data_received(self, data):
-        if self.closing:
+        if self.closing or self.refused is not None:
             return
         if self.request is not None and self.parser_in_head():
             self.head_arrived += len(data)
@@ -175,14 +186,17 @@ class Connection(asyncio.Protocol):
             refused = HTTPStatus.BAD_REQUEST
         except Refused as error:
             refused = error.status
-        self.answer_ready()  # those that came in full before the one refused
         if refused is not None:
-            self.refuse(refused)
+            self.refused = refused  # after those that came in full before it
+        self.answer_ready()
 
     def eof_received(self):
         # The client is done sending: a request it left unfinished is never served (a
         # reservation for a client gone); answers already written still reach it.
         self.request = None
+        if self.answering:
+            self.ended = True  # closed once answered
+            return True
         return False  # close once written
 
     # httptools' side: each raises Refused to stop reading a request we will not serve
@@ -237,11 +251,27 @@ class Connection(asyncio.Protocol):
         return default
 
     def answer_ready(self):
-        while self.ready and not self.closing:
-            request = self.ready.pop(0)
-            status, headers, body = self.call_app(request)
-            self.write(status, headers, body, request.keep_alive, request.method == "HEAD")
-            if not request.keep_alive:
+        if not self.answering and (self.ready or self.refused is not None):
+            self.server.round_trips.start(self.answer)
+
+    def answer(self):
+        """Answer the requests read, in order, then the refusal if any: in a greenlet of
+        its own, which waits while the app's Redis commands go out with others'."""
+        self.answering = True
+        try:
+            while self.ready and not self.closing:
+                request = self.ready.pop(0)
+                status, headers, body = self.call_app(request)
+                if self.closing:
+                    return  # the client left while its request was answered
+                self.write(status, headers, body, request.keep_alive, request.method == "HEAD")
+                if not request.keep_alive:
+                    self.close()
+            if self.refused is not None:
+                self.refuse(self.refused)
+        finally:
+            self.answering = False
+            if self.ended and not self.closing:
                 self.close()
 
     def call_app(self, request):
@@ -254,8 +284,7 @@ class Connection(asyncio.Protocol):
         def start_response(status, headers, exc_info=None):
             started[:] = [status, headers]
 
-        self.server.in_app = True  # a stop now is raised at once (see Stops)
-        try:
+        try:  # a stop now is raised at once (see Stops)
             result = self.server.app(environ, start_response)
             try:
                 body = b"".join(result)
@@ -265,8 +294,6 @@ class Connection(asyncio.Protocol):
         except Exception as error:  # the app's own handlers answer its errors: not this
             warn(f"the app failed on {request.method} {request.url[:200]!r}: {error!r}")
             return self.error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
-        finally:
-            self.server.in_app = False
         return started[0], started[1], body
 
     def environ(self, request):
@@ -316,6 +343,7 @@ class Connection(asyncio.Protocol):
     def refuse(self, status):
         """Answer a request we will not serve, in JSON, and close: the rest of the stream
         cannot be trusted to start a request."""
+        self.refused = None
         if self.closing:
             return
         status_line, headers, body = self.error_response(status)
@@ -332,7 +360,8 @@ class Connection(asyncio.Protocol):
 
     def too_slow(self):
         debug(f"request from {self.peer} took over {REQUEST_TIMEOUT}s to arrive: dropped")
-        self.refuse(HTTPStatus.REQUEST_TIMEOUT)
+        self.refused = HTTPStatus.REQUEST_TIMEOUT  # once those before it are answered
+        self.answer_ready()
 
     # Timers and closing
 
@@ -428,7 +457,7 @@ class Stops:
             return  # one stop is enough: a second must not cut the goodbyes short
         self.came = signum
         self.stop_serving()
-        if self.server.in_app:
+        if self.server.in_app():
             self.deliver()
 
     def stop_serving(self):
@@ -473,6 +502,7 @@ def serve_socket(app, sock, multiprocess=False):
     finally:
         server.serving = False  # a stop from here on is only noted: the cleanup runs to its end
         try:
+            server.round_trips.close()
             acceptor.close()
             close_all(loop, server.connections)
         finally:

@@ -11,8 +11,10 @@ errors).
 The commands of a client that keeps one connection (connection.own_connection: an app's
 server process, a worker's outbox) are sent on it and their reply read from it, without
 redis-py's per-command bookkeeping (its timing for observability, its retry closures): that
-is two-fifths of a command's client CPU, a tenth of a reservation's. A dropped connection
-goes the long way, redis-py's, which retries on a new one as it would have.
+is two-fifths of a command's client CPU, a tenth of a reservation's. In a request's
+greenlet of an app's server, the command waits to be sent with the other requests' (see
+round_trips.py, and `send_all`). A dropped connection goes the long way, redis-py's, which
+retries on a new one as it would have.
 
 A transaction that writes thousands of jobs (jobs.save_once) sends RQ's three commands per
 job: HSET of the status, HSET of the job, RPUSH of its id. Each command costs packing,
@@ -25,8 +27,8 @@ It touches redis-py in these places, none listed in its documentation:
   our clients (connection.make_client);
 - a pipeline's `command_stack`, the (arguments, options) of each command it holds;
 - a single-connection client's `connection`, `single_connection_lock` and
-  `response_callbacks` attributes, and the `send_command` and `read_response` methods of
-  that connection.
+  `response_callbacks` attributes, and the `send_command`, `pack_command`,
+  `send_packed_command` and `read_response` methods of that connection.
 redis-py is pinned to the tested minor release in pyproject.toml; tests/test_redis_fence.py
 fails, loudly, on a redis-py where any of these moved, and checks that ours packs and
 answers as redis-py's own.
@@ -35,6 +37,7 @@ answers as redis-py's own.
 import hashlib
 import inspect
 
+import greenlet
 import redis.connection
 
 TESTED_RELEASES = ("8.1",)  # redis-py minor releases the whole suite passed on
@@ -80,16 +83,46 @@ class OwnConnectionClient(redis.Redis):
         connection = self.connection
         if connection is None or args[0] in HIMPORT or not options.keys() <= KEYS_ONLY:
             return super().execute_command(*args, **options)
-        with self.single_connection_lock:
-            try:
-                connection.send_command(*args)
-                response = connection.read_response()
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                response = DROPPED  # redis-py closed the connection: it makes a new one, below
+        round_trips = getattr(greenlet.getcurrent(), "round_trips", None)  # see round_trips.py
+        if round_trips is not None:
+            response = round_trips.wait(self, connection.pack_command(*args))
+            if isinstance(response, redis.ResponseError):
+                raise response
+        else:
+            with self.single_connection_lock:
+                try:
+                    connection.send_command(*args)
+                    response = connection.read_response()
+                except (redis.ConnectionError, redis.TimeoutError, OSError):
+                    response = DROPPED  # redis-py closed the connection: it makes a new one, below
         if response is DROPPED:
             return super().execute_command(*args, **options)
         callback = self.response_callbacks.get(args[0])
         return response if callback is None else callback(response)
+
+    def send_all(self, commands):
+        return send_all(self, commands)
+
+
+def send_all(client, commands):
+    """Send the packed `commands` on the connection of `client` (an OwnConnectionClient) in
+    one write, and read their replies: each a reply, a ResponseError, or DROPPED where the
+    connection dropped before it came (redis-py then closed it)."""
+    replies = []
+    with client.single_connection_lock:
+        connection = client.connection
+        if connection is None:
+            return [DROPPED] * len(commands)
+        try:
+            connection.send_packed_command([chunk for command in commands for chunk in command])
+            while len(replies) < len(commands):
+                try:
+                    replies.append(connection.read_response())
+                except redis.ResponseError as error:
+                    replies.append(error)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            replies += [DROPPED] * (len(commands) - len(replies))
+    return replies
 
 
 HIMPORT = ("HIMPORT", "HIMPORT SET")  # its first send on a connection must prepare it

@@ -169,6 +169,7 @@ def serve_in_child(app, sock):
     exit_on_sigterm()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if isinstance(app.extensions.get("redis"), redis.Redis):
-        # This process serves one request at a time: one connection is all it needs.
+        # This process's requests send their commands together (round_trips.py): one
+        # connection is all it needs.
         app.extensions["redis"] = own_connection(app.extensions["redis"])
     serve_socket(app, sock, multiprocess=True)

@@ -118,3 +118,58 @@ def test_a_request_cut_off_before_its_end_is_not_served(redis_url, redis_binary,
             assert sock.recv(65536) == b""
     assert (redis_binary.get("item.1"), redis_binary.llen("rq:queue:reserve_seat")) == before
     assert app.stop() == 0
+
+
+def exchange(base, data):
+    """[(status, body), ...] of the replies to bytes sent as they are, the client then done
+    sending (each reply has a Content-Length: ours always do)."""
+    host, port = base.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        stream = b""
+        while chunk := sock.recv(65536):
+            stream += chunk
+    replies = []
+    while stream:
+        head, _, rest = stream.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+        replies.append((int(head.split()[1]), json.loads(rest[:length])))
+        stream = rest[length:]
+    return replies
+
+
+def get(path):
+    return b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path
+
+
+def test_requests_sent_at_once_on_one_connection_are_answered_in_their_order(redis_url, start_app):
+    # Each waits for Redis in turn, the connection's next one behind it.
+    app, base = start_app("9_stock.py", redis_url)
+    replies = exchange(base, get(b"/reserve_product/3") * 3 + get(b"/list_products/3"))
+    assert [status for status, _ in replies] == [200] * 4
+    confirmed, none_left = "Reservation confirmed", "Not enough stock available"
+    assert [body["status"] for _, body in replies[:3]] == [confirmed, confirmed, none_left]
+    assert replies[3][1]["currentQuantity"] == 0
+    assert app.stop() == 0
+
+
+def test_a_client_done_sending_gets_the_answer_that_waited_on_redis(redis_url, redis_binary, start_app):
+    app, base = start_app("9_stock.py", redis_url)
+    for _ in range(5):
+        # A script Redis lacks: three round trips (EVALSHA, SCRIPT LOAD, EVALSHA) after the
+        # client's end of the stream has come.
+        redis_binary.script_flush()
+        assert exchange(base, get(b"/reserve_product/2")) == [
+            (200, {"status": "Reservation confirmed", "itemId": 2})
+        ]
+    assert app.stop() == 0
+
+
+def test_a_request_refused_after_others_is_answered_after_them(redis_url, redis_binary, start_app):
+    app, base = start_app("9_stock.py", redis_url)
+    redis_binary.script_flush()  # the reservation waits on Redis three times
+    replies = exchange(base, get(b"/reserve_product/2") + b"NOT HTTP\r\n\r\n")
+    confirmed = {"status": "Reservation confirmed", "itemId": 2}
+    assert replies == [(200, confirmed), (400, {"error": "Bad Request"})]
+    assert app.stop() == 0
