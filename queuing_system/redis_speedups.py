@@ -86,7 +86,7 @@ class OwnConnectionClient(redis.Redis):
         round_trips = getattr(greenlet.getcurrent(), "round_trips", None)  # see round_trips.py
         if round_trips is not None:
             response = round_trips.wait(self, connection.pack_command(*args))
-            if isinstance(response, redis.ResponseError):
+            if isinstance(response, Exception):
                 raise response
         else:
             with self.single_connection_lock:
@@ -114,7 +114,7 @@ def send_all(client, commands):
         if connection is None:
             return [DROPPED] * len(commands)
         try:
-            connection.send_packed_command([chunk for command in commands for chunk in command])
+            connection.send_packed_command([b"".join(chunk for command in commands for chunk in command)])
             while len(replies) < len(commands):
                 try:
                     replies.append(connection.read_response())
