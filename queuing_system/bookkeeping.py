@@ -124,7 +124,11 @@ if id and token ~= '' then
     local with_id = string.gsub(id, '%%', '%%%%')
     for _ = 1, tonumber(ARGV[i]) do
       local argc, command = tonumber(ARGV[i + 1]), {}
-      for a = 1, argc do command[a] = string.gsub(ARGV[i + 1 + a], token, with_id) end
+      for a = 1, argc do
+        local arg = ARGV[i + 1 + a]
+        if string.find(arg, token, 1, true) then arg = string.gsub(arg, token, with_id) end
+        command[a] = arg
+      end
       local reply = redis.pcall(unpack(command))
       if failed(reply) then first_error = first_error or reply.err end
       i = i + 1 + argc
