@@ -117,6 +117,8 @@ def test_on_its_own_connection_a_command_skips_redis_pys_command_path(clients, m
     assert isinstance(own, redis_speedups.OwnConnectionClient)
     assert own.connection is not None, f"redis-py {redis.__version__}: no single connection"
     assert hasattr(own.single_connection_lock, "__enter__")
+    for method in ("send_command", "pack_command", "send_packed_command", "read_response"):
+        assert callable(getattr(own.connection, method, None)), f"redis-py {redis.__version__}: no {method}"
     script = LuaScript("return 7")
     script(own)  # loaded
 
