@@ -239,10 +239,15 @@ class Outbox:
         self.timer = threading.Thread(target=self._send_late_writes, name="outbox", daemon=True)
         self.timer.start()
 
-    def add(self, write, guard=(), note=""):
+    def add(self, write, guard=(), note="", then=None):
         """Queue the commands `write(pipeline)` makes: all of them, or none if it raises.
         With a guard (kind, key, member), they are written only if it holds (else `note`
-        is said); the Group returned tells, after the flush, whether it did."""
+        is said); the Group returned tells, after the flush, whether it did.
+
+        With `then`, the flush that sends them calls `then(reply)` with the reply of their
+        last command: None if that batch was already done (its reply lost); not at all if
+        the guard did not hold. (Queued with them: the timer thread may send between two
+        calls.)"""
         with self.lock:
             queued = len(self.pipeline.command_stack)
             try:
@@ -252,16 +257,11 @@ class Outbox:
                 raise
             group = Group(tuple(guard), queued, note)
             self.groups.append(group)
+            if then is not None:
+                self.followups.append((len(self.pipeline.command_stack) - 1, then, group))
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
             return group
-
-    def then(self, followup):
-        """After the next flush, call `followup(reply)` with the reply of the last command
-        queued: None if that batch was already done (its reply lost); not at all if its
-        guard did not hold."""
-        with self.lock:
-            self.followups.append((len(self.pipeline.command_stack) - 1, followup, self.groups[-1]))
 
     def flush(self, patience=None, take=(), start=None):
         """Send what is queued, waiting for Redis while it is away. Gives up after

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from functools import partial
 
 from rq import Retry, SimpleWorker
 from rq.callbacks import execute_success_callback
@@ -301,8 +302,8 @@ class Worker(SimpleWorker):
             self.cleanup_execution(job, pipeline=pipeline, execution=execution)
             pipeline.exists(job.dependents_key)
 
-        self.outbox.add(write, *self.still_started(job, queue, execution))
-        self.outbox.then(lambda dependents: enqueue_dependents(queue, job, dependents))
+        followup = partial(enqueue_dependents, queue, job)
+        self.outbox.add(write, *self.still_started(job, queue, execution), then=followup)
         return None
 
     def result_fields(self, job, execution):
@@ -353,9 +354,8 @@ class Worker(SimpleWorker):
                 retry_job(job, queue, pipeline)
             pipeline.exists(job.dependents_key)
 
-        self.outbox.add(write, *self.still_started(job, queue, execution))
-        if not retry:
-            self.outbox.then(lambda dependents: enqueue_dependents(queue, job, dependents))
+        followup = None if retry else partial(enqueue_dependents, queue, job)
+        self.outbox.add(write, *self.still_started(job, queue, execution), then=followup)
         return None
 
     def bootstrap(self, *args, **kwargs):

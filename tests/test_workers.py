@@ -19,11 +19,11 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system import workers
-from queuing_system.bookkeeping import Outbox
+from queuing_system.bookkeeping import FLUSH_AFTER, Outbox
 from queuing_system.callbacks import report_success
 from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
-from queuing_system.grader.harness import scripts_dir
+from queuing_system.grader.harness import scripts_dir, wait_for
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import JOB_TIMEOUT, ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
 from queuing_system.set_aside import SET_ASIDE_KEY
@@ -186,6 +186,22 @@ def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys
         err = capsys.readouterr().err
         assert "Redis client not connected to the server: " in err
         assert "Redis client connected to the server again after " in err
+
+
+def test_a_followup_queued_with_its_writes_is_called_when_the_timer_sends_them(redis_binary):
+    # A job's end was queued, then its followup, in two calls: the outbox's timer, sending
+    # late progress in between, left the followup without its group, and the IndexError
+    # failed a job whose end had been written (one run in a full suite under load).
+    outbox = Outbox(redis_binary)
+    try:
+        replies = []
+        outbox.add(lambda pipeline: pipeline.set("progress", "50"))
+        outbox.queued_at -= FLUSH_AFTER  # late: the timer sends it at its next tick
+        outbox.add(lambda pipeline: pipeline.exists("progress"), then=replies.append)
+        wait_for(lambda: replies, timeout=5)  # sent by the timer, not by a flush of ours
+        assert replies == [1]
+    finally:
+        outbox.close()
 
 
 def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
