@@ -67,6 +67,7 @@ def test_the_commands_of_requests_answered_at_once_share_one_write(clients, monk
 def test_each_request_gets_its_own_error_and_the_others_their_replies(clients, monkeypatch):
     client, own = clients()
     client.set("text", "not a number")
+    client.script_flush()  # another test may have loaded the failing script: this one loads it
     writes = count_writes(monkeypatch)
     failing = LuaScript("return redis.call('NOSUCHCOMMAND')")
     requests = [lambda: own.incr("counter"), lambda: own.incr("text"), lambda: failing(own)]
