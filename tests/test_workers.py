@@ -195,8 +195,9 @@ def test_a_followup_queued_with_its_writes_is_called_when_the_timer_sends_them(r
     outbox = Outbox(redis_binary)
     try:
         replies = []
-        outbox.add(lambda pipeline: pipeline.set("progress", "50"))
-        outbox.queued_at -= FLUSH_AFTER  # late: the timer sends it at its next tick
+        with outbox.lock:  # the timer cannot send it before it is made late
+            outbox.add(lambda pipeline: pipeline.set("progress", "50"))
+            outbox.queued_at -= FLUSH_AFTER  # late: the timer sends it at its next tick
         outbox.add(lambda pipeline: pipeline.exists("progress"), then=replies.append)
         wait_for(lambda: replies, timeout=5)  # sent by the timer, not by a flush of ours
         assert replies == [1]
