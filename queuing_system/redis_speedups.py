@@ -101,28 +101,24 @@ class OwnConnectionClient(redis.Redis):
         return response if callback is None else callback(response)
 
     def send_all(self, commands):
-        return send_all(self, commands)
-
-
-def send_all(client, commands):
-    """Send the packed `commands` on the connection of `client` (an OwnConnectionClient) in
-    one write, and read their replies: each a reply, a ResponseError, or DROPPED where the
-    connection dropped before it came (redis-py then closed it)."""
-    replies = []
-    with client.single_connection_lock:
-        connection = client.connection
-        if connection is None:
-            return [DROPPED] * len(commands)
-        try:
-            connection.send_packed_command([b"".join(chunk for command in commands for chunk in command)])
-            while len(replies) < len(commands):
-                try:
-                    replies.append(connection.read_response())
-                except redis.ResponseError as error:
-                    replies.append(error)
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            replies += [DROPPED] * (len(commands) - len(replies))
-    return replies
+        """Send the packed `commands` on this client's connection in one write, and read
+        their replies: each a reply, a ResponseError, or DROPPED where the connection
+        dropped before it came (redis-py then closed it)."""
+        replies = []
+        with self.single_connection_lock:
+            connection = self.connection
+            if connection is None:
+                return [DROPPED] * len(commands)
+            try:
+                connection.send_packed_command([b"".join(chunk for command in commands for chunk in command)])
+                while len(replies) < len(commands):
+                    try:
+                        replies.append(connection.read_response())
+                    except redis.ResponseError as error:
+                        replies.append(error)
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                replies += [DROPPED] * (len(commands) - len(replies))
+        return replies
 
 
 HIMPORT = ("HIMPORT", "HIMPORT SET")  # its first send on a connection must prepare it

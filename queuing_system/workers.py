@@ -394,8 +394,7 @@ class Worker(SimpleWorker):
             # An id that is not text came into an intermediate list since requeue_stranded
             # looked (another worker's take), and RQ reads each as text: set it aside now.
             # RQ's pass runs again at the next maintenance, once its lock has expired.
-            for queue in self.queues:
-                set_aside_undecodable(queue, self.connection.lrange(queue.intermediate_queue_key, 0, -1))
+            self.set_aside_undecodable_ids()
 
     def run_maintenance_tasks(self):
         try:
@@ -499,11 +498,14 @@ class Worker(SimpleWorker):
                 if getattr(error, "job_id", None) is not None:
                     set_aside_job(error.queue, error.job_id, error, self.uses_intermediate_list())
                 elif isinstance(error, UnicodeDecodeError):  # RQ took an id that is not text
-                    for queue in self.queues:
-                        entries = self.connection.lrange(queue.intermediate_queue_key, 0, -1)
-                        set_aside_undecodable(queue, entries)
+                    self.set_aside_undecodable_ids()
                 else:
                     raise
+
+    def set_aside_undecodable_ids(self):
+        """Whatever is not text in the queues' intermediate lists: RQ dies reading it."""
+        for queue in self.queues:
+            set_aside_undecodable(queue, self.connection.lrange(queue.intermediate_queue_key, 0, -1))
 
     def dequeue_readable(self, blocking):
         self.heartbeat()
