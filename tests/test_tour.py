@@ -81,8 +81,9 @@ def test_a_script_broken_by_one_character_fails_its_task_with_the_difference(tmp
 
 
 def hang(text):
-    connected = "    wait_until_connected(client)\n"
-    return "import time\n" + text.replace(connected, connected + "    time.sleep(3600)\n")
+    """The script waits for ever once connected."""
+    connected = r"( +)qs\.wait_until_connected\(client\).*\n"
+    return "import time\n" + re.sub(connected, r"\g<0>\1time.sleep(3600)\n", text)
 
 
 def crash(text):

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from ..connection import redis_url
+from ..connection import configured_url
 from . import expected
 from .harness import (
     SCRIPTS_ENV,
@@ -369,7 +369,7 @@ def task_13(url, report):
 
 def choose_redis():
     """The Redis at REDIS_URL if one answers, else a bundled one on dump.rdb (returned to stop)."""
-    url = redis_url()
+    url = configured_url()
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping()
         return url, None
