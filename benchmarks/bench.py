@@ -54,8 +54,8 @@ from queuing_system.follower import EventFollower  # noqa: E402
 from queuing_system.grader.harness import port_open, script_env, wait_for  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer, free_port  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
-from queuing_system.workers import Worker as OurWorker  # noqa: E402
-from queuing_system.workers import quiet_rq_logging  # noqa: E402
+from queuing_system.worker.core import Worker as OurWorker  # noqa: E402
+from queuing_system.worker.pool import quiet_rq_logging  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"

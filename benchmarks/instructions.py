@@ -32,7 +32,7 @@ from original import PROCESS, QUEUE, workload  # noqa: E402
 from queuing_system.connection import make_jobs_client  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
-from queuing_system.workers import drain  # noqa: E402
+from queuing_system.worker.pool import drain  # noqa: E402
 
 INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 

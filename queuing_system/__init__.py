@@ -56,9 +56,8 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time, __getattr
     from .reservations import take_one, take_seat
     from .sale import Sale
     from .shutdown import run
-    from .supervisor import WorkerPool, add_workers_argument
     from .web import add_address_arguments, on_shutdown, serve, use_json
-    from .workers import BackgroundWorker
+    from .worker.pool import BackgroundWorker, WorkerPool, add_workers_argument
 
 # Where each name lives (imported on first use: a script loads only what it takes).
 _WHERE = {
@@ -101,13 +100,13 @@ _WHERE = {
     "take_seat": ("reservations", "take_seat"),
     "Sale": ("sale", "Sale"),
     "run": ("shutdown", "run"),
-    "WorkerPool": ("supervisor", "WorkerPool"),
-    "add_workers_argument": ("supervisor", "add_workers_argument"),
     "add_address_arguments": ("web", "add_address_arguments"),
     "on_shutdown": ("web", "on_shutdown"),
     "serve": ("web", "serve"),
     "use_json": ("web", "use_json"),
-    "BackgroundWorker": ("workers", "BackgroundWorker"),
+    "BackgroundWorker": ("worker.pool", "BackgroundWorker"),
+    "WorkerPool": ("worker.pool", "WorkerPool"),
+    "add_workers_argument": ("worker.pool", "add_workers_argument"),
 }
 
 

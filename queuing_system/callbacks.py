@@ -1,62 +1,44 @@
 """What the jobs tell their creators, as RQ callbacks and a progress call: each writes an
 event (events.py) on the queue's stream.
 
-Under our worker (workers.py) progress goes through the job's outbox, and the two
-callbacks, in PIPELINE_SAFE, are given the worker's pipeline: the event goes to Redis in
-the same step as the job's own bookkeeping. Under a stock RQ worker they write directly.
+Under our worker (queuing_system.worker) a job's progress waits to go to Redis with the
+job's end, and the two callbacks are given a stand-in for their connection that keeps the
+event they write: the events go to Redis in the same step as the job's own writes. Under a
+stock RQ worker they write directly.
 """
 
 import time
 
 from rq.exceptions import AbandonedJobError
 
-from .bookkeeping import current_outbox
-from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, STREAM_MAXLEN, emit, stream_key
-from .redis_speedups import LuaScript
+from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, emit, stream_key
+from .worker import lua
+from .worker.job import WorkerJob
+from .worker.steps import EventCapture, event_arguments
 
 
 def report_progress(job, percent=None):
     """Kue's `job.progress(percent, 100)`: saves job.meta["progress"] (what `rq info` and
     dashboards show; `percent`, if given, is put there first) and tells the creator, in
-    one round trip, or queued with our worker's next write. As Kue did, the percentage is
-    a whole number from 0 to 100 (100/3 gives 33)."""
+    one round trip, or with our worker's next step. As Kue did, the percentage is a whole
+    number from 0 to 100 (100/3 gives 33)."""
     if percent is None:
         percent = job.meta.get("progress", 0)
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
-
-    def write(pipeline):
-        pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent})
-
-    outbox = current_outbox()  # None under a stock RQ worker
-    if outbox is not None:
-        outbox.add(write)
+    progress = job.progress if isinstance(job, WorkerJob) else None  # None under a stock RQ worker
+    if progress is not None:
+        progress.add(job, PROGRESS, {"progress": percent})
         return
     with job.connection.pipeline(transaction=False) as pipeline:
-        write(pipeline)
+        pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
+        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent})
         pipeline.execute()
 
 
 def report_success(job, connection, result, *args, **kwargs):
     """RQ's on_success callback."""
     emit(connection, job.origin, job.id, COMPLETED)
-
-
-# An abandoned job's outcome, claimed: written only by whoever takes its expired execution
-# out of the started registry, so it cannot cross a worker that was only paused and has
-# just reported the job's end (see bookkeeping's guards).
-# KEYS: started registry, event stream; ARGV: job id, now, stream maxlen, event fields...
-CLAIM_ABANDONED = LuaScript("""
-local prefix, claimed = ARGV[1] .. ':', 0
-for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[2])) do
-  if string.sub(entry, 1, #prefix) == prefix then
-    claimed = claimed + redis.call('ZREM', KEYS[1], entry)
-  end
-end
-if claimed > 0 then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4)) end
-return claimed
-""")
 
 
 def error_message(error):
@@ -72,17 +54,19 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     how many more times, and the creator waits on for its final outcome. RQ calls this
     before it retries or fails the job, so `job.retries_left` still counts this retry.
 
-    RQ also calls it, with no pipeline, for a job whose worker died mid-job
-    (AbandonedJobError). Such a job is reported failed (once: see CLAIM_ABANDONED), not
+    RQ's own worker also calls it, with no pipeline, for a job whose worker died mid-job
+    (AbandonedJobError). Such a job is reported failed (once: see claim_abandoned.lua), not
     run again (its notification may already be sent), unless its creator asked for retries.
+    Our worker reports those itself (worker/maintenance.py).
     """
     if not isinstance(exc_value, AbandonedJobError):
         emit(connection, job.origin, job.id, *failure_event(job, error_message(exc_value)))
         return
-    kind, fields = failure_event(job, ABANDONED)
-    entry = ("job", job.id, "event", kind, *(str(part) for pair in fields.items() for part in pair))
+    capture = EventCapture()
+    emit(capture, job.origin, job.id, *failure_event(job, ABANDONED))
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    CLAIM_ABANDONED(connection, keys, [job.id, time.time(), STREAM_MAXLEN, *entry])
+    event = event_arguments([capture.events[0].fields])[1:]
+    lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
 
 
 def failure_event(job, error):
@@ -93,6 +77,5 @@ def failure_event(job, error):
     return RETRYING, {"error": error, "delay": job.get_retry_interval(), "retries_left": job.retries_left - 1}
 
 
-# Callbacks that only queue writes on the connection they are given: our worker passes
-# them its pipeline instead of running them apart.
-PIPELINE_SAFE = frozenset({report_success, report_failure})
+# Their import paths, as jobs name them (rq.Callback(report_success).name)
+NAMES = {"success": f"{__name__}.report_success", "failure": f"{__name__}.report_failure"}

@@ -241,6 +241,43 @@ class Outage:
 outage = Outage()
 
 
+# Seconds a stopping process still waits for Redis: its whole stop must fit in the 5 s the
+# spec allows.
+STOP_PATIENCE = 2.0
+
+
+def keep_trying(action, stopping=None, patience=None, stop_patience=STOP_PATIENCE):
+    """`action()`, done again while Redis cannot serve it (worth_retrying: away, restarting,
+    still loading), after each of retry_delays(), said on stderr once per outage (`outage`).
+    The one retry loop of the package's long-running parts: what retrying cannot fix is
+    raised at once; the last error is raised after `patience` seconds (None: never) and,
+    once `stopping` (a threading.Event) is set, after `stop_patience` more seconds at most."""
+    give_up_at = None if patience is None else time.monotonic() + patience
+    stop_at = None
+    for delay in retry_delays():
+        try:
+            result = action()
+        except Exception as error:
+            if not worth_retrying(error):
+                raise
+            outage.lost(error)
+            now = time.monotonic()
+            if stopping is not None and stopping.is_set():
+                stop_at = now + stop_patience if stop_at is None else stop_at
+                give_up_at = stop_at if give_up_at is None else min(give_up_at, stop_at)
+            if give_up_at is not None and now >= give_up_at:
+                raise
+            wait = delay if give_up_at is None else min(delay, give_up_at - now)
+            if stopping is None or stopping.is_set():
+                time.sleep(wait)
+            else:
+                stopping.wait(wait)  # a stop asked for meanwhile is seen at once
+        else:
+            outage.back()
+            return result
+    return None  # retry_delays() never ends
+
+
 def give_up(error, quiet):
     """Print the not-connected line for an error retrying cannot fix, once; raise FatalRedisError."""
     (warn if quiet else say)(not_connected(error))

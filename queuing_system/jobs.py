@@ -1,9 +1,10 @@
 """Kue's job semantics on RQ: sequential ids, JSON payloads, lifecycle events.
 
-`queue.create(type, data).save()` becomes `create_jobs(queue, FUNCTION, [data])`: one MULTI/EXEC
-that saves every job of the batch or none, with ids from one counter shared by all queues
-(the first job ever created on an empty Redis is 1, as in Kue), and the job's success and
-failure reported to the event stream by RQ's own callbacks, so any RQ worker emits them.
+`queue.create(type, data).save()` becomes RQ's `enqueue_many` in `saved_once`: one
+MULTI/EXEC that saves every job of the batch or none, and once, with ids from one counter
+shared by all queues (the first job ever created on an empty Redis is 1, as in Kue), and
+the job's success and failure reported to the event stream by RQ's own callbacks, so any RQ
+worker emits them. `create_jobs` saves a batch of one function's jobs the same way, faster.
 """
 
 import argparse
@@ -16,13 +17,12 @@ from datetime import datetime, timezone
 
 import redis
 from rq import Callback, Queue, Retry
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import get_call_string
 
-from . import rq_speedups
-from .callbacks import report_failure, report_success
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
-from .redis_speedups import merge_writes
+from .worker import layout
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"
@@ -38,8 +38,9 @@ JOB_TIMEOUT = 20  # seconds
 RESULT_TTL = 500  # seconds
 FAILURE_TTL = 86_400  # seconds
 
-ON_SUCCESS = Callback(report_success)
-ON_FAILURE = Callback(report_failure)
+# Named, not imported: a job names its callbacks, which a worker imports (callbacks.py).
+ON_SUCCESS = Callback("queuing_system.callbacks.report_success")
+ON_FAILURE = Callback("queuing_system.callbacks.report_failure")
 
 
 class JobFailed(Exception):
@@ -148,9 +149,7 @@ def check_notifications(datas):
 
 
 def job_queue(name, connection):
-    """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker.
-    Every creator and worker makes one before its first job: RQ's speed-ups go in here."""
-    rq_speedups.install()
+    """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker."""
     return Queue(name, connection=connection, serializer=JSONSerializer)
 
 
@@ -166,6 +165,27 @@ def reserve_job_ids(connection, count=1):
     return until_answered(lambda: next_job_ids(connection, count))
 
 
+class Recorder(redis.Redis):
+    """A redis-py client that sends nothing: RQ's methods, given it as their pipeline, queue
+    their commands on it (execute_command, redis-py's one door for commands), for
+    saved_once to send as one transaction. Not for jobs with dependencies: RQ WATCHes those."""
+
+    explicit_transaction = True  # RQ puts a pipeline it is given in MULTI mode, unless it is
+
+    def __init__(self, connection):
+        super().__init__(connection_pool=connection.connection_pool)
+        self.commands = []  # (arguments, options) of each command
+
+    def execute_command(self, *args, **options):
+        self.commands.append((args, options))
+
+    def multi(self):
+        pass  # saved_once sends them in one MULTI/EXEC
+
+    def watch(self, *names):
+        raise NotImplementedError("saved_once saves no job with dependencies: RQ WATCHes them")
+
+
 @contextmanager
 def saved_once(queue, job_ids):
     """A pipeline for RQ's writes of the jobs `job_ids` (enqueue, enqueue_many, enqueue_at
@@ -173,14 +193,52 @@ def saved_once(queue, job_ids):
     none, and once. A dropped connection is retried: the batch is sent under WATCH of its
     first job, so redis-py never sends it twice (a batch Redis had saved would be queued
     twice), and a lost reply is settled by looking for that job."""
-    job_queue(queue.name, queue.connection)  # RQ's speed-ups, for the jobs made in the block
     with collector_paused():
-        batch = queue.connection.pipeline()
+        batch = Recorder(queue.connection)
         yield batch
-        merge_writes(batch)  # its replies are not read
-        commands = list(batch.command_stack)
-        batch.reset()
-        send_once(queue.connection, commands, Job.key_for(job_ids[0]))
+        send_once(queue.connection, merged(batch.commands), Job.key_for(job_ids[0]))
+
+
+# Writes to one key that Redis applies argument by argument, so that two in a row are one
+# with both's arguments: `HSET k a 1` then `HSET k b 2 a 3` is `HSET k a 1 b 2 a 3`.
+APPENDABLE = {"HSET": 2, "RPUSH": 1, "LPUSH": 1, "SADD": 1, "ZADD": 2}  # arguments per item
+MOST_ARGUMENTS = 4096  # in one merged command
+
+
+def merged(commands):
+    """`commands` made one per key and kind, where that leaves Redis as they would: when
+    every command is one of APPENDABLE, on a key given as str or bytes, with no options
+    (a ZADD's first argument, its score, a number: no NX, GT, CH...), and no key gets two
+    kinds. Commands on different keys are then independent, so each key's are sent
+    together, in order. RQ writes a job as HSET of its status, HSET of the job, RPUSH of
+    its id: three commands to pack, parse, queue and answer QUEUED, where one does. Their
+    replies are those of the merged commands (saved_once reads none)."""
+    merged = {}  # key: its commands, each a list of arguments
+    for args, options in commands:
+        name = args[0]
+        per_item = APPENDABLE.get(name)
+        if options or per_item is None or not appendable(name, args, per_item):
+            return commands
+        key = args[1].encode() if type(args[1]) is str else args[1]
+        if type(key) is not bytes:
+            return commands
+        same_key = merged.get(key)
+        if same_key is None:
+            merged[key] = [list(args)]
+        elif same_key[-1][0] != name:
+            return commands
+        elif len(same_key[-1]) + len(args) - 2 > MOST_ARGUMENTS:
+            same_key.append(list(args))
+        else:
+            same_key[-1] += args[2:]
+    return [(tuple(command), {}) for same_key in merged.values() for command in same_key]
+
+
+def appendable(name, args, per_item):
+    items = len(args) - 2
+    if items < per_item or items % per_item:
+        return False
+    return name != "ZADD" or all(type(score) in (int, float) for score in args[2::2])
 
 
 def send_once(connection, commands, first_key):
@@ -238,18 +296,66 @@ def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failu
     `function` is the import path of the job function ("7_job_processor.process"), which
     receives the data dict, as Kue's process callback received `job.data`. The jobs run
     as `timing` says (a delayed one waits in RQ's scheduled registry, which our workers
-    move on time: see due_jobs.py). A finished job is kept `result_ttl` seconds, a failed
-    one `failure_ttl`.
+    move on time: see worker/due_jobs.py). A finished job is kept `result_ttl` seconds, a
+    failed one `failure_ttl`.
     """
     datas = list(datas)
     if not datas:
         return []
     ids = reserve_job_ids(queue.connection, len(datas))
-    calls = job_calls(function, datas, ids, timing, result_ttl, failure_ttl)
-    with saved_once(queue, ids) as pipeline:
-        if timing.delay:
+    if timing.delay:
+        calls = job_calls(function, datas, ids, timing, result_ttl, failure_ttl)
+        with saved_once(queue, ids) as pipeline:
             return enqueue_many_at(queue, timing.due(), calls, pipeline)
-        return queue.enqueue_many(calls, pipeline=pipeline)
+    options = dict(
+        timeout=JOB_TIMEOUT,
+        result_ttl=result_ttl,
+        failure_ttl=failure_ttl,
+        retry=timing.retry(),
+        on_success=ON_SUCCESS,
+        on_failure=ON_FAILURE,
+    )
+    with collector_paused():
+        return saved_batch(queue, function, ids, datas, options)
+
+
+def saved_batch(queue, function, ids, datas, options):
+    """RQ's enqueue_many of jobs of one function with the same options: what RQ saves of
+    each (its to_dict), made once, by RQ (Queue.create_job), and for each job the fields
+    that differ (its id, data, description and moments), in one transaction (send_once),
+    one HSET per job and one RPUSH. RQ makes and checks a Job per job (Job.__init__ checks
+    its serializer against a Protocol, 8 us on Python 3.11), serializes its moments with
+    strftime and its data with zlib's 256 KB of state: three quarters of creating a job,
+    which tests/test_layout.py holds to leave Redis as RQ's enqueue_many leaves it."""
+    moment = datetime.now(timezone.utc)
+    first = queue.create_job(function, args=(datas[0],), job_id=ids[0], status=JobStatus.QUEUED, **options)
+    first.created_at = first.enqueued_at = moment
+    fields = first.to_dict()
+    names = list(fields)
+    template = [part for pair in fields.items() for part in pair]
+    data_at, description_at = 2 * names.index("data") + 1, 2 * names.index("description") + 1
+    dumps, jobs = queue.serializer.dumps, []
+    commands = [(("SADD", Queue.redis_queues_keys, queue.key), {})]
+    for job_id, data in zip(ids, datas, strict=True):
+        payload = dumps([function, None, [data], {}])
+        description = get_call_string(function, (data,), {}, max_length=75)
+        values = template.copy()
+        values[data_at], values[description_at] = layout.compressed(payload), description
+        commands.append((("HSET", Job.key_for(job_id), *values), {}))
+        jobs.append(like(first, job_id, payload, description))
+    for start in range(0, len(ids), MOST_ARGUMENTS):
+        commands.append((("RPUSH", queue.key, *ids[start : start + MOST_ARGUMENTS]), {}))
+    send_once(queue.connection, commands, Job.key_for(ids[0]))
+    return jobs
+
+
+def like(job, job_id, payload, description):
+    """A Job like `job` (RQ's, made by Queue.create_job), with its own id, data and
+    description."""
+    other = Job.__new__(type(job))
+    other.__dict__.update(vars(job))
+    other.id, other.data, other.description, other.meta = job_id, payload, description, {}
+    return other
 
 
 @contextmanager

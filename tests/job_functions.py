@@ -4,7 +4,8 @@ import time
 
 from rq import get_current_job
 
-from queuing_system.callbacks import report_progress
+from queuing_system.callbacks import NAMES, report_progress
+from queuing_system.worker.job import AllowlistJob
 
 
 def slow_with_progress(data):
@@ -40,3 +41,11 @@ def look(data):
     """Calls what the test put in LOOKS, while the job runs."""
     for each in LOOKS:
         each()
+
+
+class OnlyRecord(AllowlistJob):
+    """A custom job class for a stock `rq worker --job-class`: on queue only_record, only
+    record() runs, with our callbacks only."""
+
+    job_functions = {"only_record": frozenset({"tests.job_functions.record"})}
+    callbacks = frozenset(NAMES.values())

@@ -29,7 +29,7 @@ from queuing_system.grader.harness import (
     wait_for,
 )
 from queuing_system.jobs import job_queue
-from queuing_system.workers import drain
+from queuing_system.worker.pool import drain
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 

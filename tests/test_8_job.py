@@ -13,7 +13,7 @@ import pytest
 
 from queuing_system.grader.expected import created, job_events, sending
 from queuing_system.jobs import JOB_ID_KEY, job_queue
-from queuing_system.workers import drain
+from queuing_system.worker.pool import drain
 
 job8 = importlib.import_module("8_job")
 

@@ -24,7 +24,7 @@ from queuing_system.grader.expected import (
 from queuing_system.grader.harness import STOP_WITHIN, creator_quiet, processing, run_script, wait_for
 from queuing_system.jobs import NOW, ON_FAILURE, ON_SUCCESS, Timing, create_jobs, due_time, job_queue
 from queuing_system.reporter import event_line
-from queuing_system.set_aside import SET_ASIDE_KEY
+from queuing_system.worker.set_aside import SET_ASIDE_KEY
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"

@@ -12,7 +12,7 @@ from queuing_system.follower import READ_BLOCK_MS, EventFollower
 from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.reporter import JobReporter
-from queuing_system.workers import drain
+from queuing_system.worker.pool import drain
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"

@@ -6,9 +6,9 @@ import pytest
 import redis
 import redis.connection
 
-from queuing_system import jobs, redis_speedups
+from queuing_system import redis_speedups
 from queuing_system.connection import make_client
-from queuing_system.redis_speedups import LuaScript, merge_writes
+from queuing_system.redis_speedups import LuaScript
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
@@ -169,102 +169,3 @@ def test_a_script_outlives_a_script_flush_and_a_killed_connection(clients, redis
     redis_binary.client_kill_filter(_id=own.client_id())
     assert script(own, ["n"]) == 3  # sent again on a new connection
     assert redis_binary.get("n") == b"3"
-
-
-def snapshot(client):
-    """Every key's type and content."""
-    read = {
-        b"hash": client.hgetall,
-        b"list": lambda key: client.lrange(key, 0, -1),
-        b"set": client.smembers,
-        b"zset": lambda key: client.zrange(key, 0, -1, withscores=True),
-        b"string": client.get,
-    }
-    return {key: (client.type(key), read[client.type(key)](key)) for key in client.keys()}
-
-
-def sent(client, commands, merge):
-    """What Redis holds after `commands` in one transaction, merged or not."""
-    client.flushall()
-    with client.pipeline() as pipeline:
-        for args, options in commands:
-            pipeline.execute_command(*args, **options)
-        if merge:
-            assert merge_writes(pipeline)
-        pipeline.execute()
-    return snapshot(client)
-
-
-def rq_writes(client, monkeypatch, timing):
-    """The commands create_jobs sends for three jobs."""
-    stacks = []
-    monkeypatch.setattr(jobs, "merge_writes", lambda pipeline: stacks.append(list(pipeline.command_stack)))
-    jobs.create_jobs(
-        jobs.job_queue("fence", client), "tests.job_functions.record", [{"n": n} for n in range(3)], timing
-    )
-    [commands] = stacks
-    assert all(type(args) is tuple and type(options) is dict for args, options in commands), (
-        f"redis-py {redis.__version__}: a pipeline's command_stack no longer holds (args, options)"
-    )
-    return commands
-
-
-@pytest.mark.parametrize("timing", [jobs.NOW, jobs.Timing(delay=60)], ids=["enqueued", "scheduled"])
-def test_rqs_writes_merged_leave_redis_as_they_did(redis_binary, monkeypatch, timing):
-    commands = rq_writes(redis_binary, monkeypatch, timing)
-    assert sent(redis_binary, commands, merge=True) == sent(redis_binary, commands, merge=False)
-    with redis_binary.pipeline() as pipeline:
-        for args, options in commands:
-            pipeline.execute_command(*args, **options)
-        merge_writes(pipeline)
-        assert len(pipeline.command_stack) == 3 + 2  # a HSET per job; one RPUSH or ZADD, one SADD
-
-
-MERGEABLE = [
-    ("HSET", "h", "a", 1, "b", "x"),
-    ("RPUSH", b"q", "1"),
-    ("HSET", b"h", "a", 2),  # the same key as bytes: after the first, as Redis sees it
-    ("RPUSH", "q", "2", "3"),
-    ("LPUSH", "l", "1"),
-    ("SADD", "s", "m"),
-    ("LPUSH", "l", "2", "3"),
-    ("ZADD", "z", 1, "m", 2.5, "n"),
-    ("SADD", "s", "m", "n"),
-    ("ZADD", "z", 3, "m"),
-    *[("RPUSH", "q", str(n)) for n in range(4, 20)],
-]
-
-
-def test_appendable_writes_merged_leave_redis_as_they_did(redis_binary, monkeypatch):
-    monkeypatch.setattr(redis_speedups, "MOST_ARGUMENTS", 5)  # RPUSH q: several commands, in order
-    commands = [(args, {}) for args in MERGEABLE]
-    assert sent(redis_binary, commands, merge=True) == sent(redis_binary, commands, merge=False)
-    assert redis_binary.lrange("q", 0, -1) == [str(n).encode() for n in range(1, 20)]
-
-
-UNMERGEABLE = {
-    "two kinds on one key": [("RPUSH", "k", "a"), ("LPUSH", "k", "b")],
-    "another command": [("HSET", "h", "a", 1), ("EXPIRE", "h", 60)],
-    "a ZADD option": [("ZADD", "z", 1, "m"), ("ZADD", "z", "NX", 2, "m")],
-    "a field without its value": [("HSET", "h", "a", 1), ("HSET", "h", "b")],
-    "a key neither str nor bytes": [("SADD", 5, "m"), ("SADD", 5, "n")],
-}
-
-
-@pytest.mark.parametrize("commands", UNMERGEABLE.values(), ids=UNMERGEABLE.keys())
-def test_other_writes_are_sent_as_they_are(commands):
-    pipeline = redis.Redis().pipeline()  # never sent
-    for args in commands:
-        pipeline.execute_command(*args)
-    before = list(pipeline.command_stack)
-    assert merge_writes(pipeline) is False
-    assert pipeline.command_stack == before
-
-
-def test_writes_with_options_are_sent_as_they_are():
-    pipeline = redis.Redis().pipeline()
-    pipeline.hset("h", "a", 1)
-    pipeline.execute_command("HSET", "h", "b", 2, keys=["h"])
-    before = list(pipeline.command_stack)
-    assert merge_writes(pipeline) is False
-    assert pipeline.command_stack == before

@@ -1,151 +1,141 @@
-"""Our worker leans on RQ's private names (queuing_system.workers.RQ_PRIVATE_NAMES): an RQ
-release that moved one must fail here, by name, not later as a lost job."""
+"""What our worker takes of RQ: its public API and its data layout, not its internals.
+tests/test_layout.py holds the layout (an RQ release that moved it fails there, by name);
+here, the pin, the names the layout is built from, and no private name nor replaced module
+attribute of RQ or redis-py in the package (the apps' fenced module, redis_speedups.py, and
+its drift test, tests/test_redis_fence.py, aside)."""
 
-import datetime
-import importlib
-import inspect
-import zlib
+import ast
+import subprocess
+import sys
+from pathlib import Path
 
-import fakeredis
-import pytest
 import rq
-import rq.job
-import rq.results
 from rq.executions import Execution
-from rq.serializers import JSONSerializer
+from rq.job import Job
+from rq.queue import Queue
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.results import Result
+from rq.worker import SimpleWorker
 
-from queuing_system import rq_speedups
+import queuing_system
+from queuing_system.events import parse, stream_key
+from queuing_system.grader.harness import scripts_dir
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.workers import RQ_PRIVATE_NAMES, Worker
+from queuing_system.worker import layout
 
 TESTED_RELEASES = ("3.0",)  # RQ minor releases the whole suite passed on
+PACKAGE = Path(queuing_system.__file__).parent
+FENCED = {"redis_speedups.py", "round_trips.py"}  # the web server's, with their drift test
 
 
 def test_the_installed_rq_is_a_tested_release():
     release = ".".join(rq.__version__.split(".")[:2])
     assert release in TESTED_RELEASES, (
         f"RQ {rq.__version__} is installed; our worker is tested on RQ {', '.join(TESTED_RELEASES)} "
-        f"only. Install a tested release (pip install -e .), or run the whole suite on this one "
-        f"and add it to TESTED_RELEASES (see RQ_PRIVATE_NAMES in queuing_system/workers.py)"
+        "only. Run tests/test_layout.py on it: if it passes, run the whole suite and add the "
+        "release to TESTED_RELEASES and to the pin in pyproject.toml"
     )
 
 
-def test_every_private_name_we_use_is_still_there():
-    connection = fakeredis.FakeRedis()
-    queue = job_queue("fence", connection)
-    [job] = create_jobs(queue, "tests.job_functions.record", [{}])
-    worker = Worker([queue], connection=connection, serializer=JSONSerializer)
-    execution = Execution("an-id", job.id, connection)
-    instances = {Worker.__mro__[1]: worker, type(job): job, Execution: execution}
-    missing = [
-        f"{owner.__name__}.{name}"
-        for owner, name in RQ_PRIVATE_NAMES
-        if not hasattr(owner, name) and not hasattr(instances.get(owner, owner), name)
-    ]
-    assert not missing, f"RQ {rq.__version__} no longer has {', '.join(missing)}: our worker needs them"
-
-
-def test_every_module_where_we_replace_an_rq_function_still_uses_it():
-    rq_speedups.install()
-    missing = [
-        f"{module} no longer uses {name}"
-        for name, (ours, modules) in rq_speedups.PATCHES.items()
-        for module in modules
-        if getattr(importlib.import_module(module), name, None) is not ours
-    ]
-    assert not missing, f"RQ {rq.__version__}: {'; '.join(missing)}"
-
-
-def test_the_kept_serializer_check_answers_as_rqs_own():
-    for serializer in (None, JSONSerializer, "rq.serializers.JSONSerializer", "json", JSONSerializer):
-        assert rq_speedups.resolve_serializer(serializer) is rq_speedups.RQ_RESOLVE_SERIALIZER(serializer)
-    for not_one in (object(), "builtins.len"):
-        with pytest.raises((NotImplementedError, ValueError, AttributeError)):
-            rq_speedups.resolve_serializer(not_one)
-
-
-UTC = datetime.timezone.utc
-MOMENTS = [
-    datetime.datetime(2026, 11, 24, 3, 13, 11, 434102, tzinfo=UTC),
-    datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no microseconds
-    datetime.datetime(2026, 1, 2, 3, 4, 5, 6),  # naive
-    datetime.datetime(2026, 1, 2, 23, 4, 5, 6, tzinfo=datetime.timezone(datetime.timedelta(hours=-5))),
-    datetime.datetime(999, 12, 31, 0, 0, 0, 1, tzinfo=UTC),  # not padded by strftime
-    datetime.datetime.min,
-    datetime.datetime.max,
-]
-
-
-@pytest.mark.parametrize("moment", MOMENTS, ids=str)
-def test_our_timestamps_are_written_as_rqs_own(moment):
-    assert rq_speedups.utcformat(moment) == rq_speedups.RQ_UTCFORMAT(moment)
-
-
-TEXTS = [
-    "2026-11-24T03:13:11.434102Z",
-    "2026-11-24T03:13:11Z",  # RQ's older format
-    "2026-11-24T03:13:11.4341Z",  # fewer digits: RQ reads them, as microseconds
-    "2026-13-24T03:13:11.434102Z",
-    "2026-02-30T03:13:11.434102Z",
-    "2026-11-24T03:13:60.434102Z",
-    "2026-11-24 03:13:11.434102Z",
-    "2026-11-24T03:13:11.434102+00:00",
-    "2026-11-24T03:13:11.434102",
-    "\u0662026-11-24T03:13:11.434102Z",  # a digit that is not ASCII
-    "",
-    "garbage",
-]
-
-
-@pytest.mark.parametrize("text", TEXTS)
-def test_our_timestamps_are_read_as_rqs_own(text):
-    try:
-        expected = rq_speedups.RQ_UTCPARSE(text)
-    except ValueError:
-        with pytest.raises(ValueError):
-            rq_speedups.utcparse(text)
-        return
-    parsed = rq_speedups.utcparse(text)
-    assert parsed == expected and parsed.tzinfo is expected.tzinfo is UTC
-
-
-@pytest.mark.parametrize("timeout", [None, 0, 20, -1, True, 20.5, "20", "2m", "1h", "x", "", [1]], ids=repr)
-def test_our_timeouts_are_read_as_rqs_own(timeout):
-    def answer(parse):
-        try:
-            return "answers", parse(timeout)
-        except Exception as error:  # noqa: BLE001 - which error is part of the answer
-            return "raises", type(error)
-
-    assert answer(rq_speedups.parse_timeout) == answer(rq_speedups.RQ_PARSE_TIMEOUT)
-
-
-def test_rq_still_compresses_job_data_and_failures_with_zlib_compress():
-    for function, call in [
-        (rq.job.Job.to_dict, "zlib.compress(self.data)"),
-        (rq.results.Result.serialize, "zlib.compress(self.exc_string"),
+def test_the_layouts_keys_are_rqs_own(fake_redis):
+    queue = Queue("q", connection=fake_redis)
+    job = Job.create("tests.job_functions.record", connection=fake_redis, id="7", origin="q")
+    keys = layout.QueueKeys("q")
+    assert (keys.queue, keys.intermediate) == (queue.key, queue.intermediate_queue_key)
+    for ours, registry in [
+        (keys.started, StartedJobRegistry),
+        (keys.finished, FinishedJobRegistry),
+        (keys.failed, FailedJobRegistry),
+        (keys.scheduled, ScheduledJobRegistry),
     ]:
-        assert call in inspect.getsource(function), (
-            f"RQ {rq.__version__}: {function.__qualname__} no longer calls {call}"
-        )
+        assert ours == registry("q", connection=fake_redis).key
+    assert keys.first_seen("7") == queue.intermediate_queue.get_first_seen_key("7")
+    execution = Execution("e", "7", fake_redis, worker_name="w")
+    assert layout.execution_key(execution.composite_key) == execution.key
+    assert layout.executions_key("7") == job.execution_registry.key
+    assert layout.WorkerKeys("w").executions == execution.worker_executions_key
+    assert (layout.job_key("7"), layout.dependents_key("7"), layout.dependencies_key(job)) == (
+        job.key,
+        job.dependents_key,
+        job.dependencies_key,
+    )
+    assert layout.results_key("7") == Result.get_key("7")
+    worker = SimpleWorker([queue], connection=fake_redis, name="w", prepare_for_work=False)
+    assert layout.WorkerKeys("w").worker == worker.key
 
 
-TEXTS = [
-    "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",
-    "z" * 201,  # the job's data is then 257 bytes, just over what is stored uncompressed
-    "é" * 1500,
-    "x" * 70000,
-    "",
-]
-TEXT_IDS = ["a line", "just compressed", "non-ascii, under 4 KB", "over 4 KB", "empty"]
+def modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name not in FENCED and "grader" not in path.parts:
+            yield path, ast.parse(path.read_text())
 
 
-@pytest.mark.parametrize("text", TEXTS, ids=TEXT_IDS)
-def test_what_we_compress_is_read_back_by_rq_and_zlib(text):
-    rq_speedups.install()
-    connection = fakeredis.FakeRedis()
-    [job] = create_jobs(job_queue("fence", connection), "tests.job_functions.record", [{"text": text}])
-    assert rq.job.Job.fetch(job.id, connection=connection, serializer=JSONSerializer).args == [{"text": text}]
-    rq.results.Result.create_failure(job, ttl=60, exc_string=text)
-    assert rq.results.Result.fetch_latest(job).exc_string == text
-    assert zlib.decompress(rq_speedups.small_compress(text.encode())) == text.encode()
+def test_no_private_name_of_another_module_is_read():
+    """`x._name` only on our own objects (self, cls); Python's documented os._exit and
+    namedtuple's _asdict aside."""
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} .{node.attr}"
+        for path, tree in modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and node.attr not in ("_asdict", "_exit")
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+    assert not found, f"private names read: {found}"
+
+
+def test_no_module_attribute_of_rq_or_redis_is_replaced():
+    found = []
+    for path, tree in modules():
+        imported = {  # the names bound to RQ's and redis-py's modules and objects
+            alias.asname or alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            and any(
+                name.split(".")[0] in ("rq", "redis")
+                for name in (
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                )
+            )
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                    if target.value.id in imported and target.value.id not in ("self", "cls"):
+                        found.append(
+                            f"{path.relative_to(PACKAGE)}:{node.lineno} {target.value.id}.{target.attr}"
+                        )
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr":
+                first = node.args[0]
+                if isinstance(first, ast.Name) and first.id in imported:
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} setattr({first.id}, ...)")
+    assert not found, f"module attributes replaced: {found}"
+
+
+def test_a_stock_rq_worker_given_our_job_class_refuses_a_foreign_job(redis_url, redis_binary):
+    """The allowlist is a custom job class, as RQ documents them: `rq worker --job-class`."""
+    queue = job_queue("only_record", redis_binary)
+    foreign = queue.enqueue("os.getcwd", failure_ttl=600)
+    [ours] = create_jobs(queue, "tests.job_functions.record", [{"name": "ours"}])
+    done = subprocess.run(
+        [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", redis_url, "--serializer", "json"]
+        + ["--worker-class", "rq.worker.SimpleWorker", "--job-class", "tests.job_functions.OnlyRecord"]
+        + ["only_record"],
+        cwd=scripts_dir(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ours.get_status() == "finished" and redis_binary.lrange("test:ran", 0, -1) == [b"ours"]
+    assert foreign.get_status() == "failed"
+    assert (
+        "Job refused: 'os.getcwd' is not a job function of queue only_record"
+        in foreign.latest_result().exc_string
+    )
+    kinds = [parse(fields).kind for _entry, fields in redis_binary.xrange(stream_key("only_record"))]
+    assert kinds == ["completed"]  # ours, by its callback; the foreign job named none

@@ -1,33 +1,31 @@
-"""Our worker's fast path keeps RQ's data model: what it leaves in Redis is what RQ's own
-SimpleWorker leaves, dependents still run, progress still goes out while a job runs, and a
-queued outcome survives Redis going away for a moment."""
+"""Our worker (queuing_system/worker/) keeps RQ's data model (tests/test_layout.py compares
+it with RQ's own worker on every path): dependents still run, progress still goes out while a
+job runs, an end waits for Redis while it is away, and a stopping worker gives up in time."""
 
-import base64
-import re
 import subprocess
 import sys
 import threading
 import time
 import traceback
-import zlib
 
 import pytest
 import redis
-from rq import Callback, Queue, SimpleWorker
+from rq import Callback, Queue
 from rq import Worker as RQWorker
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from queuing_system import workers
-from queuing_system.bookkeeping import FLUSH_AFTER, Outbox
-from queuing_system.callbacks import report_success
+from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
-from queuing_system.grader.harness import scripts_dir, wait_for
+from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import JOB_TIMEOUT, ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
-from queuing_system.set_aside import SET_ASIDE_KEY
-from queuing_system.workers import Worker, WorkerThread, drain, failure_text, make_worker
+from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
+from queuing_system.worker import lua, maintenance
+from queuing_system.worker.core import Worker, failure_text
+from queuing_system.worker.pool import WorkerThread, drain, make_worker
+from queuing_system.worker.set_aside import SET_ASIDE_KEY
+from queuing_system.worker.steps import Steps
 from tests import job_functions
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -36,106 +34,6 @@ QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
 NOTIFICATION = {"phoneNumber": "4153518743", "message": "This is the code 4321 to verify your account"}
 BLACKLISTED = {"phoneNumber": "4153518780", "message": "This is the code 4562 to verify your account"}
-
-MASKS = [
-    (re.compile(r"\b127\.0\.0\.1:\d+"), "<address>"),  # the worker's client port
-    (re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z?"), "<time>"),  # RQ's timestamps
-    (re.compile(r"\b\d+\.\d+\b"), "<number>"),  # epoch seconds, working time
-    (re.compile(r"\b\d{13}-\d+\b"), "<entry>"),  # stream entry ids
-    (re.compile(r"[0-9a-f]{32}"), "<id>"),  # execution ids, worker names
-]
-
-
-def mask(value, worker_name):
-    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    text = text.replace(worker_name, "<worker>")
-    for pattern, replacement in MASKS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def unpack(field, value):
-    """A failure's traceback, compressed by RQ, down to its last line: the frames above it
-    are the two workers' own code."""
-    if field == b"exc_string":
-        return zlib.decompress(base64.b64decode(value)).decode().strip().splitlines()[-1]
-    return value
-
-
-def snapshot(client, worker_name):
-    """Every key with its type, contents (timestamps and ids masked) and whether it expires."""
-    state = {}
-    for key in client.keys("*"):
-        kind = client.type(key).decode()
-        if kind == "hash":
-            content = {mask(f, worker_name): mask(v, worker_name) for f, v in client.hgetall(key).items()}
-        elif kind in ("set", "zset"):
-            members = client.smembers(key) if kind == "set" else client.zrange(key, 0, -1)
-            content = sorted(mask(m, worker_name) for m in members)
-        elif kind == "list":
-            content = [mask(m, worker_name) for m in client.lrange(key, 0, -1)]
-        elif kind == "stream":
-            content = [
-                {mask(f, worker_name): mask(unpack(f, v), worker_name) for f, v in fields.items()}
-                for _, fields in client.xrange(key)
-            ]
-        else:
-            content = mask(client.get(key), worker_name)
-        state[mask(key, worker_name)] = (kind, content, client.ttl(key) > 0)
-    return state
-
-
-def process_with(worker_class, client, data):
-    client.flushall()
-    queue = job_queue(QUEUE, client)
-    [job] = create_jobs(queue, PROCESS, [data])
-    worker = worker_class([queue], connection=client, serializer=JSONSerializer)
-    worker.work(burst=True)
-    assert queue.fetch_job(job.id).args == [data]
-    return snapshot(client, worker.name)
-
-
-@pytest.mark.parametrize("data", [NOTIFICATION, BLACKLISTED], ids=["completed", "failed"])
-def test_our_worker_leaves_redis_as_rqs_simple_worker_does(redis_binary, data):
-    ours = process_with(Worker, redis_binary, data)
-    # Our outbox's one addition: the marker of its last batch done, which expires.
-    [marker] = [key for key in ours if key.startswith("queuing:outbox:")]
-    assert ours.pop(marker)[2], "the outbox's marker must expire"
-    stock = process_with(SimpleWorker, redis_binary, data)
-    assert ours == stock
-    assert any(key.startswith("rq:results:") for key in ours)  # the comparison covered a result
-
-
-def running_with(worker_class, client, timeout):
-    """What Redis holds while a job of timeout `timeout` runs on a worker of `worker_class`."""
-    client.flushall()
-    queue = job_queue(QUEUE, client)
-    [job] = create_jobs(queue, "tests.job_functions.look", [{}])
-    client.hset(job.key, "timeout", timeout)
-    worker = worker_class([queue], connection=client, serializer=JSONSerializer)
-    seen = []
-    job_functions.LOOKS[:] = [lambda: seen.append(snapshot(client, worker.name))]
-    try:
-        worker.work(burst=True)
-    finally:
-        job_functions.LOOKS.clear()
-    [running] = seen
-    return running
-
-
-# Our worker starts a job in the step that takes it (bookkeeping.Start), from RQ's writes
-# for a stand-in job with our jobs' timeout; a job with another goes the two-step way.
-@pytest.mark.parametrize("timeout", [JOB_TIMEOUT, 180], ids=["started as taken", "started apart"])
-def test_a_running_job_is_in_redis_as_under_rqs_simple_worker(redis_binary, timeout):
-    ours = running_with(Worker, redis_binary, timeout)
-    # Our additions: the outbox's marker, and the lock of the worker moving due jobs.
-    for addition in ("queuing:outbox:", "rq:scheduler-lock:"):
-        [key] = [key for key in ours if key.startswith(addition)]
-        assert ours.pop(key)[2], f"{key} must expire"
-    stock = running_with(SimpleWorker, redis_binary, timeout)
-    assert ours == stock
-    [execution] = [key for key in ours if key.startswith("rq:execution:")]
-    assert ours[execution][1]["job_id"] == "1"  # the comparison covered a started job
 
 
 def test_a_dependent_job_runs_once_its_parent_has_finished(redis_binary):
@@ -165,44 +63,40 @@ def test_progress_goes_out_while_the_job_is_still_running(redis_binary):
     finally:
         worker.stop()
     assert job.return_value() == 1.5
+    # Sent once: by the thread while the job ran, not again with its end.
+    kinds = [fields[b"event"] for _entry, fields in redis_binary.xrange(stream_key("slow"))]
+    assert kinds == [b"progress", b"completed"]
 
 
-def test_an_outcome_queued_while_redis_is_away_is_written_when_it_is_back(capsys):
+def test_a_jobs_end_waits_for_redis_while_it_is_away_and_is_written_when_it_is_back(capsys):
     with RedisServer(appendonly=True) as server:
         client = redis.Redis.from_url(server.url)
         queue = job_queue(QUEUE, client)
-        [job] = create_jobs(queue, PROCESS, [NOTIFICATION])
         follower = EventFollower(client, QUEUE)
-        outbox = Outbox(client)
-        server.stop()
-        outbox.add(lambda pipeline: report_success(job, pipeline, None))
+        [job] = create_jobs(queue, "tests.job_functions.look", [{}])
         restart = threading.Timer(0.5, server.start)
-        restart.start()
+        job_functions.LOOKS[:] = [server.stop, restart.start]  # Redis goes while the job runs
         try:
-            outbox.close()
+            drain({QUEUE: "tests.job_functions.look"}, client)
         finally:
+            job_functions.LOOKS.clear()
             restart.join()
         assert [e.kind for e in follower.follow([job.id])] == ["completed"]
+        assert job.get_status() == JobStatus.FINISHED
         err = capsys.readouterr().err
         assert "Redis client not connected to the server: " in err
         assert "Redis client connected to the server again after " in err
 
 
-def test_a_followup_queued_with_its_writes_is_called_when_the_timer_sends_them(redis_binary):
-    # A job's end was queued, then its followup, in two calls: the outbox's timer, sending
-    # late progress in between, left the followup without its group, and the IndexError
-    # failed a job whose end had been written (one run in a full suite under load).
-    outbox = Outbox(redis_binary)
-    try:
-        replies = []
-        with outbox.lock:  # the timer cannot send it before it is made late
-            outbox.add(lambda pipeline: pipeline.set("progress", "50"))
-            outbox.queued_at -= FLUSH_AFTER  # late: the timer sends it at its next tick
-        outbox.add(lambda pipeline: pipeline.exists("progress"), then=replies.append)
-        wait_for(lambda: replies, timeout=5)  # sent by the timer, not by a flush of ours
-        assert replies == [1]
-    finally:
-        outbox.close()
+def test_a_step_sent_again_after_its_reply_was_lost_is_answered_not_done_again(redis_binary):
+    keys = ["queuing:step:test", "progressed", stream_key("steps")]
+    steps = Steps(redis.Redis(connection_pool=redis_binary.connection_pool), threading.Event())
+    args = [0, "", 1, 4, "job", "7", "event", "progress"]
+    steps.send(lua.PROGRESS, keys, args)
+    assert lua.PROGRESS(redis_binary, keys, args) == [b"", b"", b"none", None, None]  # the same step again
+    assert redis_binary.xlen(stream_key("steps")) == 1
+    steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])  # the next one is done
+    assert redis_binary.xlen(stream_key("steps")) == 2
 
 
 def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
@@ -217,37 +111,43 @@ def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):
 
 def test_an_id_not_text_taken_during_maintenance_is_set_aside(redis_binary, monkeypatch):
     # Another worker takes it just after this one has looked for such ids to set aside,
-    # then RQ's cleanup reads it as text: UnicodeDecodeError, and the worker quit.
+    # then the maintenance reads the intermediate list again: RQ's own read each id as
+    # text, and the worker quit on the UnicodeDecodeError.
     worker = make_worker({QUEUE: PROCESS}, redis_binary)
     queue = worker.queues[0]
-    looked, taken = workers.set_aside_undecodable, []
+    looked, taken = maintenance.set_aside_undecodable, []
 
     def then_another_worker_takes_it(queue, entries):
         looked(queue, entries)
         if not taken:
             taken.append(redis_binary.rpush(queue.intermediate_queue_key, b"\xff\xfe binary id"))
 
-    monkeypatch.setattr(workers, "set_aside_undecodable", then_another_worker_takes_it)
-    worker.clean_registries()
+    monkeypatch.setattr(maintenance, "set_aside_undecodable", then_another_worker_takes_it)
+    worker.maintenance.clean(worker.steps_of[0])
     assert redis_binary.lrange(SET_ASIDE_KEY.format(queue=QUEUE), 0, -1) == [b"\xff\xfe binary id"]
     assert redis_binary.llen(queue.intermediate_queue_key) == 0
 
 
-def test_a_stopping_outbox_gives_up_on_an_unreachable_redis_after_its_patience(capsys):
+def test_a_stopping_worker_gives_up_on_an_unreachable_redis_after_its_patience(capsys):
     with RedisServer() as server:
-        outbox = Outbox(redis.Redis.from_url(server.url))
-        server.stop()
-        outbox.add(lambda pipeline: pipeline.set("never", "written"))
+        client = redis.Redis.from_url(server.url)
+        queue = job_queue(QUEUE, client)
+        [job] = create_jobs(queue, "tests.job_functions.look", [{}])
+        worker = make_worker({QUEUE: "tests.job_functions.look"}, client)
+        job_functions.LOOKS[:] = [server.stop, worker.stopping.set]  # stopped while Redis is away
         started = time.monotonic()
-        outbox.close(patience=0.5)
+        try:
+            worker.work(burst=True)
+        finally:
+            job_functions.LOOKS.clear()
         assert time.monotonic() - started < 5
-    assert "Gave up sending 1 queued writes" in capsys.readouterr().err
+    assert f"Gave up sending the end of job {job.id}" in capsys.readouterr().err
 
 
 SIGTERM_AT_REGISTRATION = """
 import os, signal, sys
 import redis
-from queuing_system.workers import log_level, make_worker, quiet_rq_logging
+from queuing_system.worker.pool import log_level, make_worker, quiet_rq_logging
 
 quiet_rq_logging()
 signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a supervisor's child starts
@@ -282,7 +182,7 @@ def test_a_plain_rq_success_callback_runs_on_a_real_connection(redis_binary):
     queue = Queue("plain", connection=redis_binary, serializer=JSONSerializer)
     callback = Callback("tests.job_functions.note_success")
     job = queue.enqueue("tests.job_functions.record", {"name": "a"}, on_success=callback)
-    Worker([queue], connection=redis_binary, serializer=JSONSerializer).work(burst=True)  # runs anything
+    Worker([queue], redis_binary, serializer=JSONSerializer).work(burst=True)  # runs anything
     assert redis_binary.lrange("test:callbacks", 0, -1) == [job.id.encode()]
     assert job.get_status() == JobStatus.FINISHED
 

@@ -10,8 +10,8 @@ from rq.job import JobStatus
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.set_aside import SET_ASIDE_KEY
-from queuing_system.workers import drain
+from queuing_system.worker.pool import drain
+from queuing_system.worker.set_aside import SET_ASIDE_KEY
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
@@ -74,6 +74,8 @@ def good_job_runs_behind(connection, write_garbage):
 @given(changes=st.dictionaries(st.sampled_from(FIELDS), values, min_size=1, max_size=3))
 @example(changes={"repeats_left": b"99999999999999999999"})  # found: the drain never ended
 @example(changes={"result_ttl": b"9223372036854775808"})  # found: Redis refused its EXPIRE
+@example(changes={"timeout": b"nan"})  # found: a step's EXPIRE of nan seconds, refused half-way
+@example(changes={"meta": b"\x00"})  # found: a meta JSON cannot write, failing the worker, not the job
 def test_a_job_hash_with_garbage_fields_never_kills_the_worker(changes):
     connection = fakeredis.FakeRedis()
 

@@ -4,7 +4,7 @@ from rq.registry import FinishedJobRegistry
 
 from queuing_system.grader.harness import RunningScript, wait_for
 from queuing_system.jobs import create_job, create_jobs, job_queue
-from queuing_system.set_aside import SET_ASIDE_KEY
+from queuing_system.worker.set_aside import SET_ASIDE_KEY
 
 QUEUE = "push_notification_code_2"
 GOOD = [{"phoneNumber": f"41500000{n:02d}", "message": f"m{n}"} for n in range(10)]

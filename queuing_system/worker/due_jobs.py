@@ -15,8 +15,8 @@ import time
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
-from .connection import RETRYABLE
-from .console import warn
+from ..connection import worth_retrying
+from ..console import debugging, warn
 from .set_aside import due_entries, is_job_id, set_aside_scheduled
 
 SCHEDULER_INTERVAL = 1  # seconds between two looks for due jobs (RQ's default)
@@ -25,13 +25,13 @@ SCHEDULER_INTERVAL = 1  # seconds between two looks for due jobs (RQ's default)
 class DueJobs:
     """Moves the due jobs of `queues` onto them, at most once per SCHEDULER_INTERVAL."""
 
-    def __init__(self, queues, connection, serializer, logging_level):
+    def __init__(self, queues, connection, serializer):
         self.scheduler = RQScheduler(
             queues,
             connection=connection,
             interval=SCHEDULER_INTERVAL,
             serializer=serializer,
-            logging_level=logging_level,
+            logging_level="DEBUG" if debugging() else "WARNING",
         )
         self.queues = queues
         self.serializer = serializer
@@ -47,7 +47,7 @@ class DueJobs:
         self.next_look = time.monotonic() + SCHEDULER_INTERVAL
         if not self.scheduler.acquire_locks():
             return
-        due = {queue: due_entries(queue) for queue in self.queues}
+        due = {queue: due_entries(queue, int(time.time())) for queue in self.queues}
         if not any(due.values()):
             return
         for queue, entries in due.items():
@@ -56,9 +56,9 @@ class DueJobs:
                     set_aside_scheduled(queue, entry, "it is no job id")
         try:
             self.scheduler.enqueue_scheduled_jobs()
-        except RETRYABLE:
-            raise
         except Exception as error:  # a due job RQ cannot read: found and set aside
+            if worth_retrying(error):
+                raise
             if not self.set_aside_unreadable(due) and repr(error) != self.failing:
                 warn(f"could not move due jobs onto their queues: {error!r}; trying again")
                 self.failing = repr(error)
@@ -72,9 +72,9 @@ class DueJobs:
             for entry in filter(is_job_id, entries):
                 try:
                     Job.fetch_many([entry.decode()], queue.connection, self.serializer)
-                except RETRYABLE:
-                    raise
                 except Exception as error:  # as RQ's scheduler reads it
+                    if worth_retrying(error):
+                        raise
                     set_aside_scheduled(queue, entry.decode(), f"it cannot be read ({error!r})", report=True)
                     count += 1
         return count

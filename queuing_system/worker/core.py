@@ -1,0 +1,520 @@
+"""Our worker: RQ's queues, jobs and data (layout.py), RQ's documented API, and each
+transition of a job one Lua step (steps.py, scripts/*.lua), as BullMQ's workers move jobs:
+a job's end, the take of the next job and its start go to Redis in one round trip.
+
+It runs jobs in its own process or thread (no fork per job, as RQ's SimpleWorker), stops
+only between two steps (within STOP_POLL seconds when idle), waits quietly while Redis is
+away, runs only its queues' job functions (job.AllowlistJob), and leaves in Redis what
+RQ's own worker leaves (tests/test_layout.py compares the two on every path).
+"""
+
+import math
+import random
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from datetime import datetime
+
+import redis
+from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+from rq.job import Retry
+from rq.job_lifecycle import call_exception_handlers
+from rq.queue import Queue
+from rq.serializers import JSONSerializer, resolve_serializer
+from rq.timeouts import JobTimeoutException
+
+from .. import callbacks
+from ..connection import keep_trying, outage, worth_retrying
+from ..console import debug, debugging, warn
+from ..events import stream_key
+from ..jobs import JobFailed, JobRefused
+from . import layout, lua
+from .due_jobs import DueJobs
+from .job import WorkerJob, writable
+from .maintenance import Maintenance
+from .presence import Presence
+from .set_aside import is_text, set_aside_job, set_aside_undecodable
+from .steps import EventCapture, Progress, Steps, event_arguments
+
+STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
+SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
+
+# The callbacks that write nothing but events (through events.emit): the worker gives them
+# an EventCapture, and their event goes in the step of the job's end.
+EVENT_CALLBACKS = frozenset({callbacks.report_success, callbacks.report_failure})
+OUR_CALLBACKS = frozenset(callbacks.NAMES.values())
+# Where the callbacks lived before events.py was split: jobs queued then still name them.
+RENAMED_CALLBACKS = {
+    "queuing_system.events.report_success": callbacks.NAMES["success"],
+    "queuing_system.events.report_failure": callbacks.NAMES["failure"],
+}
+
+
+class AlarmDeathPenalty:
+    """A job's timeout by SIGALRM, as RQ's UnixSignalDeathPenalty (the same error and
+    words), with its handler installed once, not twice per job: signal.signal costs more
+    than a notification job's own Python."""
+
+    armed = None  # the penalty running, whose timeout the alarm is
+
+    def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
+        self.timeout = int(timeout)
+        self.exception = exception
+
+    @classmethod
+    def install(cls):
+        signal.signal(signal.SIGALRM, cls.handle)
+
+    @classmethod
+    def handle(cls, signum, frame):
+        penalty = cls.armed
+        if penalty is not None:
+            cls.armed = None
+            raise penalty.exception(f"Task exceeded maximum timeout value ({penalty.timeout} seconds)")
+
+    def __enter__(self):
+        if self.timeout > 0:
+            AlarmDeathPenalty.armed = self
+            signal.alarm(self.timeout)
+
+    def __exit__(self, *exc_info):
+        AlarmDeathPenalty.armed = None
+        signal.alarm(0)
+        return False
+
+
+class QueueSteps:
+    """A queue's keys as a step takes them (take.lua's KEYS[1..7]), with the RQ Queue."""
+
+    def __init__(self, queue, worker_keys):
+        self.queue = queue
+        self.keys = layout.QueueKeys(queue.name)
+        self.stream = stream_key(queue.name)
+        self.take_keys = [
+            worker_keys.step,
+            self.keys.queue,
+            self.keys.intermediate,
+            self.keys.started,
+            worker_keys.worker,
+            worker_keys.executions,
+            layout.SUSPENDED_KEY,
+        ]
+
+
+class Run:
+    """A job taken and started by a step, then run: what its end writes."""
+
+    __slots__ = ("job", "queue", "execution", "started", "outcome", "events", "result", "exc_string")
+
+    def __init__(self, job, queue, execution, started):
+        self.job, self.queue, self.execution, self.started = job, queue, execution, started
+        self.outcome = None  # FINISH or FAIL once it ran
+        self.events = []  # its outcome's events (EventCapture's)
+        self.result = self.exc_string = None
+
+
+class Worker:
+    """A worker on `queues` (RQ Queues, or their names) with `connection` (redis-py, bytes).
+
+    `job_functions` ({queue name: the import paths of its job functions}) is what it may
+    run: a job naming anything else, or a callback that is not ours, fails with a clear
+    message and is never imported. None runs any function and callback, as RQ's own worker
+    does. `stopping` (a threading.Event), set, stops it after the job in hand; SIGTERM and
+    SIGINT set it, when it runs on the main thread.
+
+    A job whose worker died (SIGKILL, power loss) is noticed within its timeout plus
+    lua.ABANDON_GRACE plus MAINTENANCE_EVERY seconds, and reported failed; a job taken off
+    the queue but never started goes back on the queue (maintenance.py).
+    """
+
+    job_class = WorkerJob
+    death_penalty_class = AlarmDeathPenalty
+
+    def __init__(
+        self,
+        queues,
+        connection,
+        serializer=JSONSerializer,
+        job_functions=None,
+        name=None,
+        stopping=None,
+        exception_handlers=(),
+        default_result_ttl=DEFAULT_RESULT_TTL,
+        **_rq_options,  # what RQ's Worker also takes (job_class...): ours are fixed
+    ):
+        self.connection = connection
+        self.queues = [
+            queue if isinstance(queue, Queue) else Queue(queue, connection=connection) for queue in queues
+        ]
+        self.serializer = resolve_serializer(serializer)
+        self.name = name or uuid.uuid4().hex
+        self.stopping = stopping or threading.Event()
+        self.exception_handlers = list(exception_handlers)
+        self.default_result_ttl = default_result_ttl
+        self.keys = layout.WorkerKeys(self.name)
+        callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
+        self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
+        self.steps_of = [QueueSteps(queue, self.keys) for queue in self.queues]
+        self.client = self.steps = self.progress = self.presence = None
+        self.maintenance = Maintenance(self)
+        self.due_jobs = DueJobs(self.queues, connection, self.serializer)
+        self.ran = 0
+        self.ids = random.Random()  # execution ids: uuid4's 128 random bits, without a system call each
+        self.enqueued = False  # the last step's job had dependents, enqueued since
+
+    # Starting and stopping
+
+    def work(self, burst=False, logging_level=None, max_jobs=None, **_rq_options):
+        """Run jobs until stopped, or in burst mode until the queues are empty, `max_jobs`
+        at most. Returns whether it ran any. Raises what keep_trying raises if Redis cannot
+        be reached as it starts."""
+        restore = self.handle_stop_signals()
+        try:
+            self.connect()
+            try:
+                self.register_birth()
+                self.presence.listen(self.connection)
+                self.presence.set_state("started")
+                self.loop(burst, max_jobs)
+            finally:
+                self.teardown()
+        finally:
+            restore()
+        return self.ran > 0
+
+    def handle_stop_signals(self):
+        """SIGTERM and SIGINT only note the request (on the main thread): the loop stops
+        between two steps, never in the middle of one, where Redis may have moved a job
+        and the worker never hear of it. Installed before the worker registers: a signal
+        as it registers still has it leave its registration. Returns what undoes it."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def request_stop(signum, frame):
+            self.stopping.set()
+
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        AlarmDeathPenalty.install()
+        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+    def connect(self):
+        """A client of its own (one connection) for the worker's steps and presence."""
+        pool = self.connection.connection_pool
+        self.client = keep_trying(
+            lambda: redis.Redis(connection_pool=pool, single_connection_client=True), self.stopping
+        )
+        self.steps = Steps(self.client, self.stopping)
+        self.progress = Progress(self.steps, self.keys.step)
+        self.presence = Presence(self.client, self.keys, [queue.name for queue in self.queues], self.stopping)
+
+    def register_birth(self):
+        self.presence.register_birth()
+
+    def teardown(self):
+        """Leave RQ's list of workers and give up the due jobs' locks, at once if Redis is
+        away while stopping (the worker's hash and the locks expire by themselves)."""
+        if self.progress is not None:
+            self.progress.close()
+        if self.presence is None:
+            return
+        self.presence.stop_listening()
+        for leave in (self.due_jobs.release, self.presence.register_death):
+            try:
+                keep_trying(leave, self.stopping, patience=STOP_POLL)
+            except Exception as error:  # noqa: BLE001 - leaving must not raise over the cause
+                if not worth_retrying(error):
+                    raise
+        self.client.close()
+
+    # The loop
+
+    def loop(self, burst, max_jobs):
+        current, take, ended = 0, "*", None
+        while True:
+            self.between_jobs()
+            more = not self.stopping.is_set() and (max_jobs is None or self.ran < max_jobs)
+            queue = self.steps_of[current]
+            reply = self.step(queue, ended, take if more else "")
+            ended, take = None, "*"
+            if reply is None:
+                return  # Redis stayed away while stopping: what was unsent is said
+            status, job_id, fields, moment, execution = reply
+            if status == "started":
+                ended = self.run(queue, job_id, fields, moment, execution)
+                continue
+            if status == "stranger":
+                warn(
+                    f"job {job_id.decode(errors='replace')}: given to another worker while this one held it"
+                    " (paused, or cut off from Redis); not run here"
+                )
+                continue
+            if status == "nojob":
+                self.skip(queue, job_id)
+                continue
+            if status == "suspended":
+                if burst:
+                    return
+                self.presence.set_state("suspended")
+                self.stopping.wait(SUSPENDED_POLL)
+                continue
+            if not more:
+                return
+            if self.enqueued:  # dependents of the job that ended: on the queue now
+                self.enqueued = False
+                continue
+            self.presence.set_state("idle")  # the queue is empty, as RQ says before its dequeue
+            if current + 1 < len(self.steps_of):  # the next queue, in the order given
+                current += 1
+                continue
+            current = 0
+            if burst:
+                return
+            taken = self.wait_for_job(self.steps_of[0])
+            if taken is not None:
+                take = taken
+
+    def between_jobs(self):
+        """What the worker does besides jobs, each when due: its heartbeat, the due jobs,
+        the maintenance of its queues. Redis away: the next step waits for it."""
+        try:
+            self.presence.heartbeat()
+            self.due_jobs.move()
+            self.maintenance.run_if_due()
+        except Exception as error:
+            if not worth_retrying(error):
+                raise
+            outage.lost(error)
+
+    def wait_for_job(self, queue):
+        """An id a blocking move took off the queue (BLMOVE, as RQ's dequeue for one queue)
+        within STOP_POLL seconds, or None. Several queues, or a Redis before 6.2 (no BLMOVE),
+        are looked at again instead."""
+        if len(self.steps_of) > 1 or not self.maintenance.has_blmove():
+            self.stopping.wait(STOP_POLL / 10)
+            return None
+        keys = queue.keys
+        try:
+            return keep_trying(
+                lambda: self.client.blmove(keys.queue, keys.intermediate, STOP_POLL),
+                self.stopping,
+                stop_patience=0,
+            )
+        except Exception as error:
+            if not worth_retrying(error):
+                raise
+            return None  # stopping: the loop ends
+
+    # Steps
+
+    def step(self, queue, ended, take):
+        """Send the end of `ended` (a Run, or None) with the take of `take` ('*', an id, or
+        ''). Returns (status, id, hash, moment, execution id) of what was taken, or None
+        if the worker gave up on Redis as it stopped."""
+        now = time.time()
+        moment = datetime.fromtimestamp(now, layout.UTC)
+        text = layout.timestamp_text(moment)
+        execution = f"{self.ids.getrandbits(128):032x}"
+        busy = "0" if self.presence.state == "busy" else "1"
+        args = [0, take, execution, repr(now), text, int(now), self.name, busy]
+        keys = queue.take_keys
+        script = lua.TAKE
+        with self.steps.lock:  # the job's progress, taken and sent in one go
+            if ended is not None:
+                script = ended.outcome
+                end_keys, end_args = self.end_of(ended, now, text)
+                keys, args = keys + end_keys, args + end_args
+            try:
+                passed, dependents, status, job_id, fields = self.steps.send(script, keys, args)
+            except Exception as error:
+                if not worth_retrying(error):
+                    raise
+                what = "a step" if ended is None else f"the end of job {ended.job.id}"
+                self.steps.drop(error, what)
+                return None
+        if ended is not None:
+            self.ended(ended, passed, dependents)
+        status = status.decode()
+        if status == "started":
+            self.presence.state = "busy"
+        return status, job_id, fields, moment, execution
+
+    def end_of(self, run, now, text):
+        """(KEYS[8...], ARGV[9...]) of the end of `run` (finish.lua, fail.lua)."""
+        job = run.job
+        keys = run.queue.keys
+        meta, progress = self.progress.take()
+        end_keys = [
+            job.key,
+            layout.results_key(job.id),
+            keys.finished if run.outcome is lua.FINISH else keys.failed,
+            layout.execution_key(f"{job.id}:{run.execution}"),
+            layout.executions_key(job.id),
+            layout.dependents_key(job.id),
+            layout.dependencies_key(job),
+            run.queue.stream,
+        ]
+        worked = repr(max(now - run.started.timestamp(), 0.0))
+        counted = "successful_job_count" if run.outcome is lua.FINISH else "failed_job_count"
+        end_args = [job.id, run.execution, text, worked, meta, counted]
+        result_ids = [run.execution, layout.epoch_text(run.started), repr(now)]
+        events = [*progress, *(event.fields for event in run.events)]
+        if run.outcome is lua.FINISH:
+            ttl = job.get_result_ttl(self.default_result_ttl)
+            score = "+inf" if ttl < 0 else int(now) + ttl
+            result = layout.result_fields(
+                layout.SUCCESSFUL_RESULT, self.name, *result_ids, return_value=run.result
+            )
+            end_args += [ttl, score, len(result), *result]
+        else:
+            end_keys.append(layout.QUEUES_KEY)
+            end_args += self.failure_arguments(run, job, end_keys, now, text, result_ids)
+        return end_keys, end_args + event_arguments(events)
+
+    def failure_arguments(self, run, job, end_keys, now, text, result_ids):
+        """fail.lua's ARGV[15...] before the events: failed, or retried (RQ's Job.retry)."""
+        if job.retries_left:  # RQ's job.should_retry
+            interval = job.get_retry_interval()
+            if interval:
+                end_keys[2] = run.queue.keys.scheduled
+                due = math.ceil(now + interval)  # RQ rounds down: a retry would come early
+                return ["scheduled", job.retries_left - 1, due]
+            return ["queued_front" if job.enqueue_at_front_on_retry else "queued", job.retries_left - 1, text]
+        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        score = ttl if ttl < 0 else int(now) + ttl
+        result = layout.result_fields(
+            layout.FAILED_RESULT, self.name, *result_ids, exc_string=layout.compressed_text(run.exc_string)
+        )
+        kept = "" if job.failure_ttl is None else job.failure_ttl
+        return ["failed", ttl, score, kept, len(result), *result]
+
+    def ended(self, run, passed, dependents):
+        """After a job's end was sent: said if it was dropped, its dependents enqueued."""
+        if passed == b"0":
+            warn(
+                f"job {run.job.id}: reported abandoned while this worker held it"
+                " (paused, or cut off from Redis); its end here is dropped"
+            )
+        elif dependents != b"0" and not (run.outcome is lua.FAIL and run.job.retries_left):
+            # '' (the step was done before, its reply lost): maybe, and enqueuing is safe
+            self.maintenance.enqueue_dependents(run.queue.queue, run.job)
+            self.enqueued = True
+
+    # Running a job
+
+    def run(self, queue, job_id, fields, moment, execution):
+        """Run the job a step took and started; returns its Run, whose end the next step
+        sends (None if the job could not be read: set aside)."""
+        try:
+            job = self.job_from(job_id, fields, moment)
+        except Exception as error:
+            if worth_retrying(error):
+                raise
+            set_aside_job(queue, job_id, execution, self.keys, error)
+            return None
+        run = Run(job, queue, execution, moment)
+        try:
+            with self.death_penalty_class(
+                job.timeout or Queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id
+            ):
+                result = job.perform()
+            if isinstance(result, Retry):
+                raise JobFailed("a job returning Retry is retried by RQ's own worker only")
+            self.succeeded(run, result)
+        except BaseException:  # whatever the job raises is its failure, as in RQ's perform_job
+            self.failed(run, sys.exc_info())
+        self.ran += 1
+        return run
+
+    def job_from(self, job_id, fields, moment):
+        """The job of `fields` (its hash as taken), as it is now started: RQ's restore,
+        its moments read by layout.read_timestamp (RQ's strptime is 16 us each)."""
+        job = self.job_class(job_id.decode(), connection=self.connection)
+        job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
+        hash_ = dict(zip(fields[::2], fields[1::2], strict=True))
+        moments = [(name, hash_.pop(name, None)) for name in layout.TIMESTAMP_FIELDS]
+        hash_[b"status"], hash_[b"worker_name"] = layout.STARTED.encode(), self.name.encode()
+        job.restore(hash_)
+        for name, raw in moments:
+            if raw:
+                setattr(job, name.decode(), layout.read_timestamp(raw))
+        job.started_at = job.last_heartbeat = moment
+        job.progress = self.progress
+        writable(job)
+        return job
+
+    def succeeded(self, run, result):
+        """RQ's success callback, then the end to write (finish.lua)."""
+        job = run.job
+        callback = job.success_callback
+        if callback in EVENT_CALLBACKS:
+            capture = EventCapture()
+            callback(job, capture, result)
+            run.events = capture.events
+        elif callback is not None:  # any other runs now, on a real connection, as RQ runs it
+            with self.death_penalty_class(job.success_callback_timeout, JobTimeoutException, job_id=job.id):
+                callback(job, job.connection, result)
+        run.outcome = lua.FINISH
+        run.result = layout.return_value_text(job.serializer, result)
+
+    def failed(self, run, exc_info):
+        """RQ's failure callback, the failure said, then the end to write (fail.lua)."""
+        job = run.job
+        callback = job.failure_callback
+        if callback in EVENT_CALLBACKS:
+            capture = EventCapture()
+            callback(job, capture, *exc_info)
+            run.events = capture.events
+        elif callback is not None:
+            try:
+                with self.death_penalty_class(
+                    job.failure_callback_timeout, JobTimeoutException, job_id=job.id
+                ):
+                    callback(job, job.connection, *exc_info)
+            except Exception:  # as RQ: a failing callback's error becomes the job's
+                exc_info = sys.exc_info()
+        self.handle_exception(job, *exc_info)
+        run.outcome = lua.FAIL
+        run.exc_string = failure_text(exc_info)
+
+    def handle_exception(self, job, *exc_info):
+        """Say a job's failure on stderr (one line; the traceback with QUEUING_DEBUG), then
+        call the worker's exception handlers, as RQ's handler chain does."""
+        error = exc_info[1]
+        if isinstance(error, JobRefused):  # someone wrote a job we do not run: say so
+            warn(f"job {job.id}: {error}")
+        elif isinstance(error, JobFailed):  # the job's own verdict, reported by its event
+            if debugging():  # the line is not even made otherwise: one per failed job
+                debug(f"job {job.id} failed: {error}")
+        elif debugging():
+            warn(
+                f"Worker {self.name}: job {job.id} failed:\n{''.join(traceback.format_exception(*exc_info))}"
+            )
+        else:
+            warn(f"Worker {self.name}: job {job.id} failed: {error!r}")
+        if self.exception_handlers:
+            call_exception_handlers(self.exception_handlers, job, *exc_info)
+
+    def skip(self, queue, job_id):
+        """An id with no job behind it, as RQ skips it (out of the intermediate list too);
+        one that is not text is set aside (RQ's own code dies reading it)."""
+        if not is_text(job_id):
+            set_aside_undecodable(queue.queue, [job_id])
+            return
+        warn(f"queue {queue.queue.name}: skipped {job_id.decode()!r}, an id with no job")
+        keep_trying(lambda: self.connection.lrem(queue.keys.intermediate, 1, job_id), self.stopping)
+
+
+def failure_text(exc_info):
+    """What a failure records (the result's exc_string): the traceback, as RQ's own worker
+    records it; for a job's own verdict (JobFailed: a blacklisted number, a refused job),
+    its last line alone, `queuing_system.jobs.JobFailed: message`. That line is what anyone
+    reads of it (the creator's event, follower.failure_message, rq-dashboard), and on
+    Python 3.11 formatting the frames above it costs more than the job itself."""
+    error = exc_info[1]
+    if isinstance(error, JobFailed):  # as traceback.format_exception_only says it
+        kind = type(error)
+        return f"{kind.__module__}.{kind.__qualname__}" + (f": {error}\n" if str(error) else "\n")
+    return "".join(traceback.format_exception(*exc_info))

@@ -1,0 +1,228 @@
+"""RQ's Redis data layout, as our worker writes and reads it: stated once, here.
+
+RQ's own tools read it (`rq info`, `rq requeue`, rq-dashboard, RQ's registries, `Job.fetch`,
+`job.latest_result()`), RQ's own worker writes it, and so does ours: its transitions are Lua
+scripts (scripts/*.lua) given the keys and values made here. Each key's name comes from RQ's
+public names (RQ_KEY_PREFIX moves them all). tests/test_layout.py runs every path (success,
+failure, retry with back-off, delayed, abandoned, dependents, refused, set aside) through
+RQ's own SimpleWorker and through ours, and names the key or field that moved.
+
+Keys, for a queue Q, a job J, an execution E of it (J:E, its composite key), a worker W:
+
+| key                          | type   | what it holds (written by)                                |
+|------------------------------|--------|-----------------------------------------------------------|
+| rq:queue:Q                   | list   | ids of the jobs waiting (creators; retries; requeues)     |
+| rq:queue:Q:intermediate      | list   | ids a blocking take moved off the queue, not yet started |
+| rq:job:J                     | hash   | the job (JOB_FIELDS below)                                |
+| rq:execution:J:E             | hash   | a run of the job: id, job_id, created_at, last_heartbeat, |
+|                              |        | worker_name (epoch seconds); lives its timeout + grace    |
+| rq:executions:J              | zset   | E, scored by when it expires + 60                         |
+| rq:wip:Q                     | zset   | J:E while it runs, scored by when it counts as abandoned  |
+| rq:finished:Q, rq:failed:Q   | zset   | J, scored by when its retention ends                      |
+| rq:scheduled:Q               | zset   | J, scored by when it is due (whole seconds)               |
+| rq:results:J                 | stream | one entry per outcome (RESULT fields below), MAXLEN ~ 10  |
+| rq:job:J:dependents          | set    | ids of jobs waiting for J                                 |
+| rq:worker:W                  | hash   | the worker (WORKER_FIELDS), expiring without heartbeats   |
+| rq:worker:W:executions       | set    | J:E of the runs the worker holds                          |
+| rq:workers, rq:workers:Q     | set    | rq:worker:W of the live workers (of Q)                    |
+| rq:queues                    | set    | rq:queue:Q of every queue that was used                   |
+| rq:suspended                 | string | set by `rq suspend`: workers take no job while it exists  |
+
+Our own keys beside RQ's, which RQ's tools ignore: the worker's step marker
+(`queuing:step:W`, see steps.py), the set-aside lists (`queuing:set_aside:Q`) and the event
+stream (`queuing:events:Q`, events.py).
+
+Values: the job hash's moments are text, RQ_TIMESTAMP (`2026-01-31T09:15:02.123456Z`, UTC);
+executions and results keep epoch seconds as a float's repr; registries score whole seconds.
+"""
+
+import base64
+import datetime
+import re
+import zlib
+
+from rq.defaults import RQ_KEY_PREFIX
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, ExecutionRegistry
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+from rq.results import Result
+from rq.suspension import WORKERS_SUSPENDED
+from rq.utils import utcparse
+from rq.worker import Worker as RQWorker
+from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
+
+JOB_PREFIX = Job.redis_job_namespace_prefix  # rq:job:
+EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq:execution:J:E (Execution.key)
+EXECUTIONS_PREFIX = ExecutionRegistry.key_template.format("")  # rq:executions:J
+WORKER_PREFIX = RQWorker.redis_worker_namespace_prefix  # rq:worker:W
+QUEUES_KEY = Queue.redis_queues_keys  # rq:queues
+SUSPENDED_KEY = WORKERS_SUSPENDED  # rq:suspended
+WORKERS_KEY = REDIS_WORKER_KEYS  # rq:workers
+
+# The fields of a job's hash that our worker writes as it runs the job (RQ's worker writes
+# the same, with the rest of the hash again as it was).
+STARTED_FIELDS = ("last_heartbeat", "status", "started_at", "worker_name")
+ENDED_FIELDS = ("status", "ended_at", "last_heartbeat")
+# A job's moments, text in the hash: read by read_timestamp, not by RQ's strptime.
+TIMESTAMP_FIELDS = (b"created_at", b"enqueued_at", b"started_at", b"ended_at", b"last_heartbeat")
+
+STARTED = JobStatus.STARTED.value
+FINISHED = JobStatus.FINISHED.value
+FAILED = JobStatus.FAILED.value
+SCHEDULED = JobStatus.SCHEDULED.value
+QUEUED = JobStatus.QUEUED.value
+
+# A result stream entry's `type` (Result.Type)
+SUCCESSFUL_RESULT = Result.Type.SUCCESSFUL.value
+FAILED_RESULT = Result.Type.FAILED.value
+RESULTS_KEPT = 10  # entries of a job's result stream (Result.save: XADD MAXLEN ~ 10)
+# RQ's words in an abandoned job's failure, with the moment it was found (record_job_failure)
+ABANDONED_FAILURE = "Moved to FailedJobRegistry, due to AbandonedJobError, at {moment}"
+UNSERIALIZABLE = "Unserializable return value"  # what RQ stores for a result it cannot dump
+
+EXECUTION_GRACE = 60  # seconds an execution's registry entry outlives it (ExecutionRegistry.add)
+FIRST_SEEN_TTL = 86_400  # seconds: an intermediate entry's first-seen mark (IntermediateQueue)
+
+
+class QueueKeys:
+    """The keys of queue `name` (see the table above)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.queue = Queue.redis_queue_namespace_prefix + name
+        self.intermediate = IntermediateQueue.get_intermediate_queue_key(self.queue)
+        self.started = StartedJobRegistry.key_template.format(name)
+        self.finished = FinishedJobRegistry.key_template.format(name)
+        self.failed = FailedJobRegistry.key_template.format(name)
+        self.scheduled = ScheduledJobRegistry.key_template.format(name)
+        self.deferred = DeferredJobRegistry.key_template.format(name)
+        self.workers = WORKERS_BY_QUEUE_KEY % name
+
+    def first_seen(self, job_id):
+        """The mark of an intermediate entry seen by a maintenance pass (RQ's own key)."""
+        return f"{self.intermediate}:first_seen:{job_id}"
+
+
+class WorkerKeys:
+    """The keys of worker `name`."""
+
+    def __init__(self, name):
+        self.name = name
+        self.worker = WORKER_PREFIX + name
+        self.executions = WORKER_EXECUTIONS_KEY_TEMPLATE.format(name)
+        self.step = f"queuing:step:{name}"  # ours: the last step done (steps.py)
+
+
+def job_key(job_id):
+    return JOB_PREFIX + job_id
+
+
+def dependents_key(job_id):
+    return Job.dependents_key_for(job_id)
+
+
+def dependencies_key(job):
+    return job.dependencies_key  # rq:job::J:dependencies, two colons, as RQ names it
+
+
+def results_key(job_id):
+    return Result.get_key(job_id)
+
+
+def execution_key(composite):
+    return EXECUTION_PREFIX + composite
+
+
+def executions_key(job_id):
+    return EXECUTIONS_PREFIX + job_id
+
+
+# Moments
+
+
+RQ_TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
+UTC = datetime.timezone.utc
+from_iso = datetime.datetime.fromisoformat
+
+
+def timestamp_text(moment):
+    """A moment as a job's hash keeps it: RQ's `%Y-%m-%dT%H:%M:%S.%fZ`, in UTC."""
+    return f"{moment.astimezone(UTC).isoformat(timespec='microseconds')[:26]}Z"
+
+
+def now_text():
+    return timestamp_text(datetime.datetime.now(UTC))
+
+
+def read_timestamp(raw):
+    """A job hash's moment (bytes), as RQ reads it, without strptime (16 us each, four per
+    job taken): the shape RQ writes goes through fromisoformat, any other through RQ's own
+    utcparse, which raises ValueError for what it cannot read."""
+    if RQ_TIMESTAMP.fullmatch(raw):
+        return from_iso(raw[:-1].decode()).replace(tzinfo=UTC)
+    return utcparse(raw.decode())
+
+
+def epoch_text(moment):
+    """A moment as executions and results keep it: epoch seconds, a float's repr."""
+    return repr(moment.timestamp())
+
+
+# Results
+
+
+STORED_UP_TO = 256  # bytes: data up to this size is stored in zlib's format, not deflated
+
+
+def compressed(data):
+    """Bytes as RQ keeps a job's data and a failure's traceback: in zlib's format, which RQ
+    reads back with zlib.decompress. Up to STORED_UP_TO bytes (a notification job's data
+    is 130, a failure's one line a hundred) they are stored, not deflated: zlib.compress
+    allocates and clears 256 KB of state (60,000 instructions) to save a few bytes."""
+    if len(data) > STORED_UP_TO:
+        return zlib.compress(data)
+    compressor = zlib.compressobj(0, zlib.DEFLATED, 9, 1)  # level, method, window bits, memLevel
+    return compressor.compress(data) + compressor.flush()
+
+
+def compressed_text(text):
+    """A failure's traceback as a result stream entry keeps it: compressed, then base64."""
+    return base64.b64encode(compressed(text.encode())).decode()
+
+
+def return_value_text(serializer, value):
+    """A result's return value as its stream entry keeps it: serialized, base64; None is
+    not kept (the field is absent)."""
+    if value is None:
+        return None
+    try:
+        dumped = serializer.dumps(value)
+    except Exception:  # noqa: BLE001 - as RQ: anything it cannot dump is said so
+        dumped = serializer.dumps(UNSERIALIZABLE)
+    return base64.b64encode(dumped).decode()
+
+
+def result_fields(kind, worker_name, execution_id, started, ended, exc_string=None, return_value=None):
+    """The flat (field, value) list of a result stream entry (Result.serialize)."""
+    fields = ["type", kind, "worker_name", worker_name]
+    if exc_string is not None:
+        fields += ["exc_string", exc_string]
+    if return_value is not None:
+        fields += ["return_value", return_value]
+    return [
+        *fields,
+        "execution_id",
+        execution_id,
+        "execution_started_at",
+        started,
+        "execution_ended_at",
+        ended,
+    ]

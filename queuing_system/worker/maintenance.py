@@ -1,0 +1,175 @@
+"""A worker's upkeep of its queues, every MAINTENANCE_EVERY seconds (RQ's workers: every
+10 minutes), by whichever of their workers comes first:
+
+- a job whose worker died (SIGKILL, power loss) is found by its expired run in the started
+  registry and ended as RQ ends it, failed ("Job abandoned: ...") or retried, with its
+  event, in one step that claims it (abandon.lua): reported once, not run again (its
+  notification may already be sent);
+- a job a worker had taken off the queue but never started (it died, or froze, between its
+  blocking move and the start) goes back to the front of the queue (requeue_stranded.lua);
+- what is not text in the intermediate lists is set aside (RQ's own code dies reading it);
+- then RQ's own upkeep of the registries (finished, failed, deferred, ready, rate limits:
+  rq.registry.clean_registries) and of the list of workers, under RQ's maintenance lock,
+  and of job groups.
+"""
+
+import math
+import time
+from datetime import datetime
+
+from rq.defaults import DEFAULT_FAILURE_TTL
+from rq.exceptions import NoSuchJobError
+from rq.group import Group
+from rq.queue import Queue
+from rq.registry import clean_registries
+from rq.utils import get_version
+from rq.worker_registration import clean_worker_registry
+
+from .. import callbacks
+from ..connection import until_answered, worth_retrying
+from ..console import debug, warn
+from ..events import ABANDONED, emit
+from . import layout, lua
+from .set_aside import is_text, set_aside_job, set_aside_undecodable
+from .steps import EventCapture, event_arguments
+
+MAINTENANCE_EVERY = 10  # seconds between two looks at a queue's upkeep
+
+
+class Maintenance:
+    """The upkeep of `worker`'s queues (a core.Worker), when due."""
+
+    def __init__(self, worker):
+        self.worker = worker
+        self.next_run = 0.0
+        self.failing = None  # the error last said of RQ's own upkeep
+        self.version = None
+
+    def has_blmove(self):
+        """Whether this Redis moves a job from list to list as it blocks (6.2 and later)."""
+        if self.version is None:
+            self.version = get_version(self.worker.connection)
+        return self.version >= (6, 2, 0)
+
+    def run_if_due(self):
+        if time.monotonic() < self.next_run:
+            return
+        self.next_run = time.monotonic() + MAINTENANCE_EVERY
+        for queue in self.worker.steps_of:
+            self.clean(queue)
+        # RQ's upkeep of job groups (shared by every queue): once a round, by one worker
+        if Group.acquire_maintenance_lock(self.worker.connection, MAINTENANCE_EVERY - 1):
+            Group.clean_registries(self.worker.connection)
+
+    def clean(self, queue):
+        connection, keys = self.worker.connection, queue.keys
+        set_aside_undecodable(queue.queue, connection.lrange(keys.intermediate, 0, -1))
+        requeued, no_job = lua.REQUEUE_STRANDED(
+            connection, [keys.intermediate, keys.queue, keys.started], [keys.first_seen("")]
+        )
+        for job_id in requeued:
+            debug(f"job {job_id.decode()} was taken by a worker that stopped before starting it: requeued")
+        set_aside_undecodable(queue.queue, no_job)  # came in since the look above
+        for job_id in filter(is_text, no_job):
+            if connection.lrem(keys.intermediate, 1, job_id):
+                debug(f"queue {queue.queue.name}: dropped {job_id!r} (no job) from its intermediate list")
+        for run in connection.zrangebyscore(keys.started, 0, int(time.time())):
+            self.abandon(queue, run)
+        self.rqs_own(queue.queue)
+
+    def abandon(self, queue, run):
+        """End the job of `run` (an expired J:E of the started registry), claimed."""
+        connection, keys = self.worker.connection, queue.keys
+        job_id, _, execution = run.decode(errors="replace").partition(":")
+        if not is_text(run) or not execution:
+            warn(f"queue {queue.queue.name}: dropped {run!r} from its started registry, no run of a job")
+            connection.zrem(keys.started, run)
+            return
+        try:
+            job = self.worker.job_class.fetch(
+                job_id, connection=connection, serializer=self.worker.serializer
+            )
+        except NoSuchJobError:
+            connection.zrem(keys.started, run)  # as RQ's cleanup drops it
+            return
+        except Exception as error:
+            if worth_retrying(error):
+                raise
+            set_aside_job(queue, job_id.encode(), execution, self.worker.keys, error)
+            return
+        if job.get_status(refresh=False) != layout.STARTED:
+            connection.zrem(keys.started, run)  # ended already: what RQ's cleanup drops
+            return
+        kind, fields = callbacks.failure_event(job, ABANDONED)
+        capture = EventCapture()
+        emit(capture, job.origin, job.id, kind, fields)
+        now = time.time()
+        registry, becomes = keys.failed, self.becomes(job, now, keys)
+        if becomes[0] == "scheduled":
+            registry = keys.scheduled
+        job_keys = [
+            keys.started,
+            job.key,
+            layout.results_key(job.id),
+            registry,
+            queue.stream,
+            keys.queue,
+            layout.QUEUES_KEY,
+            layout.dependents_key(job.id),
+            layout.dependencies_key(job),
+        ]
+        args = [run.decode(), job.id, *becomes, *event_arguments([capture.events[0].fields])[1:]]
+        claimed, dependents = until_answered(lambda: lua.ABANDON(connection, job_keys, args))
+        if claimed == b"1":
+            debug(f"job {job.id}: its worker stopped before finishing it; {becomes[0]}")
+            if dependents == b"1":
+                self.enqueue_dependents(queue.queue, job)
+
+    @staticmethod
+    def becomes(job, now, keys):
+        """abandon.lua's ARGV[3...] before the event: failed (RQ's record_job_failure) or
+        retried (RQ's Job.retry)."""
+        if job.retries_left:
+            interval = job.get_retry_interval()
+            if interval:
+                return ["scheduled", job.retries_left - 1, math.ceil(now + interval)]  # never early
+            front = "queued_front" if job.enqueue_at_front_on_retry else "queued"
+            return [
+                front,
+                job.retries_left - 1,
+                layout.timestamp_text(datetime.fromtimestamp(now, layout.UTC)),
+            ]
+        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
+        moment = datetime.fromtimestamp(now, layout.UTC)
+        exc_string = layout.compressed_text(layout.ABANDONED_FAILURE.format(moment=moment))
+        result = ["type", layout.FAILED_RESULT, "worker_name", "", "exc_string", exc_string]
+        kept = "" if job.failure_ttl is None else job.failure_ttl
+        return ["failed", ttl, ttl if ttl < 0 else int(now) + ttl, kept, len(result), *result]
+
+    def rqs_own(self, queue):
+        """RQ's upkeep of the registries and of its list of workers, reading jobs with the
+        worker's job class (which imports no callback it does not allow)."""
+        ours = Queue(
+            queue.name,
+            connection=queue.connection,
+            serializer=queue.serializer,
+            job_class=self.worker.job_class,
+        )
+        if not ours.acquire_maintenance_lock():
+            return
+        try:
+            clean_registries(ours)
+            clean_worker_registry(ours)
+            self.failing = None
+        except Exception as error:  # a job RQ cannot read: said once, tried again next time
+            if worth_retrying(error):
+                raise
+            if repr(error) != self.failing:
+                warn(f"queue {queue.name}: RQ's upkeep of its registries failed: {error!r}; trying again")
+                self.failing = repr(error)
+        finally:
+            ours.release_maintenance_lock()
+
+    def enqueue_dependents(self, queue, job):
+        """RQ's enqueue of the jobs waiting on this one."""
+        until_answered(lambda: queue.enqueue_dependents(job))

@@ -1,0 +1,139 @@
+"""A batch of jobs is saved as RQ's own enqueue_many saves it, in one transaction: create_jobs
+leaves Redis as RQ's enqueue_many leaves it, and the writes RQ's methods queue in saved_once
+(the scripts' way) are merged to one per key without changing what Redis holds."""
+
+import pytest
+import redis
+
+from queuing_system import jobs
+from queuing_system.jobs import Recorder, Timing, create_jobs, job_calls, job_queue, merged, reserve_job_ids
+from tests.test_layout import moved, snapshot
+
+PROCESS = "7_job_processor.process"
+DATAS = [
+    {"phoneNumber": f"415000000{n}", "message": f"m{n}" * (n * 60)} for n in range(4)
+]  # some over 256 bytes
+
+
+@pytest.mark.parametrize("timing", [jobs.NOW, Timing(attempts=3, backoff=2)], ids=["once", "retried"])
+def test_create_jobs_leaves_redis_as_rqs_enqueue_many_does(redis_binary, timing):
+    redis_binary.flushall()
+    created = create_jobs(job_queue("fence", redis_binary), PROCESS, DATAS, timing)
+    ours = snapshot(redis_binary, [])
+    redis_binary.flushall()
+    queue = job_queue("fence", redis_binary)
+    ids = reserve_job_ids(redis_binary, len(DATAS))
+    theirs_jobs = queue.enqueue_many(job_calls(PROCESS, DATAS, ids, timing))
+    theirs = snapshot(redis_binary, [])
+    assert moved(ours, theirs) == {}
+    for job, theirs_job in zip(created, theirs_jobs, strict=True):  # the jobs returned are RQ's
+        assert (job.id, list(job.args), job.description, job.origin) == (
+            theirs_job.id,
+            list(theirs_job.args),
+            theirs_job.description,
+            theirs_job.origin,
+        )
+        assert (job.retries_left, job.retry_intervals, job.get_status()) == (
+            theirs_job.retries_left,
+            theirs_job.retry_intervals,
+            theirs_job.get_status(),
+        )
+        assert job.meta == {} and job.meta is not created[0].meta or job is created[0]
+
+
+def held(client):
+    """Every key's type and content."""
+    read = {
+        b"hash": client.hgetall,
+        b"list": lambda key: client.lrange(key, 0, -1),
+        b"set": client.smembers,
+        b"zset": lambda key: client.zrange(key, 0, -1, withscores=True),
+        b"string": client.get,
+    }
+    return {key: (client.type(key), read[client.type(key)](key)) for key in client.keys()}
+
+
+def sent(client, commands):
+    """What Redis holds after `commands` in one transaction."""
+    client.flushall()
+    with client.pipeline() as pipeline:
+        for args, options in commands:
+            pipeline.execute_command(*args, **options)
+        pipeline.execute()
+    return held(client)
+
+
+def rq_writes(client, timing):
+    """The commands RQ's methods queue for three jobs, as saved_once records them."""
+    queue = job_queue("fence", client)
+    calls = job_calls("tests.job_functions.record", [{"n": n} for n in range(3)], ["1", "2", "3"], timing)
+    recorder = Recorder(client)
+    if timing.delay:
+        jobs.enqueue_many_at(queue, timing.due(), calls, recorder)
+    else:
+        queue.enqueue_many(calls, pipeline=recorder)
+    assert recorder.commands, "RQ queued nothing on the recorder"
+    return recorder.commands
+
+
+@pytest.mark.parametrize("timing", [jobs.NOW, Timing(delay=60)], ids=["enqueued", "scheduled"])
+def test_rqs_writes_merged_leave_redis_as_they_did(redis_binary, timing):
+    commands = rq_writes(redis_binary, timing)
+    assert sent(redis_binary, merged(commands)) == sent(redis_binary, commands)
+    assert len(merged(commands)) == 3 + 2  # a HSET per job; one RPUSH or ZADD, one SADD
+
+
+MERGEABLE = [
+    ("HSET", "h", "a", 1, "b", "x"),
+    ("RPUSH", b"q", "1"),
+    ("HSET", b"h", "a", 2),  # the same key as bytes: after the first, as Redis sees it
+    ("RPUSH", "q", "2", "3"),
+    ("LPUSH", "l", "1"),
+    ("SADD", "s", "m"),
+    ("LPUSH", "l", "2", "3"),
+    ("ZADD", "z", 1, "m", 2.5, "n"),
+    ("SADD", "s", "m", "n"),
+    ("ZADD", "z", 3, "m"),
+    *[("RPUSH", "q", str(n)) for n in range(4, 20)],
+]
+
+
+def test_appendable_writes_merged_leave_redis_as_they_did(redis_binary, monkeypatch):
+    monkeypatch.setattr(jobs, "MOST_ARGUMENTS", 5)  # RPUSH q: several commands, in order
+    commands = [(args, {}) for args in MERGEABLE]
+    assert sent(redis_binary, merged(commands)) == sent(redis_binary, commands)
+    assert redis_binary.lrange("q", 0, -1) == [str(n).encode() for n in range(1, 20)]
+
+
+UNMERGEABLE = {
+    "two kinds on one key": [("RPUSH", "k", "a"), ("LPUSH", "k", "b")],
+    "another command": [("HSET", "h", "a", 1), ("EXPIRE", "h", 60)],
+    "a ZADD option": [("ZADD", "z", 1, "m"), ("ZADD", "z", "NX", 2, "m")],
+    "a field without its value": [("HSET", "h", "a", 1), ("HSET", "h", "b")],
+    "a key neither str nor bytes": [("SADD", 5, "m"), ("SADD", 5, "n")],
+    "an option": [(("HSET", "h", "a", 1), {}), (("HSET", "h", "b", 2), {"keys": ["h"]})],
+}
+
+
+@pytest.mark.parametrize("commands", UNMERGEABLE.values(), ids=UNMERGEABLE.keys())
+def test_other_writes_are_sent_as_they_are(commands):
+    commands = [command if isinstance(command[1], dict) else (command, {}) for command in commands]
+    assert merged(commands) is commands
+
+
+def test_a_batch_sent_again_after_a_dropped_connection_is_saved_once(redis_binary, monkeypatch):
+    sends = []
+    real = redis.client.Pipeline.execute
+
+    def drop_the_first_reply(pipeline, *args, **kwargs):
+        result = real(pipeline, *args, **kwargs)
+        sends.append(1)
+        if len(sends) == 1:
+            raise redis.ConnectionError("the reply was lost")
+        return result
+
+    redis_binary.flushall()
+    monkeypatch.setattr(redis.client.Pipeline, "execute", drop_the_first_reply)
+    created = create_jobs(job_queue("fence", redis_binary), PROCESS, DATAS)
+    assert len(sends) == 1  # settled by looking, not sent again
+    assert redis_binary.lrange("rq:queue:fence", 0, -1) == [job.id.encode() for job in created]
