@@ -252,26 +252,40 @@ def keep_trying(action, stopping=None, patience=None, stop_patience=STOP_PATIENC
     The one retry loop of the package's long-running parts: what retrying cannot fix is
     raised at once; the last error is raised after `patience` seconds (None: never) and,
     once `stopping` (a threading.Event) is set, after `stop_patience` more seconds at most."""
+    try:  # the first try, as most are: no more than the call
+        result = action()
+    except Exception as error:
+        if not worth_retrying(error):
+            raise
+        return tried_again(action, error, stopping, patience, stop_patience)
+    if outage.since is not None:
+        outage.back()
+    return result
+
+
+def tried_again(action, error, stopping, patience, stop_patience):
+    """keep_trying's tries after the first failed with `error`."""
     give_up_at = None if patience is None else time.monotonic() + patience
     stop_at = None
     for delay in retry_delays():
+        outage.lost(error)
+        now = time.monotonic()
+        if stopping is not None and stopping.is_set():
+            stop_at = now + stop_patience if stop_at is None else stop_at
+            give_up_at = stop_at if give_up_at is None else min(give_up_at, stop_at)
+        if give_up_at is not None and now >= give_up_at:
+            raise error
+        wait = delay if give_up_at is None else min(delay, give_up_at - now)
+        if stopping is None or stopping.is_set():
+            time.sleep(wait)
+        else:
+            stopping.wait(wait)  # a stop asked for meanwhile is seen at once
         try:
             result = action()
-        except Exception as error:
-            if not worth_retrying(error):
+        except Exception as next_error:
+            if not worth_retrying(next_error):
                 raise
-            outage.lost(error)
-            now = time.monotonic()
-            if stopping is not None and stopping.is_set():
-                stop_at = now + stop_patience if stop_at is None else stop_at
-                give_up_at = stop_at if give_up_at is None else min(give_up_at, stop_at)
-            if give_up_at is not None and now >= give_up_at:
-                raise
-            wait = delay if give_up_at is None else min(delay, give_up_at - now)
-            if stopping is None or stopping.is_set():
-                time.sleep(wait)
-            else:
-                stopping.wait(wait)  # a stop asked for meanwhile is seen at once
+            error = next_error
         else:
             outage.back()
             return result

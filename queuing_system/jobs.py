@@ -352,9 +352,17 @@ def saved_batch(queue, function, ids, datas, options):
 def like(job, job_id, payload, description):
     """A Job like `job` (RQ's, made by Queue.create_job), with its own id, data and
     description."""
+    other = copy_of(job)
+    other.id, other.data, other.description, other.meta = job_id, payload, description, {}
+    return other
+
+
+def copy_of(job):
+    """A Job with `job`'s attributes, without Job.__init__ (which checks its serializer
+    against RQ's Protocol: 8 us on Python 3.11, 95,000 instructions). Its caller sets
+    anew what must be the copy's own: its id, data and meta at least."""
     other = Job.__new__(type(job))
     other.__dict__.update(vars(job))
-    other.id, other.data, other.description, other.meta = job_id, payload, description, {}
     return other
 
 

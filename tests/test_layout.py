@@ -272,3 +272,18 @@ def test_every_script_says_the_keys_and_arguments_it_uses():
                 for n in range(int(low), int(high) + 1)
             }
             assert used <= said, f"{path.name} uses {kind} {sorted(used - said)} its header does not state"
+
+
+@pytest.mark.parametrize("seconds", [1700000000.0, 1700000000.25, 1700000001.5, 1800000000.123])
+def test_a_steps_moments_are_written_as_rq_writes_them(seconds):
+    from queuing_system.worker import layout
+
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    assert (
+        layout.moment_text(seconds)
+        == layout.timestamp_text(moment)
+        == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    )
+    assert layout.read_timestamp(layout.moment_text(seconds).encode()) == rq.utils.utcparse(
+        layout.moment_text(seconds)
+    )

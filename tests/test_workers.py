@@ -7,12 +7,13 @@ import sys
 import threading
 import time
 import traceback
+from datetime import datetime, timezone
 
 import pytest
 import redis
 from rq import Callback, Queue
 from rq import Worker as RQWorker
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system.events import stream_key
@@ -20,7 +21,7 @@ from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, create_jobs, job_queue
+from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
 from queuing_system.worker import lua, maintenance
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
@@ -282,3 +283,31 @@ def test_rqs_own_worker_can_be_chosen_instead_of_ours(
     assert worker.next_line() == task7_processor()[0]
     assert stranger.get_status(refresh=True) == ("finished" if runs_any_function else "failed")
     assert worker.stop() == 0
+
+
+def test_each_job_a_worker_makes_is_the_job_rqs_own_restore_makes(redis_binary):
+    """A worker restores one job of each kind and copies it for the next (job_from): each
+    copy must be what RQ's own restore makes of that job's hash, attribute for attribute."""
+    queue = job_queue(QUEUE, redis_binary)
+    datas = [NOTIFICATION, BLACKLISTED, {**NOTIFICATION, "message": "x" * 400}]  # the last deflated
+    jobs = create_jobs(queue, PROCESS, datas) + create_jobs(
+        queue, PROCESS, datas, Timing(attempts=3, backoff=2)
+    )
+    redis_binary.hset(
+        jobs[1].key, mapping={"meta": '{"progress": 50}', "ended_at": "2026-01-02T03:04:05.000006Z"}
+    )
+    redis_binary.hset(jobs[2].key, "meta", b"\xff not json")  # kept unread, as RQ keeps it
+    worker = make_worker({QUEUE: PROCESS}, redis_binary)
+    moment = datetime.now(timezone.utc)
+    for job in jobs:
+        stored = redis_binary.hgetall(job.key)
+        ours = worker.job_from(job.id.encode(), [part for pair in stored.items() for part in pair], moment)
+        theirs = Job(job.id, connection=redis_binary, serializer=JSONSerializer)
+        theirs.restore({**stored, b"status": b"started", b"worker_name": worker.name.encode()})
+        theirs.started_at = theirs.last_heartbeat = moment
+        if b"created_at" not in stored:
+            theirs.created_at = ours.created_at
+        for name, value in vars(theirs).items():
+            assert vars(ours)[name] == value, (job.id, name)
+        assert (ours.args, ours.kwargs, ours.func_name) == (theirs.args, theirs.kwargs, theirs.func_name)
+    assert len(worker.prototypes) == 2, [sorted(kind) for kind in worker.prototypes]  # one per kind of job

@@ -16,10 +16,12 @@ import threading
 import time
 import traceback
 import uuid
+import zlib
 from datetime import datetime
 
 import redis
 from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+from rq.exceptions import NoSuchJobError
 from rq.job import Retry
 from rq.job_lifecycle import call_exception_handlers
 from rq.queue import Queue
@@ -30,7 +32,7 @@ from .. import callbacks
 from ..connection import keep_trying, outage, worth_retrying
 from ..console import debug, debugging, warn
 from ..events import stream_key
-from ..jobs import JobFailed, JobRefused
+from ..jobs import JobFailed, JobRefused, copy_of
 from . import layout, lua
 from .due_jobs import DueJobs
 from .job import WorkerJob, writable
@@ -39,6 +41,8 @@ from .presence import Presence
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import EventCapture, Progress, Steps, event_arguments
 
+STARTED = layout.STARTED.encode()
+PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
 
@@ -55,8 +59,9 @@ RENAMED_CALLBACKS = {
 
 class AlarmDeathPenalty:
     """A job's timeout by SIGALRM, as RQ's UnixSignalDeathPenalty (the same error and
-    words), with its handler installed once, not twice per job: signal.signal costs more
-    than a notification job's own Python."""
+    words), with one system call per job where RQ's makes four: its handler is installed
+    once, and a job's end only disarms it (the alarm still set fires later, unarmed, and
+    is ignored; the next job's sets it anew)."""
 
     armed = None  # the penalty running, whose timeout the alarm is
 
@@ -75,6 +80,11 @@ class AlarmDeathPenalty:
             cls.armed = None
             raise penalty.exception(f"Task exceeded maximum timeout value ({penalty.timeout} seconds)")
 
+    @classmethod
+    def clear(cls):
+        cls.armed = None
+        signal.alarm(0)
+
     def __enter__(self):
         if self.timeout > 0:
             AlarmDeathPenalty.armed = self
@@ -82,7 +92,6 @@ class AlarmDeathPenalty:
 
     def __exit__(self, *exc_info):
         AlarmDeathPenalty.armed = None
-        signal.alarm(0)
         return False
 
 
@@ -107,10 +116,11 @@ class QueueSteps:
 class Run:
     """A job taken and started by a step, then run: what its end writes."""
 
-    __slots__ = ("job", "queue", "execution", "started", "outcome", "events", "result", "exc_string")
+    __slots__ = ("job", "queue", "execution", "started", "epoch", "outcome", "events", "result", "exc_string")
 
-    def __init__(self, job, queue, execution, started):
-        self.job, self.queue, self.execution, self.started = job, queue, execution, started
+    def __init__(self, job, queue, execution, started, epoch):
+        self.job, self.queue, self.execution = job, queue, execution
+        self.started, self.epoch = started, epoch  # when its step started it: seconds, and as text
         self.outcome = None  # FINISH or FAIL once it ran
         self.events = []  # its outcome's events (EventCapture's)
         self.result = self.exc_string = None
@@ -162,6 +172,7 @@ class Worker:
         self.maintenance = Maintenance(self)
         self.due_jobs = DueJobs(self.queues, connection, self.serializer)
         self.ran = 0
+        self.prototypes = {}  # {a job's fields but its own: the job RQ's restore made of them}
         self.ids = random.Random()  # execution ids: uuid4's 128 random bits, without a system call each
         self.enqueued = False  # the last step's job had dependents, enqueued since
 
@@ -198,7 +209,13 @@ class Worker:
 
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         AlarmDeathPenalty.install()
-        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+        def restore():
+            AlarmDeathPenalty.clear()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
 
     def connect(self):
         """A client of its own (one connection) for the worker's steps and presence."""
@@ -241,9 +258,9 @@ class Worker:
             ended, take = None, "*"
             if reply is None:
                 return  # Redis stayed away while stopping: what was unsent is said
-            status, job_id, fields, moment, execution = reply
+            status, job_id, fields, started, execution = reply
             if status == "started":
-                ended = self.run(queue, job_id, fields, moment, execution)
+                ended = self.run(queue, job_id, fields, started, execution)
                 continue
             if status == "stranger":
                 warn(
@@ -314,17 +331,16 @@ class Worker:
         ''). Returns (status, id, hash, moment, execution id) of what was taken, or None
         if the worker gave up on Redis as it stopped."""
         now = time.time()
-        moment = datetime.fromtimestamp(now, layout.UTC)
-        text = layout.timestamp_text(moment)
+        epoch, text = layout.epoch_text(now), layout.moment_text(now)
         execution = f"{self.ids.getrandbits(128):032x}"
         busy = "0" if self.presence.state == "busy" else "1"
-        args = [0, take, execution, repr(now), text, int(now), self.name, busy]
+        args = [0, take, execution, epoch, text, int(now), self.name, busy]
         keys = queue.take_keys
         script = lua.TAKE
         with self.steps.lock:  # the job's progress, taken and sent in one go
             if ended is not None:
                 script = ended.outcome
-                end_keys, end_args = self.end_of(ended, now, text)
+                end_keys, end_args = self.end_of(ended, now, epoch, text)
                 keys, args = keys + end_keys, args + end_args
             try:
                 passed, dependents, status, job_id, fields = self.steps.send(script, keys, args)
@@ -339,9 +355,9 @@ class Worker:
         status = status.decode()
         if status == "started":
             self.presence.state = "busy"
-        return status, job_id, fields, moment, execution
+        return status, job_id, fields, (now, epoch), execution
 
-    def end_of(self, run, now, text):
+    def end_of(self, run, now, epoch, text):
         """(KEYS[8...], ARGV[9...]) of the end of `run` (finish.lua, fail.lua)."""
         job = run.job
         keys = run.queue.keys
@@ -356,10 +372,10 @@ class Worker:
             layout.dependencies_key(job),
             run.queue.stream,
         ]
-        worked = repr(max(now - run.started.timestamp(), 0.0))
+        worked = layout.epoch_text(max(now - run.started, 0.0))
         counted = "successful_job_count" if run.outcome is lua.FINISH else "failed_job_count"
         end_args = [job.id, run.execution, text, worked, meta, counted]
-        result_ids = [run.execution, layout.epoch_text(run.started), repr(now)]
+        result_ids = [run.execution, run.epoch, epoch]
         events = [*progress, *(event.fields for event in run.events)]
         if run.outcome is lua.FINISH:
             ttl = job.get_result_ttl(self.default_result_ttl)
@@ -404,17 +420,18 @@ class Worker:
 
     # Running a job
 
-    def run(self, queue, job_id, fields, moment, execution):
+    def run(self, queue, job_id, fields, started, execution):
         """Run the job a step took and started; returns its Run, whose end the next step
         sends (None if the job could not be read: set aside)."""
+        now, epoch = started
         try:
-            job = self.job_from(job_id, fields, moment)
+            job = self.job_from(job_id, fields, datetime.fromtimestamp(now, layout.UTC))
         except Exception as error:
             if worth_retrying(error):
                 raise
             set_aside_job(queue, job_id, execution, self.keys, error)
             return None
-        run = Run(job, queue, execution, moment)
+        run = Run(job, queue, execution, now, epoch)
         try:
             with self.death_penalty_class(
                 job.timeout or Queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id
@@ -429,20 +446,54 @@ class Worker:
         return run
 
     def job_from(self, job_id, fields, moment):
-        """The job of `fields` (its hash as taken), as it is now started: RQ's restore,
-        its moments read by layout.read_timestamp (RQ's strptime is 16 us each)."""
-        job = self.job_class(job_id.decode(), connection=self.connection)
-        job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
-        hash_ = dict(zip(fields[::2], fields[1::2], strict=True))
-        moments = [(name, hash_.pop(name, None)) for name in layout.TIMESTAMP_FIELDS]
-        hash_[b"status"], hash_[b"worker_name"] = layout.STARTED.encode(), self.name.encode()
-        job.restore(hash_)
-        for name, raw in moments:
-            if raw:
-                setattr(job, name.decode(), layout.read_timestamp(raw))
+        """The job of `fields` (its hash as taken), as it is now started: what RQ's restore
+        makes of it. RQ's restore of the fields every job of a batch shares (its function,
+        callbacks, timeout, retention, queue...) is made once and copied: it is two fifths
+        of making the job (tests/test_workers.py holds the copy to RQ's own). Its moments
+        are read by layout.read_timestamp: RQ's strptime is 16 us each."""
+        pairs = iter(fields)
+        hash_ = dict(zip(pairs, pairs, strict=False))  # (field, value) pairs of an HGETALL
+        own = [hash_.pop(field, None) for field in layout.OWN_FIELDS]
+        signature = frozenset(hash_.items())  # a hash of many fields comes in any order
+
+        def whole():
+            return {
+                **hash_,
+                **{name: value for name, value in zip(layout.OWN_FIELDS, own, strict=True) if value},
+            }
+
+        prototype = self.prototypes.get(signature)
+        if prototype is None:
+            if len(self.prototypes) >= PROTOTYPES_KEPT:
+                self.prototypes.clear()
+            prototype = self.prototypes[signature] = self.restored(job_id, whole())
+        data, description, meta, created, enqueued, ended = own[:6]
+        if data is None:  # as RQ's restore says it
+            raise NoSuchJobError(f"Unexpected job format: job {job_id!r} has no data")
+        job = copy_of(prototype)
+        job.id = job_id.decode()
+        try:
+            job.meta = self.serializer.loads(meta) if meta else {}
+        except Exception:  # noqa: BLE001 - unreadable: as RQ's restore keeps it
+            job = self.restored(job_id, whole())
+        try:
+            job.data = zlib.decompress(data)
+        except zlib.error:  # as RQ reads it: not compressed
+            job.data = data
+        job.description = description.decode() if description else None
+        job.created_at = layout.read_timestamp(created) if created else datetime.now(layout.UTC)
+        job.enqueued_at = layout.read_timestamp(enqueued) if enqueued else None
+        job.ended_at = layout.read_timestamp(ended) if ended else None
         job.started_at = job.last_heartbeat = moment
         job.progress = self.progress
         writable(job)
+        return job
+
+    def restored(self, job_id, hash_):
+        """RQ's restore of `hash_` (a job's, as taken), as it is now started."""
+        job = self.job_class(job_id.decode(), connection=self.connection)
+        job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
+        job.restore({**hash_, b"status": STARTED, b"worker_name": self.name.encode()})
         return job
 
     def succeeded(self, run, result):

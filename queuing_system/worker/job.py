@@ -16,6 +16,7 @@ from rq.utils import import_attribute
 from ..jobs import JobRefused
 
 CALLBACK_KINDS = ("success", "failure", "stopped")
+CALLBACK_FIELDS = [(kind, f"{kind}_callback_name".encode()) for kind in CALLBACK_KINDS]
 IMPORTED = {}  # {import path: what it names}: imported once per process, as Python imports
 
 

@@ -71,8 +71,22 @@ WORKERS_KEY = REDIS_WORKER_KEYS  # rq:workers
 # the same, with the rest of the hash again as it was).
 STARTED_FIELDS = ("last_heartbeat", "status", "started_at", "worker_name")
 ENDED_FIELDS = ("status", "ended_at", "last_heartbeat")
-# A job's moments, text in the hash: read by read_timestamp, not by RQ's strptime.
-TIMESTAMP_FIELDS = (b"created_at", b"enqueued_at", b"started_at", b"ended_at", b"last_heartbeat")
+# The fields of a job's hash that are its own in a batch of jobs (its id aside): its data,
+# description and meta, its moments (text: read by read_timestamp, not RQ's strptime), and
+# what its start writes. The others (function, callbacks, timeout, retention...) a batch's
+# jobs share.
+OWN_FIELDS = (
+    b"data",
+    b"description",
+    b"meta",
+    b"created_at",
+    b"enqueued_at",
+    b"ended_at",
+    b"started_at",
+    b"last_heartbeat",
+    b"status",
+    b"worker_name",
+)
 
 STARTED = JobStatus.STARTED.value
 FINISHED = JobStatus.FINISHED.value
@@ -155,7 +169,9 @@ from_iso = datetime.datetime.fromisoformat
 
 def timestamp_text(moment):
     """A moment as a job's hash keeps it: RQ's `%Y-%m-%dT%H:%M:%S.%fZ`, in UTC."""
-    return f"{moment.astimezone(UTC).isoformat(timespec='microseconds')[:26]}Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return f"{moment.isoformat(timespec='microseconds')[:26]}Z"
 
 
 def now_text():
@@ -163,17 +179,36 @@ def now_text():
 
 
 def read_timestamp(raw):
-    """A job hash's moment (bytes), as RQ reads it, without strptime (16 us each, four per
+    """A job hash's moment (bytes), as RQ reads it, without strptime (16 us each, two per
     job taken): the shape RQ writes goes through fromisoformat, any other through RQ's own
     utcparse, which raises ValueError for what it cannot read."""
     if RQ_TIMESTAMP.fullmatch(raw):
-        return from_iso(raw[:-1].decode()).replace(tzinfo=UTC)
+        return from_iso(f"{raw[:-1].decode()}+00:00")
     return utcparse(raw.decode())
 
 
-def epoch_text(moment):
-    """A moment as executions and results keep it: epoch seconds, a float's repr."""
-    return repr(moment.timestamp())
+def epoch_text(seconds):
+    """Epoch seconds as executions and results keep them (RQ: a float's repr), to the
+    microsecond."""
+    return f"{seconds:.6f}"
+
+
+def moment_text(seconds):
+    """Epoch seconds as a job's hash keeps a moment (timestamp_text), the date and time
+    formatted once per second: a worker's steps are a fraction of a millisecond apart."""
+    global last_second
+    whole = int(seconds)
+    micro = round((seconds - whole) * 1_000_000)  # as datetime rounds: half to even
+    if micro == 1_000_000:
+        whole, micro = whole + 1, 0
+    second, text = last_second  # one read: another thread may replace it meanwhile
+    if whole != second:
+        text = timestamp_text(datetime.datetime.fromtimestamp(whole, UTC))[:19]
+        last_second = whole, text
+    return f"{text}.{micro:06d}Z"
+
+
+last_second = (None, "")  # the second moment_text formatted last, and its text
 
 
 # Results

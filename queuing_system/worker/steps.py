@@ -90,15 +90,17 @@ class Progress:
         """Queue `job`'s meta as it is now and its event (`kind`, `fields`: as events.emit
         takes them); the job is running. A meta that cannot be serialized fails the job
         here, as RQ's save_meta would."""
-        capture = EventCapture()
-        emit(capture, job.origin, job.id, kind, fields)
-        [event] = capture.events
         meta = job.serializer.dumps(job.meta)
         with self.steps.lock:
-            self.job_key, self.stream, self.meta = job.key, event.stream, meta
-            self.events.append(event.fields)
+            emit(self, job.origin, job.id, kind, fields)  # kept by xadd, below
+            self.job_key, self.meta = job.key, meta
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
+
+    def xadd(self, name, fields, **options):
+        """As EventCapture.xadd: events.emit, given this Progress, adds its event here."""
+        self.stream = name
+        self.events.append([part for pair in fields.items() for part in pair])
 
     def take(self):
         """(meta or '', events) queued, which the caller sends (holding steps.lock)."""
