@@ -65,7 +65,7 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     capture = EventCapture()
     emit(capture, job.origin, job.id, *failure_event(job, ABANDONED))
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    event = event_arguments([capture.events[0].fields])[1:]
+    event = event_arguments([capture.events[0]])[1:]
     lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
 
 

@@ -26,8 +26,11 @@ ESCAPES = {code: repr(chr(code))[1:-1] if code < 0x100 else f"\\u{code:04x}" for
 
 
 def printable(text):
-    """`text` with every character that could forge or hide a line escaped."""
-    return str(text).translate(ESCAPES)
+    """`text` with every character that could forge or hide a line escaped. Each of them
+    is one Python calls not printable (a control, format or separator character), so text
+    it calls printable, nearly every line, is as it is."""
+    text = str(text)
+    return text if text.isprintable() else text.translate(ESCAPES)
 
 
 def write_line(stream, line):

@@ -287,3 +287,29 @@ def test_a_steps_moments_are_written_as_rq_writes_them(seconds):
     assert layout.read_timestamp(layout.moment_text(seconds).encode()) == rq.utils.utcparse(
         layout.moment_text(seconds)
     )
+
+
+TEXTS = [
+    "",
+    "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",
+    "z" * 256,
+    "z" * 257,
+    "é" * 900,
+]
+
+
+@pytest.mark.parametrize(
+    "text", TEXTS, ids=["empty", "a line", "256 bytes, stored", "257, deflated", "not ascii"]
+)
+def test_what_the_worker_compresses_rq_and_zlib_read_back(text):
+    import fakeredis
+    from rq.job import Job
+    from rq.results import Result
+
+    from queuing_system.worker import layout
+
+    assert zlib.decompress(layout.compressed(text.encode())) == text.encode()
+    connection = fakeredis.FakeRedis()
+    job = Job.create("tests.job_functions.record", connection=connection, id="1")
+    connection.xadd(Result.get_key("1"), {"type": 2, "exc_string": layout.compressed_text(text)})
+    assert Result.fetch_latest(job).exc_string == text

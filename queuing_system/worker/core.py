@@ -376,7 +376,7 @@ class Worker:
         counted = "successful_job_count" if run.outcome is lua.FINISH else "failed_job_count"
         end_args = [job.id, run.execution, text, worked, meta, counted]
         result_ids = [run.execution, run.epoch, epoch]
-        events = [*progress, *(event.fields for event in run.events)]
+        events = [*progress, *run.events]
         if run.outcome is lua.FINISH:
             ttl = job.get_result_ttl(self.default_result_ttl)
             score = "+inf" if ttl < 0 else int(now) + ttl
@@ -439,9 +439,15 @@ class Worker:
                 result = job.perform()
             if isinstance(result, Retry):
                 raise JobFailed("a job returning Retry is retried by RQ's own worker only")
+            self.progress.settle(job)
             self.succeeded(run, result)
         except BaseException:  # whatever the job raises is its failure, as in RQ's perform_job
-            self.failed(run, sys.exc_info())
+            exc_info = sys.exc_info()
+            try:
+                self.progress.settle(job)
+            except Exception:  # noqa: BLE001 - a meta it cannot write: its events go without
+                pass
+            self.failed(run, exc_info)
         self.ran += 1
         return run
 
@@ -567,5 +573,10 @@ def failure_text(exc_info):
     error = exc_info[1]
     if isinstance(error, JobFailed):  # as traceback.format_exception_only says it
         kind = type(error)
-        return f"{kind.__module__}.{kind.__qualname__}" + (f": {error}\n" if str(error) else "\n")
+        message = str(error)
+        return (
+            f"{kind.__module__}.{kind.__qualname__}: {message}\n"
+            if message
+            else f"{kind.__module__}.{kind.__qualname__}\n"
+        )
     return "".join(traceback.format_exception(*exc_info))

@@ -30,6 +30,7 @@ class AllowlistJob(Job):
     renamed_callbacks = {}  # {a callback's old import path: its path now}, for jobs queued before
     refusals = ()  # what restore() found the job asking for that it may not
     callback_names = None  # {kind: import path or ''}, as restore() kept them
+    allowed = None  # (its function's name, the function) once `func` found it may run
 
     @classmethod
     def allowing(cls, job_functions, callbacks=None, renamed_callbacks=None):
@@ -89,12 +90,16 @@ class AllowlistJob(Job):
 
     @property
     def func(self):
+        name = self.func_name
+        if self.allowed is not None and self.allowed[0] == name:
+            return self.allowed[1]  # RQ asks twice per job: once whether it has one
         refusal = self.refusal()
         if refusal:
             raise JobRefused(f"Job refused: {refusal}")
-        if self.instance is not None or self.func_name is None:
+        if self.instance is not None or name is None:
             return super().func
-        return imported(self.func_name)
+        self.allowed = name, imported(name)
+        return self.allowed[1]
 
     # A restored job's callbacks, as RQ's properties give them, without importing their
     # names again for every job.

@@ -36,7 +36,7 @@ Values: the job hash's moments are text, RQ_TIMESTAMP (`2026-01-31T09:15:02.1234
 executions and results keep epoch seconds as a float's repr; registries score whole seconds.
 """
 
-import base64
+import binascii
 import datetime
 import re
 import zlib
@@ -222,15 +222,18 @@ def compressed(data):
     reads back with zlib.decompress. Up to STORED_UP_TO bytes (a notification job's data
     is 130, a failure's one line a hundred) they are stored, not deflated: zlib.compress
     allocates and clears 256 KB of state (60,000 instructions) to save a few bytes."""
-    if len(data) > STORED_UP_TO:
+    size = len(data)
+    if size > STORED_UP_TO:
         return zlib.compress(data)
-    compressor = zlib.compressobj(0, zlib.DEFLATED, 9, 1)  # level, method, window bits, memLevel
-    return compressor.compress(data) + compressor.flush()
+    # zlib's header (RFC 1950: deflate, level 0), one final stored block (RFC 1951 3.2.4:
+    # its length, and the length's complement), the data, its Adler-32.
+    length = size.to_bytes(2, "little") + (size ^ 0xFFFF).to_bytes(2, "little")
+    return b"\x78\x01\x01" + length + data + zlib.adler32(data).to_bytes(4, "big")
 
 
 def compressed_text(text):
     """A failure's traceback as a result stream entry keeps it: compressed, then base64."""
-    return base64.b64encode(compressed(text.encode())).decode()
+    return binascii.b2a_base64(compressed(text.encode()), newline=False).decode()
 
 
 def return_value_text(serializer, value):
@@ -242,7 +245,7 @@ def return_value_text(serializer, value):
         dumped = serializer.dumps(value)
     except Exception:  # noqa: BLE001 - as RQ: anything it cannot dump is said so
         dumped = serializer.dumps(UNSERIALIZABLE)
-    return base64.b64encode(dumped).decode()
+    return binascii.b2a_base64(dumped, newline=False).decode()
 
 
 def result_fields(kind, worker_name, execution_id, started, ended, exc_string=None, return_value=None):

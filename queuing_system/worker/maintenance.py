@@ -118,7 +118,7 @@ class Maintenance:
             layout.dependents_key(job.id),
             layout.dependencies_key(job),
         ]
-        args = [run.decode(), job.id, *becomes, *event_arguments([capture.events[0].fields])[1:]]
+        args = [run.decode(), job.id, *becomes, *event_arguments([capture.events[0]])[1:]]
         claimed, dependents = until_answered(lambda: lua.ABANDON(connection, job_keys, args))
         if claimed == b"1":
             debug(f"job {job.id}: its worker stopped before finishing it; {becomes[0]}")

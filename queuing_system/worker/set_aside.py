@@ -27,7 +27,7 @@ def failure_event(queue_name, job_id, error):
     """The failed event of a job set aside, as events.emit writes it, as step arguments."""
     capture = EventCapture()
     emit(capture, queue_name, job_id, FAILED, {"error": error})
-    return event_arguments([capture.events[0].fields])[1:]
+    return event_arguments([capture.events[0]])[1:]
 
 
 def move_entry(connection, source, destination, entry, push="RPUSH"):

@@ -78,8 +78,8 @@ class Progress:
     def __init__(self, steps, marker):
         self.steps = steps
         self.marker = marker
-        self.job_key = self.stream = None  # the job whose progress is queued, and its stream
-        self.meta = None
+        self.job = self.stream = None  # the job whose progress is queued, and its stream
+        self.meta = None  # its meta, serialized as the job ended (settle)
         self.events = []  # each a flat list of fields and values
         self.queued_at = None
         self.closed = threading.Event()
@@ -87,15 +87,22 @@ class Progress:
         self.thread.start()
 
     def add(self, job, kind, fields):
-        """Queue `job`'s meta as it is now and its event (`kind`, `fields`: as events.emit
-        takes them); the job is running. A meta that cannot be serialized fails the job
-        here, as RQ's save_meta would."""
-        meta = job.serializer.dumps(job.meta)
+        """Queue `job`'s event (`kind`, `fields`: as events.emit takes them), and its meta,
+        serialized when it is sent; the job is running."""
         with self.steps.lock:
             emit(self, job.origin, job.id, kind, fields)  # kept by xadd, below
-            self.job_key, self.meta = job.key, meta
+            self.job = job
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
+
+    def settle(self, job):
+        """Serialize `job`'s meta as the job leaves it, if its progress is to be sent: in
+        the job's run, whose failure a meta that cannot be serialized is, as RQ's save_meta
+        would have failed it. (Once per job: serialized at each progress, it cost a fifth
+        of a notification job's Python.)"""
+        with self.steps.lock:
+            if self.job is job:
+                self.meta = job.serializer.dumps(job.meta)
 
     def xadd(self, name, fields, **options):
         """As EventCapture.xadd: events.emit, given this Progress, adds its event here."""
@@ -104,9 +111,14 @@ class Progress:
 
     def take(self):
         """(meta or '', events) queued, which the caller sends (holding steps.lock)."""
-        meta, events = self.meta or "", self.events
-        self.meta, self.events, self.queued_at = None, [], None
-        return meta, events
+        meta, events = self.meta, self.events
+        if meta is None and self.job is not None:  # sent while the job runs
+            try:
+                meta = self.job.serializer.dumps(self.job.meta)
+            except Exception:  # noqa: BLE001 - the job's own error, at its end (settle)
+                meta = None
+        self.job, self.meta, self.events, self.queued_at = None, None, [], None
+        return meta or "", events
 
     def close(self):
         self.closed.set()
@@ -117,7 +129,7 @@ class Progress:
                 late = self.queued_at is not None and time.monotonic() - self.queued_at >= FLUSH_AFTER
                 if not late or self.steps.unsent is not None:
                     continue
-                job_key, stream = self.job_key, self.stream
+                job_key, stream = self.job.key, self.stream
                 meta, events = self.take()
                 args = [0, meta, *event_arguments(events)]
                 try:  # once: the worker's next step sends it again, as it was, if it failed
@@ -139,22 +151,14 @@ def event_arguments(events):
     return arguments
 
 
-class Event:
-    """An event as events.emit writes it: the stream and the flat fields of its XADD."""
-
-    __slots__ = ("stream", "fields")
-
-    def __init__(self, stream, fields):
-        self.stream = stream
-        self.fields = fields
-
-
 class EventCapture:
     """Stands in for the connection events.emit (and our callbacks) add an event with: the
     event is kept, for a step to write with the job's own writes, as emit wrote it."""
 
     def __init__(self):
-        self.events = []
+        self.stream = None  # the stream of the events (a queue's)
+        self.events = []  # each as the flat fields and values of its XADD
 
     def xadd(self, name, fields, **options):
-        self.events.append(Event(name, [part for pair in fields.items() for part in pair]))
+        self.stream = name
+        self.events.append([part for pair in fields.items() for part in pair])
