@@ -297,9 +297,15 @@ def print_port(port, args, index, count):
     )
     if args.summary:
         return
+    missing = []  # a port of some tasks only: its missing files, in one line
     for result in results:
-        if result.verdict in (FAIL, SKIP) or result.advice:
+        headlines = [problem.headline for problem in result.problems]
+        if headlines and all(headline.startswith("missing ") for headline in headlines):
+            missing.extend(headline.removeprefix("missing ") for headline in headlines)
+        elif result.verdict in (FAIL, SKIP) or result.advice:
             print("\n".join(task_block(result, transcript=False)), flush=True)
+    if missing:
+        print(f"  missing (their tasks fail): {', '.join(missing)}\n", flush=True)
 
 
 def main(argv=None):

@@ -72,11 +72,14 @@ def unified(want, got, want_name="expected", got_name="got"):
 
 
 def body_lines(body):
-    """A response body as lines for a diff, its newlines written out where they are."""
+    """A response body as lines for a diff, its newlines written out where they are; a long
+    JSON list is shown one item a line, so that the diff points at the item that differs."""
     lines = body.split("\n")
     shown = [f"{line}\n" for line in lines[:-1]]
     if lines[-1] or not shown:
         shown.append(lines[-1])
+    if len(body) > LINE_WIDTH // 2:
+        shown = [piece for line in shown for piece in re.split(r"(?<=\},)(?=\{)", line)]
     return shown
 
 

@@ -28,7 +28,7 @@ from .isolation import MARK, kill_marked, loopback_up, reap_orphans_as_init, wai
 from .isolation import command_line as process_command
 from .redis_server import RedisServer, free_port
 from .tasks import EXERCISE_PORT, TASKS, grader_of, missing_files
-from .trial import Trial
+from .trial import Trial, line_buffering
 from .verdicts import Problem, TaskResult, task_block
 
 NAMESPACED_REDIS_PORT = 6379  # in the port's own network namespace: where the exercise's Redis is
@@ -138,7 +138,7 @@ def leftovers(trial, mark):
     kill_marked(mark)
 
 
-def run_task(each, options, copy, redis_source, token):
+def run_task(each, options, copy, redis_source, token, site):
     result = TaskResult(each.number, each.title, list(each.files))
     began = time.monotonic()
     graded, needed = missing_files(each, copy)
@@ -151,7 +151,7 @@ def run_task(each, options, copy, redis_source, token):
         mark = f"{token}:{each.number}:"
         with app_port(options.network, options.app_lock, each.number) as port:
             with redis_source.for_task() as (url, client):
-                trial = Trial(each, copy, url, client, options.strict, port, mark[:-1])
+                trial = Trial(each, copy, url, client, options.strict, port, mark[:-1], site)
                 try:
                     each.run(trial)
                 except Exception as error:  # the grader's own trouble: said, never a traceback
@@ -196,9 +196,10 @@ def main(argv=None):
     results = []
     try:
         copy = copy_port(options.source, work)
+        site = line_buffering(work / "line-buffered")
         redis_source = NamedRedis(options.redis_url) if options.redis_url else OwnRedis(options.network)
         for index, each in enumerate(chosen, 1):
-            result = run_task(each, options, copy, redis_source, token)
+            result = run_task(each, options, copy, redis_source, token, site)
             results.append(result)
             if options.live:
                 print("\n".join(task_block(result, index, len(chosen))), flush=True)

@@ -65,6 +65,7 @@ class Script:
         self.ended_at = None
         self.stop_seconds = None  # how long it took to stop after SIGTERM
         self.killed = False  # the grader had to SIGKILL it
+        self.stopped = False  # the grader asked it to stop (its exit code is judged as a stop)
         self.process = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -162,6 +163,7 @@ class Script:
         """Ask it to stop as a terminal's user would; SIGKILL its group if it has not
         after `within` seconds. Returns its exit code (None if it had to be killed)."""
         if self.running():
+            self.stopped = True
             asked = time.monotonic()
             try:
                 self.process.send_signal(sig)

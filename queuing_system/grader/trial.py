@@ -18,19 +18,42 @@ from .verdicts import TRANSCRIPT_LINES, Findings
 
 # Variables of the grader's environment a graded script must not inherit: ours (they
 # change how this repository's scripts behave) and the ones a task sets itself.
-NOT_INHERITED = ("REDIS_URL", "PORT", "HOST", "WORKERS", "PYTHONSTARTUP")
+NOT_INHERITED = ("REDIS_URL", "PORT", "HOST", "WORKERS", "PYTHONSTARTUP", "PYTHONUNBUFFERED")
 HTTP_TIMEOUT = 10  # seconds for one request to an app
 BODY_CAP = 1 << 20  # bytes of a response body read
 
 
-def script_env(redis_url, mark, port=None):
+LINE_BUFFERED = """# Written by the grader: stdout line-buffered, as in a terminal, though it is a pipe here.
+import sys
+
+try:
+    sys.stdout.reconfigure(line_buffering=True, write_through=False)
+except Exception:
+    pass
+"""
+
+
+def line_buffering(directory):
+    """A directory whose sitecustomize.py makes a Python script's stdout line-buffered.
+
+    In a pipe, print() waits in a buffer until the script ends (a subscriber's lines would
+    come too late to be seen); unbuffered (PYTHONUNBUFFERED), it writes a line's text and
+    its newline in two writes, which two workers' lines interleave. Line-buffered, as in a
+    terminal, each line is one write."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sitecustomize.py").write_text(LINE_BUFFERED)
+    return directory
+
+
+def script_env(redis_url, mark, port=None, site=None):
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("QUEUING_") and name not in NOT_INHERITED
     }
-    # Line by line, as in a terminal: a script's print() to a pipe would wait in a buffer.
-    env.update(REDIS_URL=redis_url, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", HOST="127.0.0.1")
+    env.update(REDIS_URL=redis_url, PYTHONDONTWRITEBYTECODE="1", HOST="127.0.0.1")
+    if site:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     env[MARK] = mark
     if port:
         env["PORT"] = str(port)
@@ -55,7 +78,7 @@ def crash_line(stderr):
 
 
 class Trial:
-    def __init__(self, task, port_dir, redis_url, client, strict, app_port, mark):
+    def __init__(self, task, port_dir, redis_url, client, strict, app_port, mark, site=None):
         self.task = task
         self.port_dir = port_dir
         self.redis_url = redis_url
@@ -63,6 +86,7 @@ class Trial:
         self.strict = strict
         self.app_port = app_port
         self.mark = mark  # this task's mark: <run>:<task>
+        self.site = site  # the line-buffering sitecustomize's directory
         self.findings = Findings(strict)
         self.notes = []
         self.transcript = []
@@ -75,7 +99,7 @@ class Trial:
         return self.start_command(name, [sys.executable, name, *args], app=app)
 
     def start_command(self, label, argv, app=False):
-        env = script_env(self.redis_url, f"{self.mark}:{label}", self.app_port if app else None)
+        env = script_env(self.redis_url, f"{self.mark}:{label}", self.app_port if app else None, self.site)
         script = Script(label, argv, self.port_dir, env)
         self.scripts[label] = script
         return script
@@ -128,17 +152,19 @@ class Trial:
     def ended_badly(self, script, expected_end=True):
         """A problem if the script did not end as a script should: cut off at the output
         cap, killed by a signal, or exiting non-zero (with its exception line)."""
-        if script.stdout.overflowed or script.stderr.overflowed:
+        if script.overflowed:
             stream = "stdout" if script.stdout.overflowed else "stderr"
+            first = [diffs.cut(diffs.visible(line), 100) for line in script.lines()[:3]]
             self.fail(
                 f"{script.name} printed over {OUTPUT_CAP >> 20} MiB on {stream}, the most the grader reads: "
-                "stopped there. Does it print in a loop?",
+                "stopped there. Does it print in a loop? Its first lines:",
+                first,
                 script=script.name,
             )
             return True
         code = script.code
-        if code is None or code == 0:
-            return False
+        if code is None or code == 0 or script.stopped:
+            return False  # running, fine, or stopped by the grader (that stop is judged apart)
         if code < 0:
             self.fail(f"{script.name} was {signal_words(code)}.", script=script.name)
         else:

@@ -18,6 +18,7 @@ class Problem:
     headline: str
     details: list = field(default_factory=list)
     script: str = ""  # the file whose stderr tail goes under it
+    times: int = 1  # the same problem, met again (four reservations answered alike)
 
 
 class Findings:
@@ -30,6 +31,10 @@ class Findings:
         self.skipped = ""
 
     def fail(self, headline, details=(), script=""):
+        for problem in self.problems:
+            if (problem.headline, problem.details, problem.script) == (headline, list(details), script):
+                problem.times += 1
+                return
         self.problems.append(Problem(headline, list(details), script))
 
     def lenient(self, headline, details=(), script=""):
@@ -80,7 +85,8 @@ def verdict_lines(result, indent="    "):
         head += f": not judged, {result.skipped}"
     lines = [head]
     for problem in result.problems:
-        lines.append(f"{indent}{problem.headline}")
+        again = f" ({problem.times} times)" if problem.times > 1 else ""
+        lines.append(f"{indent}{problem.headline}{again}")
         lines.extend(f"{indent}  {detail}" for detail in problem.details)
     for note in result.notes:
         lines.append(f"{indent}note: {note}")
