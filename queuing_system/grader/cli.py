@@ -34,10 +34,6 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `queuing_system` can
 KNOWN_FILES = {name for each in TASKS for name in each.files} | set(TEST_FILES)
 
 
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM: stop every port's grading and say so."""
-
-
 def masked(url):
     """The URL without its password, for anything printed."""
     parts = urlsplit(url)
@@ -171,8 +167,9 @@ class Grading:
         self.pid_namespace = pid_namespace
         self.work = Path(tempfile.mkdtemp(prefix="queuing-grader-run-"))
         self.running = {}  # token -> Popen
+        self.tokens = []  # of every port's grading started
         self.lock = threading.Lock()
-        self.stopping = False
+        self.stopped_by = None  # the signal that stopped the grading (Ctrl-C, a CI job cancelled)
 
     def command(self, path, result, live):
         prefix = unshare_command(self.network) if self.pid_namespace else []
@@ -192,8 +189,9 @@ class Grading:
         env[MARK] = f"{token}:grader"
         began = time.monotonic()
         with self.lock:
-            if self.stopping:
-                raise Interrupted
+            if self.stopped_by:
+                return None
+            self.tokens.append(token)
             process = subprocess.Popen(
                 self.command(path, result, live),
                 cwd=PACKAGE_ROOT,
@@ -204,6 +202,8 @@ class Grading:
                 start_new_session=True,
             )
             self.running[token] = process
+        if self.stopped_by:  # the stop came as it started: stop.running did not hold it yet
+            self.stop(self.stopped_by, None)
         try:
             process.wait(PORT_DEADLINE)
         except subprocess.TimeoutExpired:
@@ -251,12 +251,21 @@ class Grading:
             process.wait()
         kill_marked(f"{token}:")
 
-    def stop_all(self):
-        with self.lock:
-            self.stopping = True
-            tokens = list(self.running)
-        for token in tokens:
-            self.end(token)
+    def stop(self, signum, frame):
+        """The handler of SIGINT and SIGTERM. It raises nothing into the code it interrupts
+        (an exception landing inside Popen.wait can leave its lock held, and the cleanup's
+        own wait then hangs): it takes no lock, records the stop and SIGKILLs every port's
+        grading, whose waits then return; main() cleans up after them."""
+        self.stopped_by = signum
+        for process in list(self.running.values()):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def kill_everything(self):
+        for token in list(self.tokens):
+            kill_marked(f"{token}:")
 
 
 def header(args, named, network, pid_namespace):
@@ -321,30 +330,26 @@ def main(argv=None):
     began = time.monotonic()
     ports = []
 
-    def interrupt(signum, frame):
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    pool = concurrent.futures.ThreadPoolExecutor(jobs)
+    previous = {stop: signal.signal(stop, grading.stop) for stop in (signal.SIGINT, signal.SIGTERM)}
     try:
         if single:
             name, path = args.ports[0]
             ports.append(grading.grade(name, path, live=not args.summary))
         else:
-            futures = [pool.submit(grading.grade, name, path, False) for name, path in args.ports]
-            for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
-                ports.append(future.result())
-                print_port(ports[-1], args, index, len(futures))
-    except (KeyboardInterrupt, Interrupted):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        grading.stop_all()
-        pool.shutdown(wait=True, cancel_futures=True)
-        print("\nInterrupted: every script the grader started is stopped.", file=sys.stderr, flush=True)
-        return 130
+            with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+                futures = [pool.submit(grading.grade, name, path, False) for name, path in args.ports]
+                for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
+                    ports.append(future.result())
+                    if ports[-1] and not grading.stopped_by:
+                        print_port(ports[-1], args, index, len(futures))
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        signal.signal(signal.SIGTERM, previous)
+        grading.kill_everything()  # the namespaces are gone already; elsewhere, what a port left
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
+    if grading.stopped_by:
+        print("\nInterrupted: every script the grader started is stopped.", file=sys.stderr, flush=True)
+        return 128 + grading.stopped_by  # the shell's: 130 for Ctrl-C, 143 for SIGTERM
+    ports = [port for port in ports if port]
     seconds = time.monotonic() - began
     order = {path: index for index, (_name, path) in enumerate(args.ports)}
     ports.sort(key=lambda port: order[port["path"]])

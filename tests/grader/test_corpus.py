@@ -12,7 +12,7 @@ import pytest
 
 from queuing_system.grader.isolation import namespaces_work
 
-from .conftest import PORTS, grade, headlines, verdicts
+from .grading import PORTS, grade, headlines, verdicts
 
 # Each run is made once, in one pytest worker; the two run side by side on two workers.
 pytestmark = pytest.mark.xdist_group("corpus")

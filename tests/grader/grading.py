@@ -9,8 +9,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ROOT / "tests" / "ports"
 MARK = "GRADER_TEST_RUN"  # inherited by everything the grader starts, double forks included
@@ -81,8 +79,3 @@ def verdicts(report):
 
 def headlines(task):
     return [problem["headline"] for problem in task["problems"]]
-
-
-@pytest.fixture
-def grader():
-    return grade
