@@ -7,8 +7,8 @@ import pickle
 import pytest
 
 from queuing_system.grader import diffs
+from queuing_system.grader.app_tasks import same_json
 from queuing_system.grader.evidence import JSON, PICKLE, decode, error_message
-from queuing_system.grader.tasks import same_json
 
 
 @pytest.mark.parametrize(
