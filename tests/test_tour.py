@@ -141,8 +141,10 @@ def start_tour(*args):
     return process, token
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-@pytest.mark.parametrize("after", [1, 3, 5])  # a stop once that many tasks have ended
+@pytest.mark.parametrize(
+    "sig, code, after",  # a stop once that many tasks have ended: in pub/sub, jobs, an app
+    [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 3), (signal.SIGINT, 130, 7)],
+)
 def test_a_stop_to_the_tours_process_group_stops_everything_it_started(sig, code, after):
     process, token = start_tour("--from", "5")
     try:

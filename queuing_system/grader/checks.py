@@ -101,6 +101,12 @@ def stop_long_running(trial, script, what="scripts"):
     """Stop a script that runs until stopped (SIGTERM, as `kill` does) and judge how it
     ended: exit 0 within 5 s is the spec's; the exercise does not ask it."""
     code = script.stop()
+    judge_stop(trial, script, code, what)
+    return code
+
+
+def judge_stop(trial, script, code, what):
+    """How a script ended when the grader asked it to stop (code None: it had to be killed)."""
     if code is None:
         trial.lenient(
             f"{script.name} did not stop within {STOP_WITHIN}s of SIGTERM: killed. The spec's {what} stop "
@@ -113,4 +119,3 @@ def stop_long_running(trial, script, what="scripts"):
             "(signal.signal(signal.SIGTERM, ...) to stop cleanly).",
             script=script.name,
         )
-    return code

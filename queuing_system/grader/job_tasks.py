@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from . import diffs, evidence, expected
-from .checks import GRACE, JOBS_WAIT, TESTS_TIMEOUT, WAIT, registering, stop_long_running
+from .checks import GRACE, JOBS_WAIT, TESTS_TIMEOUT, WAIT, judge_stop, registering
 from .evidence import PICKLE, WorkerWatch, on_queue, seen_jobs
 
 TASKS = []
@@ -115,9 +115,21 @@ def run_pair(trial, creator_name, processor_name, queue, count, creator_first):
             creator.stop()
     else:
         creator.settle()
-    run.processor_code = stop_long_running(trial, processor, "processors")
+    run.processor_code = processor.stop()  # judged by the processor's own task (processor_end)
     run.jobs = seen_jobs(trial.client)
     return run
+
+
+def processor_end(trial, run):
+    """A processor runs until it is stopped, then stops cleanly (the spec: exit 0 within 5 s)."""
+    processor = run.processor
+    if processor.stopped:
+        judge_stop(trial, processor, run.processor_code, "processors")
+    elif not trial.ended_badly(processor):
+        trial.fail(
+            f"{processor.name} ended by itself (exit 0): the exercise's processor runs until it is stopped.",
+            script=processor.name,
+        )
 
 
 def judge_partner(trial, judge, run, graded_by):
@@ -326,6 +338,7 @@ def unfinished_problem(trial, name, jobs, run, queue):
 
 def judge_processor_7(trial, run):
     name = "6_job_processor.py"
+    processor_end(trial, run)
     jobs = on_queue(run.jobs, TASK6_QUEUE)
     if not jobs:
         trial.skip(f"6_job_creator.py put no job on {TASK6_QUEUE} (task 6)")
@@ -459,6 +472,7 @@ def task_9(trial):
 
 def judge_processor_9(trial, run):
     name = "7_job_processor.py"
+    processor_end(trial, run)
     ids = created_ids(run.creator.lines(), len(expected.TASK8_DATA))
     jobs = on_queue(run.jobs, TASK8_QUEUE)
     if not jobs:

@@ -1,6 +1,7 @@
 """Running the grader as an educator does: `python -m queuing_system ...`, in a process of
 its own, with a mark of the test's in its environment to find anything it left running."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ROOT / "tests" / "ports"
@@ -79,3 +81,19 @@ def verdicts(report):
 
 def headlines(task):
     return [problem["headline"] for problem in task["problems"]]
+
+
+def once_per_run(tmp_path_factory, name, make):
+    """make(where) once for the whole pytest run, however many xdist workers need it: the
+    first makes it under a lock, the others read it (xdist_group marks do not keep a module
+    on one worker here). make returns {name: a CompletedProcess from grade()}."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    saved = shared / f"{name}-{os.environ.get('PYTEST_XDIST_TESTRUNUID', 'solo')}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not saved.exists():
+            made = make(shared / name)
+            kept = {key: {k: v for k, v in vars(done).items() if k != "args"} for key, done in made.items()}
+            saved.write_text(json.dumps(kept, default=str))
+    return {key: SimpleNamespace(**done) for key, done in json.loads(saved.read_text()).items()}

@@ -5,6 +5,7 @@ The class is graded twice, once by the exercise (the default) and once by the SP
 verdicts from the JSON report (and the JUnit one) of those runs.
 """
 
+import concurrent.futures
 import hashlib
 import xml.etree.ElementTree as ElementTree
 
@@ -12,38 +13,51 @@ import pytest
 
 from queuing_system.grader.isolation import namespaces_work
 
-from .grading import PORTS, grade, headlines, verdicts
+from .grading import PORTS, grade, headlines, once_per_run, verdicts
 
-# Each run is made once, in one pytest worker; the two run side by side on two workers.
-pytestmark = pytest.mark.xdist_group("corpus")
 ALL_TASKS = range(14)
 NAMESPACED = namespaces_work(network=True)
 
 
 def files_of(folder):
     return {
-        path.relative_to(folder): hashlib.sha256(path.read_bytes()).hexdigest()
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(folder.rglob("*"))
         if path.is_file() and "__pycache__" not in path.parts
     }
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    before = files_of(PORTS)
-    done = grade(
-        "--dir", PORTS, "--jobs", 2, "--report", tmp_path_factory.mktemp("default") / "class", measure=True
-    )
-    done.files_after = files_of(PORTS)
-    done.files_before = before
+def graded_class(where, *options, measure=False):
+    where.mkdir(parents=True, exist_ok=True)
+    done = grade("--dir", PORTS, "--jobs", 2, *options, "--report", where / "class", measure=measure)
+    done.xml = str(where / "class.xml")
     return done
 
 
+def both_runs(where):
+    """The class by the exercise and by the SPEC, graded side by side."""
+    before = files_of(PORTS)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        default = pool.submit(graded_class, where / "default", measure=True)
+        strict = pool.submit(graded_class, where / "strict", "--strict")
+        runs = {"default": default.result(), "strict": strict.result()}
+    runs["default"].files_before, runs["default"].files_after = before, files_of(PORTS)
+    return runs
+
+
 @pytest.fixture(scope="module")
-def strict_run(tmp_path_factory):
-    return grade(
-        "--dir", PORTS, "--jobs", 2, "--strict", "--report", tmp_path_factory.mktemp("strict") / "class"
-    )
+def runs(tmp_path_factory):
+    return once_per_run(tmp_path_factory, "corpus", both_runs)
+
+
+@pytest.fixture
+def default_run(runs):
+    return runs["default"]
+
+
+@pytest.fixture
+def strict_run(runs):
+    return runs["strict"]
 
 
 def passed(run, port):
@@ -69,10 +83,9 @@ def test_the_class_is_graded_in_one_command_with_a_table_and_an_exit_code_that_t
     assert "Traceback" not in default_run.stdout + default_run.stderr
 
 
-def test_the_junit_report_has_a_suite_per_port_and_a_case_per_task(default_run, tmp_path):
+def test_the_junit_report_has_a_suite_per_port_and_a_case_per_task(default_run):
     report = default_run.report
-    xml_path = next(tmp_path.parent.glob("default*/class.xml"))
-    suites = ElementTree.parse(xml_path).getroot().findall("testsuite")
+    suites = ElementTree.parse(default_run.xml).getroot().findall("testsuite")
     assert [suite.get("name") for suite in suites] == [port["name"] for port in report["ports"]]
     for suite, port in zip(suites, report["ports"], strict=True):
         assert len(suite.findall("testcase")) == 14
