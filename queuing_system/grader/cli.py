@@ -213,19 +213,12 @@ class Grading:
         port = {"name": name, "path": path, "results": [], "error": "", "seconds": time.monotonic() - began}
         try:
             data = json.loads(result.read_text())
-            port["results"] = [TaskResult.from_json(item) for item in data["results"]]
-            port["error"] = data["error"]
-        except (OSError, ValueError, KeyError):
-            said = ""
-            if log:
-                log.seek(0)
-                said = " / ".join(line.strip() for line in log.read().splitlines()[-3:])
-            how = (
-                "killed"
-                if process.returncode is None or process.returncode < 0
-                else f"exit {process.returncode}"
-            )
-            port["error"] = f"its grading stopped ({how}){': ' + said if said else ''}"
+        except (OSError, ValueError):
+            data = {}
+        port["results"] = [TaskResult.from_json(item) for item in data.get("results", [])]
+        port["error"] = data.get("error", "")
+        if not data.get("finished") and not self.stopped_by:
+            port["error"] = self.stopped_early(process.returncode, data.get("running"), log, port["results"])
         if port["error"]:
             done = {result.number for result in port["results"]}
             for each in TASKS:
@@ -237,6 +230,32 @@ class Grading:
         if log:
             log.close()
         return port
+
+    def stopped_early(self, code, running, log, results):
+        """Why a port's grading ended before its last task; the task it ran fails for it."""
+        if code is None:
+            how = f"stopped after {PORT_DEADLINE // 60} minutes"
+        elif code < 0 or code > 128:
+            number = -code if code < 0 else code - 128
+            how = f"killed by {signal.Signals(number).name if number in signal.valid_signals() else number}"
+        else:
+            how = f"exit {code}"
+        said = ""
+        if log:
+            log.seek(0)
+            said = " / ".join(line.strip() for line in log.read().splitlines()[-3:])
+        if running is None:
+            return f"its grading stopped ({how}){': ' + said if said else ''}"
+        each = next(each for each in TASKS if each.number == running)
+        blamed = TaskResult(each.number, each.title, list(each.files), verdict=FAIL)
+        blamed.problems = [
+            Problem(
+                f"the grader's process for this port was {how} while it ran this task: does "
+                f"{' or '.join(each.files)} signal its parent process (os.getppid())?"
+            )
+        ]
+        results.append(blamed)
+        return f"its grading was {how} in task {running}"
 
     def end(self, token):
         """Stop one port's grading and everything it started: the namespace goes with

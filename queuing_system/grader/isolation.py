@@ -89,7 +89,8 @@ def reap_orphans_as_init():
         except InterruptedError:
             continue
         if pid == grader:
-            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)  # killed by a signal: the shell's 128 + it
 
 
 def marked_processes(prefix):

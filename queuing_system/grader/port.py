@@ -183,6 +183,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def save(path, results, running=None, error="", finished=False):
+    """The verdicts so far, written after each task: a grading killed mid-way (a script that
+    signals its parent) keeps them, and the task it was running is known."""
+    data = {"results": [result.to_json() for result in results], "running": running}
+    data.update(error=error, finished=finished)
+    path.write_text(json.dumps(data))
+
+
 def main(argv=None):
     options = parse_args(argv)
     if os.getpid() == 1:
@@ -194,24 +202,21 @@ def main(argv=None):
     chosen = [each for each in TASKS if each.number in numbers]
     work = Path(tempfile.mkdtemp(prefix="queuing-grader-"))
     results = []
+    error_text = ""
     try:
         copy = copy_port(options.source, work)
         site = line_buffering(work / "line-buffered")
         redis_source = NamedRedis(options.redis_url) if options.redis_url else OwnRedis(options.network)
         for index, each in enumerate(chosen, 1):
-            result = run_task(each, options, copy, redis_source, token, site)
-            results.append(result)
+            save(options.result, results, running=each.number)
+            results.append(run_task(each, options, copy, redis_source, token, site))
             if options.live:
-                print("\n".join(task_block(result, index, len(chosen))), flush=True)
+                print("\n".join(task_block(results[-1], index, len(chosen))), flush=True)
     except (OSError, redis.RedisError, RuntimeError) as error:
         error_text = f"{type(error).__name__}: {error}"
-    else:
-        error_text = ""
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    options.result.write_text(
-        json.dumps({"results": [result.to_json() for result in results], "error": error_text})
-    )
+    save(options.result, results, error=error_text, finished=True)
     return 0
 
 

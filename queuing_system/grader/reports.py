@@ -58,12 +58,9 @@ def as_junit(ports):
             tests=str(len(results)),
             failures=str(sum(result.verdict == FAIL for result in results)),
             skipped=str(sum(result.verdict == SKIP for result in results)),
-            errors="1" if port.get("error") else "0",
+            errors="0",  # a grading stopped early fails its tasks, each saying so
             time=f"{sum(result.seconds for result in results):.2f}",
         )
-        if port.get("error"):
-            case = ElementTree.SubElement(suite, "testcase", classname=port["name"], name="grading")
-            ElementTree.SubElement(case, "error", message=xml_safe(port["error"]))
         for result in results:
             case = ElementTree.SubElement(
                 suite,

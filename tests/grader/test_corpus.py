@@ -226,6 +226,20 @@ def test_hostile_scripts_fail_their_own_task_and_the_grader_carries_on(default_r
     assert passed(default_run, "hostile") == [3, 4, 5, 12]
 
 
+def test_a_script_that_kills_the_graders_process_fails_its_task_and_ends_that_port_only(default_run):
+    assert passed(default_run, "kills_its_parent") == [1]
+    assert headlines(task_of(default_run, "kills_its_parent", 2)) == [
+        "the grader's process for this port was killed by SIGKILL while it ran this task: does 1_redis_op.py "
+        "signal its parent process (os.getppid())?"
+    ]
+    assert headlines(task_of(default_run, "kills_its_parent", 4)) == [
+        "not graded: its grading was killed by SIGKILL in task 2"
+    ]
+    assert [port["error"] for port in default_run.report["ports"] if port["name"] == "kills_its_parent"] == [
+        "its grading was killed by SIGKILL in task 2"
+    ]
+
+
 def test_every_missing_file_fails_its_task_alone(default_run):
     for (name, number), task in verdicts(default_run.report).items():
         missing = [line for line in headlines(task) if line.startswith("missing ")]
