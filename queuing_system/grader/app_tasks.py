@@ -69,6 +69,19 @@ def same_json(one, other):
     return type(one) is type(other) and one == other
 
 
+def byte_differences(body, value, model):
+    """How a body that is the exercise's JSON differs from the spec's bytes."""
+    found = set()
+    text = body.rstrip("\n")
+    if text != body:
+        found.add("a newline after each body (jsonify adds one)")
+    if diffs.compact(value) != diffs.compact(diffs.in_order_of(value, model)):
+        found.add("keys in another order (Flask sorts them; app.json.sort_keys = False keeps yours)")
+    if text != diffs.compact(value):
+        found.add("spaces or escapes in the JSON (the spec's is compact UTF-8)")
+    return found
+
+
 class Curl:
     """The requests of an app task, each judged; the spec-only differences gathered as advice."""
 
@@ -106,8 +119,7 @@ class Curl:
         if not content_type.startswith("application/json"):
             trial.fail(
                 f"GET {path} answered Content-Type {content_type!r}: the exercise answers JSON "
-                "(return a dict, or "
-                "jsonify(...)).",
+                "(return a dict, or jsonify(...)).",
                 script=self.name,
             )
         try:
@@ -130,20 +142,7 @@ class Curl:
         if status != 200:
             self.not_spec.add(f"GET {path} answered {status} (the spec's answers 200)")
         if body != want:
-            if body.endswith("\n") and not want.endswith("\n"):
-                self.not_spec.add("a newline after each body (jsonify adds one)")
-            if (
-                list(value) != list(model)
-                if isinstance(value, dict)
-                else diffs.compact(value) != diffs.compact(diffs.in_order_of(value, model))
-            ):
-                self.not_spec.add(
-                    "keys in another order (Flask sorts them; app.json.sort_keys = False keeps yours)"
-                )
-            if diffs.compact(value) != body.rstrip("\n") and diffs.compact(
-                diffs.in_order_of(value, model)
-            ) != body.rstrip("\n"):
-                self.not_spec.add("spaces in the JSON (the spec's is compact)")
+            self.not_spec.update(byte_differences(body, value, model))
         return body
 
     def advise(self):
@@ -160,10 +159,9 @@ def app_stdout(trial, app, allowed):
     extra = [line for line in app.lines() if not allowed(line)]
     if extra:
         trial.lenient(
-            f"{app.name} printed {len(extra)} line{'s' if len(extra) > 1 else ''} on stdout that "
-            "the spec's app does "
-            f"not (the first: {diffs.cut(diffs.visible(extra[0]), 100)!r}; Flask's banner goes there): "
-            "the spec's prints only its job lines.",
+            f"{app.name} printed {len(extra)} line{'s' if len(extra) > 1 else ''} on stdout that the "
+            f"spec's app does not (the first: {diffs.cut(diffs.visible(extra[0]), 100)!r}; Flask's "
+            "banner goes there): the spec's prints only its job lines.",
             script=app.name,
         )
 
@@ -206,8 +204,7 @@ def task_13(trial):
             if not app.wait_for_lines(3, WAIT, matching=SEAT_DONE.match):
                 trial.fail(
                     f"waited {WAIT}s for {name} to print 3 `Seat reservation job JOB_ID "
-                    "completed` lines after "
-                    "GET /process; it printed "
+                    "completed` lines after GET /process; it printed "
                     f"{len([line for line in app.lines() if SEAT_DONE.match(line)])}.",
                     script=name,
                 )

@@ -165,10 +165,8 @@ def job_ids_problems(trial, name, ids, jobs, queue, count):
     if trial.strict and ids and ids != kue:
         trial.fail(
             f"{name}'s job ids are {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}: the "
-            "spec's are Kue's, "
-            "integers from one counter shared by every queue "
-            f"({', '.join(kue[:3])}{', ...' if count > 3 else ''} "
-            "on an empty Redis), given as RQ's job_id.",
+            "spec's are Kue's, integers from one counter shared by every queue "
+            f"({', '.join(kue[:3])}{', ...' if count > 3 else ''} on an empty Redis), given as RQ's job_id.",
             script=name,
         )
 
@@ -415,8 +413,7 @@ def judge_creator_8(trial, run):
     if ids and strangers:
         trial.fail(
             f"{name} printed events of ids it never printed as created "
-            f"({', '.join(strangers[:3])}): the event "
-            "lines give each job's own job.id.",
+            f"({', '.join(strangers[:3])}): the event lines give each job's own job.id.",
             script=name,
         )
     any_progress = any(is_progress(line) for line in tail)

@@ -66,6 +66,7 @@ class Script:
         self.stop_seconds = None  # how long it took to stop after SIGTERM
         self.killed = False  # the grader had to SIGKILL it
         self.stopped = False  # the grader asked it to stop (its exit code is judged as a stop)
+        self.timed_out = False  # it ran past the time it was given to end by itself
         self.process = subprocess.Popen(
             argv,
             cwd=cwd,

@@ -9,7 +9,6 @@ import http.client
 import os
 import signal
 import sys
-import time
 
 from . import diffs
 from .isolation import MARK, marked_processes
@@ -106,7 +105,8 @@ class Trial:
 
     def processes_of(self, script):
         """The pids of a script and of everything it started (marked as it)."""
-        return list(marked_processes(f"{self.mark}:{script.name}"))
+        mark = f"{self.mark}:{script.name}"
+        return [pid for pid, found in marked_processes(mark).items() if found == mark]
 
     def run(self, name, *args, timeout, label=None, argv=None):
         """Run a script (or `argv`) to its end, `timeout` seconds at most; the Script."""
@@ -114,9 +114,7 @@ class Trial:
         if script.wait(timeout) is None:
             script.kill()
             script.wait(5)
-            script.timed_out = timeout
-        else:
-            script.timed_out = None
+            script.timed_out = True
         return script
 
     # The transcript
@@ -219,8 +217,3 @@ def http_get(port, path):
         return f"{type(error).__name__}: {error}"
     finally:
         connection.close()
-
-
-def pause(seconds):
-    """A wait between two looks at something outside any script (a Redis count)."""
-    time.sleep(seconds)
