@@ -174,27 +174,26 @@ def saved_once(queue, job_ids):
     first job, so redis-py never sends it twice (a batch Redis had saved would be queued
     twice), and a lost reply is settled by looking for that job."""
     job_queue(queue.name, queue.connection)  # RQ's speed-ups, for the jobs made in the block
-    with collector_paused():
-        batch = queue.connection.pipeline()
+    with collector_paused(), queue.connection.pipeline() as batch:
         yield batch
         merge_writes(batch)  # its replies are not read
-        commands = list(batch.command_stack)
-        batch.reset()
-        send_once(queue.connection, commands, Job.key_for(job_ids[0]))
+        send_once(batch, queue.connection, Job.key_for(job_ids[0]))
 
 
-def send_once(connection, commands, first_key):
-    """The (arguments, options) `commands` in one MULTI/EXEC, under WATCH of `first_key`."""
+def send_once(batch, connection, first_key):
+    """The commands of the pipeline `batch` (of `connection`) in one MULTI/EXEC, under
+    WATCH of `first_key`."""
+    commands = list(batch.command_stack)  # redis-py empties the pipeline once it is sent
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:
-            with connection.pipeline() as pipeline:
-                pipeline.watch(first_key)
-                pipeline.multi()
+            if attempt > 1:
                 for args, options in commands:
-                    pipeline.execute_command(*args, **options)
-                pipeline.execute()
+                    batch.execute_command(*args, **options)
+            batch.watch(first_key)  # the commands above wait in the pipeline meanwhile
+            batch.execute()
             return
         except (redis.WatchError, *RETRYABLE) as error:
+            batch.reset()
             # The batch was saved whole or not at all: its first job tells which.
             if until_answered(lambda: connection.exists(first_key)):
                 return
