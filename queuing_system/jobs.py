@@ -174,26 +174,34 @@ def saved_once(queue, job_ids):
     first job, so redis-py never sends it twice (a batch Redis had saved would be queued
     twice), and a lost reply is settled by looking for that job."""
     job_queue(queue.name, queue.connection)  # RQ's speed-ups, for the jobs made in the block
+    first_key = Job.key_for(job_ids[0])
     with collector_paused(), queue.connection.pipeline() as batch:
+        until_answered(lambda: watching(batch, first_key))
+        batch.multi()  # as RQ's enqueue leaves a pipeline it is given
         yield batch
         merge_writes(batch)  # its replies are not read
-        send_once(batch, queue.connection, Job.key_for(job_ids[0]))
+        send_once(batch, queue.connection, first_key)
+
+
+def watching(pipeline, key):
+    pipeline.reset()  # a try that failed left it unwatched
+    pipeline.watch(key)
 
 
 def send_once(batch, connection, first_key):
-    """The commands of the pipeline `batch` (of `connection`) in one MULTI/EXEC, under
-    WATCH of `first_key`."""
+    """The MULTI/EXEC of the pipeline `batch` (of `connection`, WATCHing `first_key`); the
+    same commands again, under a new WATCH, while the connection drops before an answer."""
     commands = list(batch.command_stack)  # redis-py empties the pipeline once it is sent
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:
             if attempt > 1:
+                watching(batch, first_key)
+                batch.multi()
                 for args, options in commands:
                     batch.execute_command(*args, **options)
-            batch.watch(first_key)  # the commands above wait in the pipeline meanwhile
             batch.execute()
             return
         except (redis.WatchError, *RETRYABLE) as error:
-            batch.reset()
             # The batch was saved whole or not at all: its first job tells which.
             if until_answered(lambda: connection.exists(first_key)):
                 return
