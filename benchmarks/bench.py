@@ -527,6 +527,10 @@ def main():
         " commit to compare with, e.g. `git worktree add /tmp/before HEAD~5`), reported as 'against'",
     )
     args = parser.parse_args()
+    figures, peers = args.figures.split(","), args.peers.split(",")
+    for asked, known in ((figures, original.FIGURES), (peers, original.PEERS)):
+        if not set(asked) <= set(known):
+            parser.error(f"unknown: {', '.join(sorted(set(asked) - set(known)))} (known: {', '.join(known)})")
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
         print(f"redis {client.info()['redis_version']} on {server.url}; {os.cpu_count()} cores", flush=True)
@@ -541,7 +545,6 @@ def main():
         if "growth" in args.workloads:
             bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
         if "peer" in args.workloads:
-            figures, peers = args.figures.split(","), args.peers.split(",")
             original.bench_peer(client, server.url, args.n, args.repeat, args.seconds, figures, peers)
         if "memory" in args.workloads:
             finished_ttl, failed_ttl = (int(s) for s in args.retention.split(","))

@@ -74,6 +74,13 @@ def rq_ended(client):
     return zcards(client, *(registry.key for registry in registries))
 
 
+def in_turn(systems, turn):
+    """The systems in the order of this turn: each takes its turn first, then second... (a
+    figure must not depend on the place in a round: the machine's pace drifts)."""
+    first = turn % len(systems)
+    return systems[first:] + systems[:first]
+
+
 def blocked_clients(client, command):
     return sum(1 for each in client.client_list() if each.get("cmd") == command)
 
@@ -207,8 +214,8 @@ def e2e_turn(system, client, url, count):
 
 
 def bench_e2e(systems, client, url, count, repeat, results):
-    for round_ in range(1, repeat + 1):
-        for system in systems:
+    for round_ in range(repeat):
+        for system in in_turn(systems, round_):
             fresh(client)
             turn = e2e_turn(system, client, url, count)
             heard = f"heard {turn.outcomes:,}/{count:,}"
@@ -221,7 +228,7 @@ def bench_e2e(systems, client, url, count, repeat, results):
             results.add(COMPLETE_RUNS, system.name, turn.rate is not None, compare=False)
             rate = f"{turn.rate:6,.0f} jobs/s" if turn.rate else "     - jobs/s"
             cpu = ", ".join(f"{part} {us:.0f}" for part, us in turn.cpu.items())
-            print(f"  e2e       {round_} {system.name:<7} {rate}  CPU us/job: {cpu}  {heard}", flush=True)
+            print(f"  e2e       {round_ + 1} {system.name:<7} {rate}  CPU us/job: {cpu}  {heard}", flush=True)
             for line in turn.said:
                 print(f"  {'':<9} {system.name} said: {line}", flush=True)
 
@@ -229,8 +236,8 @@ def bench_e2e(systems, client, url, count, repeat, results):
 def bench_creation(systems, client, url, count, repeat, results):
     """Creation alone: `count` jobs saved, nothing processing them (in e2e, the workers
     take the CPU the creator would use)."""
-    for _ in range(CREATION_TURNS * repeat):
-        for system in systems:
+    for turn in range(CREATION_TURNS * repeat):
+        for system in in_turn(systems, turn):
             fresh(client)
             report, _said = run_creator(system, client, url, count, create_only=True)
             results.add("creation alone, jobs/s", system.name, count / report["created"])
@@ -260,7 +267,7 @@ def bench_failure_cost(systems, client, url, count, repeat, results):
     run), the systems taking turns; the median of each system's pairs' ratios."""
     count = min(count, FAILURE_JOBS)
     for turn in range(FAILURE_PAIRS * repeat):
-        for system in systems:
+        for system in in_turn(systems, turn):
             cost = {}
             for failing in (1, 0) if turn % 2 == 0 else (0, 1):
                 fresh(client)
@@ -325,8 +332,8 @@ def bench_peer(client, url, count, repeat, seconds, figures=FIGURES, peers=PEERS
     systems = [SYSTEMS["ours"], *(SYSTEMS[peer] for peer in peers)]
     results = Results([system.name for system in systems])
     print(
-        f"  peer      {count:,} jobs (2% failing), {repeat} rounds, ours against {', '.join(peers)};"
-        " each round's turns in this order",
+        f"  peer      {count:,} jobs (2% failing), {repeat} rounds, ours against {', '.join(peers)},"
+        " taking turns (the first of a round changes round by round)",
         flush=True,
     )
     if "e2e" in figures:
