@@ -59,7 +59,9 @@ CPU_FIGURES = {
     "workers": "workers' CPU per job, us",
     "redis": "Redis's CPU per job, us",
     "creator": "creator's CPU per job, us",
+    "all": "workers + Redis + creator, us",  # e2e is about the cores kept busy / this
 }
+OTHERS = "everything else's CPU meanwhile, cores"
 COMPLETE_RUNS = "runs that heard every outcome"
 FAILURE_RATIO = "a failing job's CPU / a succeeding one's"
 
@@ -151,6 +153,13 @@ def installed():
     return True
 
 
+def machine_cpu():
+    """CPU seconds the whole machine has been busy (every core, every process), from
+    /proc/stat: user, nice, system, irq, softirq, steal."""
+    ticks = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return sum(int(ticks[index]) for index in (0, 1, 2, 5, 6, 7)) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu(pids):
     """CPU seconds of the processes `pids` (a processor and its workers)."""
     return sum(cpu_seconds(pid) for pid in pids)
@@ -158,8 +167,10 @@ def process_cpu(pids):
 
 def run_creator(system, client, url, count, failing=0.02, create_only=False):
     """`system`'s creator run to its end: its JSON report ({created, heard, outcomes, cpu};
-    heard is None unless it heard every outcome) and a list of the other lines it wrote on
-    stderr. It is stopped GRACE seconds after every job ended, if it is still waiting."""
+    heard is None unless it heard every outcome; cpu from its start of timing), with
+    "process_cpu" added (all of its CPU, start-up included), and a list of the other lines
+    it wrote on stderr. It is stopped GRACE seconds after every job ended, if it is still
+    waiting."""
     command = [*system.creator, str(count), str(failing), *(["create-only"] if create_only else [])]
     with tempfile.TemporaryFile("w+") as stderr:  # a file: a chatty creator cannot block on a pipe
         environment = {**os.environ, "REDIS_URL": url}
@@ -167,30 +178,35 @@ def run_creator(system, client, url, count, failing=0.02, create_only=False):
             command, cwd=system.cwd, env=environment, stdout=subprocess.DEVNULL, stderr=stderr
         )
         deadline, give_up = None, time.monotonic() + MAX_SECONDS + count / 100
-        while creator.poll() is None:
+        while not (ended := os.wait4(creator.pid, os.WNOHANG))[0]:  # wait4: with its CPU
             if deadline is None and not create_only and system.ended(client) >= count:
                 deadline = time.monotonic() + GRACE
             if time.monotonic() > min(deadline or give_up, give_up):
                 creator.terminate()  # it writes what it heard, then ends
-                creator.wait(30)
+                ended = os.wait4(creator.pid, 0)
                 break
             time.sleep(0.1)
+        _pid, status, usage = ended
+        creator.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         stderr.seek(0)
         lines = stderr.read().strip().splitlines()
     try:
-        return json.loads(lines[-1]), lines[:-1]
+        report = json.loads(lines[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"{' '.join(command)} ended {creator.returncode}: {lines}") from None
+    return {**report, "process_cpu": usage.ru_utime + usage.ru_stime}, lines[:-1]
 
 
 @dataclass
 class Turn:
     """One end-to-end run: jobs/s until every outcome was heard (None: not all were), the
-    outcomes heard, CPU microseconds per job, and what the creator said beside its report."""
+    outcomes heard, CPU microseconds per job, the cores that everything else on the machine
+    kept busy meanwhile, and what the creator said beside its report."""
 
     rate: float | None
     outcomes: int
     cpu: dict
+    others: float
     said: list
 
 
@@ -199,16 +215,28 @@ def e2e_turn(system, client, url, count):
     try:
         wait_for(lambda: system.waiting(client), timeout=30)
         workers, server = [processor.pid, *children(processor.pid)], client.info()["process_id"]
-        before = process_cpu(workers), cpu_seconds(server)
+        snapshot = (process_cpu(workers), cpu_seconds(server), machine_cpu(), time.process_time())
+        before, started = snapshot, time.perf_counter()
         report, said = run_creator(system, client, url, count)
-        after = process_cpu(workers), cpu_seconds(server)
+        snapshot = (process_cpu(workers), cpu_seconds(server), machine_cpu(), time.process_time())
+        after, elapsed = snapshot, time.perf_counter() - started
     finally:
         stop(processor)
-    cpu = {"workers": after[0] - before[0], "redis": after[1] - before[1], "creator": report["cpu"]}
+    workers_used, server_used, machine_used, bench_used = (
+        end - begin for begin, end in zip(before, after, strict=True)
+    )
+    # The creator's figure is its CPU from its start of timing (start-up left out, as ours
+    # and Kue's and BullMQ's differ in it); `others` is what the machine spent beyond the
+    # three, the creator's start-up and this process: other users of a shared machine.
+    cpu = {"workers": workers_used, "redis": server_used, "creator": report["cpu"]}
+    cpu["all"] = sum(cpu.values())
+    ours = workers_used + server_used + report["process_cpu"] + bench_used
+    others = max(0.0, (machine_used - ours) / elapsed)  # below 0: clock ticks' rounding
     return Turn(
         count / report["heard"] if report["heard"] else None,
         report["outcomes"],
         {part: 1e6 * seconds / count for part, seconds in cpu.items()},
+        others,
         said,
     )
 
@@ -225,10 +253,15 @@ def bench_e2e(systems, client, url, count, repeat, results):
                 results.add("e2e, jobs/s", system.name, turn.rate)
                 for part, us in turn.cpu.items():
                     results.add(CPU_FIGURES[part], system.name, us)
+                results.add(OTHERS, system.name, turn.others, compare=False)
             results.add(COMPLETE_RUNS, system.name, turn.rate is not None, compare=False)
             rate = f"{turn.rate:6,.0f} jobs/s" if turn.rate else "     - jobs/s"
             cpu = ", ".join(f"{part} {us:.0f}" for part, us in turn.cpu.items())
-            print(f"  e2e       {round_ + 1} {system.name:<7} {rate}  CPU us/job: {cpu}  {heard}", flush=True)
+            print(
+                f"  e2e       {round_ + 1} {system.name:<7} {rate}  CPU us/job: {cpu}; others"
+                f" {turn.others:.2f} cores; {heard}",
+                flush=True,
+            )
             for line in turn.said:
                 print(f"  {'':<9} {system.name} said: {line}", flush=True)
 
@@ -343,7 +376,8 @@ def bench_peer(client, url, count, repeat, seconds, figures=FIGURES, peers=PEERS
     if "failure" in figures:
         bench_failure_cost(systems, client, url, count, repeat, results)
     results.print(
-        f"peer: median (min-max) over {repeat} rounds; jobs/s: higher is better, CPU: lower is better"
+        f"peer: median (min-max) over {repeat} rounds; jobs/s: higher is better, CPU: lower is better;"
+        f" load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     if "http" in figures:
         if shutil.which("wrk") is None:
