@@ -32,7 +32,7 @@ median with min–max and the ratio against a baseline measured in this same run
     python benchmarks/bench.py enqueue e2e -n 5000 --repeat 3
     python benchmarks/bench.py e2e http --against /tmp/before   # vs another checkout, same run
     python benchmarks/bench.py peer --repeat 3 --seconds 5      # vs Kue and BullMQ on Node
-    python benchmarks/bench.py peer --figures e2e --repeat 2    # a quick look (~40 s)
+    python benchmarks/bench.py peer --figures e2e --repeat 2    # a quick look (~20 s)
 """
 
 import argparse

@@ -376,8 +376,7 @@ def bench_peer(client, url, count, repeat, seconds, figures=FIGURES, peers=PEERS
     if "failure" in figures:
         bench_failure_cost(systems, client, url, count, repeat, results)
     results.print(
-        f"peer: median (min-max) over {repeat} rounds; jobs/s: higher is better, CPU: lower is better;"
-        f" load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"peer: median (min-max) over {repeat} rounds; jobs/s: higher is better, CPU: lower is better"
     )
     if "http" in figures:
         if shutil.which("wrk") is None:
