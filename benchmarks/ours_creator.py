@@ -5,14 +5,16 @@ node/kue_creator.js and node/bullmq_creator.js, with their arguments and their r
     python benchmarks/ours_creator.py COUNT [FAILING] [create-only]
 
 Jobs have phone 41535187NN with NN = i % 100, so 2% are blacklisted (FAILING: the failing
-share, 0.02 by default, 0 none, 1 all). They are saved in one batch, as 7_job_creator.py
-saves its eleven, and each event's line is printed as it prints them. Writes on stderr, as
-JSON, the seconds until every job was saved and until every outcome was heard, the
-outcomes heard and its CPU seconds. `create-only`: ends once the jobs are saved. On
-SIGTERM (the bench gave up waiting) it writes what it heard so far, heard: null.
+share, 0.02 by default, 0 none, 1 all). They are made and saved as 7_job_creator.py makes
+and saves its eleven (RQ's calls, one batch), and each event's line is printed as it
+prints them. Writes on stderr, as JSON, the seconds until every job was saved and until
+every outcome was heard, the outcomes heard and its CPU seconds. `create-only`: ends once
+the jobs are saved. On SIGTERM (the bench gave up waiting) it writes what it heard so far,
+heard: null.
 
-The peer benchmark (original.py) calls the package here and nowhere else: it runs this
-script and 7_job_processor.py, each in its own process, as it runs Kue's and BullMQ's.
+The peer benchmark (original.py) calls the package here and nowhere else, through its
+public surface (`queuing_system`'s `__all__`, as the scripts do): it runs this script and
+7_job_processor.py, each in its own process, as it runs Kue's and BullMQ's.
 """
 
 import json
@@ -22,13 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+from rq import Callback, Queue
+from rq.serializers import JSONSerializer
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package
 
-from queuing_system.connection import make_jobs_client  # noqa: E402
-from queuing_system.events import OUTCOMES  # noqa: E402
-from queuing_system.follower import EventFollower  # noqa: E402
-from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
-from queuing_system.reporter import event_line  # noqa: E402
+import queuing_system as qs  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
@@ -49,6 +50,24 @@ def workload(count, failing=0.02):
     ]
 
 
+def create_jobs(queue, datas):
+    """As 7_job_creator.create_jobs, at once and once."""
+    ids = qs.reserve_job_ids(queue.connection, len(datas))
+    calls = [
+        Queue.prepare_data(
+            PROCESS,
+            (data,),
+            job_id=job_id,
+            failure_ttl=qs.FAILURE_TTL,
+            on_success=Callback(qs.report_success),
+            on_failure=Callback(qs.report_failure),
+        )
+        for job_id, data in zip(ids, datas, strict=True)
+    ]
+    with qs.saved_once(queue, ids) as pipeline:
+        return queue.enqueue_many(calls, pipeline=pipeline)
+
+
 def main(count, failing=0.02, create_only=False):
     started, cpu = time.perf_counter(), time.process_time()
     report = {"created": None, "heard": None, "outcomes": 0}
@@ -60,17 +79,18 @@ def main(count, failing=0.02, create_only=False):
         os._exit(0)  # from the signal handler too: no blocked read to unwind
 
     signal.signal(signal.SIGTERM, finish)
-    connection = make_jobs_client()  # REDIS_URL's, as the job scripts make theirs
-    # Made before the jobs exist, as 7_job_creator.py does: no event can be missed.
-    follower = None if create_only else EventFollower(connection, QUEUE)
-    jobs = create_jobs(job_queue(QUEUE, connection), PROCESS, workload(count, failing))
+    connection = qs.connect_for_jobs()  # REDIS_URL's, as 7_job_creator.py connects
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
+    # From before the jobs exist, as 7_job_creator.py: no event can be missed.
+    events = None if create_only else qs.JobEvents(connection, QUEUE)
+    jobs = create_jobs(queue, workload(count, failing))
     report["created"] = time.perf_counter() - started
     for job in jobs:
-        print(f"Notification job created: {job.id}")
-    if follower:
-        for event in follower.follow(job.id for job in jobs):
-            print(event_line("Notification", event))
-            report["outcomes"] += event.kind in OUTCOMES
+        qs.say(f"Notification job created: {job.id}")
+    if events:
+        for event in events.follow(jobs):
+            qs.say(qs.event_line("Notification", event))
+            report["outcomes"] += event.kind in (qs.COMPLETED, qs.FAILED)
         report["heard"] = time.perf_counter() - started
     finish()
 
