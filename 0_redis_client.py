@@ -1,13 +1,34 @@
 #!/usr/bin/env python3
-"""Task 1: connect to Redis and say whether it worked (retrying until it does)."""
+"""Task 1: connect to Redis and say whether it worked, retrying until it does.
 
-from queuing_system.connection import connect
-from queuing_system.shutdown import run
+The original's node_redis client said so from its 'connect' and 'error' events, and
+retried by itself. redis-py connects on a client's first command: here a PING, tried
+again with back-off until the server answers.
+"""
+
+import argparse
+import time
+
+from redis import Redis
+
+import queuing_system as qs
 
 
-def main():
-    connect()
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    client = Redis.from_url(qs.redis_url())
+    for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
+        try:
+            client.ping()
+        except Exception as error:  # redis-py's errors, and the OSError of a closed port
+            qs.say(qs.not_connected(error))  # the error's text, any password masked
+            if not qs.worth_retrying(error):  # a wrong password, say
+                return 1
+            time.sleep(delay)
+        else:
+            qs.say(qs.CONNECTED)
+            return 0
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

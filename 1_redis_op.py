@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
-"""Task 2: set and read a string key with plain synchronous calls."""
+"""Task 2: set and read a string key with redis-py's plain, synchronous calls."""
 
-from queuing_system.connection import make_client, wait_until_connected
-from queuing_system.console import print_reply, say
-from queuing_system.shutdown import run
+import argparse
 
-client = make_client()
+from redis import Redis
+
+import queuing_system as qs
+
+client = None  # main() makes it, as the original made its client at the top
 
 
 def set_new_school(school_name, value):
-    print_reply(client.set(school_name, value))
+    qs.print_reply(client.set(school_name, value))  # node_redis's redis.print: `Reply: OK`
 
 
 def display_school_value(school_name):
-    say(client.get(school_name))
+    qs.say(client.get(school_name))  # None for a missing key
 
 
-def main():
-    wait_until_connected(client)
+def main(argv=None):
+    global client
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    client = Redis.from_url(qs.redis_url(), decode_responses=True)  # text, not bytes
+    qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
     display_school_value("Holberton")
     set_new_school("HolbertonSanFrancisco", "100")
     display_school_value("HolbertonSanFrancisco")
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

@@ -1,26 +1,30 @@
 #!/usr/bin/env python3
-"""Task 3: task 2 again, with async/await on redis.asyncio."""
+"""Task 3: task 2 again, with async/await on redis.asyncio (the original promisified
+node_redis's callbacks)."""
 
+import argparse
 import asyncio
 
-from queuing_system.connection import make_async_client, wait_until_connected_async
-from queuing_system.console import print_reply, say
-from queuing_system.shutdown import run
+import redis.asyncio
 
-client = make_async_client()
+import queuing_system as qs
+
+client = None  # main() makes it, in the event loop that uses it
 
 
 async def set_new_school(school_name, value):
-    print_reply(await client.set(school_name, value))
+    qs.print_reply(await client.set(school_name, value))
 
 
 async def display_school_value(school_name):
-    say(await client.get(school_name))
+    qs.say(await client.get(school_name))
 
 
 async def run_all():
-    await wait_until_connected_async(client)
+    global client
+    client = redis.asyncio.Redis.from_url(qs.redis_url(), decode_responses=True)
     try:
+        await qs.wait_until_connected_async(client)
         await display_school_value("Holberton")
         await set_new_school("HolbertonSanFrancisco", "100")
         await display_school_value("HolbertonSanFrancisco")
@@ -28,9 +32,10 @@ async def run_all():
         await client.aclose()
 
 
-def main():
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
     asyncio.run(run_all())
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Task 4: store a hash one field at a time, then read it whole."""
+"""Task 4: store a hash one field at a time (HSET), then read it whole (HGETALL)."""
 
-from queuing_system.connection import make_client, wait_until_connected
-from queuing_system.console import print_reply, say
-from queuing_system.shutdown import run
+import argparse
+
+from redis import Redis
+
+import queuing_system as qs
 
 HASH_KEY = "HolbertonSchools"
 SCHOOLS = {
@@ -15,23 +17,26 @@ SCHOOLS = {
     "Paris": 2,
 }
 
-client = make_client()
+client = None  # main() makes it
 
 
 def store_schools():
     for city, value in SCHOOLS.items():
-        print_reply(client.hset(HASH_KEY, city, value))
+        qs.print_reply(client.hset(HASH_KEY, city, value))  # 1 for a new field, 0 for a changed one
 
 
 def display_schools():
-    say(client.hgetall(HASH_KEY))
+    qs.say(client.hgetall(HASH_KEY))  # a dict, in the order the fields were stored
 
 
-def main():
-    wait_until_connected(client)
+def main(argv=None):
+    global client
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    client = Redis.from_url(qs.redis_url(), decode_responses=True)
+    qs.wait_until_connected(client)
     store_schools()
     display_schools()
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

@@ -1,25 +1,29 @@
 #!/usr/bin/env python3
 """Task 5: publish four messages on the channel, the third one telling subscribers to stop."""
 
+import argparse
 import time
 
-from queuing_system.connection import make_client, wait_until_connected
-from queuing_system.console import say
-from queuing_system.shutdown import run
+from redis import Redis
+
+import queuing_system as qs
 
 CHANNEL = "holberton school channel"
 
-client = make_client()
+client = None  # main() makes it
 
 
 def publish_message(message, time_ms):
-    time.sleep(time_ms / 1000)
-    say(f"About to send {message}")
+    time.sleep(time_ms / 1000)  # the original's setTimeout
+    qs.say(f"About to send {message}")
     client.publish(CHANNEL, message)
 
 
-def main():
-    wait_until_connected(client)
+def main(argv=None):
+    global client
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    client = Redis.from_url(qs.redis_url(), decode_responses=True)
+    qs.wait_until_connected(client)
     publish_message("Holberton Student #1 starts course", 100)
     publish_message("Holberton Student #2 starts course", 200)
     publish_message("KILL_SERVER", 300)
@@ -27,4 +31,4 @@ def main():
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

@@ -5,27 +5,25 @@ Like the original client, a lost connection is retried (a not-connected line per
 attempt), and the channel is subscribed again once the server is back.
 """
 
+import argparse
+
 import redis
 
-from queuing_system.connection import NOT_CONNECTED, describe, make_client, wait_until_connected
-from queuing_system.console import say
-from queuing_system.shutdown import run
+import queuing_system as qs
 
 CHANNEL = "holberton school channel"
 KILL_MESSAGE = "KILL_SERVER"
 
-client = make_client()
-
 
 def listen(pubsub):
-    for message in pubsub.listen():
-        say(message["data"])
+    for message in pubsub.listen():  # blocks for each message; subscribe confirmations ignored
+        qs.say(message["data"])
         if message["data"] == KILL_MESSAGE:
             pubsub.unsubscribe(CHANNEL)
             return
 
 
-def subscribe_and_listen():
+def subscribe_and_listen(client):
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(CHANNEL)
@@ -34,14 +32,16 @@ def subscribe_and_listen():
         pubsub.close()
 
 
-def main():
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)
     while True:
-        wait_until_connected(client)
+        qs.wait_until_connected(client)
         try:
-            return subscribe_and_listen()
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            say(NOT_CONNECTED.format(error=describe(error)))
+            return subscribe_and_listen(client)
+        except (redis.ConnectionError, redis.TimeoutError) as error:  # lost: connect and subscribe again
+            qs.say(qs.not_connected(error))
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

@@ -1,28 +1,36 @@
 #!/usr/bin/env python3
 """Task 7: send the notification of every job on push_notification_code, until stopped."""
 
-from queuing_system.console import say
-from queuing_system.jobs import notification
-from queuing_system.shutdown import run
-from queuing_system.supervisor import run_workers, worker_count
+import argparse
+
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+import queuing_system as qs
 
 QUEUE = "push_notification_code"
-JOB_FUNCTIONS = {QUEUE: "6_job_processor.process"}  # the only job its workers run
+PROCESS = "6_job_processor.process"  # the only job function its workers run
 CONCURRENCY = 1
 
 
 def send_notification(phone_number, message):
-    say(f"Sending notification to {phone_number}, with message: {message}")
+    qs.say(f"Sending notification to {phone_number}, with message: {message}")
 
 
 def process(data):
     """The job function: it gets the job's data, as Kue's process callback got job.data."""
-    send_notification(*notification(data))
+    send_notification(*qs.notification(data))  # the data checked: anyone can write a job
 
 
-def main():
-    return run_workers(JOB_FUNCTIONS, count=worker_count(default=CONCURRENCY))
+def main(argv=None):
+    parser = qs.add_workers_argument(argparse.ArgumentParser(description=__doc__), CONCURRENCY)
+    options = parser.parse_args(argv)
+    connection = qs.connect_for_jobs()
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    # Kue's queue.process('push_notification_code', fn): RQ workers, in processes of their own
+    pool = qs.WorkerPool([queue], connection=connection, num_workers=options.workers, job_functions=[PROCESS])
+    return pool.start()  # until Ctrl-C or SIGTERM; the jobs left stay queued
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Task 8: create eleven notification jobs and report their progress, completion or failure."""
 
-from queuing_system.connection import connect_for_jobs
-from queuing_system.console import say
-from queuing_system.follower import EventFollower
-from queuing_system.jobs import create_jobs, job_queue, timing_options
-from queuing_system.reporter import event_line
-from queuing_system.shutdown import run
+import argparse
+
+from rq import Callback, Queue
+from rq.serializers import JSONSerializer
+
+import queuing_system as qs
 
 QUEUE = "push_notification_code_2"
-PROCESS = "7_job_processor.process"
+PROCESS = "7_job_processor.process"  # the job function, by name: the worker imports it
 JOBS = [
     {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"},
     {"phoneNumber": "4153518781", "message": "This is the code 4562 to verify your account"},
@@ -25,16 +25,39 @@ JOBS = [
 ]
 
 
+def create_jobs(queue, timing):
+    """Kue's `queue.create(...).save()` for each object, as one batch of RQ jobs."""
+    ids = qs.reserve_job_ids(queue.connection, len(JOBS))  # Kue's ids: one counter for every queue
+    calls = [
+        Queue.prepare_data(
+            PROCESS,
+            (data,),
+            job_id=job_id,
+            failure_ttl=qs.FAILURE_TTL,
+            retry=timing.retry(),
+            on_success=Callback(qs.report_success),  # the creator hears how each job ended
+            on_failure=Callback(qs.report_failure),
+        )
+        for job_id, data in zip(ids, JOBS, strict=True)
+    ]
+    with qs.saved_once(queue, ids) as pipeline:  # all saved or none, once, even if the connection drops
+        if timing.delay:
+            return qs.enqueue_many_at(queue, timing.due(), calls, pipeline)  # RQ's enqueue_at, for a batch
+        return queue.enqueue_many(calls, pipeline=pipeline)
+
+
 def main(argv=None):
-    timing = timing_options(__doc__, argv)  # none given: at once and once, as the spec runs it
-    connection = connect_for_jobs()
-    events = EventFollower(connection, QUEUE)  # before the jobs exist: no event can be missed
-    jobs = create_jobs(job_queue(QUEUE, connection), PROCESS, JOBS, timing)
+    parser = qs.add_timing_arguments(argparse.ArgumentParser(description=__doc__))
+    timing = qs.Timing.of(parser.parse_args(argv))  # none given: at once and once, as the spec runs it
+    connection = qs.connect_for_jobs()
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
+    events = qs.JobEvents(connection, QUEUE)  # from before the jobs exist: no event can be missed
+    jobs = create_jobs(queue, timing)
     for job in jobs:
-        say(f"Notification job created: {job.id}")
-    for event in events.follow(job.id for job in jobs):
-        say(event_line("Notification", event))
+        qs.say(f"Notification job created: {job.id}")
+    for event in events.follow(jobs):  # Kue's job.on('progress' / 'complete' / 'failed')
+        qs.say(qs.event_line("Notification", event))
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

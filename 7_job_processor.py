@@ -1,36 +1,43 @@
 #!/usr/bin/env python3
 """Task 9: process push_notification_code_2 two jobs at a time, failing blacklisted numbers."""
 
-from rq import get_current_job
+import argparse
 
-from queuing_system.callbacks import report_progress
-from queuing_system.console import say
-from queuing_system.jobs import JobFailed, notification
-from queuing_system.shutdown import run
-from queuing_system.supervisor import run_workers, worker_count
+from rq import Queue, get_current_job
+from rq.serializers import JSONSerializer
+
+import queuing_system as qs
 
 QUEUE = "push_notification_code_2"
-JOB_FUNCTIONS = {QUEUE: "7_job_processor.process"}  # the only job its workers run
+PROCESS = "7_job_processor.process"  # the only job function its workers run
 CONCURRENCY = 2
 BLACKLISTED_NUMBERS = {"4153518780", "4153518781"}
 
 
 def send_notification(phone_number, message, job):
-    report_progress(job, 0)
+    job.meta["progress"] = 0  # RQ keeps it with the job: rq info and dashboards show it
+    qs.report_progress(job)  # Kue's job.progress(0, 100): saved, and the creator hears it
     if phone_number in BLACKLISTED_NUMBERS:
-        raise JobFailed(f"Phone number {phone_number} is blacklisted")
-    report_progress(job, 50)
-    say(f"Sending notification to {phone_number}, with message: {message}")
+        raise qs.JobFailed(f"Phone number {phone_number} is blacklisted")  # Kue's done(new Error(...))
+    job.meta["progress"] = 50
+    qs.report_progress(job)
+    qs.say(f"Sending notification to {phone_number}, with message: {message}")
 
 
 def process(data):
     """The job function: it gets the job's data, as Kue's process callback got job.data."""
-    send_notification(*notification(data), get_current_job())
+    send_notification(*qs.notification(data), get_current_job())
 
 
-def main():
-    return run_workers(JOB_FUNCTIONS, count=worker_count(default=CONCURRENCY))
+def main(argv=None):
+    parser = qs.add_workers_argument(argparse.ArgumentParser(description=__doc__), CONCURRENCY)
+    options = parser.parse_args(argv)
+    connection = qs.connect_for_jobs()
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    # Kue's queue.process('push_notification_code_2', 2, fn): two RQ workers, each in a process
+    pool = qs.WorkerPool([queue], connection=connection, num_workers=options.workers, job_functions=[PROCESS])
+    return pool.start()  # until Ctrl-C or SIGTERM; the jobs left stay queued
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

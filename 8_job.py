@@ -1,33 +1,22 @@
 #!/usr/bin/env python3
 """Task 10: create_push_notifications_jobs, and (run as a script) what 8-job-main.js did."""
 
-from queuing_system.connection import connect_for_jobs
-from queuing_system.console import say
-from queuing_system.jobs import NOTIFICATION_FIELDS, create_jobs, job_queue
-from queuing_system.reporter import JobReporter, Reporters, event_line
-from queuing_system.shutdown import run
+import argparse
+
+from rq import Callback, Queue
+from rq.serializers import JSONSerializer
+
+import queuing_system as qs
 
 QUEUE = "push_notification_code_3"
-PROCESS = "7_job_processor.process"
-# The reporters of this process's calls: Kue's listeners lived as long as the process did.
-# main() waits for them; a test stops them.
-reporters = Reporters()
-
-
-def check_jobs(jobs):
-    """Refuse the whole batch before creating anything if any part of it is wrong."""
-    if not isinstance(jobs, list):
-        raise TypeError("Jobs is not an array")
-    for index, job in enumerate(jobs):
-        if not isinstance(job, dict):
-            raise TypeError(f"Job {index} is not an object")
-        for field in NOTIFICATION_FIELDS:
-            if not isinstance(job.get(field), str):
-                raise ValueError(f"Job {index} has no {field} string")
+PROCESS = "7_job_processor.process"  # the job function, by name: the worker imports it
+# The listeners of this process's calls: Kue's job.on(...) lived as long as the process
+# did. main() waits for them; a test stops them.
+listeners = qs.JobListeners()
 
 
 def print_event(event):
-    say(event_line("Notification", event))
+    qs.say(qs.event_line("Notification", event))
 
 
 def create_push_notifications_jobs(jobs, queue):
@@ -35,22 +24,45 @@ def create_push_notifications_jobs(jobs, queue):
 
     Prints each created id; then, while the process lives, each job's events.
     """
-    check_jobs(jobs)
-    reporter = JobReporter(queue.connection, QUEUE, print_event)  # before: no event missed
-    created = create_jobs(job_queue(QUEUE, queue.connection), PROCESS, jobs)
+    if not isinstance(jobs, list):
+        raise TypeError("Jobs is not an array")  # the original's words
+    qs.check_notifications(jobs)  # any bad entry refuses the whole batch, before anything is made
+    if not jobs:
+        return []
+    connection = queue.connection
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
+    listener = listeners.listen(connection, QUEUE, print_event)  # before: no event missed
+    ids = qs.reserve_job_ids(connection, len(jobs))
+    calls = [
+        Queue.prepare_data(
+            PROCESS,
+            (data,),
+            job_id=job_id,
+            failure_ttl=qs.FAILURE_TTL,
+            on_success=Callback(qs.report_success),
+            on_failure=Callback(qs.report_failure),
+        )
+        for job_id, data in zip(ids, jobs, strict=True)
+    ]
+    with qs.saved_once(queue, ids) as pipeline:
+        created = queue.enqueue_many(calls, pipeline=pipeline)
     for job in created:
-        say(f"Notification job created: {job.id}")
-    reporter.watch(job.id for job in created)
-    reporters.append(reporter)
+        qs.say(f"Notification job created: {job.id}")
+    listener.watch(created)
     return created
 
 
-def main():
-    connection = connect_for_jobs()
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    connection = qs.connect_for_jobs()
     job = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
-    create_push_notifications_jobs([job], job_queue(QUEUE, connection))
-    reporters.wait()
+    create_push_notifications_jobs([job], Queue(QUEUE, connection=connection, serializer=JSONSerializer))
+    qs.inform(
+        f"No processor of this exercise serves {QUEUE}; RQ's own worker can: "
+        f"rq worker --url $REDIS_URL --serializer json --worker-class rq.worker.SimpleWorker {QUEUE}"
+    )
+    listeners.wait()
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

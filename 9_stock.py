@@ -2,17 +2,16 @@
 """Task 12: list the suitcases and reserve them, never more than the stock.
 
 The original read the stock, then wrote it back minus one: two requests at once both saw
-the same stock and both were confirmed. Here the check and the decrement are one Lua
-script, so under any number of requests, threads or app instances exactly
-`initialAvailableQuantity` reservations of an item are confirmed.
+the same stock and both were confirmed. Here the check and the take are one step in
+Redis (take_one, a Lua script), so under any number of requests, processes or app
+instances exactly `initialAvailableQuantity` reservations of an item are confirmed.
 """
 
-from secrets import token_hex
+import argparse
 
-from queuing_system.connection import make_client, until_answered, wait_until_connected
-from queuing_system.redis_speedups import LuaScript
-from queuing_system.shutdown import run
-from queuing_system.web import create_json_app, serve
+from flask import Flask
+
+import queuing_system as qs
 
 list_products = [
     {"itemId": 1, "itemName": "Suitcase 250", "price": 50, "initialAvailableQuantity": 4},
@@ -25,54 +24,26 @@ STOCK_KEY = "item.{item_id}"  # the item's current stock; absent until its first
 NOT_FOUND = {"status": "Product not found"}
 SERVER_PROCESSES = 2  # forked after start-up, sharing one listening socket
 
-# KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's TTL.
-# Returns the stock left, or -1.
-RESERVE_ONE = LuaScript("""
-local answer = redis.call('GET', KEYS[2])
-if answer then return tonumber(answer) end
-local stock = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
-answer = -1
-if stock > 0 then
-  answer = stock - 1
-  redis.call('SET', KEYS[1], answer)
-end
-redis.call('SET', KEYS[2], answer, 'EX', ARGV[2])
-return answer
-""")
-# A reservation's answer is kept this long under its receipt: a try repeated after a
-# dropped connection gets it instead of taking a second unit.
-RECEIPT_KEY = "receipt:{token}"
-RECEIPT_TTL = 60  # seconds
-
-client = make_client()  # REDIS_URL's, connecting on first use: the default of everything below
-
 
 def get_item_by_id(item_id):
     """The product with this id (an int, or the text of the URL), or None."""
     return PRODUCTS_BY_ID.get(str(item_id))
 
 
-def reserve_stock_by_id(item_id, stock, db=client):
+def reserve_stock_by_id(item_id, stock, db):
     db.set(STOCK_KEY.format(item_id=item_id), stock)
 
 
-def get_current_reserved_stock_by_id(item_id, db=client):
+def get_current_reserved_stock_by_id(item_id, db):
     stock = db.get(STOCK_KEY.format(item_id=item_id))
     return None if stock is None else int(stock)
 
 
-def reserve_one(item, db=client):
-    """Take one unit of the item's stock, atomically and once; False when none is left."""
-    keys = [STOCK_KEY.format(item_id=item["itemId"]), RECEIPT_KEY.format(token=token_hex(8))]
-    args = [item["initialAvailableQuantity"], RECEIPT_TTL]
-    return until_answered(lambda: RESERVE_ONE(db, keys, args)) >= 0
-
-
-def create_app(db=client):
-    """The app, on the Redis client `db` (kept as app.extensions["redis"]); it writes
-    nothing to Redis until a request asks it to."""
-    app = create_json_app(__name__)
-    app.extensions["redis"] = db
+def create_app(db=None):
+    """The app, on the Redis client `db` (default: REDIS_URL's), kept as
+    app.extensions["redis"]; it writes nothing to Redis until a request asks it to."""
+    app = qs.use_json(Flask(__name__))  # JSON only: compact, in the spec's key order
+    app.extensions["redis"] = qs.make_client() if db is None else db
 
     @app.get("/list_products")
     def products():
@@ -93,17 +64,20 @@ def create_app(db=client):
         item = get_item_by_id(item_id)
         if item is None:
             return NOT_FOUND
-        if not reserve_one(item, app.extensions["redis"]):
+        stock_key = STOCK_KEY.format(item_id=item["itemId"])
+        if qs.take_one(app.extensions["redis"], stock_key, item["initialAvailableQuantity"]) < 0:
             return {"status": "Not enough stock available", "itemId": item["itemId"]}
         return {"status": "Reservation confirmed", "itemId": item["itemId"]}
 
     return app
 
 
-def main():
-    wait_until_connected(client, quiet=True)
-    return serve(create_app(), processes=SERVER_PROCESSES)
+def main(argv=None):
+    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    db = qs.wait_until_connected(qs.make_client(), quiet=True)  # said on stderr while it waits
+    app = create_app(db)
+    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)
 
 
 if __name__ == "__main__":
-    run(main)
+    qs.run(main)

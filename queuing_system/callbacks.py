@@ -15,10 +15,13 @@ from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, STREAM_MAX
 from .redis_speedups import LuaScript
 
 
-def report_progress(job, percent):
-    """Kue's `job.progress(percent, 100)`: kept in job.meta (for `rq info` and dashboards)
-    and sent as an event, in one round trip, or queued with our worker's next write.
-    As Kue did, the percentage is a whole number from 0 to 100 (100/3 gives 33)."""
+def report_progress(job, percent=None):
+    """Kue's `job.progress(percent, 100)`: saves job.meta["progress"] (what `rq info` and
+    dashboards show; `percent`, if given, is put there first) and tells the creator, in
+    one round trip, or queued with our worker's next write. As Kue did, the percentage is
+    a whole number from 0 to 100 (100/3 gives 33)."""
+    if percent is None:
+        percent = job.meta.get("progress", 0)
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
 

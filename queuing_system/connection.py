@@ -57,8 +57,21 @@ class Stopped(Exception):
     """A stop was requested while waiting for Redis."""
 
 
-def redis_url():
+def configured_url():
+    """$REDIS_URL, else redis://localhost:6379/0, as it is."""
     return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def redis_url():
+    """Where Redis is: $REDIS_URL, else redis://localhost:6379/0. A URL that redis-py cannot
+    read is said in the spec's line, once, on stdout, and ends the script with exit code 1
+    (FatalRedisError): retrying cannot fix it."""
+    url = configured_url()
+    try:
+        redis.connection.parse_url(url)
+    except (ValueError, TypeError) as error:
+        give_up(error, quiet=False)
+    return url
 
 
 def url_password(url):
@@ -75,7 +88,7 @@ def url_password(url):
 def describe(error, url=None):
     """The error's message with any password of REDIS_URL masked."""
     text = str(error) or type(error).__name__
-    password = url_password(url or redis_url())
+    password = url_password(url or configured_url())
     for secret in {password, unquote(password or "")} - {None, ""}:
         text = text.replace(secret, "***")
     return text
@@ -90,6 +103,20 @@ def is_fatal(error):
     return isinstance(cause, ssl.SSLCertVerificationError)
 
 
+def not_connected(error):
+    """The spec's line for a failed connection: `Redis client not connected to the server:
+    ERROR`, any password of REDIS_URL masked."""
+    if isinstance(error, (ValueError, TypeError)):  # what redis-py raises for a malformed URL
+        return NOT_CONNECTED.format(error=f"REDIS_URL is not valid: {describe(error)}")
+    return NOT_CONNECTED.format(error=describe(error))
+
+
+def worth_retrying(error):
+    """True if trying again may help (the server is away, restarting, still loading);
+    False for a wrong password, a malformed REDIS_URL, a refused command."""
+    return isinstance(error, RETRYABLE) and not is_fatal(error)
+
+
 class InvalidURLClient:
     """Stands in for the client of a REDIS_URL redis-py cannot parse, so that importing a
     script never fails: its first use raises the parse error, which is fatal."""
@@ -98,7 +125,7 @@ class InvalidURLClient:
         self.error = error
 
     def __getattr__(self, name):
-        raise ValueError(f"REDIS_URL is not valid: {self.error}")
+        raise ValueError(self.error)
 
 
 def command_retry():
@@ -112,7 +139,7 @@ def make_client(url=None, decode_responses=True):
     """
     try:
         return redis.Redis.from_url(
-            url or redis_url(),
+            url or configured_url(),
             decode_responses=decode_responses,
             retry=command_retry(),
             **redis_speedups.connection_options(),
@@ -140,13 +167,15 @@ def own_connection(client):
 
 
 def make_async_client(url=None):
+    """A redis.asyncio client for REDIS_URL, reading text. Nothing is sent until the first command."""
     try:
-        return redis.asyncio.Redis.from_url(url or redis_url(), decode_responses=True)
+        return redis.asyncio.Redis.from_url(url or configured_url(), decode_responses=True)
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
 
 
 def retry_delays():
+    """Seconds to wait before each next try: 0.1, then twice as long each time, up to 2."""
     delay = FIRST_RETRY_DELAY
     while True:
         yield delay
@@ -214,7 +243,7 @@ outage = Outage()
 
 def give_up(error, quiet):
     """Print the not-connected line for an error retrying cannot fix, once; raise FatalRedisError."""
-    (warn if quiet else say)(NOT_CONNECTED.format(error=describe(error)))
+    (warn if quiet else say)(not_connected(error))
     raise FatalRedisError(describe(error)) from None
 
 
@@ -254,6 +283,7 @@ def wait_until_connected(client, quiet=False, stopping=None):
 
 
 async def wait_until_connected_async(client):
+    """wait_until_connected for a redis.asyncio client: PING until the server answers."""
     for delay in retry_delays():
         try:
             await client.ping()

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, request
 from rq.serializers import JSONSerializer
 
-from .connection import redis_url
+from .connection import configured_url
 from .console import warn
 from .shutdown import EXIT_FAILED, run
-from .web import answer_503_while_redis_is_away, serve
+from .web import address, answer_503_while_redis_is_away, serve
 
 DEFAULT_PORT = 9181  # rq-dashboard's own
 INSTALL = 'pip install -e ".[dashboard]"'
@@ -31,7 +31,7 @@ def create_app(url=None):
     # Its pages link their scripts and styles as the app's own static files.
     app = Flask(__name__, static_folder=rq_dashboard.blueprint.static_folder)
     app.config.from_object(rq_dashboard.default_settings)
-    app.config["RQ_DASHBOARD_REDIS_URL"] = url or redis_url()
+    app.config["RQ_DASHBOARD_REDIS_URL"] = url or configured_url()
     rq_dashboard.web.config.serializer = JSONSerializer  # what its `-j` sets
     rq_dashboard.web.setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint)
@@ -56,7 +56,7 @@ def main():
     except ImportError as error:
         warn(f"The dashboard needs its extra ({error.name} is missing): {INSTALL}")
         return EXIT_FAILED
-    return serve(app, default_port=DEFAULT_PORT)
+    return serve(app, port=address(DEFAULT_PORT)[1])
 
 
 if __name__ == "__main__":

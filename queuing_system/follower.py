@@ -3,11 +3,12 @@ enqueued: the creator's side. BullMQ's QueueEvents does the same."""
 
 import threading
 import time
+from pathlib import Path
 
 from rq.job import Job, JobStatus
 
 from .connection import RETRYABLE, is_fatal, outage, retry_delays
-from .console import debug, warn
+from .console import debug, inform, warn
 from .events import (
     ABANDONED,
     COMPLETED,
@@ -30,6 +31,8 @@ LAST_STATUS_CHECK = 30.0
 # While events keep coming, let them gather this long between two reads: a busy creator then
 # makes one round trip per few dozen events instead of one per job, for at most this delay.
 BUSY_READ_WAIT = 0.005  # seconds
+# A creator that has heard nothing of its jobs this long says, once, which processor to start.
+HINT_AFTER = 5.0  # seconds
 
 
 class EventFollower:
@@ -42,6 +45,7 @@ class EventFollower:
 
     def __init__(self, connection, queue_name, stopping=None):
         self.connection = connection
+        self.queue_name = queue_name
         self.key = stream_key(queue_name)
         self.position = last_event_id(connection, queue_name)
         self.stopping = stopping or threading.Event()  # set: read() returns at once
@@ -50,10 +54,21 @@ class EventFollower:
         self.check_every = FIRST_STATUS_CHECK
         self.next_check = 0.0
 
-    def follow(self, job_ids):
-        waiting = set(job_ids)
+    def follow(self, jobs):
+        """The events of `jobs` (RQ jobs, or their ids) until each has completed or failed.
+        Having heard nothing for HINT_AFTER seconds, it says once on stderr which processor
+        to start."""
+        jobs = list(jobs)
+        waiting = {getattr(job, "id", job) for job in jobs}
+        hint_at = time.monotonic() + HINT_AFTER
         while waiting:
-            for event in self.next_events(waiting):
+            events = self.next_events(waiting)
+            if events:
+                hint_at = None
+            elif hint_at is not None and time.monotonic() >= hint_at:
+                inform(processor_hint(jobs, self.queue_name))
+                hint_at = None
+            for event in events:
                 if event.job_id in waiting:
                     if event.kind in OUTCOMES:
                         waiting.discard(event.job_id)
@@ -134,6 +149,16 @@ class EventFollower:
         self.busy = 0 < len(events) < READ_COUNT  # a full batch: more are waiting, read at once
         debug(f"read {len(events)} events up to {decode(self.position)}")
         return events
+
+
+def processor_hint(jobs, queue_name):
+    """What to start so that `jobs` run: the numbered script of their job function, where
+    there is one here ("7_job_processor.process" -> python 7_job_processor.py)."""
+    module = getattr(jobs[0], "func_name", "").rpartition(".")[0] if jobs else ""
+    script = f"{module}.py"
+    if module and Path(script).is_file():
+        return f"No word from a worker yet on {queue_name}: is one running? Start it with: python {script}"
+    return f"No word from a worker yet on {queue_name}: is one running?"
 
 
 def ended_jobs(connection, job_ids):

@@ -61,6 +61,15 @@ class Timing:
     attempts: int = 1  # tries in all, the first included
     backoff: int = 0  # seconds before the first retry, doubled before each next one
 
+    @classmethod
+    def of(cls, options):
+        """The Timing of a command line parsed with add_timing_arguments."""
+        return cls(options.delay, options.attempts, options.backoff)
+
+    def due(self):
+        """When a job created now with this timing runs (see due_time)."""
+        return due_time(self.delay)
+
     def retry(self):
         """RQ's Retry for the attempts after the first, or None."""
         retries = self.attempts - 1
@@ -85,10 +94,9 @@ def integer_at_least(minimum, name):
     return parse
 
 
-def timing_options(description, argv=None):
-    """The Timing a creator's command line asks for (none: NOW, as the spec runs it). A
-    bad value ends the script with argparse's one-line error and exit code 2."""
-    parser = argparse.ArgumentParser(description=description)
+def add_timing_arguments(parser):
+    """Kue's `.delay()`, `.attempts()` and `.backoff()` as a creator's options; none given:
+    NOW, as the spec runs it. Read them back with Timing.of(parser.parse_args())."""
     whole_seconds = integer_at_least(0, "whole number of seconds")
     positive = integer_at_least(1, "positive integer")
     parser.add_argument(
@@ -101,8 +109,14 @@ def timing_options(description, argv=None):
         default=0,
         help="seconds before the first retry, doubled each time (default: 0)",
     )
-    options = parser.parse_args(argv)
-    return Timing(options.delay, options.attempts, options.backoff)
+    return parser
+
+
+def timing_options(description, argv=None):
+    """The Timing a creator's command line asks for (none: NOW, as the spec runs it). A
+    bad value ends the script with argparse's one-line error and exit code 2."""
+    parser = add_timing_arguments(argparse.ArgumentParser(description=description))
+    return Timing.of(parser.parse_args(argv))
 
 
 NOTIFICATION_FIELDS = ("phoneNumber", "message")
@@ -122,6 +136,17 @@ def notification(data):
     return data["phoneNumber"], data["message"]
 
 
+def check_notifications(datas):
+    """Refuse a batch of notification jobs' data before anything is created: TypeError or
+    ValueError naming the first entry that is not a dict with phoneNumber and message text."""
+    for index, data in enumerate(datas):
+        if not isinstance(data, dict):
+            raise TypeError(f"Job {index} is not an object")
+        for field in NOTIFICATION_FIELDS:
+            if not isinstance(data.get(field), str):
+                raise ValueError(f"Job {index} has no {field} string")
+
+
 def job_queue(name, connection):
     """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker.
     Every creator and worker makes one before its first job: RQ's speed-ups go in here."""
@@ -135,8 +160,87 @@ def next_job_ids(connection, count):
     return [str(job_id) for job_id in range(last - count + 1, last + 1)]
 
 
+def reserve_job_ids(connection, count=1):
+    """Kue's ids for `count` new jobs, as text: consecutive, from one counter shared by every
+    queue (the first job ever created on an empty Redis is "1"). Pass each as RQ's job_id."""
+    return until_answered(lambda: next_job_ids(connection, count))
+
+
+@contextmanager
+def saved_once(queue, job_ids):
+    """A pipeline for RQ's writes of the jobs `job_ids` (enqueue, enqueue_many, enqueue_at
+    with `pipeline=`), sent when the block ends as one MULTI/EXEC: every job is saved, or
+    none, and once. A dropped connection is retried: the batch is sent under WATCH of its
+    first job, so redis-py never sends it twice (a batch Redis had saved would be queued
+    twice), and a lost reply is settled by looking for that job."""
+    job_queue(queue.name, queue.connection)  # RQ's speed-ups, for the jobs made in the block
+    first_key = Job.key_for(job_ids[0])
+    with collector_paused(), queue.connection.pipeline() as batch:
+        until_answered(lambda: watching(batch, first_key))
+        batch.multi()  # as RQ's enqueue leaves a pipeline it is given
+        yield batch
+        merge_writes(batch)  # its replies are not read
+        send_once(batch, queue.connection, first_key)
+
+
+def watching(pipeline, key):
+    pipeline.reset()  # a try that failed left it unwatched
+    pipeline.watch(key)
+
+
+def send_once(batch, connection, first_key):
+    """The MULTI/EXEC of the pipeline `batch` (of `connection`, WATCHing `first_key`); the
+    same commands again, under a new WATCH, while the connection drops before an answer."""
+    commands = list(batch.command_stack)  # redis-py empties the pipeline once it is sent
+    for attempt in range(1, ANSWER_ATTEMPTS + 1):
+        try:
+            if attempt > 1:
+                watching(batch, first_key)
+                batch.multi()
+                for args, options in commands:
+                    batch.execute_command(*args, **options)
+            batch.execute()
+            return
+        except (redis.WatchError, *RETRYABLE) as error:
+            # The batch was saved whole or not at all: its first job tells which.
+            if until_answered(lambda: connection.exists(first_key)):
+                return
+            if attempt == ANSWER_ATTEMPTS:
+                raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
+
+
+def enqueue_many_at(queue, when, job_datas, pipeline):
+    """RQ's enqueue_at for a batch (RQ's own takes one job): the jobs of `job_datas`
+    (Queue.prepare_data's) scheduled for `when` on `pipeline`; returns them."""
+    jobs = []
+    for data in job_datas:
+        fields = data._asdict()
+        del fields["at_front"]  # a scheduled job goes to the back when due
+        jobs.append(queue.schedule_job(queue.create_job(**fields), when, pipeline=pipeline))
+    return jobs
+
+
+def job_calls(function, datas, ids, timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
+    """Queue.prepare_data of each data dict, with its id and our jobs' options."""
+    return [
+        Queue.prepare_data(
+            function,
+            (data,),
+            job_id=job_id,
+            timeout=JOB_TIMEOUT,
+            result_ttl=result_ttl,
+            failure_ttl=failure_ttl,
+            retry=timing.retry(),
+            on_success=ON_SUCCESS,
+            on_failure=ON_FAILURE,
+        )
+        for job_id, data in zip(ids, datas, strict=True)
+    ]
+
+
 def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
-    """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order.
+    """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order
+    (the numbered scripts show the same steps: reserve_job_ids, saved_once, enqueue_many).
 
     `function` is the import path of the job function ("7_job_processor.process"), which
     receives the data dict, as Kue's process callback received `job.data`. The jobs run
@@ -147,47 +251,12 @@ def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failu
     datas = list(datas)
     if not datas:
         return []
-    ids = until_answered(lambda: next_job_ids(queue.connection, len(datas)))
-    options = {
-        "timeout": JOB_TIMEOUT,
-        "result_ttl": result_ttl,
-        "failure_ttl": failure_ttl,
-        "retry": timing.retry(),
-        "on_success": ON_SUCCESS,
-        "on_failure": ON_FAILURE,
-    }
-    calls = [
-        {"func": function, "args": (data,), "job_id": job_id, **options}
-        for job_id, data in zip(ids, datas, strict=True)
-    ]
-    first_key = Job.key_for(ids[0])
-    for attempt in range(1, ANSWER_ATTEMPTS + 1):
-        try:
-            return save_once(queue, calls, first_key, timing.delay)
-        except (redis.WatchError, *RETRYABLE) as error:
-            # The batch was saved whole or not at all: its first job tells which.
-            if until_answered(lambda: queue.connection.exists(first_key)):
-                return until_answered(lambda: Job.fetch_many(ids, queue.connection, queue.serializer))
-            if attempt == ANSWER_ATTEMPTS:
-                raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
-
-
-def save_once(queue, calls, first_key, delay=0):
-    """One MULTI/EXEC with RQ's own writes for `calls` (each the keywords of one job):
-    enqueued, or scheduled `delay` seconds from now. Its first job's key is WATCHed, so
-    that redis-py does not send the batch again on a new connection after one dropped (it
-    raises WatchError instead): a batch Redis had already saved would be queued twice."""
-    with queue.connection.pipeline() as pipeline, collector_paused():
-        pipeline.watch(first_key)
-        pipeline.multi()
-        if delay:
-            due = due_time(delay)
-            jobs = [queue.schedule_job(queue.create_job(**call), due, pipeline) for call in calls]
-        else:
-            jobs = queue.enqueue_many([Queue.prepare_data(**call) for call in calls], pipeline=pipeline)
-        merge_writes(pipeline)  # its replies are not read
-        pipeline.execute()
-    return jobs
+    ids = reserve_job_ids(queue.connection, len(datas))
+    calls = job_calls(function, datas, ids, timing, result_ttl, failure_ttl)
+    with saved_once(queue, ids) as pipeline:
+        if timing.delay:
+            return enqueue_many_at(queue, timing.due(), calls, pipeline)
+        return queue.enqueue_many(calls, pipeline=pipeline)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Child processes that never outlive their parent and stop when told, in time."""
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -19,18 +20,23 @@ NUDGE_EVERY = 0.5  # seconds between two SIGTERMs to a child's session that is s
 EXIT_FATAL = 78  # a child's word that retrying cannot help (sysexits' EX_CONFIG)
 
 
-def die_with_parent(sig=signal.SIGTERM):
-    """Ask Linux to send `sig` to this process if its parent dies (even by SIGKILL)."""
+def die_with_parent(sig=signal.SIGTERM, parent=None):
+    """Ask Linux to send `sig` to this process if its parent dies (even by SIGKILL). A
+    parent (`parent`, its pid taken before the fork) that died before the request was
+    made sends nothing: the child then gets `sig` at once."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
     except (OSError, AttributeError):
-        pass  # not Linux: orphans finish their work and stop on their own signal
+        return  # not Linux: orphans finish their work and stop on their own signal
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), sig)
 
 
 def start_session(command, **options):
     """Start `command` in a session of its own, so that a terminal's Ctrl-C reaches only us
     (see supervise), dying with this process."""
-    return subprocess.Popen(command, start_new_session=True, preexec_fn=die_with_parent, **options)
+    dies = functools.partial(die_with_parent, parent=os.getpid())
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=dies, **options)
 
 
 def supervise(child, name):
@@ -93,6 +99,7 @@ def spawn(target, what):
     Stop signals wait while we fork: one that came before the child had set its own
     handlers would run the parent's, in the child, and be lost."""
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
@@ -101,8 +108,8 @@ def spawn(target, what):
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        die_with_parent(parent=parent)  # a SIGTERM now waits for the unblock, and ends the child
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        die_with_parent()
         target()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED

@@ -16,7 +16,7 @@ greenlet of an app's server, the command waits to be sent with the other request
 round_trips.py, and `send_all`). A dropped connection goes the long way, redis-py's, which
 retries on a new one as it would have.
 
-A transaction that writes thousands of jobs (jobs.save_once) sends RQ's three commands per
+A transaction that writes thousands of jobs (jobs.saved_once) sends RQ's three commands per
 job: HSET of the status, HSET of the job, RPUSH of its id. Each command costs packing,
 Redis's parsing and queueing, and a QUEUED reply to read: `merge_writes` makes them one
 HSET per job and one RPUSH per queue (of up to MOST_ARGUMENTS arguments), which leave Redis

@@ -45,9 +45,10 @@ class JobReporter:
         self.emptied = queue.SimpleQueue()  # a token each time the last pending job ends
         self.thread = threading.Thread(target=self._run, name="job-events", daemon=True)
 
-    def watch(self, job_ids):
+    def watch(self, jobs):
+        """Report the events of `jobs` (RQ jobs, or their ids) until each has ended."""
         with self.changed:
-            self.pending.update(job_ids)
+            self.pending.update(getattr(job, "id", job) for job in jobs)
             if not self.thread.is_alive() and not self.stopping.is_set():
                 self.thread.start()
 
@@ -96,7 +97,15 @@ class JobReporter:
 
 
 class Reporters(list):
-    """The reporters a script made, to wait for or stop together."""
+    """The reporters a script made, to wait for or stop together: Kue's job.on(...)
+    listeners of a process, which lived as long as it did."""
+
+    def listen(self, connection, queue_name, on_event):
+        """A new JobReporter of `queue_name`'s events, one of these; make it before the
+        jobs whose events it will report, then `watch` them."""
+        reporter = JobReporter(connection, queue_name, on_event)
+        self.append(reporter)
+        return reporter
 
     def wait(self):
         """Until every job they watch has completed or failed."""

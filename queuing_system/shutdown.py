@@ -59,6 +59,8 @@ def resend(signum):
 
 
 def run(main):
+    """Run a script's main() and exit with its code: 0 (or main's), 0 on SIGTERM, 130 on
+    Ctrl-C, 1 when Redis refused us for good or went away mid-run; never a traceback."""
     exit_on_sigterm()
     try:
         code = main()

@@ -38,7 +38,15 @@ from rq.worker import WorkerStatus
 
 from .bookkeeping import IN_LIST, IN_SET, STOP_PATIENCE, Outbox, Start, running_with
 from .callbacks import PIPELINE_SAFE
-from .connection import RETRYABLE, connect_for_jobs, is_fatal, outage, retry_delays, until_answered
+from .connection import (
+    RETRYABLE,
+    connect_for_jobs,
+    is_fatal,
+    outage,
+    retry_delays,
+    until_answered,
+    wait_until_connected,
+)
 from .console import debug, debugging, warn
 from .due_jobs import DueJobs
 from .jobs import JOB_TIMEOUT, ON_FAILURE, ON_SUCCESS, JobFailed, JobRefused, due_time, job_queue
@@ -674,6 +682,29 @@ class WorkerThread(threading.Thread):
             self.join()
 
 
+class BackgroundWorker:
+    """A worker on `queues` (RQ Queues), on a thread of this process, started by the first
+    start() (later calls do nothing) and stopped by stop(), which lets it finish its job.
+    It runs only the job functions named in `job_functions` (import paths)."""
+
+    def __init__(self, queues, connection, job_functions=()):
+        self.job_functions = {queue.name: tuple(job_functions) for queue in queues}
+        self.connection = connection
+        self.lock = threading.Lock()
+        self.thread = None
+
+    def start(self):
+        with self.lock:
+            if self.thread is None:
+                self.thread = WorkerThread(self.job_functions, self.connection)
+                self.thread.start()
+
+    def stop(self):
+        with self.lock:
+            if self.thread is not None:
+                self.thread.stop()
+
+
 def requeue_stranded(queue):
     """Put back on the queue the jobs a dead worker had taken (BLMOVE) but never started.
 
@@ -756,11 +787,12 @@ def make_worker(job_functions, connection, worker_class=None, **options):
     )
 
 
-def work(job_functions):
-    """One worker in this process, until SIGTERM or SIGINT. A worker cut off from Redis as
-    it starts (registering, subscribing) is replaced once Redis answers."""
+def work(job_functions, connection=None):
+    """One worker in this process on `connection` (default: REDIS_URL's), until SIGTERM or
+    SIGINT. A worker cut off from Redis as it starts (registering, subscribing) is replaced
+    once Redis answers."""
     quiet_rq_logging()
-    connection = connect_for_jobs()
+    connection = connect_for_jobs() if connection is None else wait_until_connected(connection, quiet=True)
     stopping = threading.Event()
     while not stopping.is_set():
         try:

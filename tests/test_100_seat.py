@@ -9,6 +9,7 @@ import pytest
 import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
+from queuing_system import Sale
 from queuing_system.grader.expected import (
     QUEUE_PROCESSING,
     RESERVATION_BLOCKED,
@@ -35,6 +36,11 @@ ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 seat = importlib.import_module("100_seat")
 
 
+def sale_of(client):
+    """The seat app's part in the sale, as its main() makes it."""
+    return Sale(client, seat.SEATS_KEY, seat.ENABLED_KEY, seat.TOTAL_SEATS)
+
+
 @pytest.fixture
 def server():
     return fakeredis.FakeServer()
@@ -52,12 +58,12 @@ def jobs(server):
 
 @pytest.fixture
 def http(db, jobs):
-    sale = seat.Sale(db)
+    sale = sale_of(db)
     sale.join()  # the start-up step, as main() takes it
     app = seat.create_app(db, jobs)
     yield app.test_client()
     sale.leave()
-    app.extensions["reporter"].stop()
+    app.extensions["listener"].stop()
 
 
 def seats(http):
@@ -76,7 +82,7 @@ def test_reserve_seat_queues_a_job_that_takes_one_seat(http, jobs, capsys):
     assert (response.status_code, response.get_data(as_text=True)) == (200, RESERVATION_IN_PROCESS)
     assert job_queue("reserve_seat", jobs).job_ids == ["1"]
     drain({seat.QUEUE: seat.PROCESS}, jobs)
-    http.application.extensions["reporter"].wait()
+    http.application.extensions["listener"].wait()
     assert seats(http) == available_seats(49)
     assert capsys.readouterr().out == seat_completed(1) + "\n"
 
@@ -86,7 +92,7 @@ def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, db
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_IN_PROCESS
     drain({seat.QUEUE: seat.PROCESS}, jobs)
-    http.application.extensions["reporter"].wait()
+    http.application.extensions["listener"].wait()
     assert seats(http) == available_seats(0)
     assert capsys.readouterr().out == f"{seat_completed(1)}\n{seat_failed(2)}\n"
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_BLOCKED
@@ -96,7 +102,7 @@ def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
     def cannot_save(*args, **kwargs):
         raise redis.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(seat, "create_job", cannot_save)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", cannot_save)  # every try of the batch
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_FAILED
 
 
@@ -147,14 +153,14 @@ def test_80_reservations_with_process_twice_and_an_extra_worker_take_exactly_50_
 
 def test_a_second_instance_joins_the_running_sale_and_a_lone_restart_opens_a_new_one(server, monkeypatch):
     client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    first, second = seat.Sale(client), seat.Sale(client)
+    first, second = sale_of(client), sale_of(client)
     assert first.join() is True
     client.set("available_seats", 3)  # seats taken meanwhile
     assert second.join() is False
     assert client.get("available_seats") == "3"
     first.leave()
     second.leave()
-    restarted = seat.Sale(client)
+    restarted = sale_of(client)
     assert restarted.join() is True
     assert client.get("available_seats") == "50"
     restarted.leave()

@@ -19,7 +19,7 @@ from queuing_system.grader.expected import (
     processor_differences,
     task9_processor,
 )
-from queuing_system.grader.harness import reading_events, wait_for
+from queuing_system.grader.harness import creator_quiet, processing, reading_events, wait_for
 from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
 
 processor = importlib.import_module("7_job_processor")
@@ -63,14 +63,15 @@ def payload_is_json(connection, job_id):
     return json.loads(zlib.decompress(connection.hget(f"rq:job:{job_id}", "data")))
 
 
-def check_run(creator, worker):
+def check_run(creator, worker, workers=2):
     assert creator.wait() == 0
     assert creator_differences(creator.output, TASK8_DATA, first_id=1) == []
     for _ in range(9):
         worker.next_line()
     assert worker.stop() == 0
     assert processor_differences(worker.output, task9_processor()) == []
-    assert (creator.stderr, worker.stderr) == ("", "")
+    assert creator_quiet(creator.stderr)
+    assert worker.stderr == processing(QUEUE, workers)
 
 
 def test_processor_first_then_creator_prints_the_spec_lines(redis_url, scripts, redis_binary):
@@ -103,7 +104,7 @@ def test_the_processor_runs_two_workers_on_the_queue(redis_url, scripts, redis_b
 def test_the_processor_runs_as_many_workers_as_asked(redis_url, scripts, redis_binary, args, env):
     worker = scripts("7_job_processor.py", redis_url, *args, **env)
     wait_for(lambda: len(Worker.all(queue=job_queue(QUEUE, redis_binary))) == 4)
-    check_run(scripts("7_job_creator.py", redis_url), worker)
+    check_run(scripts("7_job_creator.py", redis_url), worker, workers=4)
 
 
 def test_processors_on_several_machines_share_the_queue_each_job_run_once(redis_url, scripts, redis_binary):
@@ -114,7 +115,7 @@ def test_processors_on_several_machines_share_the_queue_each_job_run_once(redis_
     assert creator_differences(creator.output, TASK8_DATA, first_id=1) == []
     for machine in machines:
         assert machine.stop() == 0
-        assert machine.stderr == ""
+        assert machine.stderr == processing(QUEUE, 2)
     sent = sorted(line for machine in machines for line in machine.output)
     assert sent == sorted(task9_processor())  # each notification sent once, by one of them
 

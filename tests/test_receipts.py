@@ -2,26 +2,23 @@
 reservation or of a seat job gets the first try's answer (its receipt) instead of taking
 another unit, and a batch of jobs Redis had saved is not queued twice."""
 
-import importlib
-
 import fakeredis
 import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from queuing_system.jobs import create_jobs, job_queue
-
-stock = importlib.import_module("9_stock")
+from queuing_system.reservations import RECEIPT_TTL, RESERVE_ONE
 
 
 def test_a_reservation_tried_twice_with_its_receipt_takes_one_unit():
     client = fakeredis.FakeRedis(decode_responses=True)
     keys = ["item.1", "receipt:same-request"]
-    first = stock.RESERVE_ONE(client, keys, [4, stock.RECEIPT_TTL])
-    again = stock.RESERVE_ONE(client, keys, [4, stock.RECEIPT_TTL])
+    first = RESERVE_ONE(client, keys, [4, RECEIPT_TTL])
+    again = RESERVE_ONE(client, keys, [4, RECEIPT_TTL])
     assert first == again == 3
     assert client.get("item.1") == "3"
-    assert 0 < client.ttl("receipt:same-request") <= stock.RECEIPT_TTL
+    assert 0 < client.ttl("receipt:same-request") <= RECEIPT_TTL
 
 
 class DropsTheFirstReply(fakeredis.FakeRedis):

@@ -5,6 +5,7 @@ and goes on), and a signal handler's exception is no different: a SIGTERM that c
 the garbage collector ran a ZipFile's __del__ left the seat app serving forever once.
 """
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -56,3 +57,23 @@ def test_a_stop_that_lands_in_a_finalizer_still_stops_the_script(sig, code):
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"still running 10 s after {sig}; stderr: {error.stderr!r}")
     assert (done.returncode, done.stdout, done.stderr) == (code, "cleaned up\n", "")
+
+
+def test_a_child_whose_parent_died_before_it_asked_to_die_with_it_stops_at_once():
+    """The parent's death signal is asked for after the fork: a parent gone before that
+    sends nothing, so the child looks (left running, a server process outlived its app)."""
+    code = textwrap.dedent(
+        """
+        import os, signal, time
+        from queuing_system.processes import die_with_parent
+        pid = os.fork()
+        if pid == 0:
+            die_with_parent(parent=-1)  # as if the parent had died before the request
+            time.sleep(5)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == str(-signal.SIGTERM), done.stderr

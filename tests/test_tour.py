@@ -74,9 +74,10 @@ def test_summary_prints_the_table_alone():
 
 
 def hang(text):
-    connected = "    wait_until_connected(client)\n"
-    assert connected in text
-    return "import time\n" + text.replace(connected, connected + "    time.sleep(3600)\n")
+    """The script waits for ever once connected."""
+    connected = re.compile(r"( +)qs\.wait_until_connected\(client\).*\n")
+    assert connected.search(text)
+    return "import time\n" + connected.sub(r"\g<0>\1time.sleep(3600)\n", text)
 
 
 def crash(text):

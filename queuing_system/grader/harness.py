@@ -252,6 +252,17 @@ def port_open(port):
         return False
 
 
+def processing(queue, count):
+    """What a processor serving `queue`, `count` jobs at a time, says on stderr as it starts."""
+    return f"Processing {queue}, {'1 job' if count == 1 else f'{count} jobs'} at a time (Ctrl-C to stop)\n"
+
+
+def creator_quiet(stderr):
+    """Whether a creator said nothing on stderr but, maybe, that no worker had answered yet
+    (it does after a few seconds without news: a slow start under load)."""
+    return all(line.startswith("No word from a worker yet on ") for line in stderr.splitlines())
+
+
 def listening(base):
     """What an app serving at `base` says on stderr, and all it says when nothing is wrong."""
     return f"Listening on {base}\n"

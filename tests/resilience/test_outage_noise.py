@@ -4,7 +4,7 @@ stays away, one when it is back, per worker, each line whole (never glued to ano
 import redis
 from rq import Worker
 
-from queuing_system.grader.harness import RunningScript, wait_for
+from queuing_system.grader.harness import RunningScript, processing, wait_for
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import job_queue
 
@@ -29,7 +29,8 @@ def test_an_outage_past_the_first_reminder_gives_each_worker_at_most_three_whole
             assert processor.stop() == 0
         finally:
             processor.kill()
-    lines = processor.stderr.splitlines()
+    first, *lines = processor.stderr.splitlines()
+    assert first + "\n" == processing("push_notification_code_2", 2)
     others = [line for line in lines if not line.startswith((LOST, STILL, BACK))]
     assert not others, "\n".join(["lines of another kind:", *others, "all of stderr:", *lines])
     assert [sum(line.startswith(kind) for line in lines) for kind in (LOST, STILL, BACK)] == [2, 2, 2], lines
