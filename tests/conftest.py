@@ -52,10 +52,17 @@ HEAVY_MODULES = {
 }
 
 
+# No test may hang the run: each has this many seconds (the longest take about a minute).
+# Given per test (pytest-timeout), so that a run's header stays the tests' own.
+TEST_TIMEOUT = 240
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.name in HEAVY_MODULES:
             item.add_marker(pytest.mark.xdist_group("heavy"))
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
 def pytest_sessionstart(session):

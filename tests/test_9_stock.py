@@ -7,6 +7,7 @@ import fakeredis
 import pytest
 import redis
 
+from queuing_system.connection import make_client
 from queuing_system.grader.expected import (
     PRODUCT_NOT_FOUND,
     PRODUCTS,
@@ -77,7 +78,7 @@ def test_unknown_route_and_wrong_method_answer_json(http):
 
 
 def test_redis_down_answers_503_json_and_recovers(fake):
-    app = stock.create_app(redis.Redis(port=free_port(), decode_responses=True))
+    app = stock.create_app(make_client(f"redis://127.0.0.1:{free_port()}/0"))  # as the app's own
     http = app.test_client()
     for path in ("/list_products/1", "/reserve_product/1"):
         response = http.get(path)

@@ -1,4 +1,4 @@
-"""Running the numbered scripts as a user would, for the tests and the tour.
+"""Running the numbered scripts in the tests (the grader runs them with running.py).
 
 Each script runs from the directory under grade (scripts_dir()) in its own process, with
 REDIS_URL (and PORT for the apps) in its environment; its output is read line by line as

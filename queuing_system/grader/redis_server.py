@@ -46,10 +46,11 @@ class RedisServer:
     `password` turns on requirepass.
     """
 
-    def __init__(self, rdb=None, appendonly=False, password=None, port=None):
+    def __init__(self, rdb=None, appendonly=False, password=None, port=None, log=None):
         self.port = port or free_port()
         self.password = password
         self.appendonly = appendonly
+        self.log = log  # a file for the server's log (none by default)
         self.directory = Path(tempfile.mkdtemp(prefix="redis-"))
         self.process = None
         if rdb:
@@ -78,7 +79,7 @@ class RedisServer:
             "--daemonize",
             "no",
             "--logfile",
-            "",
+            str(self.log or ""),
         ]
         if self.password:
             args += ["--requirepass", self.password]

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Task 8's creator on our package for N jobs of the benchmark's workload: the peer of
+node/kue_creator.js and node/bullmq_creator.js, with their arguments and their report.
+
+    python benchmarks/ours_creator.py COUNT [FAILING] [create-only]
+
+Jobs have phone 41535187NN with NN = i % 100, so 2% are blacklisted (FAILING: the failing
+share, 0.02 by default, 0 none, 1 all). They are made and saved as 7_job_creator.py makes
+and saves its eleven (RQ's calls, one batch), and each event's line is printed as it
+prints them. Writes on stderr, as JSON, the seconds until every job was saved and until
+every outcome was heard, the outcomes heard and its CPU seconds. `create-only`: ends once
+the jobs are saved. On SIGTERM (the bench gave up waiting) it writes what it heard so far,
+heard: null.
+
+The peer benchmark (original.py) calls the package here and nowhere else, through its
+public surface (`queuing_system`'s `__all__`, as the scripts do): it runs this script and
+7_job_processor.py, each in its own process, as it runs Kue's and BullMQ's.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rq import Callback, Queue
+from rq.serializers import JSONSerializer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package
+
+import queuing_system as qs  # noqa: E402
+
+QUEUE = "push_notification_code_2"
+PROCESS = "7_job_processor.process"
+
+
+def workload(count, failing=0.02):
+    """4153518780 and 81 are blacklisted; NN shifted so that `failing` of the jobs (0, 2%
+    or 100%) have one of them. The JS creators make the same."""
+    if failing == 1:
+        numbers = [80 + i % 2 for i in range(count)]
+    elif failing == 0:
+        numbers = [i % 80 for i in range(count)]
+    else:
+        numbers = [i % 100 for i in range(count)]
+    return [
+        {"phoneNumber": f"41535187{number:02d}", "message": f"This is the code {i} to verify your account"}
+        for i, number in enumerate(numbers)
+    ]
+
+
+def create_jobs(queue, datas):
+    """As 7_job_creator.create_jobs, at once and once."""
+    ids = qs.reserve_job_ids(queue.connection, len(datas))
+    calls = [
+        Queue.prepare_data(
+            PROCESS,
+            (data,),
+            job_id=job_id,
+            failure_ttl=qs.FAILURE_TTL,
+            on_success=Callback(qs.report_success),
+            on_failure=Callback(qs.report_failure),
+        )
+        for job_id, data in zip(ids, datas, strict=True)
+    ]
+    with qs.saved_once(queue, ids) as pipeline:
+        return queue.enqueue_many(calls, pipeline=pipeline)
+
+
+def main(count, failing=0.02, create_only=False):
+    started, cpu = time.perf_counter(), time.process_time()
+    report = {"created": None, "heard": None, "outcomes": 0}
+
+    def finish(*_signal):
+        report["cpu"] = time.process_time() - cpu
+        sys.stdout.flush()
+        sys.stderr.write(json.dumps(report) + "\n")
+        os._exit(0)  # from the signal handler too: no blocked read to unwind
+
+    signal.signal(signal.SIGTERM, finish)
+    connection = qs.connect_for_jobs()  # REDIS_URL's, as 7_job_creator.py connects
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
+    # From before the jobs exist, as 7_job_creator.py: no event can be missed.
+    events = None if create_only else qs.JobEvents(connection, QUEUE)
+    jobs = create_jobs(queue, workload(count, failing))
+    report["created"] = time.perf_counter() - started
+    for job in jobs:
+        qs.say(f"Notification job created: {job.id}")
+    if events:
+        for event in events.follow(jobs):
+            qs.say(qs.event_line("Notification", event))
+            report["outcomes"] += event.kind in (qs.COMPLETED, qs.FAILED)
+        report["heard"] = time.perf_counter() - started
+    finish()
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    main(
+        int(arguments[0]),
+        float(arguments[1]) if len(arguments) > 1 else 0.02,
+        arguments[2:3] == ["create-only"],
+    )

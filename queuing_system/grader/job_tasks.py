@@ -1,0 +1,754 @@
+"""Tasks 6-11: the notification jobs, each file judged on what it owns.
+
+A creator owns its created lines, its jobs (queue, data, ids) and the form of its event
+lines, and must print what really happened to its jobs (their status and failure message,
+as RQ keeps them in Redis). A processor owns its own lines, which jobs fail and with what
+message, and the progress it reports. When what a file needs from its partner never came
+(its jobs never ran), the file is not judged (SKIP), and the partner's own task says why.
+"""
+
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+from . import diffs, evidence, expected
+from .checks import GRACE, JOBS_WAIT, TESTS_TIMEOUT, WAIT, judge_stop, registering
+from .evidence import PICKLE, WorkerWatch, on_queue, seen_jobs
+
+TASKS = []
+task = registering(TASKS)
+CREATED = re.compile(r"^Notification job created: (\S+)$")
+EVENT = re.compile(r"^Notification job (\S+) (?:(\d+)% complete|(completed)|failed: (.*))$")
+TASK6_QUEUE, TASK8_QUEUE, TASK10_QUEUE = (
+    "push_notification_code",
+    "push_notification_code_2",
+    "push_notification_code_3",
+)
+TEST_FILES = ("tests/test_8_job.py", "test_8_job.py", "tests/8_job_test.py", "8_job_test.py")
+
+
+def test_file(port_dir):
+    """The port's tests of 8_job.py, where a student may have put them."""
+    for name in TEST_FILES:
+        if (port_dir / name).is_file():
+            return name
+    return None
+
+
+@dataclass
+class PairRun:
+    """What one run of a creator and its processor left: their output and Redis's jobs."""
+
+    creator: object
+    processor: object
+    jobs: dict
+    workers: WorkerWatch
+    kept_running: bool = False  # the creator had to be stopped after its last outcome
+    timed_out: bool = False  # it still waited for outcomes at the deadline
+    processor_code: object = None
+
+
+def created_ids(lines, count):
+    ids = []
+    for line in lines[:count]:
+        match = CREATED.match(line)
+        if match:
+            ids.append(match.group(1))
+    return ids
+
+
+def outcomes_printed(lines, count, with_ids):
+    """Has the creator printed an outcome line for each of its `count` jobs?"""
+    ids = created_ids(lines, count)
+    if len(ids) < count:
+        return False
+    if not with_ids:
+        return any(
+            line in ("Notification job completed", "Notification job failed") for line in lines[count:]
+        )
+    done = set()
+    for line in lines[count:]:
+        match = EVENT.match(line)
+        if match and (match.group(3) or match.group(4) is not None):
+            done.add(match.group(1))
+    return set(ids) <= done
+
+
+def run_pair(trial, creator_name, processor_name, queue, count, creator_first):
+    watch = WorkerWatch(trial.client)
+    processor = None
+    if creator_first:
+        trial.command(f"python {creator_name}   # terminal 1")
+        creator = trial.start(creator_name)
+        creator.wait_until(lambda: len(created_ids(creator.complete_lines(), count)) >= count, WAIT)
+        trial.command(f"python {processor_name}   # terminal 2")
+        processor = trial.start(processor_name)
+    else:
+        trial.command(f"python {processor_name}   # terminal 1")
+        processor = trial.start(processor_name)
+        # Ready when one of its workers serves the queue (if it is an RQ worker at all).
+        processor.wait_until(lambda: watch.look() or watch.most.get(queue), 5)
+        trial.command(f"python {creator_name}   # terminal 2")
+        creator = trial.start(creator_name)
+    run = PairRun(creator, processor, {}, watch)
+    processor_ended = None
+
+    def settled():
+        nonlocal processor_ended
+        watch.look()
+        if outcomes_printed(creator.complete_lines(), count, with_ids=count > 1):
+            return True
+        if not processor.running():
+            processor_ended = processor_ended or time.monotonic()
+            return time.monotonic() - processor_ended > 3  # it will not process anything now
+        return False
+
+    creator.wait_until(settled, JOBS_WAIT)
+    if creator.running():
+        if outcomes_printed(creator.complete_lines(), count, with_ids=count > 1):
+            run.kept_running = creator.wait(GRACE) is None
+        else:
+            run.timed_out = True
+        if creator.running():
+            creator.stop()
+    else:
+        creator.settle()
+    run.processor_code = processor.stop()  # judged by the processor's own task (processor_end)
+    run.jobs = seen_jobs(trial.client)
+    return run
+
+
+def processor_end(trial, run):
+    """A processor runs until it is stopped, then stops cleanly (the spec: exit 0 within 5 s)."""
+    processor = run.processor
+    if processor.stopped:
+        judge_stop(trial, processor, run.processor_code, "processors")
+    elif not trial.ended_badly(processor):
+        trial.fail(
+            f"{processor.name} ended by itself (exit 0): the exercise's processor runs until it is stopped.",
+            script=processor.name,
+        )
+
+
+def judge_partner(trial, judge, run, graded_by):
+    """Judge the partner file too, as notes: its own task fails it, not this one."""
+    own = trial.findings
+    trial.findings = type(own)(trial.strict)
+    try:
+        judge(trial, run)
+        found = trial.findings.problems
+    finally:
+        trial.findings = own
+    for problem in found:
+        trial.note(f"{problem.headline} (task {graded_by} grades it)")
+
+
+def job_ids_problems(trial, name, ids, jobs, queue, count):
+    """Ids that are not the jobs' own, Kue's integer ids under --strict, repeated ids."""
+    on_it = on_queue(jobs, queue)
+    if len(set(ids)) < len(ids):
+        trial.fail(
+            f"{name} prints the same job id for several jobs ({', '.join(ids)}): print each job's job.id.",
+            script=name,
+        )
+    strangers = [job_id for job_id in ids if job_id not in jobs]
+    if on_it and strangers:
+        trial.fail(
+            f"{name} prints ids that are not its jobs' ({', '.join(strangers[:3])}"
+            f"{', ...' if len(strangers) > 3 else ''}); the jobs it made on {queue} have the ids "
+            f"{', '.join(job.id for job in on_it[:3])}{', ...' if len(on_it) > 3 else ''}: print job.id.",
+            script=name,
+        )
+    kue = [str(number) for number in range(1, count + 1)]
+    if trial.strict and ids and ids != kue:
+        trial.fail(
+            f"{name}'s job ids are {', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}: the "
+            "spec's are Kue's, integers from one counter shared by every queue "
+            f"({', '.join(kue[:3])}{', ...' if count > 3 else ''} on an empty Redis), given as RQ's job_id.",
+            script=name,
+        )
+
+
+def job_data_problems(trial, name, jobs_in_order, data, queue, all_jobs):
+    """The jobs a creator made: on its queue, with the exercise's data, as JSON under --strict."""
+    if not jobs_in_order:
+        queues = sorted({job.queue for job in all_jobs.values() if job.queue})
+        if queues:
+            trial.fail(f"{name} put its jobs on {', '.join(queues)}, not on {queue}.", script=name)
+        else:
+            trial.fail(f"{name} put no job on {queue}.", script=name)
+        return
+    wrong = []
+    for job, want in zip(jobs_in_order, data, strict=False):
+        got = job.notification()
+        if job.readable and got != tuple(want):
+            wrong.append(f"job {job.id}: {dict(phoneNumber=got[0], message=got[1]) if got else job.args}")
+    if len(jobs_in_order) != len(data):
+        trial.fail(
+            f"{name} made {len(jobs_in_order)} jobs on {queue}; the exercise makes {len(data)}.", script=name
+        )
+    if wrong:
+        trial.fail(
+            f"{name}'s jobs do not carry the exercise's data (phoneNumber, message), in its order:",
+            wrong[:5] + ([f"… and {len(wrong) - 5} more"] if len(wrong) > 5 else []),
+            script=name,
+        )
+    if trial.strict:
+        if any(job.serializer == PICKLE for job in jobs_in_order):
+            trial.fail(pickled(name, queue, "the spec stores every job as JSON, never pickle"), script=name)
+        elif not all(job.spec_shaped() for job in jobs_in_order):
+            trial.fail(
+                f"{name}'s jobs take other arguments than the spec's one dict "
+                '{"phoneNumber": ..., "message": ...}.',
+                script=name,
+            )
+
+
+def pickled(name, queue, why):
+    return (
+        f"{name} stores its jobs on {queue} with pickle (RQ's default serializer): {why}. Make the "
+        f"queue with Queue({queue!r}, connection=..., serializer=JSONSerializer) "
+        "(from rq.serializers import JSONSerializer)."
+    )
+
+
+def jobs_by_ids(run, ids, queue):
+    """The creator's jobs in its order: by the ids it printed, else as Redis has them."""
+    found = [run.jobs[job_id] for job_id in ids if job_id in run.jobs]
+    return found if found and len(found) == len(ids) else on_queue(run.jobs, queue)
+
+
+@task(
+    6,
+    "6_job_creator.py: one job, created before any processor runs",
+    ["6_job_creator.py"],
+    ["6_job_processor.py"],
+)
+def task_6(trial):
+    run = run_pair(trial, "6_job_creator.py", "6_job_processor.py", TASK6_QUEUE, 1, creator_first=True)
+    trial.show(run.creator, "[creator] ")
+    trial.show(run.processor, "[processor] ")
+    judge_creator_6(trial, run)
+    judge_partner(trial, judge_processor_7, run, 7)
+
+
+def judge_creator_6(trial, run):
+    name = "6_job_creator.py"
+    creator = run.creator
+    lines = creator.lines()
+    ids = created_ids(lines, 1)
+    trial.ended_badly(creator)
+    job_ids_problems(trial, name, ids, run.jobs, TASK6_QUEUE, 1)
+    jobs = jobs_by_ids(run, ids, TASK6_QUEUE)
+    job_data_problems(trial, name, jobs, [expected.TASK6_DATA], TASK6_QUEUE, run.jobs)
+    job = jobs[0] if jobs else None
+    shown_id = ids[0] if ids else (job.id if job else "JOB_ID")
+    outcome = {"finished": "Notification job completed", "failed": "Notification job failed"}.get(
+        job.status if job else ""
+    )
+    said = [line for line in lines[1:] if line in ("Notification job completed", "Notification job failed")]
+    if outcome is None:
+        if said:
+            outcome = said[0]  # the job's status is not in Redis: the creator's word for it
+        elif job is not None:
+            trial.skip(
+                f"its job never ended ({job.status or 'not'} queued): 6_job_processor.py did not "
+                "run it (task 7)"
+            )
+            outcome = None
+    want = [expected.created(shown_id)] + ([outcome] if outcome else lines[1:2])
+    if lines != want:
+        trial.fail(
+            f"{name}'s stdout differs from what happened to its job:",
+            diffs.unified(want, lines, "expected", name),
+            name,
+        )
+    judge_creator_end(trial, run, name)
+
+
+def judge_creator_end(trial, run, name):
+    if run.kept_running:
+        trial.lenient(
+            f"{name} kept running after it printed the outcome of its jobs: stopped. The spec's creator "
+            "exits 0 once every job has completed or failed.",
+            script=name,
+        )
+    if run.timed_out and not trial.findings.skipped and not trial.findings.problems:
+        trial.fail(
+            f"{name} did not print the outcome of all its jobs within {JOBS_WAIT}s, though they ended.",
+            script=name,
+        )
+    trial.redis_hint(run.creator)
+
+
+@task(7, "6_job_processor.py: processes push_notification_code", ["6_job_processor.py"], ["6_job_creator.py"])
+def task_7(trial):
+    run = run_pair(trial, "6_job_creator.py", "6_job_processor.py", TASK6_QUEUE, 1, creator_first=False)
+    trial.show(run.processor, "[processor] ")
+    trial.show(run.creator, "[creator] ")
+    judge_processor_7(trial, run)
+    judge_partner(trial, judge_creator_6, run, 6)
+
+
+def processor_lines(trial, processor, want):
+    """A processor's stdout: all its expected lines; others are advice (RQ's worker logs)
+    by default, wrong under --strict."""
+    got = processor.lines()
+    missing = list(want)
+    for line in got:
+        if line in missing:
+            missing.remove(line)
+    extra = len(got) - (len(want) - len(missing))
+    if missing:
+        trial.fail(
+            f"{processor.name}'s stdout differs from the exercise's:",
+            diffs.unordered(want, got),
+            processor.name,
+        )
+    elif extra:
+        sample = next(line for line in got if line not in want)
+        trial.lenient(
+            f"{processor.name} printed {extra} other line{'s' if extra > 1 else ''} on stdout besides the "
+            f"exercise's (the first: {diffs.cut(diffs.visible(sample), 100)!r}); the spec's prints nothing "
+            "else there (RQ's worker logs to stdout: log at WARNING, or to stderr).",
+            diffs.unordered(want, got),
+            processor.name,
+        )
+
+
+def unfinished_problem(trial, name, jobs, run, queue):
+    left = [job for job in jobs if not job.final]
+    if not left:
+        return
+    served = run.workers.queues()
+    if served:
+        where = f"its RQ workers served {', '.join(served)}"
+    else:
+        where = "no RQ worker registered (is it running one?)"
+    trial.fail(
+        f"{name} left {len(left)} of the {len(jobs)} jobs on {queue} unfinished "
+        f"({', '.join(sorted({job.status or 'unknown' for job in left}))}); {where}.",
+        script=name,
+    )
+
+
+def judge_processor_7(trial, run):
+    name = "6_job_processor.py"
+    processor_end(trial, run)
+    jobs = on_queue(run.jobs, TASK6_QUEUE)
+    if not jobs:
+        trial.skip(f"6_job_creator.py put no job on {TASK6_QUEUE} (task 6)")
+        return
+    data = [job.notification() or expected.TASK6_DATA for job in jobs]
+    processor_lines(trial, run.processor, [expected.sending(*each) for each in data])
+    for job in jobs:
+        if job.status == "failed":
+            trial.fail(f"{name} failed job {job.id}: {job.error}", script=name)
+    unfinished_problem(trial, name, jobs, run, TASK6_QUEUE)
+    trial.redis_hint(run.processor)
+
+
+@task(8, "7_job_creator.py: 11 jobs, progress and failures", ["7_job_creator.py"], ["7_job_processor.py"])
+def task_8(trial):
+    run = run_pair(trial, "7_job_creator.py", "7_job_processor.py", TASK8_QUEUE, 11, creator_first=True)
+    trial.show(run.creator, "[creator] ")
+    trial.show(run.processor, "[processor] ")
+    judge_creator_8(trial, run)
+    judge_partner(trial, judge_processor_9, run, 9)
+
+
+def events_of(lines, job_id):
+    mine = []
+    for line in lines:
+        match = EVENT.match(line)
+        if match and match.group(1) == job_id:
+            mine.append(line)
+    return mine
+
+
+def is_progress(line):
+    match = EVENT.match(line)
+    return bool(match and match.group(2) is not None)
+
+
+def seen_outcome(job_id, job):
+    """The outcome line the creator must print, as Redis saw the job end (None: unknown)."""
+    if job is None:
+        return None
+    if job.status == "finished":
+        return f"Notification job {job_id} completed"
+    if job.status == "failed" and job.error is not None:
+        return f"Notification job {job_id} failed: {job.error}"
+    return None
+
+
+def judge_creator_8(trial, run):
+    name = "7_job_creator.py"
+    data = expected.TASK8_DATA
+    lines = run.creator.lines()
+    head, tail = lines[: len(data)], lines[len(data) :]
+    ids = created_ids(lines, len(data))
+    trial.ended_badly(run.creator)
+    if len(ids) < len(data):
+        placeholder = ids + [f"<id {n}>" for n in range(len(ids) + 1, len(data) + 1)]
+        trial.fail(
+            f"{name} should first print one `Notification job created: JOB_ID` line per job, 11 of them:",
+            diffs.unified([expected.created(job_id) for job_id in placeholder], head, "expected", name),
+            name,
+        )
+    job_ids_problems(trial, name, ids, run.jobs, TASK8_QUEUE, len(data))
+    jobs = jobs_by_ids(run, ids, TASK8_QUEUE)
+    job_data_problems(trial, name, jobs, data, TASK8_QUEUE, run.jobs)
+    strange = [line for line in tail if not EVENT.match(line)]
+    if strange:
+        trial.fail(
+            f"{name} printed lines in none of the exercise's forms (`Notification job JOB_ID PERCENTAGE% "
+            "complete`, `... completed`, `... failed: ERROR`):",
+            [f"+{diffs.cut(diffs.visible(line))}" for line in strange[:8]],
+            name,
+        )
+    strangers = sorted({EVENT.match(line).group(1) for line in tail if EVENT.match(line)} - set(ids))
+    if ids and strangers:
+        trial.fail(
+            f"{name} printed events of ids it never printed as created "
+            f"({', '.join(strangers[:3])}): the event lines give each job's own job.id.",
+            script=name,
+        )
+    any_progress = any(is_progress(line) for line in tail)
+    wrong, unjudged = [], 0
+    for job_id, (phone, _message) in zip(ids, data, strict=False):
+        printed = events_of(tail, job_id)
+        want = expected.job_events(job_id, phone)
+        if printed == want:
+            continue
+        outcome = seen_outcome(job_id, run.jobs.get(job_id))
+        said = [line for line in printed if not is_progress(line)]
+        if outcome is None:
+            job = run.jobs.get(job_id)
+            if said or job is None:
+                outcome = said[-1] if said else want[-1]  # the creator's word, where Redis has none
+            else:
+                unjudged += 1
+                continue
+        progress = [line for line in printed if is_progress(line)] if any_progress else want[:-1]
+        faithful = progress + [outcome]  # what the creator should print, given what its job did
+        if printed != faithful:
+            wrong.append((job_id, phone, faithful, printed))
+    if unjudged:
+        trial.skip(f"{unjudged} of its jobs never ended: 7_job_processor.py did not run them (task 9)")
+    if wrong:
+        details = []
+        for job_id, phone, want, printed in wrong[:4]:
+            details.append(f"job {job_id} ({phone}):")
+            details.extend(f"  {line}" for line in diffs.unified(want, printed, "expected", name)[2:])
+        if len(wrong) > 4:
+            details.append(f"… and {len(wrong) - 4} more jobs")
+        hint = (
+            ""
+            if any_progress
+            else " It printed no progress line at all: does it listen to the jobs' progress?"
+        )
+        trial.fail(
+            f"{name}'s lines for {len(wrong)} of its jobs differ from what happened to them.{hint}",
+            details,
+            name,
+        )
+    judge_creator_end(trial, run, name)
+
+
+@task(9, "7_job_processor.py: two at a time, blacklist", ["7_job_processor.py"], ["7_job_creator.py"])
+def task_9(trial):
+    run = run_pair(trial, "7_job_creator.py", "7_job_processor.py", TASK8_QUEUE, 11, creator_first=False)
+    trial.show(run.processor, "[processor] ")
+    trial.show(run.creator, "[creator] ")
+    judge_processor_9(trial, run)
+    judge_partner(trial, judge_creator_8, run, 8)
+
+
+def judge_processor_9(trial, run):
+    name = "7_job_processor.py"
+    processor_end(trial, run)
+    ids = created_ids(run.creator.lines(), len(expected.TASK8_DATA))
+    jobs = on_queue(run.jobs, TASK8_QUEUE)
+    if not jobs:
+        trial.skip(f"7_job_creator.py put no job on {TASK8_QUEUE} (task 8)")
+        return
+    data = [job.notification() or spec for job, spec in zip(jobs, expected.TASK8_DATA, strict=False)]
+    want = [expected.sending(phone, message) for phone, message in data if phone not in expected.BLACKLISTED]
+    processor_lines(trial, run.processor, want)
+    wrong_outcome, wrong_message = [], []
+    tail = run.creator.lines()[len(ids) :]
+    for job, (phone, _message) in zip(jobs, data, strict=False):
+        blacklisted = phone in expected.BLACKLISTED
+        message = f"Phone number {phone} is blacklisted"
+        if job.status == "failed":
+            if not blacklisted:
+                wrong_outcome.append(f"job {job.id} ({phone}) failed: {job.error}")
+            elif job.error != message:
+                wrong_message.append(f"job {job.id}: {job.error!r}, expected {message!r}")
+        elif job.status == "finished" and blacklisted:
+            said = [line.split("failed: ", 1)[1] for line in events_of(tail, job.id) if " failed: " in line]
+            if not said:
+                wrong_outcome.append(f"job {job.id} ({phone}, blacklisted) completed")
+            elif said[-1] != message:
+                wrong_message.append(f"job {job.id}: {said[-1]!r}, expected {message!r}")
+    if wrong_message:
+        trial.fail(
+            f"{name} fails the blacklisted jobs with another message than the exercise's:",
+            wrong_message,
+            name,
+        )
+    if wrong_outcome:
+        trial.fail(
+            f"{name} should fail exactly the jobs of the blacklisted numbers "
+            f"({', '.join(expected.BLACKLISTED)}):",
+            wrong_outcome,
+            name,
+        )
+    progress_problems(trial, name, tail, jobs, data)
+    unfinished_problem(trial, name, jobs, run, TASK8_QUEUE)
+    if run.workers.most.get(TASK8_QUEUE) == 1:
+        trial.lenient(
+            f"one RQ worker at a time served {TASK8_QUEUE}: the exercise processes two jobs at a time "
+            "(WorkerPool(..., num_workers=2), or two workers).",
+            script=name,
+        )
+    trial.redis_hint(run.processor)
+
+
+def progress_problems(trial, name, tail, jobs, data):
+    """The progress the processor reports, as its creator printed it (when it printed any)."""
+    if not any(is_progress(line) for line in tail):
+        return
+    wrong = []
+    for job, (phone, _message) in zip(jobs, data, strict=False):
+        values = [EVENT.match(line).group(2) for line in events_of(tail, job.id) if is_progress(line)]
+        want = ["0"] if phone in expected.BLACKLISTED else ["0", "50"]
+        if values and values != want:
+            wrong.append(f"job {job.id} ({phone}): {', '.join(values)}; expected {', '.join(want)}")
+    if wrong:
+        trial.fail(
+            f"{name} reports other progress than the exercise's (0 of 100, then 50 unless blacklisted):",
+            wrong,
+            name,
+        )
+
+
+# Task 10
+
+
+CHECK_FUNCTION = """
+import importlib, json, os, sys
+sys.path.insert(0, os.getcwd())
+from redis import Redis
+from rq import Queue
+module = importlib.import_module("8_job")
+function = getattr(module, "create_push_notifications_jobs", None)
+if function is None:
+    print(json.dumps({"missing": [name for name in dir(module) if "job" in name.lower()]}))
+    sys.exit(0)
+queue = Queue("push_notification_code_3", connection=Redis.from_url(os.environ["REDIS_URL"]))
+try:
+    function("not a list", queue)
+except Exception as error:
+    print(json.dumps({"raised": type(error).__name__, "message": str(error)}))
+else:
+    print(json.dumps({"returned": True}))
+"""
+
+
+def check_function(trial):
+    """create_push_notifications_jobs(not a list, queue) raises `Jobs is not an array`, creating nothing."""
+    trial.command("python -c 'create_push_notifications_jobs(\"not a list\", queue)'   # 8_job imported")
+    label = "8_job.py (imported)"
+    done = trial.run(label, timeout=15, label=label, argv=[sys.executable, "-c", CHECK_FUNCTION])
+    if done.timed_out:
+        trial.fail(
+            "importing 8_job.py and calling create_push_notifications_jobs did not return within 15s: is its "
+            'main code under `if __name__ == "__main__":`?',
+            script=label,
+        )
+        return
+    try:
+        answer = json.loads(done.lines()[-1])
+    except (IndexError, ValueError):
+        crashed = done.err_text.strip().splitlines()[-1:] or ["?"]
+        trial.fail(f"importing 8_job.py failed: {crashed[0]}", script=label)
+        return
+    if "missing" in answer:
+        close = ", ".join(answer["missing"]) or "none"
+        trial.fail(
+            f"8_job.py has no create_push_notifications_jobs(jobs, queue) (its names with 'job': {close})."
+        )
+    elif "returned" in answer:
+        trial.fail(
+            'create_push_notifications_jobs("not a list", queue) returned: it should raise '
+            "`Jobs is not an array`."
+        )
+    elif answer.get("message") != "Jobs is not an array":
+        trial.transcript.append(f"{answer['raised']}: {answer['message']}")
+        trial.fail(
+            f'create_push_notifications_jobs("not a list", queue) raised {answer["raised"]}: '
+            f"{answer['message']!r}; the exercise's message is exactly 'Jobs is not an array'."
+        )
+    else:
+        trial.transcript.append(f"{answer['raised']}: {answer['message']}")
+    made = on_queue(seen_jobs(trial.client), TASK10_QUEUE)
+    if made:
+        trial.fail(
+            f'create_push_notifications_jobs("not a list", queue) created {len(made)} jobs before refusing.'
+        )
+    trial.client.flushdb()
+
+
+def rq_worker(url, queue):
+    """RQ's own worker, as the README runs it: JSON payloads, no fork, until the queue is empty."""
+    return [
+        sys.executable,
+        "-m",
+        "rq.cli",
+        "worker",
+        "--burst",
+        "--url",
+        url,
+        "--serializer",
+        "json",
+        "--worker-class",
+        "rq.worker.SimpleWorker",
+        queue,
+    ]
+
+
+def cannot_import(job):
+    kind = evidence.error_type(job.traceback)
+    return (
+        job.status == "failed"
+        and kind in ("ModuleNotFoundError", "ImportError", "AttributeError")
+        and ("import_attribute" in job.traceback or "No module named" in job.traceback)
+    )
+
+
+@task(10, "8_job.py: create_push_notifications_jobs (a stock `rq worker` runs its job)", ["8_job.py"])
+def task_10(trial):
+    name = "8_job.py"
+    check_function(trial)
+    trial.command("python 8_job.py   # terminal 1")
+    creator = trial.start(name)
+    try:
+        judge_8_job(trial, creator)
+    finally:
+        if creator.running():
+            creator.stop()
+        trial.show(creator, "[8_job] ")
+
+
+def judge_8_job(trial, creator):
+    name = "8_job.py"
+    if not creator.wait_until(lambda: creator.complete_lines(), WAIT):
+        if not trial.ended_badly(creator):
+            trial.fail(
+                f"waited {WAIT}s for {name} to print `Notification job created: JOB_ID`; it printed nothing.",
+                script=name,
+            )
+        return
+    ids = created_ids(creator.lines(), 1)
+    jobs = on_queue(seen_jobs(trial.client), TASK10_QUEUE)
+    if not ids:
+        trial.fail(
+            f"{name}'s first line should be `Notification job created: JOB_ID`:",
+            diffs.unified([expected.created("JOB_ID")], creator.lines()[:1], "expected", name),
+            name,
+        )
+    if not jobs:
+        job_data_problems(trial, name, [], [expected.TASK10_DATA], TASK10_QUEUE, seen_jobs(trial.client))
+        return
+    job = jobs[0]
+    if job.serializer == PICKLE:
+        trial.fail(
+            pickled(name, TASK10_QUEUE, "the grader's `rq worker --serializer json` reads JSON only"),
+            script=name,
+        )
+        return
+    job_ids_problems(trial, name, ids, {each.id: each for each in jobs}, TASK10_QUEUE, 1)
+    job_data_problems(trial, name, jobs[:1], [expected.TASK10_DATA], TASK10_QUEUE, {})
+    trial.command(
+        "rq worker --burst --serializer json --worker-class rq.worker.SimpleWorker push_notification_code_3"
+        "   # terminal 2"
+    )
+    worker = trial.run("rq worker", timeout=60, argv=rq_worker(trial.redis_url, TASK10_QUEUE))
+    if worker.timed_out or worker.code != 0:
+        trial.note(
+            f"the grader's rq worker ended {worker.code}: " + " / ".join(diffs.tail(worker.err_text, 3))
+        )
+    job = seen_jobs(trial.client).get(job.id, job)
+    if cannot_import(job):
+        trial.fail(
+            f"the job {name} makes names the function {job.function!r}, which an RQ worker started in the "
+            f"port's directory cannot import: {job.error}",
+            script=name,
+        )
+        return
+    job_id = ids[0] if ids else job.id
+    creator.wait_until(lambda: outcomes_printed(creator.complete_lines(), 1, with_ids=True), WAIT)
+    printed = creator.lines()
+    outcome = seen_outcome(job_id, job)
+    events = [line for line in printed[1:] if not is_progress(line)]
+    if outcome is None:
+        outcome = events[-1] if events else f"Notification job {job_id} completed"
+    want = [expected.created(job_id)] + [line for line in printed[1:] if is_progress(line)] + [outcome]
+    if printed != want:
+        trial.fail(
+            f"{name}'s stdout differs from what happened to its job:",
+            diffs.unified(want, printed, "expected", name),
+            name,
+        )
+    if creator.running():
+        if creator.wait(GRACE) is None:
+            trial.lenient(
+                f"{name} kept running after it printed its job's outcome: stopped. The spec's 8_job.py "
+                "exits 0 once its job has completed or failed.",
+                script=name,
+            )
+    else:
+        trial.ended_badly(creator)
+    trial.redis_hint(creator)
+
+
+# Task 11
+
+
+@task(11, "tests/test_8_job.py: the job creation tests", ["tests/test_8_job.py"], ["8_job.py"])
+def task_11(trial):
+    name = test_file(trial.port_dir)
+    try:
+        import pytest_cov  # noqa: F401
+
+        no_cov = ["--no-cov"]
+    except ImportError:
+        no_cov = []
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        trial.skip("pytest is not installed where the grader runs (pip install -e '.[test]')")
+        return
+    trial.command(f"pytest {name}")
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *no_cov, name]
+    done = trial.run("pytest", timeout=TESTS_TIMEOUT, argv=argv)
+    lines = [line for line in done.lines() if line.strip()]
+    trial.transcript.extend(diffs.cut(line) for line in lines[-1:])
+    if done.timed_out:
+        trial.fail(
+            f"the tests in {name} were still running after {TESTS_TIMEOUT}s: stopped.",
+            diffs.tail(done.out_bytes.decode(errors="replace")),
+        )
+    elif done.code == 5:
+        trial.fail(
+            f"no tests found in {name}: pytest runs the functions named test_* of files named test_*.py."
+        )
+    elif done.code != 0:
+        trial.fail(
+            f"the tests in {name} fail (pytest exited {done.code}):",
+            diffs.tail(done.out_bytes.decode(errors="replace"), 15),
+        )

@@ -1,0 +1,224 @@
+"""Grading one port: its tasks one after the other, each on a Redis of its own.
+
+Run by the command line (cli.py) as a process of its own, `python -m
+queuing_system.grader.port ...`, in new PID and network namespaces where Linux allows
+(isolation.py). It grades a copy of the port, so nothing the port's scripts write reaches
+the port itself; gives every task a fresh redis-server (or, on a Redis it was told to use,
+an emptied database with its configuration put back), so nothing a task did (keys, a
+`CONFIG SET maxmemory`, a FLUSHALL) reaches the next; and ends every task by killing
+whatever the task's processes left running. It writes its verdicts as JSON.
+"""
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import redis
+
+from .isolation import MARK, kill_marked, loopback_up, reap_orphans_as_init, wait_until_none_marked
+from .isolation import command_line as process_command
+from .redis_server import RedisServer, free_port
+from .tasks import EXERCISE_PORT, TASKS, grader_of, missing_files
+from .trial import Trial, line_buffering
+from .verdicts import Problem, TaskResult, task_block
+
+NAMESPACED_REDIS_PORT = 6379  # in the port's own network namespace: where the exercise's Redis is
+LEFTOVER_GRACE = 2  # seconds the processes of an ended task have to end by themselves
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pyc"
+)
+
+
+def copy_port(source, into):
+    """A copy of the port to run: its scripts may write where they run, never in the port."""
+    copy = into / "port"
+    shutil.copytree(source, copy, ignore=NOT_COPIED, symlinks=False, ignore_dangling_symlinks=True)
+    return copy
+
+
+class OwnRedis:
+    """A fresh redis-server for each task: nothing of a task's data or config outlives it."""
+
+    def __init__(self, network):
+        self.network = network
+
+    @contextlib.contextmanager
+    def for_task(self):
+        server = RedisServer(port=NAMESPACED_REDIS_PORT if self.network else free_port())
+        server.start()
+        client = redis.Redis.from_url(server.url, socket_timeout=10)
+        try:
+            yield server.url, client
+        finally:
+            client.close()
+            server.close()
+
+
+class NamedRedis:
+    """The Redis the grader was told to use: its database emptied before each task (and at
+    the end), and any configuration a task changed set back."""
+
+    def __init__(self, url):
+        self.url = url
+        self.client = redis.Redis.from_url(url, socket_timeout=10)
+        try:
+            self.config = self.client.config_get("*")
+        except redis.RedisError:
+            self.config = None  # CONFIG refused (a managed Redis): nothing to put back
+
+    def restore(self):
+        if self.config is None:
+            return
+        with contextlib.suppress(redis.RedisError, OSError):
+            now = self.client.config_get("*")
+            for name, value in self.config.items():
+                if now.get(name) != value:
+                    with contextlib.suppress(redis.RedisError):
+                        self.client.config_set(name, value)
+
+    @contextlib.contextmanager
+    def for_task(self):
+        self.restore()
+        self.client.flushdb()
+        try:
+            yield self.url, self.client
+        finally:
+            self.restore()
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.client.flushdb()
+
+
+@contextlib.contextmanager
+def app_port(network, lock_path, number):
+    """The port an app task gives its app: 1245, the exercise's, in the port's own network
+    namespace; elsewhere 1245 too when free, the app tasks of all ports taking turns."""
+    if network or number not in (12, 13):
+        yield EXERCISE_PORT
+        return
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            probe = socket.socket()
+            try:
+                probe.bind(("127.0.0.1", EXERCISE_PORT))
+                port = EXERCISE_PORT
+            except OSError:
+                port = free_port()
+            finally:
+                probe.close()
+            yield port
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def leftovers(trial, mark):
+    """What the task's processes left running after their scripts ended: killed, and
+    said (advice by default, a problem under --strict)."""
+    left = wait_until_none_marked(mark, LEFTOVER_GRACE)
+    if left:
+        by_script = {}
+        for pid, value in left.items():
+            by_script.setdefault(value.split(":", 2)[-1], []).append(pid)
+        for name, pids in by_script.items():
+            shown = "; ".join(f"pid {pid}: {process_command(pid)}" for pid in pids[:3])
+            trial.lenient(
+                f"{name} left {len(pids)} process{'es' if len(pids) > 1 else ''} running after it ended "
+                f"({shown}): killed. The spec's scripts leave nothing running.",
+                script=name,
+            )
+    kill_marked(mark)
+
+
+def run_task(each, options, copy, redis_source, token, site):
+    result = TaskResult(each.number, each.title, list(each.files))
+    began = time.monotonic()
+    graded, needed = missing_files(each, copy)
+    if graded:
+        result.problems = [Problem(f"missing {name}") for name in graded]
+    elif needed:
+        words = ", ".join(f"{name} (task {grader_of(name)} grades it)" for name in needed)
+        result.skipped = f"it needs {words}, which is missing"
+    else:
+        mark = f"{token}:{each.number}:"
+        with app_port(options.network, options.app_lock, each.number) as port:
+            with redis_source.for_task() as (url, client):
+                trial = Trial(each, copy, url, client, options.strict, port, mark[:-1], site)
+                try:
+                    each.run(trial)
+                except Exception as error:  # the grader's own trouble: said, never a traceback
+                    details = traceback.format_exc().splitlines() if os.environ.get("QUEUING_DEBUG") else []
+                    trial.fail(
+                        f"the grader could not finish this task: {type(error).__name__}: {error}", details
+                    )
+                finally:
+                    for script in trial.scripts.values():
+                        if script.running():
+                            script.kill()
+                    leftovers(trial, mark)
+                trial.finish(result)
+    result.decide()
+    result.seconds = round(time.monotonic() - began, 2)
+    return result
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m queuing_system.grader.port")
+    parser.add_argument("--source", type=Path, required=True)
+    parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--tasks", default=",".join(str(each.number) for each in TASKS))
+    parser.add_argument("--strict", action="store_true")
+    parser.add_argument("--redis-url")
+    parser.add_argument("--network", action="store_true", help="in a network namespace of its own")
+    parser.add_argument("--live", action="store_true", help="print each task's block as it ends")
+    parser.add_argument("--app-lock", default=str(Path(tempfile.gettempdir()) / "queuing-grader-apps.lock"))
+    return parser.parse_args(argv)
+
+
+def save(path, results, running=None, error="", finished=False):
+    """The verdicts so far, written after each task: a grading killed mid-way (a script that
+    signals its parent) keeps them, and the task it was running is known."""
+    data = {"results": [result.to_json() for result in results], "running": running}
+    data.update(error=error, finished=finished)
+    path.write_text(json.dumps(data))
+
+
+def main(argv=None):
+    options = parse_args(argv)
+    if os.getpid() == 1:
+        reap_orphans_as_init()
+    if options.network:
+        loopback_up()
+    token = os.environ.get(MARK, "grader:").split(":", 1)[0]
+    numbers = [int(number) for number in options.tasks.split(",") if number]
+    chosen = [each for each in TASKS if each.number in numbers]
+    work = Path(tempfile.mkdtemp(prefix="queuing-grader-"))
+    results = []
+    error_text = ""
+    try:
+        copy = copy_port(options.source, work)
+        site = line_buffering(work / "line-buffered")
+        redis_source = NamedRedis(options.redis_url) if options.redis_url else OwnRedis(options.network)
+        for index, each in enumerate(chosen, 1):
+            save(options.result, results, running=each.number)
+            results.append(run_task(each, options, copy, redis_source, token, site))
+            if options.live:
+                print("\n".join(task_block(results[-1], index, len(chosen))), flush=True)
+    except (OSError, redis.RedisError, RuntimeError) as error:
+        error_text = f"{type(error).__name__}: {error}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    save(options.result, results, error=error_text, finished=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Students' ports for the grader's tests (tests/grader): not a test package of ours."""
