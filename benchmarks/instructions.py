@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import redis  # noqa: E402
-from original import PROCESS, QUEUE, workload  # noqa: E402
+from ours_creator import PROCESS, QUEUE, workload  # noqa: E402
 
 from queuing_system.connection import make_jobs_client  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer  # noqa: E402

@@ -532,7 +532,8 @@ class Worker:
                     callback(job, job.connection, *exc_info)
             except Exception:  # as RQ: a failing callback's error becomes the job's
                 exc_info = sys.exc_info()
-        self.handle_exception(job, *exc_info)
+        if type(exc_info[1]) is not JobFailed or self.exception_handlers or debugging():
+            self.handle_exception(job, *exc_info)  # a job's own verdict is said by its event alone
         run.outcome = lua.FAIL
         run.exc_string = failure_text(exc_info)
 
@@ -562,6 +563,9 @@ class Worker:
             return
         warn(f"queue {queue.queue.name}: skipped {job_id.decode()!r}, an id with no job")
         keep_trying(lambda: self.connection.lrem(queue.keys.intermediate, 1, job_id), self.stopping)
+
+
+ERROR_NAMES = {}  # {a JobFailed class: its name, as a traceback says it}
 
 
 def failure_text(exc_info):

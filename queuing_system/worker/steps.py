@@ -18,6 +18,7 @@ end, or, if the job runs longer than FLUSH_AFTER, a thread sends it then, as Kue
 
 import threading
 import time
+from itertools import chain
 
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
@@ -107,7 +108,7 @@ class Progress:
     def xadd(self, name, fields, **options):
         """As EventCapture.xadd: events.emit, given this Progress, adds its event here."""
         self.stream = name
-        self.events.append([part for pair in fields.items() for part in pair])
+        self.events.append(list(chain.from_iterable(fields.items())))
 
     def take(self):
         """(meta or '', events) queued, which the caller sends (holding steps.lock)."""
@@ -161,4 +162,4 @@ class EventCapture:
 
     def xadd(self, name, fields, **options):
         self.stream = name
-        self.events.append([part for pair in fields.items() for part in pair])
+        self.events.append(list(chain.from_iterable(fields.items())))
