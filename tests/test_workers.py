@@ -2,6 +2,7 @@
 it with RQ's own worker on every path): dependents still run, progress still goes out while a
 job runs, an end waits for Redis while it is away, and a stopping worker gives up in time."""
 
+import gc
 import subprocess
 import sys
 import threading
@@ -311,3 +312,23 @@ def test_each_job_a_worker_makes_is_the_job_rqs_own_restore_makes(redis_binary):
             assert vars(ours)[name] == value, (job.id, name)
         assert (ours.args, ours.kwargs, ours.func_name) == (theirs.args, theirs.kwargs, theirs.func_name)
     assert len(worker.prototypes) == 2, [sorted(kind) for kind in worker.prototypes]  # one per kind of job
+
+
+def garbage_after_failures(client, count):
+    """Objects the cycle collector finds after one worker failed `count` jobs."""
+    client.flushall()
+    create_jobs(job_queue(QUEUE, client), PROCESS, [BLACKLISTED] * count)
+    gc.collect()
+    gc.disable()
+    try:
+        drain({QUEUE: PROCESS}, client)
+        return gc.collect()
+    finally:
+        gc.enable()
+
+
+def test_a_failed_job_leaves_no_garbage_for_the_cycle_collector(redis_binary):
+    # A failure's traceback held the frame that held it: a cycle per failed job, which the
+    # collector had to find, and a failure cost more CPU than a success.
+    few, many = garbage_after_failures(redis_binary, 10), garbage_after_failures(redis_binary, 110)
+    assert many - few < 100, (few, many)

@@ -448,6 +448,9 @@ class Worker:
             except Exception:  # noqa: BLE001 - a meta it cannot write: its events go without
                 pass
             self.failed(run, exc_info)
+            # The traceback holds this frame, which holds it: a cycle per failed job, left
+            # to the cycle collector, cost a failure more than a success.
+            del exc_info
         self.ran += 1
         return run
 
@@ -536,6 +539,7 @@ class Worker:
             self.handle_exception(job, *exc_info)  # a job's own verdict is said by its event alone
         run.outcome = lua.FAIL
         run.exc_string = failure_text(exc_info)
+        del exc_info  # a traceback from here would hold this frame: see run()
 
     def handle_exception(self, job, *exc_info):
         """Say a job's failure on stderr (one line; the traceback with QUEUING_DEBUG), then

@@ -232,8 +232,18 @@ def compressed(data):
 
 
 def compressed_text(text):
-    """A failure's traceback as a result stream entry keeps it: compressed, then base64."""
-    return binascii.b2a_base64(compressed(text.encode()), newline=False).decode()
+    """A failure's traceback as a result stream entry keeps it: compressed, then base64.
+    Failures often say the same (one cause, many jobs): the last texts' are kept."""
+    found = COMPRESSED.get(text)
+    if found is None:
+        if len(COMPRESSED) >= COMPRESSED_KEPT:
+            COMPRESSED.clear()
+        found = COMPRESSED[text] = binascii.b2a_base64(compressed(text.encode()), newline=False).decode()
+    return found
+
+
+COMPRESSED = {}  # {a failure's text: its compressed_text}
+COMPRESSED_KEPT = 256
 
 
 def return_value_text(serializer, value):
