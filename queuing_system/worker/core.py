@@ -153,13 +153,15 @@ class Worker:
         stopping=None,
         exception_handlers=(),
         default_result_ttl=DEFAULT_RESULT_TTL,
-        **_rq_options,  # what RQ's Worker also takes (job_class...): ours are fixed
     ):
         self.connection = connection
-        self.queues = [
-            queue if isinstance(queue, Queue) else Queue(queue, connection=connection) for queue in queues
-        ]
         self.serializer = resolve_serializer(serializer)
+        self.queues = [
+            queue
+            if isinstance(queue, Queue)
+            else Queue(queue, connection=connection, serializer=self.serializer)
+            for queue in queues
+        ]
         self.name = name or uuid.uuid4().hex
         self.stopping = stopping or threading.Event()
         self.exception_handlers = list(exception_handlers)
@@ -178,10 +180,11 @@ class Worker:
 
     # Starting and stopping
 
-    def work(self, burst=False, logging_level=None, max_jobs=None, **_rq_options):
+    def work(self, burst=False, logging_level=None, max_jobs=None):
         """Run jobs until stopped, or in burst mode until the queues are empty, `max_jobs`
-        at most. Returns whether it ran any. Raises what keep_trying raises if Redis cannot
-        be reached as it starts."""
+        at most, as RQ's Worker.work (`logging_level` is taken for its sake: RQ's loggers
+        are set by pool.quiet_rq_logging). Returns whether it ran any. Raises what
+        keep_trying raises if Redis cannot be reached as it starts."""
         restore = self.handle_stop_signals()
         try:
             self.connect()
@@ -249,6 +252,8 @@ class Worker:
     # The loop
 
     def loop(self, burst, max_jobs):
+        # With several queues, a step takes from the queue of the job it ends, and the next
+        # queues are looked at once it is empty (RQ's dequeue goes back to the first each time).
         current, take, ended = 0, "*", None
         while True:
             self.between_jobs()
