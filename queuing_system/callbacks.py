@@ -26,13 +26,17 @@ def report_progress(job, percent=None):
         percent = job.meta.get("progress", 0)
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
+
+    def tell(connection):
+        emit(connection, job.origin, job.id, PROGRESS, {"progress": percent})
+
     progress = job.progress if isinstance(job, WorkerJob) else None  # None under a stock RQ worker
     if progress is not None:
-        progress.add(job, PROGRESS, {"progress": percent})
+        progress.add(job, tell)
         return
     with job.connection.pipeline(transaction=False) as pipeline:
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent})
+        tell(pipeline)
         pipeline.execute()
 
 
@@ -63,10 +67,17 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
         emit(connection, job.origin, job.id, *failure_event(job, error_message(exc_value)))
         return
     capture = EventCapture()
-    emit(capture, job.origin, job.id, *failure_event(job, ABANDONED))
+    report_abandoned(job, capture)
     keys = (job.started_job_registry.key, stream_key(job.origin))
     event = event_arguments([capture.events[0]])[1:]
     lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
+
+
+def report_abandoned(job, connection):
+    """The event of a job whose worker stopped before finishing it: failed, or retrying if
+    it has retries left (our worker's upkeep writes it as it claims the job: see
+    worker/maintenance.py; under RQ's, report_failure)."""
+    emit(connection, job.origin, job.id, *failure_event(job, ABANDONED))
 
 
 def failure_event(job, error):

@@ -28,7 +28,6 @@ from rq.worker_registration import clean_worker_registry
 from .. import callbacks
 from ..connection import until_answered, worth_retrying
 from ..console import debug, warn
-from ..events import ABANDONED, emit
 from . import layout, lua
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import EventCapture, event_arguments
@@ -100,9 +99,8 @@ class Maintenance:
         if job.get_status(refresh=False) != layout.STARTED:
             connection.zrem(keys.started, run)  # ended already: what RQ's cleanup drops
             return
-        kind, fields = callbacks.failure_event(job, ABANDONED)
         capture = EventCapture()
-        emit(capture, job.origin, job.id, kind, fields)
+        callbacks.report_abandoned(job, capture)
         now = time.time()
         registry, becomes = keys.failed, self.becomes(job, now, keys)
         if becomes[0] == "scheduled":

@@ -22,7 +22,6 @@ from itertools import chain
 
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
-from ..events import emit
 from . import lua
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
@@ -87,11 +86,11 @@ class Progress:
         self.thread = threading.Thread(target=self._send_late, name="progress", daemon=True)
         self.thread.start()
 
-    def add(self, job, kind, fields):
-        """Queue `job`'s event (`kind`, `fields`: as events.emit takes them), and its meta,
-        serialized when it is sent; the job is running."""
+    def add(self, job, tell):
+        """Queue `job`'s event, which `tell(connection)` writes (callbacks.report_progress:
+        with events.emit), and its meta, serialized when it is sent; the job is running."""
         with self.steps.lock:
-            emit(self, job.origin, job.id, kind, fields)  # kept by xadd, below
+            tell(self)  # its XADD kept by xadd, below
             self.job = job
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
