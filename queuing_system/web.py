@@ -15,7 +15,7 @@ from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from .connection import own_connection
+from .connection import cannot_serve_now, describe, outage, own_connection, reply_code
 from .console import debug, inform, warn
 from .http_server import listen, serve_socket
 from .processes import run_children
@@ -26,6 +26,9 @@ DEFAULT_PORT = 1245
 LISTENING = "Listening on http://{host}:{port}"  # on stderr, once the socket is ours
 RESTART_DELAY = 1.0  # seconds before replacing a server process that ended on its own
 REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
+REDIS_CANNOT_SERVE = {"error": "Service Unavailable", "reason": "Redis cannot serve now"}
+REDIS_TOO_SLOW = {"error": "Service Unavailable", "reason": "Redis did not answer in time"}
+RETRY_AFTER = "1"  # seconds, in a 503's Retry-After: Redis outages are mostly short
 
 
 # What orjson must hand back to Flask's encoder rather than write its own way: dataclasses,
@@ -91,13 +94,45 @@ def add_json_error_handlers(app):
 
 
 def answer_503_while_redis_is_away(app):
-    """Redis away: 503 in JSON, and a note only when debugging (no traceback per request)."""
+    """Redis away, too slow, or saying it cannot serve now (BUSY, OOM, READONLY...): 503 in
+    JSON with a Retry-After, and the outage said on stderr once (no traceback per
+    request). A command Redis refused for good (a key of the wrong type, say) is a 500,
+    said once per kind of refusal."""
 
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
+    @app.errorhandler(redis.RedisError)
     def redis_unavailable(error):
+        body = redis_trouble_body(error)
+        if body is None:
+            refused(error)
+            return json_error(app, {"error": "Internal Server Error"}, 500)
         debug(f"Redis unavailable: {error}")
-        return json_error(app, REDIS_UNAVAILABLE, 503)
+        outage.lost(error)
+        response = app.json.response(body)
+        response.status_code = 503
+        response.headers["Retry-After"] = RETRY_AFTER
+        return response
+
+
+def redis_trouble_body(error):
+    """The 503 body for a Redis that cannot serve this request now, or None for a command
+    refused for good."""
+    if cannot_serve_now(error):
+        return REDIS_CANNOT_SERVE
+    if isinstance(error, redis.TimeoutError):
+        return REDIS_TOO_SLOW
+    if isinstance(error, (redis.ConnectionError, OSError)):
+        return REDIS_UNAVAILABLE
+    return None
+
+
+REFUSALS_SAID = set()  # the refusals said on stderr: each kind once, not once per request
+
+
+def refused(error):
+    kind = reply_code(error) or type(error).__name__
+    if kind not in REFUSALS_SAID and len(REFUSALS_SAID) < 100:
+        REFUSALS_SAID.add(kind)
+        warn(f"Redis refused a command: {describe(error)}")
 
 
 def answer_options_in_json(app):

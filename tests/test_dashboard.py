@@ -11,6 +11,7 @@ import zlib
 import pytest
 from rq import Worker
 
+from queuing_system.grader.expected import NOT_CONNECTED_PREFIX
 from queuing_system.grader.harness import RunningScript, http_get, listening, port_open, run_script, wait_for
 from queuing_system.grader.redis_server import free_port
 from queuing_system.jobs import create_jobs, job_queue
@@ -148,6 +149,9 @@ def test_with_redis_away_its_data_answers_503_without_a_traceback(tmp_path):
         status, kind, body = http_get(f"http://127.0.0.1:{port}/0/data/queues.json")
         assert (status, kind) == (503, "application/json")
         assert json.loads(body)["reason"] == "Redis is not reachable"
-        assert app.stop() == 0 and app.stderr == listening(f"http://127.0.0.1:{port}")
+        assert app.stop() == 0
+        listens, *lines = app.stderr.splitlines(keepends=True)
+        assert listens == listening(f"http://127.0.0.1:{port}")
+        assert [line.startswith(NOT_CONNECTED_PREFIX) for line in lines] == [True]  # said once
     finally:
         app.kill()
