@@ -11,7 +11,17 @@ import time
 from rq.exceptions import AbandonedJobError
 
 from .bookkeeping import current_outbox
-from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, STREAM_MAXLEN, emit, stream_key
+from .events import (
+    ABANDONED,
+    COMPLETED,
+    FAILED,
+    PROGRESS,
+    RETRYING,
+    STREAM_MAXLEN,
+    created_stamp,
+    emit,
+    stream_key,
+)
 from .redis_speedups import LuaScript
 
 
@@ -27,7 +37,7 @@ def report_progress(job, percent=None):
 
     def write(pipeline):
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent})
+        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent}, created_stamp(job))
 
     outbox = current_outbox()  # None under a stock RQ worker
     if outbox is not None:
@@ -40,7 +50,7 @@ def report_progress(job, percent=None):
 
 def report_success(job, connection, result, *args, **kwargs):
     """RQ's on_success callback."""
-    emit(connection, job.origin, job.id, COMPLETED)
+    emit(connection, job.origin, job.id, COMPLETED, created=created_stamp(job))
 
 
 # An abandoned job's outcome, claimed: written only by whoever takes its expired execution
@@ -77,9 +87,11 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     run again (its notification may already be sent), unless its creator asked for retries.
     """
     if not isinstance(exc_value, AbandonedJobError):
-        emit(connection, job.origin, job.id, *failure_event(job, error_message(exc_value)))
+        kind, fields = failure_event(job, error_message(exc_value))
+        emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
         return
     kind, fields = failure_event(job, ABANDONED)
+    fields["created"] = created_stamp(job)
     entry = ("job", job.id, "event", kind, *(str(part) for pair in fields.items() for part in pair))
     keys = (job.started_job_registry.key, stream_key(job.origin))
     CLAIM_ABANDONED(connection, keys, [job.id, time.time(), STREAM_MAXLEN, *entry])

@@ -384,9 +384,36 @@ def wait_until_connected(client, quiet=False, stopping=None):
         else:
             if quiet:
                 outage.back()
+                warn_if_evicting(client)
             else:
                 say(CONNECTED)
             return client
+
+
+# BullMQ refuses to run on a Redis that evicts; Sidekiq's docs ask for noeviction too.
+EVICTING = (
+    "Redis evicts keys when it is full (maxmemory-policy {policy}): jobs, their events and the "
+    "apps' stock can vanish. Set maxmemory-policy noeviction (redis-cli config set "
+    "maxmemory-policy noeviction, and in redis.conf)"
+)
+evicting_checked = threading.Event()  # once per process (and its forked children)
+
+
+def warn_if_evicting(client):
+    """Say once, on stderr, if Redis's maxmemory-policy evicts keys (a job's hash, its
+    events, an item's stock) when it is full, instead of refusing writes (noeviction). A
+    Redis that does not tell (INFO refused) is taken at its word."""
+    if evicting_checked.is_set():
+        return
+    evicting_checked.set()
+    try:
+        policy = client.info("memory").get("maxmemory_policy")
+    except redis.RedisError:
+        return
+    if isinstance(policy, bytes):
+        policy = policy.decode(errors="replace")
+    if policy and policy != "noeviction":
+        warn(EVICTING.format(policy=policy))
 
 
 async def wait_until_connected_async(client):
