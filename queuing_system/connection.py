@@ -48,7 +48,9 @@ LAST_REMINDER = 600.0
 # OOM, READONLY...: see cannot_serve_now), and when it serves again.
 CANNOT_SERVE = "Redis cannot serve now"
 SERVING_AGAIN = "Redis serving again"
-REFUSALS_QUIET = 1.0  # seconds without a reply error before such an outage counts as over
+# Refusals of writes only: reads are served meanwhile (see Outage).
+WRITES_REFUSED = frozenset({"OOM", "READONLY", "MISCONF", "NOREPLICAS"})
+REFUSALS_QUIET = 1.0  # seconds without a write refused before such an outage counts as over
 
 # Reply errors by which Redis says it cannot serve now, the command not run: a long script
 # holds it (BUSY), it is still loading its data (LOADING), full under noeviction (OOM), a
@@ -299,16 +301,17 @@ class Outage:
     serve now: BUSY, OOM...), a reminder at growing intervals while that lasts, one line
     when it is back. Thread-safe: a worker, its outbox and an app's threads share it.
 
-    Under OOM or READONLY, reads go on while writes are refused: a read's success then
-    says nothing of the writes. So an outage begun by a reply error ends only once no reply
-    error has come for REFUSALS_QUIET seconds; without that, a reader and a writer taking
+    Under OOM or READONLY (WRITES_REFUSED), reads go on while writes are refused: a read's
+    success then says nothing of the writes. So such an outage ends only once no write has
+    been refused for REFUSALS_QUIET seconds; without that, a reader and a writer taking
     turns would print a line each."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.since = None
         self.refused = False  # the outage began with a reply error (see cannot_serve_now)
-        self.last_refusal = 0.0
+        self.last_write_refused = 0.0
+        self.confirming = None  # a timer that ends the outage once writes are quiet (see back)
         self.next_reminder = 0.0
         self.interval = FIRST_REMINDER
 
@@ -316,8 +319,8 @@ class Outage:
         now = time.monotonic()
         refused = cannot_serve_now(error)
         with self.lock:
-            if refused:
-                self.last_refusal = now
+            if refused and reply_code(error) in WRITES_REFUSED:
+                self.last_write_refused = now
             if self.since is None:
                 self.since, self.refused, self.interval = now, refused, FIRST_REMINDER
                 line = trouble_line(error)
@@ -333,11 +336,23 @@ class Outage:
     def back(self):
         now = time.monotonic()
         with self.lock:
-            if self.since is None or (self.refused and now - self.last_refusal < REFUSALS_QUIET):
+            if self.since is None:
+                return
+            quiet_for = self.last_write_refused + REFUSALS_QUIET - now
+            if quiet_for > 0:  # a write was refused a moment ago: look again once quiet
+                if self.confirming is None:
+                    self.confirming = threading.Timer(quiet_for, self.confirm_back)
+                    self.confirming.daemon = True
+                    self.confirming.start()
                 return
             away, self.since = now - self.since, None
             back = SERVING_AGAIN if self.refused else f"{CONNECTED} again"
         warn(f"{back} after {away:.1f}s")
+
+    def confirm_back(self):
+        with self.lock:
+            self.confirming = None
+        self.back()
 
     def waited(self):
         """Seconds since Redis was lost, or None while it answers."""
