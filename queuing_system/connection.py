@@ -23,7 +23,7 @@ import redis.asyncio
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from . import redis_speedups
+from . import greenlet_io, redis_speedups
 from .console import say, warn
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -274,7 +274,9 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
     """`command()`, tried again while the connection drops, for a write that is safe to
     repeat: a Lua script that keeps its answer under a receipt key, so that a second try
     of a write Redis had already done gets the first answer instead of doing it again.
-    Gives up after `attempts` tries and `within` seconds, whichever comes last."""
+    Gives up after `attempts` tries and `within` seconds, whichever comes last; in an
+    app's request, at its deadline (greenlet_io.REDIS_WAIT) at the latest, and waiting
+    there lets the event loop serve the other requests."""
     give_up_at = time.monotonic() + within
     attempt = 0
     while True:
@@ -282,10 +284,12 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
         try:
             return command()
         except RETRYABLE as error:
+            delay = FIRST_RETRY_DELAY * min(attempt, 5)
             late = attempt >= attempts and time.monotonic() >= give_up_at
-            if late or is_fatal(error):
+            left = greenlet_io.time_left()
+            if late or is_fatal(error) or (left is not None and left <= delay):
                 raise
-            time.sleep(FIRST_RETRY_DELAY * min(attempt, 5))
+            greenlet_io.sleep(delay)
 
 
 def trouble_line(error):

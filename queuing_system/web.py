@@ -15,8 +15,10 @@ from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from . import greenlet_io
 from .connection import cannot_serve_now, describe, outage, own_connection, reply_code
 from .console import debug, inform, warn
+from .greenlet_io import use_loop_sockets
 from .http_server import listen, serve_socket
 from .processes import run_children
 from .shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
@@ -98,6 +100,12 @@ def answer_503_while_redis_is_away(app):
     JSON with a Retry-After, and the outage said on stderr once (no traceback per
     request). A command Redis refused for good (a key of the wrong type, say) is a 500,
     said once per kind of refusal."""
+
+    @app.after_request
+    def redis_back(response):
+        if response.status_code < 500 and greenlet_io.heard_redis():
+            outage.back()  # said once, if it was away
+        return response
 
     @app.errorhandler(redis.RedisError)
     def redis_unavailable(error):
@@ -214,6 +222,8 @@ def serve(app, host=None, port=None, processes=1):
     then run its on_shutdown callbacks. Returns the exit code (1 if it cannot listen); in
     this process, a stop's exception goes on up to run()."""
     allow_many_connections()
+    for client in (app.extensions.get("redis"), app.extensions.get("rq"), getattr(app, "redis_conn", None)):
+        use_loop_sockets(client)  # its requests wait for Redis in the event loop, not on it
     default_host, default_port = address()
     host, port = host or default_host, default_port if port is None else port
     try:
