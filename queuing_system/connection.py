@@ -88,16 +88,16 @@ RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OSError, *CANNOT_SERVE_C
 
 
 def reply_code(error):
-    """The code of a reply error ("BUSY", "OOM", "WRONGTYPE"), or None: redis-py's
-    status_code where it took the code off the text, else the text's first word, or, for a
-    refused call of a Lua script, the code of that call's error."""
-    code = getattr(error, "status_code", None)
-    if code:
-        return code
+    """The code of a reply error ("BUSY", "OOM", "WRONGTYPE"), or None: for a refused call
+    of a Lua script, the code of that call's error (Redis 6 wraps it in an ERR); else
+    redis-py's status_code where it took the code off the text, else the text's first word."""
     text = PIPELINE_COMMAND.sub("", str(error))
     refused = SCRIPT_CALL_REFUSED.match(text)
     if refused:
         return refused.group(1)
+    code = getattr(error, "status_code", None)
+    if code:
+        return code
     first = text.split(" ", 1)[0]
     return first if first.isupper() else None
 
@@ -287,7 +287,9 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
             delay = FIRST_RETRY_DELAY * min(attempt, 5)
             late = attempt >= attempts and time.monotonic() >= give_up_at
             left = greenlet_io.time_left()
-            if late or is_fatal(error) or (left is not None and left <= delay):
+            # In a request, a try that late would come too late for its client (and a
+            # reservation then refuses itself): the error is the answer.
+            if late or is_fatal(error) or (left is not None and left <= delay + greenlet_io.LATE_MARGIN):
                 raise
             greenlet_io.sleep(delay)
 

@@ -13,10 +13,12 @@ import redis
 
 from queuing_system.grader.expected import (
     NO_SEAT,
+    RESERVATION_FAILED,
     RESERVATION_IN_PROCESS,
     TASK8_DATA,
     available_seats,
     creator_differences,
+    not_enough_stock,
     seat_completed,
     task6_creator,
 )
@@ -36,6 +38,7 @@ from queuing_system.sale import BEAT_EVERY, INSTANCE_TTL, INSTANCES_KEY
 from .faults import busy, full, read_only, traceback_free
 
 CANNOT_SERVE = "Redis cannot serve now: "
+BUSY_503 = '{"error":"Service Unavailable","reason":"Redis cannot serve now"}'
 SERVING_AGAIN = "Redis serving again after "
 
 
@@ -184,3 +187,52 @@ def lines_of(apps, count, timeout=60):
             assert line is not None, f"{app.name} ended: {app.stderr}"
             lines.append(line)
     return lines
+
+
+@pytest.mark.parametrize("fault, code", [(busy, "BUSY"), (full, "OOM"), (read_only, "READONLY")])
+def test_the_apps_answer_503_in_json_while_redis_cannot_serve_and_recover(server, fault, code):
+    stock, stock_base = start_app("9_stock.py", server.url)
+    seat, seat_base = start_app("100_seat.py", server.url)
+    reserve, reserve_seat = stock_base + "/reserve_product/1", seat_base + "/reserve_seat"
+    try:
+        with fault(server):
+            answers = get_many([reserve], 20, clients=4)
+            seat_answers = get_many([reserve_seat], 4, clients=4)
+            reads = [http_get(stock_base + "/list_products/1"), http_get(seat_base + "/available_seats")]
+        wait_for(lambda: http_get(reserve)[0] == http_get(reserve_seat)[0] == 200, timeout=15)
+        wait_for(lambda: SERVING_AGAIN in stock.stderr, timeout=15)
+        assert stock.stop() == 0 and seat.stop() == 0
+    finally:
+        stock.kill()
+        seat.kill()
+    for _url, (status, kind, body) in answers:
+        assert (status, kind) == (503, "application/json"), body
+        assert json.loads(body) == {"error": "Service Unavailable", "reason": "Redis cannot serve now"}
+    # Reads go on under OOM and READONLY; under BUSY nothing is served.
+    assert [status for status, _, _ in reads] == ([503, 503] if code == "BUSY" else [200, 200])
+    # The seat app's job not saved: the spec's own answer, once it could read the flag.
+    expected = (503, BUSY_503) if code == "BUSY" else (200, RESERVATION_FAILED)
+    assert {(status, body) for _url, (status, _kind, body) in seat_answers} == {expected}
+    traceback_free(stock, seat)
+    lines = stock.stderr.splitlines()[1:]  # after the line saying where it listens
+    refusals = [line for line in lines if line.startswith(CANNOT_SERVE + code)]
+    # Said once per server process (two here), not once per request.
+    assert 1 <= len(refusals) <= 2, lines
+    assert all(line.startswith((CANNOT_SERVE, SERVING_AGAIN)) for line in lines), lines
+    assert all(
+        line.startswith((CANNOT_SERVE, SERVING_AGAIN, "Listening on")) for line in seat.stderr.splitlines()
+    )
+
+
+def test_reservations_refused_for_want_of_stock_leave_nothing_in_redis(server):
+    client = redis.Redis.from_url(server.url)
+    app, base = start_app("9_stock.py", server.url)
+    try:
+        assert [http_get(base + "/reserve_product/3")[0] for _ in range(2)] == [200, 200]  # sold out
+        keys = client.dbsize()
+        answers = get_many([base + "/reserve_product/3"], 2000, clients=16)
+        assert {body for _, (_, _, body) in answers} == {not_enough_stock(3)}
+        assert client.dbsize() == keys  # no receipt for a refusal: it costs Redis nothing
+        assert app.stop() == 0
+    finally:
+        app.kill()
