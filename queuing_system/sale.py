@@ -88,4 +88,4 @@ class Sale:
         try:
             self.client.zrem(INSTANCES_KEY, self.instance)
         except RETRYABLE:
-            pass  # its registration runs out by itself
+            pass  # its registration runs out by itself, INSTANCE_TTL s after its last beat

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from queuing_system.grader.expected import PRODUCTS, reservation_confirmed
-from queuing_system.grader.harness import http_get, start_app, wait_for
+from queuing_system.grader.harness import STOP_WITHIN, http_get, start_app, wait_for
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.greenlet_io import REDIS_WAIT
 
@@ -80,4 +80,19 @@ def test_a_frozen_redis_gets_the_seat_app_503s_in_time_and_it_recovers(server):
     for status, kind, body, took in answers:
         assert (status, kind) == (503, "application/json"), body
         assert took < REDIS_WAIT + SLACK, f"answered after {took:.2f}s"
+    traceback_free(app)
+
+
+@pytest.mark.parametrize("name", ["9_stock.py", "100_seat.py"])
+def test_an_app_stops_within_5_s_while_redis_is_frozen(server, name):
+    app, base = start_app(name, server.url)
+    try:
+        assert http_get(base + ("/process" if name == "100_seat.py" else "/list_products/1"))[0] == 200
+        with frozen(server):
+            started = time.monotonic()
+            assert app.stop(timeout=STOP_WITHIN + SLACK) == 0
+            took = time.monotonic() - started
+    finally:
+        app.kill()
+    assert took < STOP_WITHIN, f"{took:.1f}s"
     traceback_free(app)
