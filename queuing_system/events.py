@@ -8,7 +8,7 @@ does): nothing is lost whichever process starts first, and one job's events keep
 Written by callbacks.py (run by the workers), read by follower.py, printed by reporter.py.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rq import job as rq_job
 
@@ -39,7 +39,9 @@ class Event:
     error: str = ""
     delay: int = 0  # retrying: seconds until the next attempt
     retries_left: int = 0  # retrying: how many more times it may run after the next attempt
-    created: str = ""  # the job's created_at as RQ keeps it (see created_stamp); "" if unsaid
+    # The job's created_at as RQ keeps it (see created_stamp), "" if unsaid: which job
+    # of that id, not what happened to it (two events of one kind compare equal).
+    created: str = field(default="", compare=False)
 
     def belongs_to(self, stamps):
         """Whether this is an event of one of the jobs `stamps` ({job id: its created

@@ -63,6 +63,14 @@ def wall_deadline():
     return None if left is None else time.time() + left - LATE_MARGIN
 
 
+def extend_deadline(seconds):
+    """Give the current request `seconds` more for Redis from now (or from its deadline,
+    if later): a reservation settling whether it was done (reservations.settle)."""
+    answering = request()
+    if answering is not None and answering.deadline is not None:
+        answering.deadline = max(answering.deadline, time.monotonic()) + seconds
+
+
 def sleep(seconds):
     """time.sleep, except in a request's greenlet: there the event loop serves the other
     requests meanwhile."""

@@ -7,12 +7,13 @@ key: tried again after a dropped connection (redis-py's retry, or ours), it gets
 answer instead of taking a second unit.
 """
 
+import time
 from secrets import token_hex
 
 import redis
 
 from . import greenlet_io
-from .connection import until_answered
+from .connection import RETRYABLE, until_answered
 from .redis_speedups import LuaScript
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
@@ -40,6 +41,9 @@ RECEIPT_KEY = "receipt:{token}"
 # time, whatever refused requests come.
 RECEIPT_TTL = 10
 LATE = -2
+# Seconds past its deadline a reservation whose tries all failed may wait for Redis to
+# tell whether one was done (its receipt): so that a 503 always means nothing was taken.
+SETTLE_WITHIN = 0.5
 
 # KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
 # left, or -1 when there was none to take (no receipt: a second try takes nothing either,
@@ -60,18 +64,39 @@ SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it 
 def take_one(db, stock_key, initial):
     """Take one unit of the stock kept at `stock_key` (`initial` units while the key does
     not exist yet), atomically and once. Returns the units left, or -1 if none was left.
-    In an app's request, Redis running it past the request's deadline does nothing (that
-    request is answered 503): redis.TimeoutError."""
+
+    In an app's request, an error (redis.TimeoutError past the request's deadline) means
+    that no unit was taken: Redis refuses a try it runs later than the deadline less
+    LATE_MARGIN, and a request whose tries all failed (a try may have been done, its
+    reply lost) looks for its receipt once no try can still be done (see settle)."""
     keys = [stock_key, RECEIPT_KEY.format(token=token_hex(8))]
+    deadline = greenlet_io.wall_deadline()  # None outside a request
 
     def reserve():
-        deadline = greenlet_io.wall_deadline()
         return RESERVE_ONE(db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"])
 
-    answer = until_answered(reserve)
-    if answer == LATE:
+    try:
+        answer = until_answered(reserve)
+    except RETRYABLE:
+        answer = None if deadline is None else settle(db, keys[1], deadline)
+        if answer is None:
+            raise
+    if answer == LATE:  # the receipt comes first: a late try that finds one returns it
         raise redis.TimeoutError("Redis ran the reservation after its request's time: nothing was taken")
     return answer
+
+
+def settle(db, receipt_key, deadline):
+    """The answer a reservation's receipt keeps, read once `deadline` (Unix time) has
+    passed, when no try of it can be done any more; None if there is none (nothing was
+    taken) or Redis did not tell within SETTLE_WITHIN seconds more."""
+    greenlet_io.extend_deadline(SETTLE_WITHIN)
+    greenlet_io.sleep(max(deadline - time.time(), 0))
+    try:
+        kept = until_answered(lambda: db.get(receipt_key))
+    except RETRYABLE:
+        return None
+    return None if kept is None else int(kept)
 
 
 def take_seat(connection, seats_key, enabled_key, job_id):

@@ -1,19 +1,17 @@
 """greenlet_io: the apps' Redis sockets wait in the event loop, not on it, and a request's
 commands are never sent past its deadline; and the redis-py internals it relies on."""
 
-import asyncio
 import inspect
 import socket
 import time
 
-import greenlet
 import pytest
 import redis
 
 from queuing_system import greenlet_io
 from queuing_system.connection import make_client
 from queuing_system.greenlet_io import LoopConnection, LoopSocket, use_loop_sockets
-from queuing_system.round_trips import RoundTrips
+from tests.answering import in_a_request
 
 
 @pytest.fixture
@@ -33,37 +31,6 @@ def mute():
     for end in ends:
         end.close()
     listener.close()
-
-
-def in_a_request(function, deadline_in):
-    """Run `function()` as an app's request does, in an answering greenlet on an event loop,
-    with its deadline `deadline_in` seconds away; meanwhile count the loop's turns.
-    Returns (what it returned or raised, seconds it took, the loop's turns meanwhile)."""
-    loop = asyncio.new_event_loop()
-    round_trips = RoundTrips()
-    round_trips.loop = loop
-    outcome, turns = [], [0]
-
-    def request():
-        greenlet.getcurrent().deadline = time.monotonic() + deadline_in
-        started = time.monotonic()
-        try:
-            answer = function()
-        except Exception as error:
-            answer = error
-        outcome.append((answer, time.monotonic() - started))
-
-    async def serve():
-        round_trips.start(request)
-        while not outcome:
-            turns[0] += 1
-            await asyncio.sleep(0.01)
-
-    try:
-        loop.run_until_complete(asyncio.wait_for(serve(), timeout=30))
-    finally:
-        loop.close()
-    return (*outcome[0], turns[0])
 
 
 def test_a_request_waiting_on_a_frozen_redis_lets_the_loop_run_and_ends_at_its_deadline(mute):
