@@ -28,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -46,16 +47,23 @@ WARM_UP = 15  # seconds before the first figures
 WRK_TURN = 30  # seconds of each wrk run
 
 
-def start(name, url, **env):
+def start(name, url, output=None, **env):
+    """`name` run as the README runs it; its stdout and stderr piped, or written to the
+    files `output` (for a process that runs all along: a pipe nobody reads fills up)."""
+    out, err = (subprocess.PIPE, subprocess.PIPE) if output is None else output
     return subprocess.Popen(
         [sys.executable, name],
         cwd=ROOT,
         env=script_env(url, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=out,
+        stderr=err,
         text=True,
         start_new_session=True,
     )
+
+
+def output_files(directory, name):
+    return tuple(open(directory / f"{name}.{kind}", "w") for kind in ("out", "err"))
 
 
 def children(pid):
@@ -175,9 +183,10 @@ def main():
         client.set("item.2", 10**9)  # never sold out
         client.set("item.3", 0)  # sold out: every reservation refused
         port = free_port()
+        logs = Path(tempfile.mkdtemp(prefix="soak-"))
         processes = {
-            "7_job_processor.py": start("7_job_processor.py", server.url),
-            "9_stock.py": start("9_stock.py", server.url, PORT=str(port)),
+            "7_job_processor.py": start("7_job_processor.py", server.url, output_files(logs, "processor")),
+            "9_stock.py": start("9_stock.py", server.url, output_files(logs, "stock"), PORT=str(port)),
         }
         base = f"http://127.0.0.1:{port}"
         stopping = threading.Event()
@@ -223,6 +232,10 @@ def main():
         )
         for wrong in creators.bad[:5]:
             print(f"  wrong: {wrong}")
+        for name in ("processor", "stock"):
+            lines = (logs / f"{name}.err").read_text().splitlines()
+            kinds = sorted({line.split(":")[0].split(" after ")[0] for line in lines})
+            print(f"{name}'s stderr: {len(lines)} lines, of kinds {kinds}; in {logs}")
         return 1 if creators.bad or dead or ended < ids else 0
 
 
