@@ -42,7 +42,6 @@ from queuing_system.grader.expected import TASK8_DATA, creator_differences  # no
 from queuing_system.grader.harness import port_open, script_env, wait_for  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer, free_port  # noqa: E402
 
-QUEUE = "push_notification_code_2"
 WARM_UP = 15  # seconds before the first figures
 WRK_TURN = 30  # seconds of each wrk run
 
@@ -222,12 +221,12 @@ def main():
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
         ids = int(client.get("queuing:job_ids") or 0)
-        ended = client.zcard(f"rq:finished:{QUEUE}") + client.zcard(f"rq:failed:{QUEUE}")
+        heard = creators.good * len(TASK8_DATA)  # every outcome of a good run was heard
         print_figures(f"after {WARM_UP} s of warm-up", first)
         print_figures(f"after {options.minutes:g} min", last)
         print(
             f"\ncreator runs ended well {creators.good}, wrong {len(creators.bad)}; jobs created {ids}, "
-            f"ended {ended}; CLIENT KILLs {killer.kills} connections; wrk requests {served} "
+            f"their outcomes heard {heard}; CLIENT KILLs {killer.kills} connections; wrk requests {served} "
             f"(non-2xx {refused}); processes that died: {dead or 'none'}"
         )
         for wrong in creators.bad[:5]:
@@ -236,7 +235,7 @@ def main():
             lines = (logs / f"{name}.err").read_text().splitlines()
             kinds = sorted({line.split(":")[0].split(" after ")[0] for line in lines})
             print(f"{name}'s stderr: {len(lines)} lines, of kinds {kinds}; in {logs}")
-        return 1 if creators.bad or dead or ended < ids else 0
+        return 1 if creators.bad or dead or heard != ids else 0
 
 
 if __name__ == "__main__":

@@ -75,6 +75,10 @@ class RoundTrips:
         self.in_flight = []  # the batch the sender is sending
         self.sender = None  # the greenlet sending batches, while there are any
         self.parked = set()  # greenlets waiting on a socket or a timer (greenlet_io)
+        # Greenlets in the middle of answering: held here, so that one waiting is never
+        # garbage collected mid-request (its unwinding would run the app's code from the
+        # collector, outside its context: a LookupError of Flask's context, seen once).
+        self.busy = set()
         # Greenlets that answered and wait for more: a new one costs Python a 16 KB stack
         # of its own, mapped and unmapped by the kernel, each time.
         self.idle = []
@@ -87,12 +91,15 @@ class RoundTrips:
 
     def answer_each(self, function):
         """An answering greenlet's life: each function given it by `start`, in turn."""
+        current = greenlet.getcurrent()
         while True:
+            self.busy.add(current)
             try:
                 function()
             except Exception as error:  # not the app's (it is answered with a 500): ours
                 warn(f"answering a request failed: {error!r}")
-            current = greenlet.getcurrent()
+            finally:
+                self.busy.discard(current)
             current.deadline, current.heard_redis = None, False
             if len(self.idle) >= IDLE_KEPT:
                 return
@@ -213,7 +220,7 @@ class RoundTrips:
         unanswered, and so do the idle and parked greenlets."""
         waiting, self.waiting = self.waiting + self.in_flight, []
         idle, self.idle = self.idle, []
-        parked, self.parked = list(self.parked), set()
+        parked, self.parked = list(self.parked | self.busy), set()
         ending = [each.answering for each in waiting if not each.answered] + idle + parked
         if self.sender is not None:
             ending.append(self.sender)
