@@ -77,7 +77,7 @@ class RoundTrips:
         self.parked = set()  # greenlets waiting on a socket or a timer (greenlet_io)
         # Greenlets in the middle of answering: held here, so that one waiting is never
         # garbage collected mid-request (its unwinding would run the app's code from the
-        # collector, outside its context: a LookupError of Flask's context, seen once).
+        # collector, outside its context: the suspected cause of a LookupError of Flask's, seen once).
         self.busy = set()
         # Greenlets that answered and wait for more: a new one costs Python a 16 KB stack
         # of its own, mapped and unmapped by the kernel, each time.
