@@ -4,6 +4,7 @@ Each fault is a context manager that puts the server in that state and back:
 `busy` (a Lua script that never ends: -BUSY to every other client until SCRIPT KILL),
 `full` (maxmemory just under what Redis uses, noeviction: -OOM to every write),
 `read_only` (a replica of a master that is not there: -READONLY to writes, data kept),
+`stale` (the same replica told not to serve stale data: -MASTERDOWN to reads too),
 `frozen` (SIGSTOP: nothing answered, connections accepted by the kernel).
 """
 
@@ -95,6 +96,20 @@ def read_only(server):
         yield
     finally:
         client.replicaof("NO", "ONE")
+        client.close()
+
+
+@contextmanager
+def stale(server):
+    """Redis is a replica cut off from its master, told not to serve stale data: every
+    read and write gets -MASTERDOWN (PING and INFO still answer)."""
+    client = admin(server)
+    client.config_set("replica-serve-stale-data", "no")
+    try:
+        with read_only(server):
+            yield
+    finally:
+        client.config_set("replica-serve-stale-data", "yes")
         client.close()
 
 

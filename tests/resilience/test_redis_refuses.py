@@ -35,7 +35,7 @@ from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.sale import BEAT_EVERY, INSTANCE_TTL, INSTANCES_KEY
 
-from .faults import busy, full, read_only, traceback_free
+from .faults import busy, full, read_only, stale, traceback_free
 
 CANNOT_SERVE = "Redis cannot serve now: "
 BUSY_503 = '{"error":"Service Unavailable","reason":"Redis cannot serve now"}'
@@ -236,3 +236,27 @@ def test_reservations_refused_for_want_of_stock_leave_nothing_in_redis(server):
         assert app.stop() == 0
     finally:
         app.kill()
+
+
+def test_a_replica_cut_off_from_its_master_gets_the_stock_app_503s_and_the_creators_wait(server):
+    app, base = start_app("9_stock.py", server.url)
+    started = [app]
+    try:
+        with stale(server):
+            answers = get_many([base + "/list_products/1", base + "/reserve_product/1"], 8, clients=4)
+            creator = RunningScript("6_job_creator.py", server.url)
+            started.append(creator)
+            wait_for(lambda: CANNOT_SERVE + "MASTERDOWN" in creator.stderr)
+            assert creator.running()  # waiting for Redis, as for a lost connection
+        assert creator.next_line() == task6_creator(1)[0]
+        processor = RunningScript("6_job_processor.py", server.url)
+        started.append(processor)
+        assert creator.wait(timeout=60) == 0 and processor.stop() == 0
+        assert app.stop() == 0
+    finally:
+        for script in started:
+            script.kill()
+    assert creator.output == task6_creator(1)
+    for _url, (status, _kind, body) in answers:
+        assert (status, json.loads(body)["reason"]) == (503, "Redis cannot serve now")
+    traceback_free(*started)
