@@ -78,8 +78,7 @@ def sleep(seconds):
     if answering is None:
         time.sleep(seconds)
         return
-    loop = answering.round_trips.loop
-    timer = loop.call_later(seconds, answering.switch, READY)
+    timer = answering.round_trips.loop.call_later(seconds, answering.switch, READY)
     try:
         answering.round_trips.park(answering)
     finally:
@@ -89,36 +88,29 @@ def sleep(seconds):
 def wait(fd, writable, timeout):
     """Until the file descriptor `fd` is ready to write (or read), for up to `timeout`
     seconds (None: no limit) and, in a request, up to its deadline; TimeoutError (which is
-    socket.timeout) after."""
+    socket.timeout) after. (A LoopSocket waits for its replies its own way.)"""
     answering = request()
     if answering is None:
         ready = select.select([], [fd], [], timeout) if writable else select.select([fd], [], [], timeout)
         if not any(ready):
             raise TimeoutError("timed out")
         return
-    deadline = answering.deadline
-    if timeout is not None:
-        deadline = (
-            time.monotonic() + timeout if deadline is None else min(deadline, time.monotonic() + timeout)
-        )
     loop = answering.round_trips.loop
     (loop.add_writer if writable else loop.add_reader)(fd, answering.switch, READY)
-    timer = None if deadline is None else loop.call_at(deadline, answering.switch, LATE)
     try:
-        woken = answering.round_trips.park(answering)
+        woken = answering.round_trips.park(answering, wait_until(answering, timeout))
     finally:
         (loop.remove_writer if writable else loop.remove_reader)(fd)
-        if timer is not None:
-            timer.cancel()
     if woken is LATE:
         raise TimeoutError("timed out: the request's time for Redis is up")
 
 
-def heard_from_redis():
-    """Note that the current request has had a reply from Redis (see heard_redis)."""
-    answering = request()
-    if answering is not None:
-        answering.heard_redis = True
+def wait_until(answering, timeout):
+    """When a wait of `answering`'s for up to `timeout` seconds ends: its deadline, or sooner."""
+    if timeout is None:
+        return answering.deadline
+    until = time.monotonic() + timeout
+    return until if answering.deadline is None else min(answering.deadline, until)
 
 
 def heard_redis():
@@ -134,14 +126,23 @@ def past_deadline():
 
 
 class LoopSocket:
-    """A connected socket, non-blocking underneath, whose calls wait as `wait` does: in a
-    request's greenlet by parking it, elsewhere by blocking. Its timeout (settimeout) is
-    per wait, as a socket's is per call."""
+    """A connected socket, non-blocking underneath, whose calls wait: in a request's
+    greenlet by parking it (see `wait`), elsewhere by blocking. Its timeout (settimeout) is
+    per wait, as a socket's is per call.
+
+    For its replies the event loop watches it from the first wait on, until it closes:
+    registering and unregistering a socket for each reply cost two system calls of the
+    six a round trip took. And a read right after a command went out waits first: the
+    reply cannot be there yet, and trying would cost a system call to learn it."""
 
     def __init__(self, sock, timeout):
         self._sock = sock
+        self._fd = sock.fileno()
         self._timeout = timeout
         sock.setblocking(False)
+        self._loop = None  # the event loop watching it for replies
+        self._reader = None  # the greenlet waiting for a reply
+        self._sent = False  # a command went out since the last reply came
 
     def settimeout(self, timeout):
         self._timeout = timeout
@@ -153,35 +154,90 @@ class LoopSocket:
         self._timeout = None if flag else 0.0
 
     def recv_into(self, buffer, nbytes=0, flags=0):
-        return self._call(False, self._sock.recv_into, buffer, nbytes, flags)
+        return self._read(self._sock.recv_into, buffer, nbytes, flags)
 
     def recv(self, bufsize, flags=0):
-        return self._call(False, self._sock.recv, bufsize, flags)
+        return self._read(self._sock.recv, bufsize, flags)
 
     def send(self, data, flags=0):
         if past_deadline():  # never a command sent for a request already answered 503
             raise TimeoutError("timed out: the request's time for Redis is up")
-        return self._call(True, self._sock.send, data, flags)
+        while True:
+            try:
+                sent = self._sock.send(data, flags)
+            except (BlockingIOError, InterruptedError):
+                if self._timeout == 0:
+                    raise BlockingIOError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK)) from None
+                wait(self._fd, True, self._timeout)
+                continue
+            self._sent = True
+            return sent
 
     def sendall(self, data, flags=0):
         view = memoryview(data).cast("B")
         while view:
             view = view[self.send(view, flags) :]
 
-    def _call(self, writable, operation, *args):
+    def _read(self, operation, *args):
+        answering = request()
+        if not peeking(args):
+            if answering is not None and self._sent and self._timeout != 0:
+                self._wait_for_reply(answering)
+            self._sent = False
         while True:
             try:
                 done = operation(*args)
-                if not writable and done:
-                    heard_from_redis()
-                return done
             except (BlockingIOError, InterruptedError):
                 if self._timeout == 0:
                     raise BlockingIOError(errno.EWOULDBLOCK, os.strerror(errno.EWOULDBLOCK)) from None
-            wait(self._sock.fileno(), writable, self._timeout)
+                if answering is None:
+                    wait(self._fd, False, self._timeout)
+                else:
+                    self._wait_for_reply(answering)
+                continue
+            if done and answering is not None:
+                answering.heard_redis = True
+            return done
 
-    def __getattr__(self, name):  # fileno, setsockopt, shutdown, close, getsockname...
+    def _wait_for_reply(self, answering):
+        round_trips = answering.round_trips
+        if self._loop is not round_trips.loop:
+            self._unwatch()
+            round_trips.loop.add_reader(self._fd, self._readable)
+            self._loop = round_trips.loop
+        self._reader = answering
+        try:
+            woken = round_trips.park(answering, wait_until(answering, self._timeout))
+        finally:
+            self._reader = None
+        if woken is LATE:
+            raise TimeoutError("timed out: the request's time for Redis is up")
+
+    def _readable(self):
+        """The event loop's callback: the greenlet waiting for a reply goes on. With none
+        waiting (a reply nobody waits for, the server closing), it is watched no more."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            self._unwatch()
+        else:
+            reader.switch(READY)
+
+    def _unwatch(self):
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._fd)
+
+    def close(self):
+        self._unwatch()  # before the file descriptor can be another's
+        self._sock.close()
+
+    def __getattr__(self, name):  # fileno, setsockopt, shutdown, getsockname...
         return getattr(self._sock, name)
+
+
+def peeking(args):
+    """Whether a recv's arguments ask only to peek (redis-py's look for a closed socket)."""
+    return bool(args) and isinstance(args[-1], int) and bool(args[-1] & socket.MSG_PEEK)
 
 
 class LoopConnection(redis.Connection):

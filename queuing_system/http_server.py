@@ -114,7 +114,6 @@ class Server:
         """Every DEADLINE_TICK, call back the connections whose deadline has passed."""
         self.loop.call_later(DEADLINE_TICK, self.check_deadlines)  # first: a callback may raise
         now = self.loop.time()
-        self.round_trips.expire(now)
         for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
             callback = connection.on_deadline
             connection.disarm()

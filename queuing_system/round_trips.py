@@ -25,9 +25,11 @@ import greenlet
 import redis
 
 from .console import warn
+from .greenlet_io import LATE
 from .redis_speedups import DROPPED
 
 IDLE_KEPT = 64  # greenlets kept for the next requests once theirs are answered
+DEADLINE_TICK = 0.25  # seconds: how often deadlines are looked at, while anything waits
 # A command whose connection dropped before its reply (a killed connection, a Redis
 # restarted) is sent again on a new one this many times, as redis-py's retry would; the
 # reservation scripts keep their answer under a receipt, so a second try does not take
@@ -73,8 +75,10 @@ class RoundTrips:
         self.loop = None  # the event loop, once it is made
         self.waiting = []  # Waiting, in the order they came
         self.in_flight = []  # the batch the sender is sending
-        self.sender = None  # the greenlet sending batches, while there are any
-        self.parked = set()  # greenlets waiting on a socket or a timer (greenlet_io)
+        self.sender = None  # the greenlet sending batches (kept, idle, between them)
+        self.sending = False  # it is sending a batch
+        self.parked = {}  # greenlets waiting on a socket or a timer (greenlet_io): their deadline
+        self.ticking = False  # a tick is due (see tick)
         # Greenlets in the middle of answering: held here, so that one waiting is never
         # garbage collected mid-request (its unwinding would run the app's code from the
         # collector, outside its context: the suspected cause of a LookupError of Flask's, seen once).
@@ -106,14 +110,17 @@ class RoundTrips:
             self.idle.append(current)
             function = self.hub.switch()  # until `start` gives it the next
 
-    def park(self, answering):
+    def park(self, answering, deadline=None):
         """In `answering`: let the event loop run until something switches back to it
-        (greenlet_io's waits); what it was switched with."""
-        self.parked.add(answering)
+        (greenlet_io's waits), or until `deadline` (time.monotonic(); then it is switched
+        back greenlet_io.LATE, within DEADLINE_TICK); what it was switched with."""
+        self.parked[answering] = deadline
+        if deadline is not None:
+            self.keep_ticking()
         try:
             return self.hub.switch()
         finally:
-            self.parked.discard(answering)
+            self.parked.pop(answering, None)
 
     def wait(self, client, command):
         """The reply to the packed `command` on `client`'s connection (an
@@ -124,31 +131,39 @@ class RoundTrips:
         if answering.deadline is not None and time.monotonic() >= answering.deadline:
             return too_late()  # never sent: it cannot be done for a client told 503
         self.waiting.append(Waiting(answering, client, command))
-        if self.sender is None and len(self.waiting) == 1:
+        if not self.sending and len(self.waiting) == 1:
             self.loop.call_soon(self.send)
+        if answering.deadline is not None:
+            self.keep_ticking()
         return self.hub.switch()
 
     def send(self):
-        """A loop callback: start the sender, unless it runs or nothing waits."""
-        if self.sender is None and self.waiting:
+        """A loop callback: set the sender going, unless it is sending or nothing waits."""
+        if self.sending or not self.waiting:
+            return
+        if self.sender is None or self.sender.dead:
             self.sender = Answering(self.send_batches, parent=self.hub)
             self.sender.round_trips = self
-            self.sender.switch()
+        self.sender.switch()
 
     def send_batches(self):
         """The sender's life: the waiting commands, a batch at a time, each client's in
-        one write; their replies handed to their requests from the event loop."""
-        try:
-            while self.waiting:
-                batch, self.waiting = self.waiting, []
-                self.in_flight = [each for each in batch if not each.answered]
-                deadlines = [each.deadline for each in self.in_flight]
-                self.sender.deadline = None if None in deadlines else max(deadlines, default=None)
-                replies = self.replies(self.in_flight)
-                self.in_flight = []
-                self.loop.call_soon(self.deliver, replies)
-        finally:
-            self.sender = None
+        one write, their replies handed to their requests from the event loop; then it
+        waits, idle, for `send` (a new greenlet each time cost a 16 KB stack)."""
+        while True:
+            self.sending = True
+            try:
+                while self.waiting:
+                    batch, self.waiting = self.waiting, []
+                    self.in_flight = [each for each in batch if not each.answered]
+                    deadlines = [each.deadline for each in self.in_flight]
+                    self.sender.deadline = None if None in deadlines else max(deadlines, default=None)
+                    replies = self.replies(self.in_flight)
+                    self.in_flight = []
+                    self.loop.call_soon(self.deliver, replies)
+            finally:
+                self.sending = False
+            self.hub.switch()
 
     def replies(self, batch):
         """[(Waiting, its reply)] of a batch, each client's commands sent in one write. A
@@ -164,12 +179,9 @@ class RoundTrips:
         self.waiting[:0] = again
         return [(each, reply) for each, reply in replies if each not in again]
 
-    def may_resend(self, each):
-        return (
-            each.sent <= RESENDS
-            and not each.answered
-            and (each.deadline is None or time.monotonic() < each.deadline)
-        )
+    @staticmethod
+    def may_resend(each):
+        return each.sent <= RESENDS and not each.answered and not each.late()
 
     @staticmethod
     def send_all(client, commands):
@@ -183,9 +195,10 @@ class RoundTrips:
         for each, reply in replies:
             if reply is DROPPED:
                 reply = (
-                    too_late() if each.deadline is not None and time.monotonic() >= each.deadline else None
+                    too_late()
+                    if each.late()
+                    else redis.ConnectionError("the connection to Redis kept dropping")
                 )
-                reply = reply or redis.ConnectionError("the connection to Redis kept dropping")
             elif not isinstance(reply, Exception):
                 each.answering.heard_redis = True
             self.answer(each, reply)
@@ -195,18 +208,33 @@ class RoundTrips:
             each.answered = True
             each.answering.switch(reply)
 
-    def expire(self, now):
-        """Called every few tenths of a second: commands past their request's deadline are
-        answered TimeoutError now, those still waiting never sent."""
-        late = [
-            each
-            for each in self.waiting + self.in_flight
-            if each.deadline is not None and each.deadline <= now
-        ]
+    def keep_ticking(self):
+        if not self.ticking:
+            self.ticking = True
+            self.loop.call_later(DEADLINE_TICK, self.tick)
+
+    def tick(self):
+        """Every DEADLINE_TICK while anything waits: commands past their request's
+        deadline are answered TimeoutError now (those still waiting never sent), and
+        greenlets parked past theirs are woken (greenlet_io.LATE). One timer for all: a
+        timer per command, made and cancelled each time, cost more than the command."""
+        self.ticking = False
+        now = time.monotonic()
+        late = [each for each in self.waiting + self.in_flight if each.late(now)]
         if late:
             self.waiting = [each for each in self.waiting if each not in late]
             for each in late:
                 self.answer(each, too_late())
+        overdue = [
+            answering
+            for answering, deadline in self.parked.items()
+            if deadline is not None and deadline <= now
+        ]
+        for answering in overdue:
+            if self.parked.pop(answering, None) is not None:
+                answering.switch(LATE)
+        if self.waiting or self.in_flight or any(deadline is not None for deadline in self.parked.values()):
+            self.keep_ticking()
 
     def cancel(self, answering):
         """The client of `answering`'s request is gone: its command, if still unsent, is
@@ -217,10 +245,11 @@ class RoundTrips:
 
     def close(self):
         """The server stops: requests whose commands were not answered end here,
-        unanswered, and so do the idle and parked greenlets."""
-        waiting, self.waiting = self.waiting + self.in_flight, []
+        unanswered, and so do the idle, parked and busy greenlets."""
+        waiting = self.waiting + self.in_flight
+        self.waiting, self.in_flight = [], []
         idle, self.idle = self.idle, []
-        parked, self.parked = list(self.parked | self.busy), set()
+        parked, self.parked = list(self.parked) + list(self.busy), {}
         ending = [each.answering for each in waiting if not each.answered] + idle + parked
         if self.sender is not None:
             ending.append(self.sender)
