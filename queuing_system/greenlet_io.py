@@ -24,6 +24,7 @@ import errno
 import os
 import select
 import socket
+import threading
 import time
 
 import greenlet
@@ -141,6 +142,7 @@ class LoopSocket:
         self._timeout = timeout
         sock.setblocking(False)
         self._loop = None  # the event loop watching it for replies
+        self._loop_thread = None  # the thread running that loop
         self._reader = None  # the greenlet waiting for a reply
         self._sent = False  # a command went out since the last reply came
 
@@ -204,7 +206,7 @@ class LoopSocket:
         if self._loop is not round_trips.loop:
             self._unwatch()
             round_trips.loop.add_reader(self._fd, self._readable)
-            self._loop = round_trips.loop
+            self._loop, self._loop_thread = round_trips.loop, threading.get_ident()
         self._reader = answering
         try:
             woken = round_trips.park(answering, wait_until(answering, self._timeout))
@@ -215,7 +217,8 @@ class LoopSocket:
 
     def _readable(self):
         """The event loop's callback: the greenlet waiting for a reply goes on. With none
-        waiting (a reply nobody waits for, the server closing), it is watched no more."""
+        waiting (a reply to another thread, which took the connection from the pool; the
+        server closing), it is watched no more."""
         reader, self._reader = self._reader, None
         if reader is None:
             self._unwatch()
@@ -228,8 +231,20 @@ class LoopSocket:
             loop.remove_reader(self._fd)
 
     def close(self):
-        self._unwatch()  # before the file descriptor can be another's
-        self._sock.close()
+        """Closed once the event loop watches it no more, so that its file descriptor
+        cannot be another's meanwhile. Closed from another thread (the seat app's worker
+        takes connections from the pool its requests use), that is done by the loop's own
+        thread: asyncio's methods are not thread-safe."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._loop_thread:
+            self._unwatch()
+            self._sock.close()
+            return
+        try:
+            loop.call_soon_threadsafe(self.close)
+        except RuntimeError:  # the loop is closed, its watching with it
+            self._loop = None
+            self._sock.close()
 
     def __getattr__(self, name):  # fileno, setsockopt, shutdown, getsockname...
         return getattr(self._sock, name)
