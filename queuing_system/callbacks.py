@@ -11,7 +11,7 @@ import time
 
 from rq.exceptions import AbandonedJobError
 
-from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, emit, stream_key
+from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, created_stamp, emit, stream_key
 from .worker import lua
 from .worker.job import WorkerJob
 from .worker.steps import EventCapture, event_arguments
@@ -28,7 +28,7 @@ def report_progress(job, percent=None):
     job.meta["progress"] = percent
 
     def tell(connection):
-        emit(connection, job.origin, job.id, PROGRESS, {"progress": percent})
+        emit(connection, job.origin, job.id, PROGRESS, {"progress": percent}, created_stamp(job))
 
     progress = job.progress if isinstance(job, WorkerJob) else None  # None under a stock RQ worker
     if progress is not None:
@@ -42,7 +42,7 @@ def report_progress(job, percent=None):
 
 def report_success(job, connection, result, *args, **kwargs):
     """RQ's on_success callback."""
-    emit(connection, job.origin, job.id, COMPLETED)
+    emit(connection, job.origin, job.id, COMPLETED, created=created_stamp(job))
 
 
 def error_message(error):
@@ -64,7 +64,8 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     Our worker reports those itself (worker/maintenance.py).
     """
     if not isinstance(exc_value, AbandonedJobError):
-        emit(connection, job.origin, job.id, *failure_event(job, error_message(exc_value)))
+        kind, fields = failure_event(job, error_message(exc_value))
+        emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
         return
     capture = EventCapture()
     report_abandoned(job, capture)
@@ -77,7 +78,8 @@ def report_abandoned(job, connection):
     """The event of a job whose worker stopped before finishing it: failed, or retrying if
     it has retries left (our worker's upkeep writes it as it claims the job: see
     worker/maintenance.py; under RQ's, report_failure)."""
-    emit(connection, job.origin, job.id, *failure_event(job, ABANDONED))
+    kind, fields = failure_event(job, ABANDONED)
+    emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
 
 
 def failure_event(job, error):

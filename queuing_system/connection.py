@@ -23,7 +23,7 @@ import redis.asyncio
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from . import redis_speedups
+from . import greenlet_io, redis_speedups
 from .console import say, warn
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -44,9 +44,82 @@ ANSWER_WITHIN = 3.0
 # long each time, up to the last.
 FIRST_REMINDER = 10.0  # seconds
 LAST_REMINDER = 600.0
+# What a quiet script says on stderr when Redis answers that it cannot serve now (BUSY,
+# OOM, READONLY...: see cannot_serve_now), and when it serves again.
+CANNOT_SERVE = "Redis cannot serve now"
+SERVING_AGAIN = "Redis serving again"
+# Refusals of writes only: reads are served meanwhile (see Outage).
+WRITES_REFUSED = frozenset({"OOM", "READONLY", "MISCONF", "NOREPLICAS"})
+REFUSALS_QUIET = 1.0  # seconds without a write refused before such an outage counts as over
 
-# Errors worth retrying: the server is away, restarting or still loading its data.
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Reply errors by which Redis says it cannot serve now, the command not run: a long script
+# holds it (BUSY), it is still loading its data (LOADING), full under noeviction (OOM), a
+# replica (READONLY), a replica cut off from its master (MASTERDOWN), unable to save
+# (MISCONF), short of replicas (NOREPLICAS), a cluster resharding or down (TRYAGAIN,
+# CLUSTERDOWN). Trying again later may succeed, and cannot do the command twice.
+CANNOT_SERVE_CODES = frozenset(
+    {"BUSY", "LOADING", "OOM", "READONLY", "MASTERDOWN", "MISCONF", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"}
+)
+# A Lua script's call refused so (Redis 6): "Error running script (...): @user_script:3:
+# @user_script: 3: -OOM command not allowed...". Redis 7 starts the reply with the code.
+SCRIPT_CALL_REFUSED = re.compile(r"^Error running script .*?: -([A-Z]+) ")
+# What redis-py puts before the error of a pipeline's command.
+PIPELINE_COMMAND = re.compile(r"^Command # \d+ \(.*?\) of pipeline caused error: ", re.DOTALL)
+
+
+class CannotServeNow(redis.ResponseError):
+    """A reply error of CANNOT_SERVE_CODES that redis-py has no class of its own for (BUSY,
+    MISCONF, NOREPLICAS, a script's call refused): raised by our clients (see
+    ReplyErrorParser), so that `except RETRYABLE` catches it."""
+
+
+# redis-py's own classes of such errors (LOADING's, BusyLoadingError, is a ConnectionError).
+CANNOT_SERVE_CLASSES = (
+    CannotServeNow,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,  # MasterDownError is one
+    redis.exceptions.TryAgainError,
+)
+
+# Errors worth retrying: the server is away, restarting, still loading its data, or says
+# it cannot serve now.
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, OSError, *CANNOT_SERVE_CLASSES)
+
+
+def reply_code(error):
+    """The code of a reply error ("BUSY", "OOM", "WRONGTYPE"), or None: for a refused call
+    of a Lua script, the code of that call's error (Redis 6 wraps it in an ERR); else
+    redis-py's status_code where it took the code off the text, else the text's first word."""
+    text = PIPELINE_COMMAND.sub("", str(error))
+    refused = SCRIPT_CALL_REFUSED.match(text)
+    if refused:
+        return refused.group(1)
+    code = getattr(error, "status_code", None)
+    if code:
+        return code
+    first = text.split(" ", 1)[0]
+    return first if first.isupper() else None
+
+
+def cannot_serve_now(error):
+    """True for a reply error by which Redis says it cannot serve now (see
+    CANNOT_SERVE_CODES), from any redis-py client, ours or not."""
+    if isinstance(error, (*CANNOT_SERVE_CLASSES, redis.BusyLoadingError)):
+        return True
+    return isinstance(error, redis.ResponseError) and reply_code(error) in CANNOT_SERVE_CODES
+
+
+class ReplyErrorParser(redis.connection.DefaultParser):
+    """redis-py's parser, raising CannotServeNow for the reply errors of CANNOT_SERVE_CODES
+    that it raises as a plain ResponseError."""
+
+    @classmethod
+    def parse_error(cls, response):
+        error = super().parse_error(response)
+        if type(error) is redis.ResponseError and cannot_serve_now(error):
+            return CannotServeNow(*error.args, status_code=reply_code(error))
+        return error
 
 
 class FatalRedisError(Exception):
@@ -86,8 +159,18 @@ def url_password(url):
 
 
 def describe(error, url=None):
-    """The error's message with any password of REDIS_URL masked."""
+    """The error's message with any password of REDIS_URL masked; a reply error of a Redis
+    that cannot serve now with its code ("OOM command not allowed...": redis-py takes the
+    code off)."""
     text = str(error) or type(error).__name__
+    if cannot_serve_now(error):
+        text = PIPELINE_COMMAND.sub("", text)  # which command of a batch: none was run
+        refused = SCRIPT_CALL_REFUSED.match(text)
+        if refused:  # the refused call's own error, from its code on
+            text = text[refused.start(1) :]
+        code = reply_code(error)
+        if code and not text.startswith(code):
+            text = f"{code} {text}"
     password = url_password(url or configured_url())
     for secret in {password, unquote(password or "")} - {None, ""}:
         text = text.replace(secret, "***")
@@ -96,7 +179,10 @@ def describe(error, url=None):
 
 def is_fatal(error):
     """True for errors a retry cannot fix: a bad URL, a refused password or command, a
-    certificate that does not verify."""
+    certificate that does not verify. Not a Redis that says it cannot serve now (BUSY, OOM,
+    READONLY...): that is retried, as a lost connection is."""
+    if cannot_serve_now(error):
+        return False
     if isinstance(error, (redis.AuthenticationError, redis.ResponseError, ValueError, TypeError)):
         return True
     cause = error.__cause__ or error.__context__
@@ -112,9 +198,10 @@ def not_connected(error):
 
 
 def worth_retrying(error):
-    """True if trying again may help (the server is away, restarting, still loading);
-    False for a wrong password, a malformed REDIS_URL, a refused command."""
-    return isinstance(error, RETRYABLE) and not is_fatal(error)
+    """True if trying again may help (the server is away, restarting, still loading, says
+    it cannot serve now); False for a wrong password, a malformed REDIS_URL, a refused
+    command. Any redis-py client's errors, ours or not."""
+    return (isinstance(error, RETRYABLE) or cannot_serve_now(error)) and not is_fatal(error)
 
 
 class InvalidURLClient:
@@ -142,6 +229,7 @@ def make_client(url=None, decode_responses=True):
             url or configured_url(),
             decode_responses=decode_responses,
             retry=command_retry(),
+            parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
             **redis_speedups.connection_options(),
         )
     except (ValueError, TypeError) as error:
@@ -186,7 +274,9 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
     """`command()`, tried again while the connection drops, for a write that is safe to
     repeat: a Lua script that keeps its answer under a receipt key, so that a second try
     of a write Redis had already done gets the first answer instead of doing it again.
-    Gives up after `attempts` tries and `within` seconds, whichever comes last."""
+    Gives up after `attempts` tries and `within` seconds, whichever comes last; in an
+    app's request, at its deadline (greenlet_io.REDIS_WAIT) at the latest, and waiting
+    there lets the event loop serve the other requests."""
     give_up_at = time.monotonic() + within
     attempt = 0
     while True:
@@ -194,43 +284,81 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
         try:
             return command()
         except RETRYABLE as error:
+            delay = FIRST_RETRY_DELAY * min(attempt, 5)
             late = attempt >= attempts and time.monotonic() >= give_up_at
-            if late or is_fatal(error):
+            left = greenlet_io.time_left()
+            # In a request, a try that late would come too late for its client (and a
+            # reservation then refuses itself): the error is the answer.
+            if late or is_fatal(error) or (left is not None and left <= delay + greenlet_io.LATE_MARGIN):
                 raise
-            time.sleep(FIRST_RETRY_DELAY * min(attempt, 5))
+            greenlet_io.sleep(delay)
+
+
+def trouble_line(error):
+    """A quiet script's line on stderr for `error`: the spec's not-connected line, or, for
+    a Redis that answers it cannot serve now, `Redis cannot serve now: BUSY Redis is busy...`."""
+    if cannot_serve_now(error):
+        return f"{CANNOT_SERVE}: {describe(error)}"
+    return NOT_CONNECTED.format(error=describe(error))
 
 
 class Outage:
-    """A process's news about Redis on stderr: one line when it is lost, a reminder at
-    growing intervals while it stays away, one line when it is back. Thread-safe: a
-    worker, its outbox and an app's threads share it."""
+    """A process's news about Redis on stderr: one line when it is lost (or says it cannot
+    serve now: BUSY, OOM...), a reminder at growing intervals while that lasts, one line
+    when it is back. Thread-safe: a worker, its outbox and an app's threads share it.
+
+    Under OOM or READONLY (WRITES_REFUSED), reads go on while writes are refused: a read's
+    success then says nothing of the writes. So such an outage ends only once no write has
+    been refused for REFUSALS_QUIET seconds; without that, a reader and a writer taking
+    turns would print a line each."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.since = None
+        self.refused = False  # the outage began with a reply error (see cannot_serve_now)
+        self.last_write_refused = 0.0
+        self.confirming = None  # a timer that ends the outage once writes are quiet (see back)
         self.next_reminder = 0.0
         self.interval = FIRST_REMINDER
 
     def lost(self, error):
         now = time.monotonic()
+        refused = cannot_serve_now(error)
         with self.lock:
+            if refused and reply_code(error) in WRITES_REFUSED:
+                self.last_write_refused = now
             if self.since is None:
-                self.since, self.interval = now, FIRST_REMINDER
-                line = NOT_CONNECTED.format(error=describe(error))
+                self.since, self.refused, self.interval = now, refused, FIRST_REMINDER
+                line = trouble_line(error)
             elif now >= self.next_reminder:
                 self.interval = min(self.interval * 2, LAST_REMINDER)
-                line = f"Redis client still not connected after {now - self.since:.0f}s: {describe(error)}"
+                still = "Redis still cannot serve" if self.refused else "Redis client still not connected"
+                line = f"{still} after {now - self.since:.0f}s: {describe(error)}"
             else:
                 return
             self.next_reminder = now + self.interval
         warn(line)
 
     def back(self):
+        now = time.monotonic()
         with self.lock:
             if self.since is None:
                 return
-            away, self.since = time.monotonic() - self.since, None
-        warn(f"{CONNECTED} again after {away:.1f}s")
+            quiet_for = self.last_write_refused + REFUSALS_QUIET - now
+            if quiet_for > 0:  # a write was refused a moment ago: look again once quiet
+                if self.confirming is None:
+                    self.confirming = threading.Timer(quiet_for, self.confirm_back)
+                    self.confirming.daemon = True
+                    self.confirming.start()
+                return
+            away, self.since = now - self.since, None
+            back = SERVING_AGAIN if self.refused else f"{CONNECTED} again"
+        warn(f"{back} after {away:.1f}s")
+
+    def confirm_back(self):
+        with self.lock:
+            self.confirming = None
+        self.back()
 
     def waited(self):
         """Seconds since Redis was lost, or None while it answers."""
@@ -318,7 +446,7 @@ def wait_until_connected(client, quiet=False, stopping=None):
         except Exception as error:
             if is_fatal(error):
                 give_up(error, quiet)
-            if not isinstance(error, RETRYABLE):
+            if not worth_retrying(error):
                 raise
             if quiet:
                 outage.lost(error)
@@ -328,9 +456,36 @@ def wait_until_connected(client, quiet=False, stopping=None):
         else:
             if quiet:
                 outage.back()
+                warn_if_evicting(client)
             else:
                 say(CONNECTED)
             return client
+
+
+# BullMQ refuses to run on a Redis that evicts; Sidekiq's docs ask for noeviction too.
+EVICTING = (
+    "Redis evicts keys when it is full (maxmemory-policy {policy}): jobs, their events and the "
+    "apps' stock can vanish. Set maxmemory-policy noeviction (redis-cli config set "
+    "maxmemory-policy noeviction, and in redis.conf)"
+)
+evicting_checked = threading.Event()  # once per process (and its forked children)
+
+
+def warn_if_evicting(client):
+    """Say once, on stderr, if Redis's maxmemory-policy evicts keys (a job's hash, its
+    events, an item's stock) when it is full, instead of refusing writes (noeviction). A
+    Redis that does not tell (INFO refused) is taken at its word."""
+    if evicting_checked.is_set():
+        return
+    evicting_checked.set()
+    try:
+        policy = client.info("memory").get("maxmemory_policy")
+    except redis.RedisError:
+        return
+    if isinstance(policy, bytes):
+        policy = policy.decode(errors="replace")
+    if policy and policy != "noeviction":
+        warn(EVICTING.format(policy=policy))
 
 
 async def wait_until_connected_async(client):
@@ -341,7 +496,7 @@ async def wait_until_connected_async(client):
         except Exception as error:
             if is_fatal(error):
                 give_up(error, quiet=False)
-            if not isinstance(error, RETRYABLE):
+            if not worth_retrying(error):
                 raise
             say(NOT_CONNECTED.format(error=describe(error)))
             await asyncio.sleep(delay)

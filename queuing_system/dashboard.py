@@ -7,13 +7,19 @@ rq-dashboard lists the queues with their lengths, the workers and what they run,
 job with its data, status, error and metadata (where our jobs keep their progress),
 refreshed every few seconds. Set up here for our jobs, whose JSON payloads it reads only
 when told (its `-j`), and served by the apps' server on 127.0.0.1: it can delete and
-requeue jobs, so it is not for every network. PORT changes the port, REDIS_URL the Redis.
+requeue jobs, so it is not for every network. It answers only requests for its own Host
+(DASHBOARD_HOSTS adds names), changes nothing but by POST, and answers errors in JSON.
+PORT changes the port, REDIS_URL the Redis.
 """
 
+import json
+import os
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, request
+from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
+from werkzeug.exceptions import HTTPException
 
 from .connection import configured_url
 from .console import warn
@@ -21,6 +27,8 @@ from .shutdown import EXIT_FAILED, run
 from .web import address, answer_503_while_redis_is_away, serve
 
 DEFAULT_PORT = 9181  # rq-dashboard's own
+HOSTS_ENV = "DASHBOARD_HOSTS"  # other names it is reached by (HOST=0.0.0.0 behind a name)
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 INSTALL = 'pip install -e ".[dashboard]"'
 
 
@@ -36,18 +44,67 @@ def create_app(url=None):
     rq_dashboard.web.setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint)
     app.before_request(refuse_other_sites)
+    answer_errors_in_json(app)
     answer_503_while_redis_is_away(app)  # its pages poll: they show Redis back by themselves
     return app
 
 
 def refuse_other_sites():
-    """Its buttons delete and requeue jobs with POSTs, and it has no CSRF token: a page of
-    another site, open in the same browser, must not press them. Browsers say where a POST
-    comes from (Origin); a command-line client says nothing and is let through."""
+    """Its buttons delete and requeue jobs, and it has no CSRF token: another site must not
+    press them, nor read its data.
+
+    - A request naming another Host is refused: a page of another site whose name was
+      made to point at 127.0.0.1 (DNS rebinding) is, to the browser, of that site, and
+      its requests pass any Origin check; their Host header is that site's name.
+    - What changes something (rq-dashboard's POST routes, some of which take a GET too:
+      `GET /requeue/<queue>` ran every failed job again) is refused by any other method:
+      a link or an <img> cannot do it.
+    - A POST a browser says comes from another site (Origin) is refused. A command-line
+      client says nothing and is let through."""
+    if not own_host(request.host, request.environ.get("SERVER_PORT", "80")):
+        abort(403)
+    rule = request.url_rule
+    if rule is not None and "POST" in rule.methods and request.method != "POST":
+        abort(405, valid_methods=["POST"])
     origin = request.headers.get("Origin")
     if request.method not in ("GET", "HEAD", "OPTIONS") and origin is not None:
         if urlsplit(origin).netloc != request.host:
             abort(403)
+
+
+def own_host(host, port):
+    """Whether a request's Host names this dashboard: the address it listens on, a name of
+    the loopback address (localhost, 127.0.0.1, [::1]), or one of $DASHBOARD_HOSTS (names
+    it is reached by, comma-separated), each on the port it listens on."""
+    try:
+        parsed = urlsplit(f"//{host}")
+        name, given_port = (parsed.hostname or "").lower(), parsed.port
+    except ValueError:
+        return False
+    extra = {part.strip().lower() for part in os.environ.get(HOSTS_ENV, "").split(",") if part.strip()}
+    names = LOOPBACK_NAMES | {os.environ.get("HOST", "127.0.0.1").lower()} | extra
+    return name in names and str(given_port or 80) == str(port)
+
+
+def answer_errors_in_json(app):
+    """Its errors in JSON, as the apps': a job deleted meanwhile is a 404, not an HTML 500
+    with a traceback on stderr."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        response = error.get_response()  # keeps headers such as Allow on a 405
+        response.set_data(json.dumps({"error": error.name}, separators=(",", ":")))
+        response.mimetype = "application/json"
+        return response
+
+    @app.errorhandler(NoSuchJobError)
+    def no_such_job(error):
+        return {"error": "Not Found", "reason": "No such job"}, 404
+
+    @app.errorhandler(Exception)
+    def internal_error(error):
+        warn(f"The dashboard failed on {request.method} {request.path[:200]}: {error!r}")
+        return {"error": "Internal Server Error"}, 500
 
 
 def main():

@@ -8,7 +8,9 @@ does): nothing is lost whichever process starts first, and one job's events keep
 Written by callbacks.py (run by the workers), read by follower.py, printed by reporter.py.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .worker import layout
 
 STREAM_PREFIX = "queuing:events:"
 # Bounded: old events are trimmed (approximately, which is cheap) once far behind any reader.
@@ -24,6 +26,11 @@ KINDS = (PROGRESS, RETRYING, *OUTCOMES)
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
 
 
+# The failed event of a job its creator waits for that Redis no longer has (deleted,
+# evicted, lost in a restart or a FLUSHALL), or whose id another job now has.
+VANISHED = "Job lost: Redis no longer has it (deleted, evicted, or lost when Redis restarted)"
+
+
 @dataclass(frozen=True)
 class Event:
     job_id: str
@@ -32,16 +39,43 @@ class Event:
     error: str = ""
     delay: int = 0  # retrying: seconds until the next attempt
     retries_left: int = 0  # retrying: how many more times it may run after the next attempt
+    # The job's created_at as RQ keeps it (see created_stamp), "" if unsaid: which job
+    # of that id, not what happened to it (two events of one kind compare equal).
+    created: str = field(default="", compare=False)
+
+    def belongs_to(self, stamps):
+        """Whether this is an event of one of the jobs `stamps` ({job id: its created
+        stamp, None if not known}). Ids repeat after a data loss (the counter starts at 1
+        again): the stamp tells the job that had the id from the one that has it now."""
+        if self.job_id not in stamps:
+            return False
+        created = stamps[self.job_id]
+        return not created or not self.created or self.created == created
+
+
+def created_stamp(job):
+    """A job's created_at as RQ writes it in the job's hash (`2026-11-24T06:30:00.123456Z`):
+    with the id, what tells one job from another that got the same id after a data loss."""
+    return layout.timestamp_text(job.created_at) if job.created_at else layout.now_text()
+
+
+def stamps_of(jobs):
+    """{job id: created_stamp} of `jobs`, RQ jobs or their ids (an id's stamp: None)."""
+    return {
+        getattr(job, "id", job): created_stamp(job) if hasattr(job, "created_at") else None for job in jobs
+    }
 
 
 def stream_key(queue_name):
     return STREAM_PREFIX + queue_name
 
 
-def emit(connection, queue_name, job_id, kind, fields=None):
+def emit(connection, queue_name, job_id, kind, fields=None, created=""):
+    """Append a `kind` event of the job `job_id` (created at `created`: created_stamp) to
+    the queue's stream."""
     connection.xadd(
         stream_key(queue_name),
-        {"job": job_id, "event": kind, **(fields or {})},
+        {"job": job_id, "event": kind, "created": created, **(fields or {})},
         maxlen=STREAM_MAXLEN,
         approximate=True,
     )
@@ -72,4 +106,4 @@ def parse(fields):
     if kind not in KINDS or not 0 <= progress <= 100 or min(delay, left) < 0 or "job" not in fields:
         raise UnreadableEvent(f"not an event of ours: {fields!r}")
     error = fields.get("error", "")
-    return Event(fields["job"], kind, progress, error, delay, left)
+    return Event(fields["job"], kind, progress, error, delay, left, fields.get("created", ""))

@@ -14,11 +14,13 @@ from .events import (
     COMPLETED,
     FAILED,
     OUTCOMES,
+    VANISHED,
     Event,
     UnreadableEvent,
     decode,
     last_event_id,
     parse,
+    stamps_of,
     stream_key,
 )
 
@@ -38,17 +40,21 @@ HINT_AFTER = 5.0  # seconds
 class EventFollower:
     """Reads a queue's events from a position taken when it is made.
 
-    Make it before enqueueing; then `follow(job_ids)` yields those jobs' events in order
-    until every one of them has completed or failed. A dropped connection is retried
-    quietly (a note on stderr) and reading resumes where it stopped.
+    Make it before enqueueing; then `follow(jobs)` yields those jobs' events in order
+    until every one of them has completed or failed (or vanished from Redis: see recover).
+    A dropped connection, or a Redis that cannot serve now (BUSY...), is retried quietly
+    (a note on stderr) and reading resumes where it stopped.
+
+    An event is a job's when it carries the job's id and its created_at stamp: after a
+    data loss the id counter starts again at 1, and another job then has the same id.
     """
 
     def __init__(self, connection, queue_name, stopping=None):
         self.connection = connection
         self.queue_name = queue_name
         self.key = stream_key(queue_name)
-        self.position = last_event_id(connection, queue_name)
         self.stopping = stopping or threading.Event()  # set: read() returns at once
+        self.position = self.patiently(lambda: last_event_id(connection, queue_name)) or "0-0"
         self.skipped = 0
         self.busy = False
         self.check_every = FIRST_STATUS_CHECK
@@ -59,7 +65,7 @@ class EventFollower:
         Having heard nothing for HINT_AFTER seconds, it says once on stderr which processor
         to start."""
         jobs = list(jobs)
-        waiting = {getattr(job, "id", job) for job in jobs}
+        waiting = self.stamps(jobs)
         hint_at = time.monotonic() + HINT_AFTER
         while waiting:
             events = self.next_events(waiting)
@@ -69,10 +75,19 @@ class EventFollower:
                 inform(processor_hint(jobs, self.queue_name))
                 hint_at = None
             for event in events:
-                if event.job_id in waiting:
+                if event.belongs_to(waiting):
                     if event.kind in OUTCOMES:
-                        waiting.discard(event.job_id)
+                        del waiting[event.job_id]
                     yield event
+
+    def stamps(self, jobs):
+        """{job id: its created_at stamp} of `jobs`, RQ jobs or their ids: an id's stamp is
+        read from its hash (None if it has none)."""
+        stamps = stamps_of(jobs)
+        unknown = [job_id for job_id, stamp in stamps.items() if stamp is None]
+        if unknown:
+            stamps.update(self.patiently(lambda: created_stamps(self.connection, unknown)) or {})
+        return stamps
 
     def next_events(self, waiting):
         """The next events; if none come, the outcomes of `waiting` jobs that were lost."""
@@ -83,29 +98,40 @@ class EventFollower:
         return self.recover(waiting)
 
     def recover(self, waiting):
-        """Outcomes trimmed from the stream before this follower read them.
+        """Outcomes this follower cannot read from the stream, from the jobs themselves.
 
-        That happens only to a follower more than STREAM_MAXLEN events behind. While the
-        stream is quiet, the waiting jobs' status is checked at growing intervals. A worker
-        writes a job's outcome event before (or with) its final status, so an ended job
-        whose outcome is neither read nor in the stream now had it trimmed.
+        The outcome of a job that ended was trimmed from the stream before this follower
+        read it (it is more than STREAM_MAXLEN events behind); a job whose hash is gone,
+        or holds another job that took its id, has vanished (deleted, evicted, lost in a
+        restart): it will never end, and is reported failed. While the stream is quiet,
+        the `waiting` jobs ({id: created stamp}, or ids) are checked at growing intervals.
+        A worker writes a job's outcome event before (or with) its final status, so an
+        ended job whose outcome is neither read nor in the stream now had it trimmed.
         """
         if not waiting or time.monotonic() < self.next_check:
             return []
         self.next_check = time.monotonic() + self.check_every
         self.check_every = min(self.check_every * 2, LAST_STATUS_CHECK)
-        ended = ended_jobs(self.connection, waiting)
+        if not isinstance(waiting, dict):
+            waiting = dict.fromkeys(waiting)
+        ended = self.patiently(lambda: ended_jobs(self.connection, waiting))
         if not ended:
             return []
         events = self.read(block=False)  # outcomes written since the last read come first
         if len(events) == READ_COUNT:
             return events  # busy again: an ended job's outcome may be further on
-        heard = {event.job_id for event in events if event.kind in OUTCOMES}
+        heard = {event.job_id for event in events if event.kind in OUTCOMES and event.belongs_to(waiting)}
         lost = [outcome for job_id, outcome in ended.items() if job_id not in heard]
-        if lost:
+        trimmed = sum(outcome.error != VANISHED for outcome in lost)
+        if trimmed:
             warn(
-                f"{len(lost)} job outcomes were trimmed from the event stream before they "
+                f"{trimmed} job outcomes were trimmed from the event stream before they "
                 f"were read; taken from the jobs' status"
+            )
+        if len(lost) > trimmed:
+            warn(
+                f"{len(lost) - trimmed} jobs of {self.queue_name} are gone from Redis (deleted, "
+                f"evicted, or lost when Redis restarted): reported failed"
             )
         return events + lost
 
@@ -120,24 +146,33 @@ class EventFollower:
         else:
             debug(f"skipped unreadable entry {decode(entry_id)}: {error}")
 
-    def read(self, block=True):
-        """The next events after the position (waiting up to READ_BLOCK_MS for some)."""
-        if self.busy:
-            time.sleep(BUSY_READ_WAIT)
+    def patiently(self, command):
+        """`command()`, tried again while Redis is away or cannot serve now (said on
+        stderr, once per outage); None if a stop came first. An error retrying cannot fix
+        is raised."""
         for delay in retry_delays():
             if self.stopping.is_set():
-                return []
+                return None
             try:
-                reply = self.connection.xread(
-                    {self.key: self.position}, count=READ_COUNT, block=READ_BLOCK_MS if block else None
-                )
-                break
+                answer = command()
             except RETRYABLE as error:
                 if is_fatal(error):
                     raise
                 outage.lost(error)
                 self.stopping.wait(delay)
-        outage.back()
+            else:
+                outage.back()
+                return answer
+
+    def read(self, block=True):
+        """The next events after the position (waiting up to READ_BLOCK_MS for some)."""
+        if self.busy:
+            time.sleep(BUSY_READ_WAIT)
+        reply = self.patiently(
+            lambda: self.connection.xread(
+                {self.key: self.position}, count=READ_COUNT, block=READ_BLOCK_MS if block else None
+            )
+        )
         events = []
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
@@ -161,19 +196,32 @@ def processor_hint(jobs, queue_name):
     return f"No word from a worker yet on {queue_name}: is one running?"
 
 
-def ended_jobs(connection, job_ids):
-    """{job id: its outcome event} for those of `job_ids` that have completed or failed."""
-    job_ids = list(job_ids)
+def created_stamps(connection, job_ids):
+    """{job id: the created_at of its hash, or None where there is none}."""
     with connection.pipeline(transaction=False) as pipeline:
         for job_id in job_ids:
-            pipeline.hget(Job.key_for(job_id), "status")
-        statuses = [decode(status) for status in pipeline.execute()]
+            pipeline.hget(Job.key_for(job_id), "created_at")
+        return {job_id: decode(stamp) for job_id, stamp in zip(job_ids, pipeline.execute(), strict=True)}
+
+
+def ended_jobs(connection, waiting):
+    """{job id: its outcome event} for the `waiting` jobs ({id: created stamp or None})
+    that have completed or failed, or vanished: no hash, or the hash of a job created at
+    another time (its id taken again after a data loss)."""
+    job_ids = list(waiting)
+    with connection.pipeline(transaction=False) as pipeline:
+        for job_id in job_ids:
+            pipeline.hmget(Job.key_for(job_id), "status", "created_at")
+        replies = pipeline.execute()
     ended = {}
-    for job_id, status in zip(job_ids, statuses, strict=True):
-        if status == JobStatus.FINISHED:
-            ended[job_id] = Event(job_id, COMPLETED)
+    for job_id, (status, stamp) in zip(job_ids, replies, strict=True):
+        status, stamp = decode(status), decode(stamp)
+        if stamp is None or (waiting[job_id] and stamp != waiting[job_id]):
+            ended[job_id] = Event(job_id, FAILED, error=VANISHED, created=waiting[job_id] or "")
+        elif status == JobStatus.FINISHED:
+            ended[job_id] = Event(job_id, COMPLETED, created=stamp)
         elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-            ended[job_id] = Event(job_id, FAILED, error=failure_message(connection, job_id))
+            ended[job_id] = Event(job_id, FAILED, error=failure_message(connection, job_id), created=stamp)
     return ended
 
 

@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote_to_bytes
@@ -28,7 +29,8 @@ from urllib.parse import unquote_to_bytes
 import greenlet
 import httptools
 
-from .console import debug, warn
+from .console import debug, debugging, warn
+from .greenlet_io import REDIS_WAIT
 from .round_trips import RoundTrips
 from .shutdown import STOP_SIGNALS
 
@@ -47,6 +49,19 @@ DEADLINE_TICK = 0.25  # seconds
 ACCEPT_BATCH = 4  # connections one process takes per wake-up
 ACCEPT_PAUSE = 1.0  # seconds without accepting after accept() failed (no file descriptor left)
 SUPPORTED_VERSIONS = ("1.0", "1.1")
+# Flow control (uvicorn's flow_control.py is the model). A connection's answers waiting
+# to be sent beyond HIGH_WATER bytes pause its answering and its reading until they drop
+# to a quarter of it (asyncio's low-water mark); one stalled so for SEND_TIMEOUT seconds
+# is cut off. Of its requests, at most READ_AHEAD are read ahead of their answers; the
+# bytes after them wait unparsed, and its reading pauses: a client pipelining without
+# reading costs a few hundred KB, not all it sends.
+HIGH_WATER = 64 * 1024  # bytes
+SEND_TIMEOUT = 10.0  # seconds
+READ_AHEAD = 32  # requests
+FEED_SLICE = 16 * 1024  # bytes parsed at a time, so that reading stops near READ_AHEAD
+# A connection's requests answered in a row without a pause (none waiting for Redis) let
+# the event loop serve the others, and see the client gone, after this many.
+ANSWERED_IN_A_ROW = 16
 
 
 class Refused(Exception):
@@ -89,8 +104,8 @@ class Server:
         self.serving = False  # its loop serves connections until a stop ends it (see Stops)
 
     def in_app(self):
-        """The app is running a request, or waits for Redis to answer requests."""
-        return greenlet.getcurrent() is not self.round_trips.hub or self.round_trips.sending
+        """The app is running a request, or its sender of Redis commands runs."""
+        return greenlet.getcurrent() is not self.round_trips.hub
 
     def connection(self):
         return Connection(self)
@@ -147,11 +162,17 @@ class Connection(asyncio.Protocol):
         self.answering = False  # its requests are being answered (in a greenlet: see answer)
         self.refused = None  # the status to refuse the stream with, once those are answered
         self.ended = False  # the client is done sending: close once answered
+        self.unparsed = b""  # bytes received beyond READ_AHEAD requests (see read_ahead)
+        self.read_paused = False
+        self.write_paused = False  # its answers wait unsent beyond HIGH_WATER (see FlowControl)
+        self.parked = None  # its answering greenlet, waiting for the answers to drain
+        self.answerer = None  # its answering greenlet, while it answers
 
     # asyncio's side
 
     def connection_made(self, transport):
         self.transport = transport
+        transport.set_write_buffer_limits(high=HIGH_WATER)
         self.peer = transport.get_extra_info("peername") or ("", 0)
         self.server.connections.add(self)
         self.arm(KEEP_ALIVE_TIMEOUT, self.close)
@@ -160,8 +181,72 @@ class Connection(asyncio.Protocol):
         self.server.connections.discard(self)
         self.disarm()
         self.closing = True
+        self.ready.clear()  # nobody to answer: the client is gone
+        self.unparsed = b""
+        if self.answerer is not None:
+            self.server.round_trips.cancel(self.answerer)  # its Redis command, if unsent
+        self.unpark()
+
+    def pause_writing(self):
+        """asyncio's call: the answers waiting unsent passed HIGH_WATER. Answer and read no
+        more until they drain, for up to SEND_TIMEOUT seconds."""
+        self.write_paused = True
+        self.pause_reading()
+        self.arm(SEND_TIMEOUT, self.cut_off)
+
+    def resume_writing(self):
+        self.write_paused = False
+        self.arm(KEEP_ALIVE_TIMEOUT, self.close)
+        self.read_ahead()
+        self.unpark()
+
+    def pause_reading(self):
+        if not self.read_paused and not self.closing:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self):
+        if self.read_paused and not self.closing:
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def cut_off(self):
+        debug(f"{self.peer} read no answer for {SEND_TIMEOUT}s: cut off")
+        self.closing = True
+        self.transport.abort()
+
+    def unpark(self):
+        """Let its answering greenlet, waiting for the answers to drain, go on (from the
+        event loop's callbacks: asyncio calls resume_writing and connection_lost there)."""
+        parked, self.parked = self.parked, None
+        if parked is not None:
+            parked.switch()
 
     def data_received(self, data):
+        """Parse what came, FEED_SLICE at a time, up to READ_AHEAD requests waiting for
+        their answers; the rest waits unparsed, and reading pauses (see read_ahead)."""
+        if self.unparsed:
+            self.unparsed += data
+            return
+        for start in range(0, len(data), FEED_SLICE):
+            if len(self.ready) >= READ_AHEAD:
+                self.unparsed = data[start:]
+                self.pause_reading()
+                break
+            self.feed(data[start : start + FEED_SLICE])
+        self.answer_ready()
+
+    def read_ahead(self):
+        """Its answers drained, or a request answered: parse what waits, and read again."""
+        if self.closing or self.write_paused or len(self.ready) >= READ_AHEAD:
+            return
+        data, self.unparsed = self.unparsed, b""
+        if data:
+            self.data_received(data)
+        if not self.unparsed:
+            self.resume_reading()
+
+    def feed(self, data):
         if self.closing or self.refused is not None:
             return
         if self.request is not None and self.parser_in_head():
@@ -188,7 +273,6 @@ class Connection(asyncio.Protocol):
             refused = error.status
         if refused is not None:
             self.refused = refused  # after those that came in full before it
-        self.answer_ready()
 
     def eof_received(self):
         # The client is done sending: a request it left unfinished is never served (a
@@ -258,21 +342,49 @@ class Connection(asyncio.Protocol):
         """Answer the requests read, in order, then the refusal if any: in a greenlet of
         its own, which waits while the app's Redis commands go out with others'."""
         self.answering = True
+        self.answerer = greenlet.getcurrent()
+        in_a_row = 0
         try:
-            while self.ready and not self.closing:
+            while self.ready and self.open():
+                if self.write_paused:
+                    self.wait_for_drain()
+                    continue
+                in_a_row += 1
+                if in_a_row > ANSWERED_IN_A_ROW:
+                    in_a_row = 0
+                    self.let_others_be_served()
+                    continue
                 request = self.ready.pop(0)
                 status, headers, body = self.call_app(request)
-                if self.closing:
+                if not self.open():
                     return  # the client left while its request was answered
                 self.write(status, headers, body, request.keep_alive, request.method == "HEAD")
                 if not request.keep_alive:
                     self.close()
+                self.read_ahead()
             if self.refused is not None:
                 self.refuse(self.refused)
         finally:
-            self.answering = False
+            self.answering, self.answerer = False, None
             if self.ended and not self.closing:
                 self.close()
+
+    def open(self):
+        """Neither closed by us nor gone: asyncio marks a transport closing at once when a
+        write finds the client reset, before connection_lost is called."""
+        return not self.closing and not self.transport.is_closing()
+
+    def wait_for_drain(self):
+        """In its answering greenlet: wait until the answers sent drop below the low-water
+        mark (resume_writing) or the connection ends."""
+        self.parked = greenlet.getcurrent()
+        self.server.round_trips.hub.switch()
+
+    def let_others_be_served(self):
+        """In its answering greenlet: let the event loop run its other callbacks once (other
+        connections' reads, this one's reset), then go on."""
+        self.server.loop.call_soon(greenlet.getcurrent().switch)
+        self.server.round_trips.hub.switch()
 
     def call_app(self, request):
         try:
@@ -284,6 +396,9 @@ class Connection(asyncio.Protocol):
         def start_response(status, headers, exc_info=None):
             started[:] = [status, headers]
 
+        answering = greenlet.getcurrent()
+        answering.deadline = time.monotonic() + REDIS_WAIT  # its Redis commands' (greenlet_io)
+        answering.heard_redis = False
         try:  # a stop now is raised at once (see Stops)
             result = self.server.app(environ, start_response)
             try:
@@ -292,8 +407,12 @@ class Connection(asyncio.Protocol):
                 if hasattr(result, "close"):
                     result.close()
         except Exception as error:  # the app's own handlers answer its errors: not this
+            if debugging():
+                traceback.print_exc()
             warn(f"the app failed on {request.method} {request.url[:200]!r}: {error!r}")
             return self.error_response(HTTPStatus.INTERNAL_SERVER_ERROR)
+        finally:
+            answering.deadline = None
         return started[0], started[1], body
 
     def environ(self, request):
@@ -325,6 +444,8 @@ class Connection(asyncio.Protocol):
         return f"{status.value} {status.phrase}", [("Content-Type", "application/json")], body
 
     def write(self, status, headers, body, keep_alive, head_only=False):
+        if self.transport.is_closing():
+            return  # the client is gone: asyncio would log a warning for each write
         lines = [b"HTTP/1.1 ", status.encode("latin-1"), b"\r\n"]
         has_length = False
         for name, value in headers:
@@ -488,7 +609,7 @@ def serve_socket(app, sock, multiprocess=False):
     host, port = sock.getsockname()[:2]
     server = Server(app, host, port, multiprocess)
     stops = Stops(server)  # before the loop: a stop must not leave it half made
-    loop = server.loop = asyncio.new_event_loop()
+    loop = server.loop = server.round_trips.loop = asyncio.new_event_loop()
     acceptor = Acceptor(loop, sock, server)
     receiver, sender, previous = wake_on_signals(loop)
     try:

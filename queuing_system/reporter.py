@@ -5,7 +5,7 @@ import queue
 import threading
 
 from .console import warn
-from .events import COMPLETED, OUTCOMES, PROGRESS, RETRYING
+from .events import COMPLETED, OUTCOMES, PROGRESS, RETRYING, stamps_of
 from .follower import EventFollower
 
 
@@ -40,15 +40,16 @@ class JobReporter:
         self.stopping = threading.Event()
         self.follower = EventFollower(connection, queue_name, self.stopping)
         self.on_event = on_event
-        self.pending = set()
+        self.pending = {}  # {job id: its created_at stamp, None until read}
         self.changed = threading.Condition()
         self.emptied = queue.SimpleQueue()  # a token each time the last pending job ends
         self.thread = threading.Thread(target=self._run, name="job-events", daemon=True)
 
     def watch(self, jobs):
         """Report the events of `jobs` (RQ jobs, or their ids) until each has ended."""
+        stamps = stamps_of(jobs)
         with self.changed:
-            self.pending.update(getattr(job, "id", job) for job in jobs)
+            self.pending.update(stamps)
             if not self.thread.is_alive() and not self.stopping.is_set():
                 self.thread.start()
 
@@ -71,11 +72,25 @@ class JobReporter:
         with self.changed:  # not while it reports an event
             self.stopping.set()
 
+    def read_stamps(self):
+        """The created_at stamps of the jobs watched by id alone, read here, off the
+        watcher's thread (a request of the seat app): a job created an instant ago."""
+        with self.changed:
+            unknown = [job_id for job_id, stamp in self.pending.items() if stamp is None]
+        if not unknown:
+            return
+        stamps = self.follower.stamps(unknown)
+        with self.changed:
+            for job_id, stamp in stamps.items():
+                if job_id in self.pending and self.pending[job_id] is None:
+                    self.pending[job_id] = stamp
+
     def _run(self):
         while not self.stopping.is_set():
-            with self.changed:
-                pending = set(self.pending)
             try:
+                self.read_stamps()
+                with self.changed:
+                    pending = dict(self.pending)
                 events = self.follower.next_events(pending)
             except Exception as error:  # the thread outlives a bad read; the next one goes on
                 warn(f"could not read job events: {error!r}")
@@ -85,13 +100,13 @@ class JobReporter:
                 with self.changed:
                     if self.stopping.is_set():
                         return
-                    if event.job_id not in self.pending:
-                        continue
+                    if not event.belongs_to(self.pending):
+                        continue  # not a job it watches, or another job that had its id
                     # Reported before the job counts as ended, so wait() never returns
                     # ahead of the job's last line.
                     self.on_event(event)
                     if event.kind in OUTCOMES:
-                        self.pending.discard(event.job_id)
+                        del self.pending[event.job_id]
                         if not self.pending:
                             self.emptied.put(True)
 

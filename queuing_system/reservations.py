@@ -7,38 +7,53 @@ key: tried again after a dropped connection (redis-py's retry, or ours), it gets
 answer instead of taking a second unit.
 """
 
+import time
 from secrets import token_hex
 
-from .connection import until_answered
+import redis
+
+from . import greenlet_io
+from .connection import RETRYABLE, until_answered
 from .redis_speedups import LuaScript
 
-# KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's TTL.
-# Returns the stock left, or -1.
+# KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
+# TTL, the request's deadline (Unix seconds by Redis's clock, 0: none). Returns the stock
+# left, -1 if there was none (no receipt kept: trying again gets -1 again), or -2 if run
+# past the deadline (nothing done: its request was answered 503 meanwhile).
 RESERVE_ONE = LuaScript("""
 local answer = redis.call('GET', KEYS[2])
 if answer then return tonumber(answer) end
-local stock = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
-answer = -1
-if stock > 0 then
-  answer = stock - 1
-  redis.call('SET', KEYS[1], answer)
+local deadline = tonumber(ARGV[3] or '0')
+if deadline > 0 then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) + tonumber(now[2]) / 1000000 > deadline then return -2 end
 end
-redis.call('SET', KEYS[2], answer, 'EX', ARGV[2])
-return answer
+local stock = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+if stock <= 0 then return -1 end
+redis.call('SET', KEYS[1], stock - 1)
+redis.call('SET', KEYS[2], stock - 1, 'EX', ARGV[2])
+return stock - 1
 """)
 RECEIPT_KEY = "receipt:{token}"
-RECEIPT_TTL = 60  # seconds: a reservation's retries come within it
+# Seconds a confirmed reservation's receipt is kept: its retries all come within its
+# request's time (greenlet_io.REDIS_WAIT, 2 s; connection.ANSWER_WITHIN, 3 s, outside
+# a request). Receipts are kept for confirmed units only: at most what is sold in that
+# time, whatever refused requests come.
+RECEIPT_TTL = 10
+LATE = -2
+# Seconds past its deadline a reservation whose tries all failed may wait for Redis to
+# tell whether one was done (its receipt): so that a 503 always means nothing was taken.
+SETTLE_WITHIN = 0.5
 
 # KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
-# left, or -1 when there was none to take.
+# left, or -1 when there was none to take (no receipt: a second try takes nothing either,
+# unless a new sale has opened since, and then the job has a seat to take).
 TAKE_SEAT = LuaScript("""
 local answer = redis.call('GET', KEYS[3])
 if answer then return tonumber(answer) end
-answer = -1
-if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
-  answer = redis.call('DECR', KEYS[1])
-  if answer == 0 then redis.call('SET', KEYS[2], '0') end
-end
+if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then return -1 end
+answer = redis.call('DECR', KEYS[1])
+if answer == 0 then redis.call('SET', KEYS[2], '0') end
 redis.call('SET', KEYS[3], answer, 'EX', ARGV[1])
 return answer
 """)
@@ -48,9 +63,40 @@ SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it 
 
 def take_one(db, stock_key, initial):
     """Take one unit of the stock kept at `stock_key` (`initial` units while the key does
-    not exist yet), atomically and once. Returns the units left, or -1 if none was left."""
+    not exist yet), atomically and once. Returns the units left, or -1 if none was left.
+
+    In an app's request, an error (redis.TimeoutError past the request's deadline) means
+    that no unit was taken: Redis refuses a try it runs later than the deadline less
+    LATE_MARGIN, and a request whose tries all failed (a try may have been done, its
+    reply lost) looks for its receipt once no try can still be done (see settle)."""
     keys = [stock_key, RECEIPT_KEY.format(token=token_hex(8))]
-    return until_answered(lambda: RESERVE_ONE(db, keys, [initial, RECEIPT_TTL]))
+    deadline = greenlet_io.wall_deadline()  # None outside a request
+
+    def reserve():
+        return RESERVE_ONE(db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"])
+
+    try:
+        answer = until_answered(reserve)
+    except RETRYABLE:
+        answer = None if deadline is None else settle(db, keys[1], deadline)
+        if answer is None:
+            raise
+    if answer == LATE:  # the receipt comes first: a late try that finds one returns it
+        raise redis.TimeoutError("Redis ran the reservation after its request's time: nothing was taken")
+    return answer
+
+
+def settle(db, receipt_key, deadline):
+    """The answer a reservation's receipt keeps, read once `deadline` (Unix time) has
+    passed, when no try of it can be done any more; None if there is none (nothing was
+    taken) or Redis did not tell within SETTLE_WITHIN seconds more."""
+    greenlet_io.extend_deadline(SETTLE_WITHIN)
+    greenlet_io.sleep(max(deadline - time.time(), 0))
+    try:
+        kept = until_answered(lambda: db.get(receipt_key))
+    except RETRYABLE:
+        return None
+    return None if kept is None else int(kept)
 
 
 def take_seat(connection, seats_key, enabled_key, job_id):

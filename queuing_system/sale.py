@@ -7,15 +7,18 @@ counts as serving for INSTANCE_TTL seconds more. A lone app restarted opens a ne
 """
 
 import threading
+import time
 from secrets import token_hex
 
-from .connection import RETRYABLE, outage
+from .connection import RETRYABLE, describe, is_fatal, outage, retry_delays
+from .console import warn
 from .redis_speedups import LuaScript
 
 # The instances serving the sale, each with the time its registration runs out.
 INSTANCES_KEY = "seat_app:instances"
 INSTANCE_TTL = 15  # seconds an instance that stopped beating still counts as serving
 BEAT_EVERY = 5  # seconds
+RETRY_BEAT_EVERY = 1  # seconds after a beat that failed
 # KEYS: instances, seats, enabled flag; ARGV: this instance, its TTL, the seats of a new
 # sale. Returns how many other instances are serving (0: a new sale was opened).
 JOIN_SALE = LuaScript("""
@@ -45,23 +48,44 @@ class Sale:
         self.instance = token_hex(8)
         self.stopping = threading.Event()
         self.beat = threading.Thread(target=self._beat, name="seat-sale", daemon=True)
+        self.failures = 0  # beats in a row that did not reach Redis
 
     def join(self):
-        """Join the sale; True if this instance opened it."""
-        others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
+        """Join the sale; True if this instance opened it. A Redis that cannot answer now
+        (away, BUSY, OOM...) is waited for, said on stderr as any outage."""
+        for delay in retry_delays():
+            try:
+                others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
+                break
+            except RETRYABLE as error:
+                if is_fatal(error):
+                    raise
+                outage.lost(error)
+                time.sleep(delay)
+        outage.back()
         self.beat.start()
         return others == 0
 
     def _beat(self):
-        while not self.stopping.wait(BEAT_EVERY):
+        """Keep this instance counted while it serves. Nothing ends it but leave(): a beat
+        that failed (Redis away, BUSY, OOM, a bug of ours) is said and tried again sooner,
+        well within INSTANCE_TTL, for as long as the app serves."""
+        while not self.stopping.wait(RETRY_BEAT_EVERY if self.failures else BEAT_EVERY):
             try:
                 BEAT(self.client, [INSTANCES_KEY], [self.instance, INSTANCE_TTL])
-            except RETRYABLE as error:
-                outage.lost(error)
+            except Exception as error:  # whatever it was, the beat goes on: only leave() ends it
+                self.failures += 1
+                if isinstance(error, RETRYABLE):
+                    outage.lost(error)  # one line per outage, then reminders
+                elif self.failures == 1:  # a refused command, a bug: once per run of failures
+                    warn(f"The seat sale's beat failed: {describe(error)}")
+            else:
+                self.failures = 0
+                outage.back()
 
     def leave(self):
         self.stopping.set()
         try:
             self.client.zrem(INSTANCES_KEY, self.instance)
         except RETRYABLE:
-            pass  # its registration runs out by itself
+            pass  # its registration runs out by itself, INSTANCE_TTL s after its last beat

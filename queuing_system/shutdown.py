@@ -1,18 +1,20 @@
 """Running a script's main() so that Ctrl-C, SIGTERM and a lost server end it cleanly.
 
 Exit codes follow the shell's convention: 0 on success and on SIGTERM (a requested stop),
-130 on Ctrl-C, 1 when Redis went away mid-run or refused us for good. Never a traceback.
+130 on Ctrl-C, 1 when Redis went away mid-run, refused us for good or could not serve
+(said in one line on stderr). Never a traceback (QUEUING_DEBUG=1 shows it).
 """
 
 import os
 import signal
 import sys
 import threading
+import traceback
 
 import redis
 
-from .connection import FatalRedisError, Stopped, describe
-from .console import warn
+from .connection import CANNOT_SERVE, FatalRedisError, Stopped, cannot_serve_now, describe
+from .console import debugging, warn
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -60,7 +62,8 @@ def resend(signum):
 
 def run(main):
     """Run a script's main() and exit with its code: 0 (or main's), 0 on SIGTERM, 130 on
-    Ctrl-C, 1 when Redis refused us for good or went away mid-run; never a traceback."""
+    Ctrl-C, 1 when Redis refused us for good, went away mid-run or could not serve (a
+    reply error such as OOM that the script's retries gave up on); never a traceback."""
     exit_on_sigterm()
     try:
         code = main()
@@ -70,7 +73,20 @@ def run(main):
         code = EXIT_OK
     except FatalRedisError:
         code = EXIT_FAILED  # its line is already printed
-    except redis.ConnectionError as error:
-        warn(f"Lost the connection to Redis: {describe(error)}")
+    except redis.RedisError as error:  # what the script's own retries gave up on: one line
+        if debugging():
+            traceback.print_exc()
+        warn(redis_trouble(error))
         code = EXIT_FAILED
     sys.exit(code or EXIT_OK)
+
+
+def redis_trouble(error):
+    """The one line on stderr for a Redis error that ended a script."""
+    if cannot_serve_now(error):  # BUSY, OOM, READONLY...
+        return f"{CANNOT_SERVE}: {describe(error)}"
+    if isinstance(error, redis.ConnectionError):
+        return f"Lost the connection to Redis: {describe(error)}"
+    if isinstance(error, redis.TimeoutError):
+        return f"Redis did not answer in time: {describe(error)}"
+    return f"Redis refused a command: {describe(error)}"

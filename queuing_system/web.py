@@ -8,6 +8,8 @@ import gc
 import os
 import resource
 import signal
+import threading
+import time
 
 import orjson
 import redis
@@ -15,8 +17,10 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from .connection import own_connection
+from . import greenlet_io
+from .connection import cannot_serve_now, describe, outage, own_connection, reply_code
 from .console import debug, inform, warn
+from .greenlet_io import use_loop_sockets
 from .http_server import listen, serve_socket
 from .processes import run_children
 from .shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
@@ -25,7 +29,13 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1245
 LISTENING = "Listening on http://{host}:{port}"  # on stderr, once the socket is ours
 RESTART_DELAY = 1.0  # seconds before replacing a server process that ended on its own
+# Seconds the on_shutdown callbacks may take in all once serving has stopped: with the
+# second the server takes to close its connections, a stop stays within the spec's 5 s.
+SHUTDOWN_WITHIN = 3.0
 REDIS_UNAVAILABLE = {"error": "Service Unavailable", "reason": "Redis is not reachable"}
+REDIS_CANNOT_SERVE = {"error": "Service Unavailable", "reason": "Redis cannot serve now"}
+REDIS_TOO_SLOW = {"error": "Service Unavailable", "reason": "Redis did not answer in time"}
+RETRY_AFTER = "1"  # seconds, in a 503's Retry-After: Redis outages are mostly short
 
 
 # What orjson must hand back to Flask's encoder rather than write its own way: dataclasses,
@@ -91,13 +101,51 @@ def add_json_error_handlers(app):
 
 
 def answer_503_while_redis_is_away(app):
-    """Redis away: 503 in JSON, and a note only when debugging (no traceback per request)."""
+    """Redis away, too slow, or saying it cannot serve now (BUSY, OOM, READONLY...): 503 in
+    JSON with a Retry-After, and the outage said on stderr once (no traceback per
+    request). A command Redis refused for good (a key of the wrong type, say) is a 500,
+    said once per kind of refusal."""
 
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
+    @app.after_request
+    def redis_back(response):
+        if response.status_code < 500 and greenlet_io.heard_redis():
+            outage.back()  # said once, if it was away
+        return response
+
+    @app.errorhandler(redis.RedisError)
     def redis_unavailable(error):
+        body = redis_trouble_body(error)
+        if body is None:
+            refused(error)
+            return json_error(app, {"error": "Internal Server Error"}, 500)
         debug(f"Redis unavailable: {error}")
-        return json_error(app, REDIS_UNAVAILABLE, 503)
+        outage.lost(error)
+        response = app.json.response(body)
+        response.status_code = 503
+        response.headers["Retry-After"] = RETRY_AFTER
+        return response
+
+
+def redis_trouble_body(error):
+    """The 503 body for a Redis that cannot serve this request now, or None for a command
+    refused for good."""
+    if cannot_serve_now(error):
+        return REDIS_CANNOT_SERVE
+    if isinstance(error, redis.TimeoutError):
+        return REDIS_TOO_SLOW
+    if isinstance(error, (redis.ConnectionError, OSError)):
+        return REDIS_UNAVAILABLE
+    return None
+
+
+REFUSALS_SAID = set()  # the refusals said on stderr: each kind once, not once per request
+
+
+def refused(error):
+    kind = reply_code(error) or type(error).__name__
+    if kind not in REFUSALS_SAID and len(REFUSALS_SAID) < 100:
+        REFUSALS_SAID.add(kind)
+        warn(f"Redis refused a command: {describe(error)}")
 
 
 def answer_options_in_json(app):
@@ -182,6 +230,8 @@ def serve(app, host=None, port=None, processes=1):
     then run its on_shutdown callbacks. Returns the exit code (1 if it cannot listen); in
     this process, a stop's exception goes on up to run()."""
     allow_many_connections()
+    for client in (app.extensions.get("redis"), app.extensions.get("rq"), getattr(app, "redis_conn", None)):
+        use_loop_sockets(client)  # its requests wait for Redis in the event loop, not on it
     default_host, default_port = address()
     host, port = host or default_host, default_port if port is None else port
     try:
@@ -201,8 +251,32 @@ def serve(app, host=None, port=None, processes=1):
         return EXIT_OK
     finally:
         sock.close()
-        for callback in app.extensions.get("on_shutdown", ()):
-            callback()
+        shut_down(app.extensions.get("on_shutdown", ()))
+
+
+def shut_down(callbacks):
+    """Run the on_shutdown `callbacks` in turn, within SHUTDOWN_WITHIN seconds in all: each
+    on a thread of its own, so that one waiting on a frozen Redis (a worker finishing its
+    job, the sale's goodbye) cannot hold the stop. One still running then is said on
+    stderr and left behind: its thread ends with the process."""
+    give_up_at = time.monotonic() + SHUTDOWN_WITHIN
+    for callback in callbacks:
+        failed = []
+
+        def call(callback=callback, failed=failed):
+            try:
+                callback()
+            except Exception as error:  # a Redis error at the goodbye: said, not a traceback
+                failed.append(error)
+
+        thread = threading.Thread(target=call, name="on-shutdown", daemon=True)
+        thread.start()
+        thread.join(max(give_up_at - time.monotonic(), 0))
+        name = getattr(callback, "__qualname__", repr(callback))
+        if thread.is_alive():
+            warn(f"Stopping without waiting longer for {name} (Redis does not answer)")
+        elif failed:
+            warn(f"{name} failed while stopping: {describe(failed[0])}")
 
 
 def serve_in_child(app, sock):

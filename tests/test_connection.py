@@ -1,10 +1,25 @@
 """own_connection(): a client on one connection of its own, for a process that sends one
-command at a time (the stock app's server processes, the worker's outbox)."""
+command at a time (the stock app's server processes, the worker's outbox); and which of
+Redis's reply errors say it cannot serve now (retried) or refuse a command for good."""
 
 import pytest
 import redis
+from redis._parsers.base import BaseParser
 
-from queuing_system.connection import make_client, own_connection
+from queuing_system import connection
+from queuing_system.connection import (
+    RETRYABLE,
+    Outage,
+    ReplyErrorParser,
+    cannot_serve_now,
+    describe,
+    is_fatal,
+    make_client,
+    own_connection,
+    reply_code,
+    worth_retrying,
+)
+from queuing_system.grader.harness import wait_for
 from queuing_system.grader.redis_server import RedisServer, free_port
 
 
@@ -45,3 +60,58 @@ def test_closing_it_leaves_the_clients_pool_open(redis_url):
     own_connection(client).close()
     assert client.get("still") == "open"
     client.close()
+
+
+# Reply errors as Redis sends them (without the leading "-").
+CANNOT_SERVE_REPLIES = [
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+    "LOADING Redis is loading the dataset in memory",
+    "OOM command not allowed when used memory > 'maxmemory'.",
+    "READONLY You can't write against a read only replica.",
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+    "NOREPLICAS Not enough good replicas to write.",
+    "ERR Error running script (call to f_1): @user_script:11: @user_script: 11: -OOM command not allowed",
+]
+REFUSED_FOR_GOOD = [
+    "WRONGTYPE Operation against a key holding the wrong kind of value",
+    "ERR unknown command 'NOSUCH', with args beginning with: ",
+    "NOSCRIPT No matching script. Please use EVAL.",
+    "NOAUTH Authentication required.",
+]
+
+
+@pytest.mark.parametrize("reply", CANNOT_SERVE_REPLIES)
+def test_a_reply_error_of_a_redis_that_cannot_serve_now_is_retried_never_fatal(reply):
+    error = ReplyErrorParser.parse_error(reply)  # what our clients raise
+    assert isinstance(error, RETRYABLE) and worth_retrying(error) and not is_fatal(error)
+    code = reply.split(": -")[-1].split()[0] if "Error running script" in reply else reply.split()[0]
+    assert reply_code(error) == code and describe(error).startswith(f"{code} ")
+    plain = BaseParser.parse_error(reply)  # any other redis-py client's
+    assert cannot_serve_now(plain) and worth_retrying(plain) and not is_fatal(plain)
+
+
+@pytest.mark.parametrize("reply", REFUSED_FOR_GOOD)
+def test_a_command_refused_for_good_is_fatal_and_not_retried(reply):
+    error = ReplyErrorParser.parse_error(reply)
+    assert is_fatal(error) and not worth_retrying(error) and not cannot_serve_now(error)
+    assert not isinstance(error, RETRYABLE) or isinstance(error, redis.AuthenticationError)
+
+
+def test_an_outage_of_refusals_is_said_once_and_ends_once_writes_are_quiet(capsys, monkeypatch):
+    monkeypatch.setattr(connection, "REFUSALS_QUIET", 0.2)
+    outage = Outage()
+    full = ReplyErrorParser.parse_error("OOM command not allowed when used memory > 'maxmemory'.")
+    outage.lost(full)
+    outage.lost(full)
+    outage.back()  # a read went through: writes may still be refused
+    assert (
+        capsys.readouterr().err
+        == "Redis cannot serve now: OOM command not allowed when used memory > 'maxmemory'.\n"
+    )
+    wait_for(lambda: outage.waited() is None, timeout=5)  # no refusal since: it is over
+    assert capsys.readouterr().err.startswith("Redis serving again after ")
+    busy = ReplyErrorParser.parse_error("BUSY Redis is busy running a script.")
+    outage.lost(busy)
+    outage.back()  # nothing is served under BUSY: any answer ends it
+    assert capsys.readouterr().err.splitlines()[-1].startswith("Redis serving again after ")

@@ -1,5 +1,6 @@
 """The live view: rq-dashboard on our queues, looked at in headless Chromium."""
 
+import http.client
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import zlib
 import pytest
 from rq import Worker
 
+from queuing_system.grader.expected import NOT_CONNECTED_PREFIX
 from queuing_system.grader.harness import RunningScript, http_get, listening, port_open, run_script, wait_for
 from queuing_system.grader.redis_server import free_port
 from queuing_system.jobs import create_jobs, job_queue
@@ -148,6 +150,75 @@ def test_with_redis_away_its_data_answers_503_without_a_traceback(tmp_path):
         status, kind, body = http_get(f"http://127.0.0.1:{port}/0/data/queues.json")
         assert (status, kind) == (503, "application/json")
         assert json.loads(body)["reason"] == "Redis is not reachable"
-        assert app.stop() == 0 and app.stderr == listening(f"http://127.0.0.1:{port}")
+        assert app.stop() == 0
+        listens, *lines = app.stderr.splitlines(keepends=True)
+        assert listens == listening(f"http://127.0.0.1:{port}")
+        assert [line.startswith(NOT_CONNECTED_PREFIX) for line in lines] == [True]  # said once
     finally:
         app.kill()
+
+
+def test_a_page_of_another_site_pointed_at_it_by_dns_cannot_read_or_change_anything(redis_url, redis_binary):
+    """DNS rebinding: evil.example made to resolve to 127.0.0.1 is, to the browser, one
+    site with the dashboard: its requests name evil.example as Host and as Origin."""
+    client = dashboard_app(redis_url).test_client()
+    [job] = create_jobs(job_queue(QUEUE, redis_binary), "7_job_processor.process", [{}])
+    evil = {"Host": "evil.example", "Origin": "http://evil.example"}
+    for method, path in (
+        ("GET", f"/0/data/job/{job.id}.json"),
+        ("POST", f"/job/{job.id}/delete"),
+        ("GET", "/"),
+    ):
+        refused = client.open(path, method=method, headers=evil)
+        assert (refused.status_code, refused.content_type) == (403, "application/json")
+        assert refused.json == {"error": "Forbidden"}
+    assert redis_binary.exists(job.key)
+    for host in ("localhost", "127.0.0.1", "[::1]"):
+        assert client.get(f"/0/data/job/{job.id}.json", headers={"Host": host}).status_code == 200
+    assert (
+        client.get("/0/data/queues.json", headers={"Host": "localhost:9999"}).status_code == 403
+    )  # another port
+
+
+def test_what_changes_something_is_refused_by_get(redis_url, redis_binary):
+    client = dashboard_app(redis_url).test_client()
+    queue = job_queue(QUEUE, redis_binary)
+    [job] = create_jobs(queue, "7_job_processor.process", [{}])
+    queue.remove(job.id)
+    queue.failed_job_registry.add(job, ttl=600)  # as a failed job lies
+    refused = client.get(f"/requeue/{QUEUE}")  # rq-dashboard takes GET here: a link would do it
+    assert (refused.status_code, refused.headers["Allow"], refused.json) == (
+        405,
+        "POST",
+        {"error": "Method Not Allowed"},
+    )
+    assert queue.failed_job_registry.get_job_ids() == [job.id]
+    assert client.post(f"/requeue/{QUEUE}").json == {"status": "OK", "count": 1}
+    assert queue.failed_job_registry.get_job_ids() == []
+
+
+def test_a_job_gone_meanwhile_is_a_404_in_json_not_an_html_500(redis_url):
+    client = dashboard_app(redis_url).test_client()
+    for path in ("/0/view/job/404", "/0/data/job/404.json"):
+        gone = client.get(path)
+        assert (gone.status_code, gone.content_type) == (404, "application/json")
+        assert gone.json == {"error": "Not Found", "reason": "No such job"}
+    assert client.get("/no/such/page").json == {"error": "Not Found"}
+
+
+def test_the_served_dashboard_answers_only_its_own_host(dashboard):
+    app, base = dashboard
+    port = base.rsplit(":", 1)[1]
+    assert host_status(base, f"127.0.0.1:{port}") == host_status(base, f"localhost:{port}") == 200
+    assert host_status(base, f"evil.example:{port}") == 403
+    assert app.stop() == 0 and app.stderr == listening(base)
+
+
+def host_status(base, host):
+    """The status of GET /0/data/queues.json at `base`, naming `host` as its Host."""
+    connection = http.client.HTTPConnection(base.split("//")[1], timeout=10)
+    try:
+        connection.request("GET", "/0/data/queues.json", headers={"Host": host})
+        return connection.getresponse().status
+    finally:
+        connection.close()

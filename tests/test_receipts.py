@@ -7,8 +7,10 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from queuing_system.greenlet_io import REDIS_WAIT
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.reservations import RECEIPT_TTL, RESERVE_ONE
+from queuing_system.reservations import RECEIPT_TTL, RESERVE_ONE, SETTLE_WITHIN, take_one
+from tests.answering import in_a_request
 
 
 def test_a_reservation_tried_twice_with_its_receipt_takes_one_unit():
@@ -52,3 +54,43 @@ def test_a_batch_saved_before_its_reply_was_lost_is_queued_once():
         "2",
         "3",
     ]
+
+
+class LosesReplies:
+    """A client whose reservations Redis does (on fakeredis) `done` times, every reply
+    lost to a dropped connection; its reads answered."""
+
+    def __init__(self, done):
+        self.redis = fakeredis.FakeRedis(decode_responses=True)
+        self.done = done
+
+    def execute_command(self, *args, **options):
+        if args[0] == "EVALSHA" and self.done > 0:
+            self.done -= 1
+            self.redis.execute_command("EVAL", RESERVE_ONE.text, *args[2:])
+        if args[0] in ("EVALSHA", "SCRIPT LOAD"):
+            raise redis.ConnectionError("Connection closed by server.")
+        return self.redis.execute_command(*args, **options)
+
+    def get(self, key):
+        return self.redis.get(key)
+
+
+def test_a_reservation_done_whose_every_reply_was_lost_is_confirmed_not_refused():
+    client = LosesReplies(done=1)  # done once, then every try fails
+    answer, took, _ = in_a_request(lambda: take_one(client, "item.1", 4), deadline_in=REDIS_WAIT)
+    assert answer == 3 and client.redis.get("item.1") == "3"  # its receipt told: confirmed
+    assert took < REDIS_WAIT + SETTLE_WITHIN + 0.5
+
+
+def test_a_reservation_never_done_is_an_error_and_takes_nothing():
+    client = LosesReplies(done=0)
+    answer, _, _ = in_a_request(lambda: take_one(client, "item.1", 4), deadline_in=REDIS_WAIT)
+    assert isinstance(answer, redis.ConnectionError) and client.redis.get("item.1") is None
+
+
+def test_a_reservation_refused_for_want_of_stock_keeps_no_receipt():
+    client = fakeredis.FakeRedis(decode_responses=True)
+    client.set("item.1", 0)
+    assert RESERVE_ONE(client, ["item.1", "receipt:refused"], [4, RECEIPT_TTL, 0]) == -1
+    assert client.keys("receipt:*") == []

@@ -17,6 +17,7 @@ def answer_all(requests):
     an event loop, until every one has ended: {index: what it returned or raised}."""
     loop = asyncio.new_event_loop()
     round_trips = RoundTrips()
+    round_trips.loop = loop
     answers = {}
 
     def answering(index, request):
@@ -80,7 +81,7 @@ def test_each_request_gets_its_own_error_and_the_others_their_replies(clients, m
     assert own.get("counter") == "1"  # the connection is still in step
 
 
-def test_requests_whose_connection_dropped_go_redis_pys_way_and_are_answered(clients):
+def test_requests_whose_connection_dropped_are_sent_again_on_a_new_one_and_answered(clients):
     client, own = clients()
     client.client_kill_filter(_id=own.client_id())  # Redis drops own's connection
     answers = answer_all([lambda: own.incr("counter")] * 3)
@@ -105,6 +106,7 @@ def test_a_stop_ends_the_requests_whose_commands_were_not_sent(clients):
     client, own = clients()
     loop = asyncio.new_event_loop()
     round_trips = RoundTrips()
+    round_trips.loop = loop
     ended = []
 
     def request():
