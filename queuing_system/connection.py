@@ -50,7 +50,9 @@ CANNOT_SERVE = "Redis cannot serve now"
 SERVING_AGAIN = "Redis serving again"
 # Refusals of writes only: reads are served meanwhile (see Outage).
 WRITES_REFUSED = frozenset({"OOM", "READONLY", "MISCONF", "NOREPLICAS"})
-REFUSALS_QUIET = 1.0  # seconds without a write refused before such an outage counts as over
+# Seconds without a write refused before such an outage counts as over: longer than a
+# refused writer waits between its tries (retry_delays), or its waits would look quiet.
+REFUSALS_QUIET = MAX_RETRY_DELAY + 1.0
 
 # Reply errors by which Redis says it cannot serve now, the command not run: a long script
 # holds it (BUSY), it is still loading its data (LOADING), full under noeviction (OOM), a
