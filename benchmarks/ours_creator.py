@@ -2,13 +2,14 @@
 """Task 8's creator on our package for N jobs of the benchmark's workload: the peer of
 node/kue_creator.js and node/bullmq_creator.js, with their arguments and their report.
 
-    python benchmarks/ours_creator.py COUNT [FAILING] [create-only]
+    python benchmarks/ours_creator.py COUNT [FAILING] [create-only] [rq-calls]
 
 Jobs have phone 41535187NN with NN = i % 100, so 2% are blacklisted (FAILING: the failing
-share, 0.02 by default, 0 none, 1 all). They are made and saved as 7_job_creator.py makes
-and saves its eleven (RQ's calls, one batch), and each event's line is printed as it
-prints them. Writes on stderr, as JSON, the seconds until every job was saved and until
-every outcome was heard, the outcomes heard and its CPU seconds. `create-only`: ends once
+share, 0.02 by default, 0 none, 1 all). They are saved in one batch by qs.create_jobs,
+which leaves Redis as 7_job_creator.py's RQ calls leave it (`rq-calls`: by those calls),
+and each event's line is printed as 7_job_creator.py prints them. Writes on stderr, as
+JSON, the seconds until every job was saved and until every outcome was heard, the
+outcomes heard and its CPU seconds. `create-only`: ends once
 the jobs are saved. On SIGTERM (the bench gave up waiting) it writes what it heard so far,
 heard: null.
 
@@ -33,6 +34,7 @@ import queuing_system as qs  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
+RQ_CALLS = False  # made with the RQ calls 7_job_creator.py shows, not qs.create_jobs
 
 
 def workload(count, failing=0.02):
@@ -51,7 +53,16 @@ def workload(count, failing=0.02):
 
 
 def create_jobs(queue, datas):
-    """As 7_job_creator.create_jobs, at once and once."""
+    """The package's batch creation (qs.create_jobs, as BullMQ's creator uses its addBulk):
+    the jobs and Redis's data are those of 7_job_creator.py's RQ calls (Queue.prepare_data,
+    enqueue_many in saved_once), at once and once; `rq-calls` makes them with those."""
+    if RQ_CALLS:
+        return created_by_rq_calls(queue, datas)
+    return qs.create_jobs(queue, PROCESS, datas)
+
+
+def created_by_rq_calls(queue, datas):
+    """As 7_job_creator.create_jobs."""
     ids = qs.reserve_job_ids(queue.connection, len(datas))
     calls = [
         Queue.prepare_data(
@@ -97,6 +108,8 @@ def main(count, failing=0.02, create_only=False):
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
+    RQ_CALLS = "rq-calls" in arguments
+    arguments = [argument for argument in arguments if argument != "rq-calls"]
     main(
         int(arguments[0]),
         float(arguments[1]) if len(arguments) > 1 else 0.02,
