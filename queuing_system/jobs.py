@@ -271,20 +271,23 @@ def enqueue_many_at(queue, when, job_datas, pipeline):
     return jobs
 
 
+def job_options(timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
+    """What RQ is told of each of our jobs besides its function, data and id."""
+    return dict(
+        timeout=JOB_TIMEOUT,
+        result_ttl=result_ttl,
+        failure_ttl=failure_ttl,
+        retry=timing.retry(),
+        on_success=ON_SUCCESS,
+        on_failure=ON_FAILURE,
+    )
+
+
 def job_calls(function, datas, ids, timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
     """Queue.prepare_data of each data dict, with its id and our jobs' options."""
+    options = job_options(timing, result_ttl, failure_ttl)
     return [
-        Queue.prepare_data(
-            function,
-            (data,),
-            job_id=job_id,
-            timeout=JOB_TIMEOUT,
-            result_ttl=result_ttl,
-            failure_ttl=failure_ttl,
-            retry=timing.retry(),
-            on_success=ON_SUCCESS,
-            on_failure=ON_FAILURE,
-        )
+        Queue.prepare_data(function, (data,), job_id=job_id, **options)
         for job_id, data in zip(ids, datas, strict=True)
     ]
 
@@ -309,14 +312,7 @@ def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failu
         calls = job_calls(function, datas, ids, timing, result_ttl, failure_ttl)
         with saved_once(queue, ids) as pipeline:
             return enqueue_many_at(queue, timing.due(), calls, pipeline)
-    options = dict(
-        timeout=JOB_TIMEOUT,
-        result_ttl=result_ttl,
-        failure_ttl=failure_ttl,
-        retry=timing.retry(),
-        on_success=ON_SUCCESS,
-        on_failure=ON_FAILURE,
-    )
+    options = job_options(timing, result_ttl, failure_ttl)
     with collector_paused():
         return saved_batch(queue, function, ids, datas, options)
 
