@@ -87,8 +87,8 @@ def test_the_names_editors_read_are_the_names_found_at_run_time():
 
 
 def test_an_unknown_name_is_an_attribute_error():
-    with pytest.raises(AttributeError, match="no attribute 'create_jobs'"):
-        queuing_system.create_jobs  # noqa: B018 - internal: not on the surface
+    with pytest.raises(AttributeError, match="no attribute 'job_options'"):
+        queuing_system.job_options  # noqa: B018 - internal: not on the surface
 
 
 def connections_received(client):
