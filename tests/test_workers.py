@@ -130,6 +130,28 @@ def test_an_id_not_text_taken_during_maintenance_is_set_aside(redis_binary, monk
     assert redis_binary.llen(queue.intermediate_queue_key) == 0
 
 
+def test_a_job_a_worker_is_taking_is_left_to_it_by_passes_a_moment_apart(redis_binary, monkeypatch):
+    # The soak: two workers' upkeep a moment apart (each on its own clock) saw a job between
+    # a worker's blocking move and its start, and the second look requeued it: the worker
+    # found it gone ("given to another worker"), about twice every 10 s.
+    [job] = create_jobs(job_queue(QUEUE, redis_binary), PROCESS, [NOTIFICATION])
+    first, second = (make_worker({QUEUE: PROCESS}, redis_binary) for _ in range(2))
+    queue = first.queues[0]
+    redis_binary.lmove(queue.key, queue.intermediate_queue_key)  # as the blocking move takes it
+    now = time.time()
+    monkeypatch.setattr(maintenance.time, "time", lambda: now)
+    first.maintenance.clean(first.steps_of[0])
+    second.maintenance.clean(second.steps_of[0])
+    assert redis_binary.lrange(queue.intermediate_queue_key, 0, -1) == [job.id.encode()]
+    # RQ's own mark: when it was first seen (IntermediateQueue.get_first_seen reads it).
+    seen = queue.intermediate_queue.get_first_seen(job.id)
+    assert seen is not None and abs(seen.timestamp() - now) < 1e-3
+    now += maintenance.STRANDED_AFTER  # still there: its worker died or froze with it
+    second.maintenance.clean(second.steps_of[0])
+    assert redis_binary.llen(queue.intermediate_queue_key) == 0
+    assert queue.get_job_ids() == [job.id]
+
+
 def test_a_stopping_worker_gives_up_on_an_unreachable_redis_after_its_patience(capsys):
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)

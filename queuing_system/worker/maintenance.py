@@ -33,6 +33,10 @@ from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import EventCapture, event_arguments
 
 MAINTENANCE_EVERY = 10  # seconds between two looks at a queue's upkeep
+# Seconds a job waits in an intermediate list, taken but not started, before it counts as
+# stranded. Every worker looks, each on its own clock: two looks can be a moment apart, and
+# a job is there for a moment as a worker takes it (RQ waits a minute).
+STRANDED_AFTER = MAINTENANCE_EVERY / 2
 
 
 class Maintenance:
@@ -64,7 +68,9 @@ class Maintenance:
         connection, keys = self.worker.connection, queue.keys
         set_aside_undecodable(queue.queue, connection.lrange(keys.intermediate, 0, -1))
         requeued, no_job = lua.REQUEUE_STRANDED(
-            connection, [keys.intermediate, keys.queue, keys.started], [keys.first_seen("")]
+            connection,
+            [keys.intermediate, keys.queue, keys.started],
+            [keys.first_seen(""), layout.epoch_text(time.time()), STRANDED_AFTER],
         )
         for job_id in requeued:
             debug(f"job {job_id.decode()} was taken by a worker that stopped before starting it: requeued")
