@@ -90,6 +90,25 @@ def redis_figures(client):
     }
 
 
+def key_census(client):
+    """{kind of key: count}, a key's kind its name with the ids taken out (rq:job:*...)."""
+    kinds = {}
+    for key in client.scan_iter(count=1000):
+        kind = re.sub(rb"[0-9a-f-]{8,}|\d+", b"*", key).decode(errors="replace")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
+def print_minute(client, minute):
+    """One line a minute, as it goes: Redis's keys and memory (what it holds is bounded by
+    the retention of jobs, events and receipts, so the figures level off)."""
+    figures = redis_figures(client)
+    print(
+        f"  minute {minute:3d}: keys {figures['keys']}, used_memory MB {figures['used_memory MB']:.1f}",
+        flush=True,
+    )
+
+
 def snapshot(client, processes):
     figures = {}
     for name, process in processes.items():
@@ -199,13 +218,17 @@ def main():
             started = time.monotonic()
             served += wrk(base, paths[0], WARM_UP)[0]
             first = snapshot(client, processes)
-            turn = 0
+            turn, minute = 0, 0
             while time.monotonic() - started < seconds:
                 turn += 1
                 length = max(1, min(WRK_TURN, int(seconds - (time.monotonic() - started))))
                 made, errors = wrk(base, paths[turn % len(paths)], length)
                 served, refused = served + made, refused + errors
+                if (time.monotonic() - started) // 60 > minute:
+                    minute = int((time.monotonic() - started) // 60)
+                    print_minute(client, minute)
             last = snapshot(client, processes)
+            census = key_census(client)
             stopping.set()
             creators.join(150)
             killer.join(10)
@@ -228,6 +251,10 @@ def main():
             f"\ncreator runs ended well {creators.good}, wrong {len(creators.bad)}; jobs created {ids}, "
             f"their outcomes heard {heard}; CLIENT KILLs {killer.kills} connections; wrk requests {served} "
             f"(non-2xx {refused}); processes that died: {dead or 'none'}"
+        )
+        print(
+            "Redis's keys at the end, by kind: "
+            + ", ".join(f"{kind} {n}" for kind, n in list(census.items())[:12])
         )
         for wrong in creators.bad[:5]:
             print(f"  wrong: {wrong}")
