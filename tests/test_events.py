@@ -2,12 +2,14 @@
 
 import threading
 import time
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import fakeredis
 import pytest
 
 from queuing_system.callbacks import report_success
-from queuing_system.events import stream_key
+from queuing_system.events import created_stamp, stream_key
 from queuing_system.follower import READ_BLOCK_MS, EventFollower
 from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
@@ -135,3 +137,15 @@ def test_progress_is_a_whole_percentage_as_in_kue(redis_binary):
     for percent in (100 / 3, 250, -1):
         report_progress(job, percent)
     assert [event.progress for event in follower.read()] == [33, 100, 0]
+
+
+def test_each_jobs_created_stamp_is_its_own_when_said_again():
+    first = datetime(2026, 11, 24, 6, 30, 0, 123456, tzinfo=timezone.utc)
+    second = first + timedelta(microseconds=1)
+    stamps = [created_stamp(SimpleNamespace(created_at=moment)) for moment in (first, first, second, first)]
+    assert stamps == [
+        "2026-11-24T06:30:00.123456Z",
+        "2026-11-24T06:30:00.123456Z",
+        "2026-11-24T06:30:00.123457Z",
+        "2026-11-24T06:30:00.123456Z",
+    ]

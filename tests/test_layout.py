@@ -289,6 +289,17 @@ def test_a_steps_moments_are_written_as_rq_writes_them(seconds):
     )
 
 
+def test_a_moment_read_again_is_the_same_and_its_text_as_read():
+    from queuing_system.worker import layout
+
+    raw = b"2026-11-24T06:30:00.123456Z"
+    first, again = layout.read_timestamp(raw), layout.read_timestamp(raw)
+    assert first == again == rq.utils.utcparse(raw.decode())
+    assert layout.timestamp_text(again) == raw.decode() == first.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    other = layout.read_timestamp(b"2026-11-24T06:30:00Z")  # not RQ's shape: RQ's utcparse reads it
+    assert layout.timestamp_text(other) == "2026-11-24T06:30:00.000000Z"
+
+
 TEXTS = [
     "",
     "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",

@@ -17,6 +17,7 @@ from rq import Worker as RQWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from queuing_system.connection import make_jobs_client
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
@@ -27,7 +28,7 @@ from queuing_system.worker import lua, maintenance
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
-from queuing_system.worker.steps import Steps
+from queuing_system.worker.steps import StepConnection, Steps
 from tests import job_functions
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
@@ -99,6 +100,25 @@ def test_a_step_sent_again_after_its_reply_was_lost_is_answered_not_done_again(r
     assert redis_binary.xlen(stream_key("steps")) == 1
     steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])  # the next one is done
     assert redis_binary.xlen(stream_key("steps")) == 2
+
+
+def test_a_step_on_a_dropped_connection_is_sent_again_on_a_new_one_quietly(redis_url, redis_binary, capsys):
+    # As a redis-py client retries a command (its Retry): no outage said for one drop.
+    keys = ["queuing:step:test", "progressed", stream_key("steps")]
+    client = make_jobs_client(redis_url)
+    connection = StepConnection(client.connection_pool)
+    steps = Steps(connection, threading.Event())
+    steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])
+    assert redis_binary.client_kill_filter(_id=connection.execute_command("CLIENT", "ID")) == 1
+    redis_binary.script_flush()  # and Redis lost the script: loaded again
+    steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "8", "event", "progress"])
+    assert redis_binary.xlen(stream_key("steps")) == 2
+    with pytest.raises(redis.ResponseError):  # a refused command is raised, not retried
+        connection.execute_command("INCR", stream_key("steps"))
+    assert connection.execute_command("PING") == b"PONG"
+    assert "Redis" not in capsys.readouterr().err
+    connection.close()
+    client.close()
 
 
 def test_a_stopping_worker_sends_its_queued_writes_before_leaving(redis_binary):

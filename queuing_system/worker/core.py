@@ -39,7 +39,7 @@ from .job import WorkerJob, writable
 from .maintenance import Maintenance
 from .presence import Presence
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
-from .steps import EventCapture, Progress, Steps, event_arguments
+from .steps import EventCapture, Progress, StepConnection, Steps, event_arguments
 
 STARTED = layout.STARTED.encode()
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
@@ -221,12 +221,12 @@ class Worker:
         return restore
 
     def connect(self):
-        """A client of its own (one connection) for the worker's steps and presence."""
+        """A connection of its own for the worker's steps, and a client on the pool for its
+        presence (a few commands, each on a pooled connection redis-py checks before use: a
+        connection Redis dropped while the steps waited for it is made anew)."""
         pool = self.connection.connection_pool
-        self.client = keep_trying(
-            lambda: redis.Redis(connection_pool=pool, single_connection_client=True), self.stopping
-        )
-        self.steps = Steps(self.client, self.stopping)
+        self.client = redis.Redis(connection_pool=pool)
+        self.steps = Steps(keep_trying(lambda: StepConnection(pool), self.stopping), self.stopping)
         self.progress = Progress(self.steps, self.keys.step)
         self.presence = Presence(self.client, self.keys, [queue.name for queue in self.queues], self.stopping)
 
@@ -248,6 +248,7 @@ class Worker:
                 if not worth_retrying(error):
                     raise
         self.client.close()
+        self.steps.client.close()
 
     # The loop
 

@@ -72,8 +72,9 @@ class Presence:
     def ip_address(self):
         """Where Redis sees this worker from, as RQ finds it: the client named after it."""
         try:
-            self.client.client_setname(self.keys.name)
-            return str(self.client.client_info()["addr"])
+            with self.client.pipeline(transaction=False) as pipeline:  # on one connection
+                _named, info = pipeline.client_setname(self.keys.name).client_info().execute()
+            return str(info["addr"])
         except Exception as error:  # noqa: BLE001 - a Redis without CLIENT INFO (< 6.2)
             if worth_retrying(error):
                 raise

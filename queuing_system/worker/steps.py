@@ -27,6 +27,34 @@ from . import lua
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
 
 
+class StepConnection:
+    """The connection a worker's steps go on, taken from `pool` (redis-py's), standing in
+    for a client (execute_command, script_load). Each command is sent and its reply read
+    by the Connection's own send_command and read_response, retried as a redis-py client
+    retries it (the connection's Retry, dropping the connection after each failure), without
+    the rest of the client's path around each command (its timing for observability, the
+    closures it makes): that path was a sixth of a job's instructions."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.connection = pool.get_connection()
+
+    def execute_command(self, *args):
+        connection = self.connection
+
+        def round_trip():
+            connection.send_command(*args)
+            return connection.read_response()
+
+        return connection.retry.call_with_retry(round_trip, lambda error: connection.disconnect())
+
+    def script_load(self, text):
+        return self.execute_command("SCRIPT", "LOAD", text)
+
+    def close(self):
+        self.pool.release(self.connection)
+
+
 class Steps:
     """The numbered steps of one worker, sent on `client` (a connection of its own), in
     turn (from the worker's thread and from Progress's). While Redis is away a step waits
