@@ -341,12 +341,14 @@ class Outage:
             self.next_reminder = now + self.interval
         warn(line)
 
-    def back(self):
+    def back(self, wrote=False):
+        """Redis answered: the outage is over, at once if what it answered was a write
+        (`wrote`), else once no write has been refused for REFUSALS_QUIET seconds."""
         now = time.monotonic()
         with self.lock:
             if self.since is None:
                 return
-            quiet_for = self.last_write_refused + REFUSALS_QUIET - now
+            quiet_for = 0 if wrote else self.last_write_refused + REFUSALS_QUIET - now
             if quiet_for > 0:  # a write was refused a moment ago: look again once quiet
                 if self.confirming is None:
                     self.confirming = threading.Timer(quiet_for, self.confirm_back)
@@ -376,24 +378,25 @@ outage = Outage()
 STOP_PATIENCE = 2.0
 
 
-def keep_trying(action, stopping=None, patience=None, stop_patience=STOP_PATIENCE):
+def keep_trying(action, stopping=None, patience=None, stop_patience=STOP_PATIENCE, writes=False):
     """`action()`, done again while Redis cannot serve it (worth_retrying: away, restarting,
     still loading), after each of retry_delays(), said on stderr once per outage (`outage`).
     The one retry loop of the package's long-running parts: what retrying cannot fix is
     raised at once; the last error is raised after `patience` seconds (None: never) and,
-    once `stopping` (a threading.Event) is set, after `stop_patience` more seconds at most."""
+    once `stopping` (a threading.Event) is set, after `stop_patience` more seconds at most.
+    `writes`: the action writes, so its answer ends an outage of refused writes at once."""
     try:  # the first try, as most are: no more than the call
         result = action()
     except Exception as error:
         if not worth_retrying(error):
             raise
-        return tried_again(action, error, stopping, patience, stop_patience)
+        return tried_again(action, error, stopping, patience, stop_patience, writes)
     if outage.since is not None:
-        outage.back()
+        outage.back(writes)
     return result
 
 
-def tried_again(action, error, stopping, patience, stop_patience):
+def tried_again(action, error, stopping, patience, stop_patience, writes=False):
     """keep_trying's tries after the first failed with `error`."""
     give_up_at = None if patience is None else time.monotonic() + patience
     stop_at = None
@@ -417,7 +420,7 @@ def tried_again(action, error, stopping, patience, stop_patience):
                 raise
             error = next_error
         else:
-            outage.back()
+            outage.back(writes)
             return result
     return None  # retry_delays() never ends
 

@@ -115,3 +115,13 @@ def test_an_outage_of_refusals_is_said_once_and_ends_once_writes_are_quiet(capsy
     outage.lost(busy)
     outage.back()  # nothing is served under BUSY: any answer ends it
     assert capsys.readouterr().err.splitlines()[-1].startswith("Redis serving again after ")
+
+
+def test_a_write_answered_ends_an_outage_of_refused_writes_at_once(capsys):
+    # A processor stopped right after Redis took its writes again never said so: the line
+    # waited for REFUSALS_QUIET, on a daemon timer that died with the process.
+    outage = Outage()
+    outage.lost(ReplyErrorParser.parse_error("OOM command not allowed when used memory > 'maxmemory'."))
+    outage.back(wrote=True)
+    assert outage.waited() is None
+    assert capsys.readouterr().err.splitlines()[-1].startswith("Redis serving again after ")

@@ -85,7 +85,7 @@ class Steps:
 
     def _call(self, script, keys, args, patience):
         try:
-            return keep_trying(lambda: script(self.client, keys, args), self.stopping, patience)
+            return keep_trying(lambda: script(self.client, keys, args), self.stopping, patience, writes=True)
         except Exception as error:
             if not worth_retrying(error):  # refused: sent again, it would be refused again
                 self.unsent = None
