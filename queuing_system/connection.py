@@ -378,25 +378,29 @@ outage = Outage()
 STOP_PATIENCE = 2.0
 
 
-def keep_trying(action, stopping=None, patience=None, stop_patience=STOP_PATIENCE, writes=False):
+def keep_trying(
+    action, stopping=None, patience=None, stop_patience=STOP_PATIENCE, writes=False, answers=True
+):
     """`action()`, done again while Redis cannot serve it (worth_retrying: away, restarting,
     still loading), after each of retry_delays(), said on stderr once per outage (`outage`).
     The one retry loop of the package's long-running parts: what retrying cannot fix is
     raised at once; the last error is raised after `patience` seconds (None: never) and,
     once `stopping` (a threading.Event) is set, after `stop_patience` more seconds at most.
-    `writes`: the action writes, so its answer ends an outage of refused writes at once."""
+    `writes`: the action writes, so its answer ends an outage of refused writes at once.
+    `answers`: the action's return says Redis answered (not so for a whole worker's run,
+    which returns also when it gave up on Redis as it stopped)."""
     try:  # the first try, as most are: no more than the call
         result = action()
     except Exception as error:
         if not worth_retrying(error):
             raise
-        return tried_again(action, error, stopping, patience, stop_patience, writes)
-    if outage.since is not None:
+        return tried_again(action, error, stopping, patience, stop_patience, writes, answers)
+    if answers and outage.since is not None:
         outage.back(writes)
     return result
 
 
-def tried_again(action, error, stopping, patience, stop_patience, writes=False):
+def tried_again(action, error, stopping, patience, stop_patience, writes=False, answers=True):
     """keep_trying's tries after the first failed with `error`."""
     give_up_at = None if patience is None else time.monotonic() + patience
     stop_at = None
@@ -420,7 +424,8 @@ def tried_again(action, error, stopping, patience, stop_patience, writes=False):
                 raise
             error = next_error
         else:
-            outage.back(writes)
+            if answers:
+                outage.back(writes)
             return result
     return None  # retry_delays() never ends
 

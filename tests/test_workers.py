@@ -172,6 +172,31 @@ def test_a_job_a_worker_is_taking_is_left_to_it_by_passes_a_moment_apart(redis_b
     assert queue.get_job_ids() == [job.id]
 
 
+STOP_FROM_A_HANDLER = """
+import signal, sys, time
+from queuing_system.worker.core import StopRequest
+stop = StopRequest()
+signal.signal(signal.SIGALRM, lambda signum, frame: stop.set())
+signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)  # the handler lands inside wait(), often
+end = time.monotonic() + 1
+while time.monotonic() < end:
+    stop.clear()
+    stop.wait(0.00001)
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("stopped as asked")
+"""
+
+
+def test_a_stop_asked_by_a_signal_handler_inside_a_wait_does_not_hang_the_worker():
+    # A worker's handler set its threading.Event while the main thread held the Event's
+    # lock in wait(): the worker hung until its pool killed it (CI, and 3 runs in 6 of
+    # test_stopping's processors with Redis down). This loop hangs a threading.Event.
+    done = subprocess.run(
+        [sys.executable, "-c", STOP_FROM_A_HANDLER], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (0, "stopped as asked\n"), done.stderr
+
+
 def test_a_stopping_worker_gives_up_on_an_unreachable_redis_after_its_patience(capsys):
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)

@@ -57,6 +57,33 @@ RENAMED_CALLBACKS = {
 }
 
 
+class StopRequest:
+    """A worker's stop, asked for by its signal handler: threading.Event's calls, on a
+    reentrant lock. A handler runs on the main thread between two bytecodes, also while
+    that thread holds the lock inside wait(): setting a threading.Event then waits for its
+    lock for ever (a worker hung until killed, seen with faulthandler)."""
+
+    def __init__(self):
+        self.condition = threading.Condition(threading.RLock())
+        self.flag = False
+
+    def is_set(self):
+        return self.flag
+
+    def set(self):
+        with self.condition:
+            self.flag = True
+            self.condition.notify_all()
+
+    def clear(self):
+        with self.condition:
+            self.flag = False
+
+    def wait(self, timeout=None):
+        with self.condition:
+            return self.condition.wait_for(lambda: self.flag, timeout)
+
+
 class AlarmDeathPenalty:
     """A job's timeout by SIGALRM, as RQ's UnixSignalDeathPenalty (the same error and
     words), with one system call per job where RQ's makes four: its handler is installed
@@ -163,7 +190,7 @@ class Worker:
             for queue in queues
         ]
         self.name = name or uuid.uuid4().hex
-        self.stopping = stopping or threading.Event()
+        self.stopping = stopping or StopRequest()
         self.exception_handlers = list(exception_handlers)
         self.default_result_ttl = default_result_ttl
         self.keys = layout.WorkerKeys(self.name)
@@ -174,6 +201,7 @@ class Worker:
         self.maintenance = Maintenance(self)
         self.due_jobs = DueJobs(self.queues, connection, self.serializer)
         self.ran = 0
+        self.redis_away = False  # given up on while stopping: leave without waiting again
         self.prototypes = {}  # {a job's fields but its own: the job RQ's restore made of them}
         self.ids = random.Random()  # execution ids: uuid4's 128 random bits, without a system call each
         self.enqueued = False  # the last step's job had dependents, enqueued since
@@ -242,11 +270,14 @@ class Worker:
             return
         self.presence.stop_listening()
         for leave in (self.due_jobs.release, self.presence.register_death):
+            if self.redis_away:
+                break  # given up on already: waiting again would break the 5 s of a stop
             try:
                 keep_trying(leave, self.stopping, patience=STOP_POLL)
             except Exception as error:  # noqa: BLE001 - leaving must not raise over the cause
                 if not worth_retrying(error):
                     raise
+                self.redis_away = True
         self.client.close()
         self.steps.client.close()
 
@@ -263,6 +294,7 @@ class Worker:
             reply = self.step(queue, ended, take if more else "")
             ended, take = None, "*"
             if reply is None:
+                self.redis_away = True
                 return  # Redis stayed away while stopping: what was unsent is said
             status, job_id, fields, started, execution = reply
             if status == "started":

@@ -22,7 +22,7 @@ from ..connection import connect_for_jobs, keep_trying, wait_until_connected, wo
 from ..console import debugging, inform, warn
 from ..jobs import integer_at_least, job_queue
 from ..processes import run_children
-from .core import Worker
+from .core import StopRequest, Worker
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
 WORKER_ENV = "QUEUING_WORKER"
@@ -54,14 +54,14 @@ def work(job_functions, connection=None):
     answers."""
     quiet_rq_logging()
     connection = connect_for_jobs() if connection is None else wait_until_connected(connection, quiet=True)
-    stopping = threading.Event()
+    stopping = StopRequest()
 
     def one_worker():
         if not stopping.is_set():
             make_worker(job_functions, connection, stopping=stopping).work(logging_level=log_level())
 
     try:
-        keep_trying(one_worker, stopping, stop_patience=0)
+        keep_trying(one_worker, stopping, stop_patience=0, answers=False)
     except Exception as error:
         if not worth_retrying(error):
             raise  # a fatal error: the process says it and ends (processes.spawn)
@@ -154,7 +154,7 @@ class WorkerThread(threading.Thread):
 
         while not self.stopping.is_set():
             try:
-                keep_trying(one_worker, self.stopping, stop_patience=0)
+                keep_trying(one_worker, self.stopping, stop_patience=0, answers=False)
                 return
             except Exception as error:  # the thread must outlive one worker's failure
                 warn(f"background worker stopped: {error!r}; starting another")

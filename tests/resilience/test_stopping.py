@@ -111,4 +111,7 @@ def test_a_long_running_script_stops_within_5_s(name, redis_state, signal_name):
     assert took < STOP_WITHIN, f"{name} took {took:.1f}s to stop"
     assert exit_code == code, script.stderr
     assert "Traceback" not in script.stderr
+    assert "killed" not in script.stderr, script.stderr  # each of its processes stopped itself
+    if redis_state == "down":  # nothing answered: nothing may say it did
+        assert "connected to the server again" not in script.stderr, script.stderr
     wait_for(lambda: not processes_using(server.url), timeout=2)
