@@ -56,18 +56,7 @@ class Event:
 def created_stamp(job):
     """A job's created_at as RQ writes it in the job's hash (`2026-11-24T06:30:00.123456Z`):
     with the id, what tells one job from another that got the same id after a data loss."""
-    global last_stamp
-    created = job.created_at
-    if not created:
-        return layout.now_text()
-    moment, stamp = last_stamp  # one read: another thread may replace it meanwhile
-    if created is not moment:  # each event of a job says it: formatted once per job
-        stamp = layout.timestamp_text(created)
-        last_stamp = created, stamp
-    return stamp
-
-
-last_stamp = (None, "")  # the created_at created_stamp formatted last (immutable), and its text
+    return layout.timestamp_text(job.created_at) if job.created_at else layout.now_text()
 
 
 def stamps_of(jobs):

@@ -168,15 +168,23 @@ from_iso = datetime.datetime.fromisoformat
 
 
 def timestamp_text(moment):
-    """A moment as a job's hash keeps it: RQ's `%Y-%m-%dT%H:%M:%S.%fZ`, in UTC. A moment
-    read_timestamp read lately is given its text as read: on Python 3.11 isoformat is 16,000
-    instructions, and a job's events say its created_at."""
-    text = TEXTS_READ.get(moment)
-    if text is not None:
+    """A moment as a job's hash keeps it: RQ's `%Y-%m-%dT%H:%M:%S.%fZ`, in UTC. Formatted
+    once: a moment read_timestamp read lately is given its text as read, and the moment
+    formatted last its text again (on Python 3.11 isoformat is 16,000 instructions, and
+    each of a job's events says its created_at)."""
+    global last_text
+    last_moment, text = last_text  # one read: another thread may replace it meanwhile
+    if moment is last_moment:
         return text
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return f"{moment.isoformat(timespec='microseconds')[:26]}Z"
+    text = TEXTS_READ.get(moment)
+    if text is None:
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+        text = f"{utc.isoformat(timespec='microseconds')[:26]}Z"
+    last_text = moment, text
+    return text
+
+
+last_text = (None, "")  # the moment timestamp_text gave last (immutable), and its text
 
 
 def now_text():
