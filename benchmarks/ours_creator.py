@@ -34,7 +34,6 @@ import queuing_system as qs  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
-RQ_CALLS = False  # made with the RQ calls 7_job_creator.py shows, not qs.create_jobs
 
 
 def workload(count, failing=0.02):
@@ -52,11 +51,11 @@ def workload(count, failing=0.02):
     ]
 
 
-def create_jobs(queue, datas):
+def create_jobs(queue, datas, rq_calls=False):
     """The package's batch creation (qs.create_jobs, as BullMQ's creator uses its addBulk):
     the jobs and Redis's data are those of 7_job_creator.py's RQ calls (Queue.prepare_data,
     enqueue_many in saved_once), at once and once; `rq-calls` makes them with those."""
-    if RQ_CALLS:
+    if rq_calls:
         return created_by_rq_calls(queue, datas)
     return qs.create_jobs(queue, PROCESS, datas)
 
@@ -79,7 +78,7 @@ def created_by_rq_calls(queue, datas):
         return queue.enqueue_many(calls, pipeline=pipeline)
 
 
-def main(count, failing=0.02, create_only=False):
+def main(count, failing=0.02, create_only=False, rq_calls=False):
     started, cpu = time.perf_counter(), time.process_time()
     report = {"created": None, "heard": None, "outcomes": 0}
 
@@ -94,7 +93,7 @@ def main(count, failing=0.02, create_only=False):
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
     # From before the jobs exist, as 7_job_creator.py: no event can be missed.
     events = None if create_only else qs.JobEvents(connection, QUEUE)
-    jobs = create_jobs(queue, workload(count, failing))
+    jobs = create_jobs(queue, workload(count, failing), rq_calls)
     report["created"] = time.perf_counter() - started
     for job in jobs:
         qs.say(f"Notification job created: {job.id}")
@@ -107,11 +106,10 @@ def main(count, failing=0.02, create_only=False):
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    RQ_CALLS = "rq-calls" in arguments
-    arguments = [argument for argument in arguments if argument != "rq-calls"]
+    arguments = [argument for argument in sys.argv[1:] if argument != "rq-calls"]
     main(
         int(arguments[0]),
         float(arguments[1]) if len(arguments) > 1 else 0.02,
         arguments[2:3] == ["create-only"],
+        rq_calls="rq-calls" in sys.argv[1:],
     )
