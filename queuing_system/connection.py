@@ -394,13 +394,13 @@ def keep_trying(
     except Exception as error:
         if not worth_retrying(error):
             raise
-        return tried_again(action, error, stopping, patience, stop_patience, writes, answers)
+        result = tried_again(action, error, stopping, patience, stop_patience)
     if answers and outage.since is not None:
         outage.back(writes)
     return result
 
 
-def tried_again(action, error, stopping, patience, stop_patience, writes=False, answers=True):
+def tried_again(action, error, stopping, patience, stop_patience):
     """keep_trying's tries after the first failed with `error`."""
     give_up_at = None if patience is None else time.monotonic() + patience
     stop_at = None
@@ -424,8 +424,6 @@ def tried_again(action, error, stopping, patience, stop_patience, writes=False, 
                 raise
             error = next_error
         else:
-            if answers:
-                outage.back(writes)
             return result
     return None  # retry_delays() never ends
 
