@@ -273,7 +273,8 @@ class Worker:
             if self.redis_away:
                 break  # given up on already: waiting again would break the 5 s of a stop
             try:
-                keep_trying(leave, self.stopping, patience=STOP_POLL)
+                # answers=False: leaving may send nothing (no locks held), which says nothing of Redis
+                keep_trying(leave, self.stopping, patience=STOP_POLL, answers=False)
             except Exception as error:  # noqa: BLE001 - leaving must not raise over the cause
                 if not worth_retrying(error):
                     raise

@@ -157,6 +157,8 @@ class WorkerThread(threading.Thread):
                 keep_trying(one_worker, self.stopping, stop_patience=0, answers=False)
                 return
             except Exception as error:  # the thread must outlive one worker's failure
+                if self.stopping.is_set() and worth_retrying(error):
+                    return  # Redis away as it stops: what was unsent is said, nothing restarts
                 warn(f"background worker stopped: {error!r}; starting another")
                 self.stopping.wait(RESTART_DELAY)
 
