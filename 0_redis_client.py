@@ -3,20 +3,19 @@
 
 The original's node_redis client said so from its 'connect' and 'error' events, and
 retried by itself. redis-py connects on a client's first command: here a PING, tried
-again with back-off until the server answers.
+again with back-off until the server answers. qs.make_client() is redis-py's
+Redis.from_url(REDIS_URL), or, for a redis+sentinel:// URL, a Sentinel's master_for(...).
 """
 
 import argparse
 import time
-
-from redis import Redis
 
 import queuing_system as qs
 
 
 def main(argv=None):
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url())
+    client = qs.make_client()  # REDIS_URL's Redis; nothing is sent yet
     for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
         try:
             client.ping()

@@ -3,8 +3,6 @@
 
 import argparse
 
-from redis import Redis
-
 import queuing_system as qs
 
 client = None  # main() makes it, as the original made its client at the top
@@ -21,7 +19,7 @@ def display_school_value(school_name):
 def main(argv=None):
     global client
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)  # text, not bytes
+    client = qs.make_client(decode_responses=True)  # redis-py's Redis for REDIS_URL, reading text
     qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
     display_school_value("Holberton")
     set_new_school("HolbertonSanFrancisco", "100")

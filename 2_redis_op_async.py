@@ -5,8 +5,6 @@ node_redis's callbacks)."""
 import argparse
 import asyncio
 
-import redis.asyncio
-
 import queuing_system as qs
 
 client = None  # main() makes it, in the event loop that uses it
@@ -22,7 +20,7 @@ async def display_school_value(school_name):
 
 async def run_all():
     global client
-    client = redis.asyncio.Redis.from_url(qs.redis_url(), decode_responses=True)
+    client = qs.make_async_client()  # redis.asyncio's Redis for REDIS_URL, reading text
     try:
         await qs.wait_until_connected_async(client)
         await display_school_value("Holberton")

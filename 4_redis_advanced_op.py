@@ -3,8 +3,6 @@
 
 import argparse
 
-from redis import Redis
-
 import queuing_system as qs
 
 HASH_KEY = "HolbertonSchools"
@@ -32,7 +30,7 @@ def display_schools():
 def main(argv=None):
     global client
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)
+    client = qs.make_client(decode_responses=True)  # redis-py's Redis for REDIS_URL
     qs.wait_until_connected(client)
     store_schools()
     display_schools()

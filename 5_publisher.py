@@ -4,8 +4,6 @@
 import argparse
 import time
 
-from redis import Redis
-
 import queuing_system as qs
 
 CHANNEL = "holberton school channel"
@@ -22,7 +20,7 @@ def publish_message(message, time_ms):
 def main(argv=None):
     global client
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)
+    client = qs.make_client(decode_responses=True)  # redis-py's Redis for REDIS_URL
     qs.wait_until_connected(client)
     publish_message("Holberton Student #1 starts course", 100)
     publish_message("Holberton Student #2 starts course", 200)

@@ -34,7 +34,7 @@ def subscribe_and_listen(client):
 
 def main(argv=None):
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)
+    client = qs.make_client(decode_responses=True)  # redis-py's Redis for REDIS_URL
     while True:
         qs.wait_until_connected(client)
         try:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time, __getattr
     from .connection import (
         CONNECTED,
         connect_for_jobs,
+        make_async_client,
         make_client,
         make_jobs_client,
         not_connected,
@@ -67,6 +68,7 @@ _WHERE = {
     "report_success": ("callbacks", "report_success"),
     "CONNECTED": ("connection", "CONNECTED"),
     "connect_for_jobs": ("connection", "connect_for_jobs"),
+    "make_async_client": ("connection", "make_async_client"),
     "make_client": ("connection", "make_client"),
     "make_jobs_client": ("connection", "make_jobs_client"),
     "not_connected": ("connection", "not_connected"),
@@ -130,6 +132,7 @@ __all__ = [
     # where Redis is, and saying whether it answers
     "CONNECTED",
     "connect_for_jobs",
+    "make_async_client",
     "make_client",
     "make_jobs_client",
     "not_connected",

@@ -16,17 +16,29 @@ import re
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from . import greenlet_io, redis_speedups
 from .console import say, warn
+from .replication import NotReplicated, PlainReplicas, PrimaryOnly, ReplicaError, SentinelReplicas
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_URL = "redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE[/DB]"
+SENTINEL_PORT = 26379  # a Sentinel's, where the URL names none
+# Seconds a Sentinel may take to answer (they are asked in turn: one frozen costs this)...
+SENTINEL_TIMEOUT = 0.5
+# ...and a primary found through them to accept a connection: one that does not is tried
+# again through the Sentinels, which may name another by then.
+CONNECT_WITHIN = 2.0
 CONNECTED = "Redis client connected to the server"
 NOT_CONNECTED = "Redis client not connected to the server: {error}"
 FIRST_RETRY_DELAY = 0.1  # seconds
@@ -75,9 +87,12 @@ class CannotServeNow(redis.ResponseError):
     ReplyErrorParser), so that `except RETRYABLE` catches it."""
 
 
-# redis-py's own classes of such errors (LOADING's, BusyLoadingError, is a ConnectionError).
+# redis-py's own classes of such errors (LOADING's, BusyLoadingError, is a ConnectionError);
+# and ours for a replica where a primary was expected, and a write its replicas lack.
 CANNOT_SERVE_CLASSES = (
     CannotServeNow,
+    ReplicaError,
+    NotReplicated,
     redis.exceptions.OutOfMemoryError,
     redis.exceptions.ReadOnlyError,
     redis.exceptions.ClusterDownError,  # MasterDownError is one
@@ -143,10 +158,65 @@ def redis_url():
     (FatalRedisError): retrying cannot fix it."""
     url = configured_url()
     try:
-        redis.connection.parse_url(url)
+        parse_sentinel_url(url) if is_sentinel_url(url) else redis.connection.parse_url(url)
     except (ValueError, TypeError) as error:
         give_up(error, quiet=False)
     return url
+
+
+def is_sentinel_url(url):
+    return url.partition("://")[0].lower() == SENTINEL_SCHEME
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    """What a Sentinel URL says: the Sentinels, the service they watch, the database, and
+    the primary's (and replicas') user and password."""
+
+    sentinels: tuple  # ((host, port), ...)
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_sentinel_url(url):
+    """The SentinelURL of `url`, or ValueError saying what is wrong with it."""
+
+    def wrong(why):
+        return ValueError(f"{why}: a Sentinel URL is {SENTINEL_URL}")
+
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise wrong("it takes no ?options or #fragment")
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = credentials.partition(":")
+    sentinels = tuple(sentinel_address(each, wrong) for each in hosts.split(","))
+    path = parts.path.split("/")[1:]
+    if not path or not path[0] or len(path) > 2:
+        raise wrong("it names no service" if not path or not path[0] else "too many parts after the service")
+    db = path[1] if len(path) == 2 and path[1] else "0"
+    if not db.isdigit():
+        raise wrong(f"the database is not a number ({db!r})")
+    return SentinelURL(
+        sentinels, unquote(path[0]), int(db), unquote(username) or None, unquote(password) or None
+    )
+
+
+def sentinel_address(text, wrong):
+    """(host, port) of one HOST[:PORT] of a Sentinel URL (an IPv6 host in brackets)."""
+    host, port = text, str(SENTINEL_PORT)
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise wrong(f"no Sentinel at {text!r}")
+            port = rest[1:]
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise wrong(f"no Sentinel at {text!r}")
+    return host, int(port)
 
 
 def url_password(url):
@@ -216,26 +286,102 @@ class InvalidURLClient:
     def __getattr__(self, name):
         raise ValueError(self.error)
 
+    def close(self):
+        pass  # nothing was opened: a script's cleanup goes on to say the error
+
+    async def aclose(self):
+        pass
+
 
 def command_retry():
     return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
-def make_client(url=None, decode_responses=True):
-    """A client for REDIS_URL. Nothing is sent until the first command.
+def make_client(url=None, decode_responses=True, **options):
+    """A client for REDIS_URL (or `url`): redis-py's Redis.from_url, or for a Sentinel URL
+    Sentinel(...).master_for(service), whose connections find the primary through the
+    Sentinels. Nothing is sent until the first command. `options` are redis-py's (a
+    socket_timeout, say). Its writes that the package acknowledges wait for the primary's
+    replicas (replication.py); a replica's READONLY drops the connection.
 
     RQ needs `decode_responses=False`; the plain redis scripts read strings.
     """
+    url = url or configured_url()
+    settings = dict(
+        decode_responses=decode_responses,
+        retry=command_retry(),
+        parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
+        **redis_speedups.connection_options(),
+        **options,
+    )
     try:
-        return redis.Redis.from_url(
-            url or configured_url(),
-            decode_responses=decode_responses,
-            retry=command_retry(),
-            parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
-            **redis_speedups.connection_options(),
-        )
+        if is_sentinel_url(url):
+            return sentinel_client(parse_sentinel_url(url), settings)
+        client = redis.Redis.from_url(url, **settings)
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
+    pool = client.connection_pool
+    pool.connection_class = primary_class(pool.connection_class)
+    pool.connection_kwargs["replicas"] = plain_replicas(url)
+    return client
+
+
+def sentinel_client(where, settings):
+    """Sentinel(...).master_for(service) of the SentinelURL `where`, as make_client's."""
+    sentinel = sentinel_of(where)
+    return sentinel.master_for(
+        where.service,
+        connection_class=primary_class(redis.sentinel.SentinelManagedConnection),
+        replicas=sentinel_replicas(where, sentinel),
+        db=where.db,
+        username=where.username,
+        password=where.password,
+        socket_connect_timeout=CONNECT_WITHIN,
+        **settings,
+    )
+
+
+# Per process, per URL: the Sentinels asked, and the replicas writes wait for.
+SENTINELS = {}
+REPLICAS = {}
+PRIMARY_CLASSES = {}
+
+
+def sentinel_of(where):
+    key = where.sentinels
+    if key not in SENTINELS:
+        timeouts = dict(socket_timeout=SENTINEL_TIMEOUT, socket_connect_timeout=SENTINEL_TIMEOUT)
+        SENTINELS[key] = redis.sentinel.Sentinel(list(where.sentinels), sentinel_kwargs=timeouts)
+    return SENTINELS[key]
+
+
+def sentinel_replicas(where, sentinel):
+    key = (where.sentinels, where.service)
+    if key not in REPLICAS:
+        REPLICAS[key] = SentinelReplicas(sentinel, where.service)
+    return REPLICAS[key]
+
+
+def plain_replicas(url):
+    key = urlsplit(url)._replace(path="", query="", fragment="").geturl()  # one per server
+    if key not in REPLICAS:
+        REPLICAS[key] = PlainReplicas()
+    return REPLICAS[key]
+
+
+def primary_class(connection_class):
+    """`connection_class` (redis-py's, chosen by the URL) with PrimaryOnly mixed in: before
+    redis-py's Connection, after the Sentinel's managed connection."""
+    if connection_class not in PRIMARY_CLASSES:
+        bases = (PrimaryOnly, connection_class)
+        if issubclass(connection_class, redis.sentinel.SentinelManagedConnection):
+            bases = (connection_class, PrimaryOnly, redis.Connection)
+        made = type(f"Primary{connection_class.__name__}", bases, {"__module__": __name__})
+        tcp = issubclass(connection_class, redis.Connection)
+        if tcp and not issubclass(connection_class, redis.SSLConnection):
+            greenlet_io.takes_loop_sockets(made)
+        PRIMARY_CLASSES[connection_class] = made
+    return PRIMARY_CLASSES[connection_class]
 
 
 def make_jobs_client(url=None):
@@ -257,9 +403,24 @@ def own_connection(client):
 
 
 def make_async_client(url=None):
-    """A redis.asyncio client for REDIS_URL, reading text. Nothing is sent until the first command."""
+    """A redis.asyncio client for REDIS_URL (or `url`), reading text: redis.asyncio's
+    Redis.from_url, or for a Sentinel URL its Sentinel(...).master_for(service). Nothing is
+    sent until the first command."""
+    url = url or configured_url()
     try:
-        return redis.asyncio.Redis.from_url(url or configured_url(), decode_responses=True)
+        if not is_sentinel_url(url):
+            return redis.asyncio.Redis.from_url(url, decode_responses=True)
+        where = parse_sentinel_url(url)
+        timeouts = dict(socket_timeout=SENTINEL_TIMEOUT, socket_connect_timeout=SENTINEL_TIMEOUT)
+        sentinel = redis.asyncio.sentinel.Sentinel(list(where.sentinels), sentinel_kwargs=timeouts)
+        return sentinel.master_for(
+            where.service,
+            db=where.db,
+            username=where.username,
+            password=where.password,
+            socket_connect_timeout=CONNECT_WITHIN,
+            decode_responses=True,
+        )
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
 
@@ -276,29 +437,41 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
     """`command()`, tried again while the connection drops, for a write that is safe to
     repeat: a Lua script that keeps its answer under a receipt key, so that a second try
     of a write Redis had already done gets the first answer instead of doing it again.
-    Gives up after `attempts` tries and `within` seconds, whichever comes last; in an
-    app's request, at its deadline (greenlet_io.REDIS_WAIT) at the latest, and waiting
-    there lets the event loop serve the other requests."""
-    give_up_at = time.monotonic() + within
+    Gives up after `attempts` tries and `within` seconds, whichever comes last (`within`
+    None: never, outside a request: a creator waits out a failover as it waits for Redis
+    to start, said on stderr once per outage); in an app's request, at its deadline
+    (greenlet_io.REDIS_WAIT) at the latest, and waiting there lets the event loop serve
+    the other requests."""
+    give_up_at = None if within is None else time.monotonic() + within
     attempt = 0
+    said = False
     while True:
         attempt += 1
         try:
-            return command()
+            answer = command()
         except RETRYABLE as error:
             delay = FIRST_RETRY_DELAY * min(attempt, 5)
-            late = attempt >= attempts and time.monotonic() >= give_up_at
+            late = give_up_at is not None and attempt >= attempts and time.monotonic() >= give_up_at
             left = greenlet_io.time_left()
             # In a request, a try that late would come too late for its client (and a
             # reservation then refuses itself): the error is the answer.
             if late or is_fatal(error) or (left is not None and left <= delay + greenlet_io.LATE_MARGIN):
                 raise
+            if within is None and greenlet_io.request() is None:
+                outage.lost(error)
+                said = True
             greenlet_io.sleep(delay)
+        else:
+            if said:
+                outage.back(wrote=True)
+            return answer
 
 
 def trouble_line(error):
     """A quiet script's line on stderr for `error`: the spec's not-connected line, or, for
     a Redis that answers it cannot serve now, `Redis cannot serve now: BUSY Redis is busy...`."""
+    if isinstance(error, (ReplicaError, NotReplicated)):  # says what it is, and that it waits
+        return describe(error)
     if cannot_serve_now(error):
         return f"{CANNOT_SERVE}: {describe(error)}"
     return NOT_CONNECTED.format(error=describe(error))

@@ -22,6 +22,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import get_call_string
 
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
+from .replication import answer, on_one_connection
 from .worker import layout
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -154,15 +155,18 @@ def job_queue(name, connection):
 
 
 def next_job_ids(connection, count):
-    """Reserve `count` consecutive ids in one round trip."""
-    last = connection.incrby(JOB_ID_KEY, count)
+    """Reserve `count` consecutive ids in one round trip, once the replicas have them (an id
+    a failover lost would be handed out again)."""
+    [last] = on_one_connection(connection, [("INCRBY", JOB_ID_KEY, count)])
+    last = answer(last)
     return [str(job_id) for job_id in range(last - count + 1, last + 1)]
 
 
 def reserve_job_ids(connection, count=1):
     """Kue's ids for `count` new jobs, as text: consecutive, from one counter shared by every
-    queue (the first job ever created on an empty Redis is "1"). Pass each as RQ's job_id."""
-    return until_answered(lambda: next_job_ids(connection, count))
+    queue (the first job ever created on an empty Redis is "1"). Pass each as RQ's job_id.
+    Redis away, or failing over, is waited for (in an app's request, until its deadline)."""
+    return until_answered(lambda: next_job_ids(connection, count), within=None)
 
 
 class Recorder(redis.Redis):
@@ -242,22 +246,39 @@ def appendable(name, args, per_item):
 
 
 def send_once(connection, commands, first_key):
-    """The (arguments, options) `commands` in one MULTI/EXEC, under WATCH of `first_key`."""
+    """The (arguments, options) `commands` in one MULTI/EXEC, under WATCH of `first_key`, in
+    one round trip with the WAIT for the replicas (replication.py): done once the replicas
+    have it. Tried again while Redis is away or failing over; a try whose answer was lost
+    (or which the replicas did not all get) is settled by looking for that key first."""
+    transaction = [("WATCH", first_key), ("MULTI",), *(args for args, _ in commands), ("EXEC",)]
+
+    def found():
+        return answer(on_one_connection(connection, [("EXISTS", first_key)])[0])
+
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:
-            with connection.pipeline() as pipeline:
-                pipeline.watch(first_key)
-                pipeline.multi()
-                for args, options in commands:
-                    pipeline.execute_command(*args, **options)
-                pipeline.execute()
+            saved(on_one_connection(connection, transaction))
             return
         except (redis.WatchError, *RETRYABLE) as error:
-            # The batch was saved whole or not at all: its first job tells which.
-            if until_answered(lambda: connection.exists(first_key)):
+            # The batch was saved whole or not at all: its first job tells which (and the
+            # look waits for the replicas to have what it found).
+            if until_answered(found, within=None):
                 return
             if attempt == ANSWER_ATTEMPTS:
                 raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
+
+
+def saved(replies):
+    """Raise what a transaction's replies (WATCH, MULTI, each command, EXEC) say went wrong:
+    the first refused command (OOM, say: Redis then aborts it all), WatchError if the
+    watched key changed (EXEC's None)."""
+    for reply in replies:
+        if isinstance(reply, Exception) and not isinstance(reply, redis.exceptions.ExecAbortError):
+            raise reply
+    if isinstance(replies[-1], Exception):
+        raise replies[-1]
+    if replies[-1] is None:
+        raise redis.WatchError("the batch's first job was written meanwhile")
 
 
 def enqueue_many_at(queue, when, job_datas, pipeline):

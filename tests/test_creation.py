@@ -123,17 +123,18 @@ def test_other_writes_are_sent_as_they_are(commands):
 
 def test_a_batch_sent_again_after_a_dropped_connection_is_saved_once(redis_binary, monkeypatch):
     sends = []
-    real = redis.client.Pipeline.execute
+    real = jobs.on_one_connection
 
-    def drop_the_first_reply(pipeline, *args, **kwargs):
-        result = real(pipeline, *args, **kwargs)
-        sends.append(1)
-        if len(sends) == 1:
-            raise redis.ConnectionError("the reply was lost")
+    def drop_the_first_reply(client, commands):
+        result = real(client, commands)
+        if commands[0][0] == "WATCH":  # the batch's transaction
+            sends.append(1)
+            if len(sends) == 1:
+                raise redis.ConnectionError("the reply was lost")
         return result
 
     redis_binary.flushall()
-    monkeypatch.setattr(redis.client.Pipeline, "execute", drop_the_first_reply)
+    monkeypatch.setattr(jobs, "on_one_connection", drop_the_first_reply)
     created = create_jobs(job_queue("fence", redis_binary), PROCESS, DATAS)
     assert len(sends) == 1  # settled by looking, not sent again
     assert redis_binary.lrange("rq:queue:fence", 0, -1) == [job.id.encode() for job in created]

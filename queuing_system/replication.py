@@ -1,0 +1,326 @@
+"""A write counts as done once the replicas hold it, and a replica is never written to.
+
+Redis replicates asynchronously: a primary answers a write before its replicas have it,
+and a failover promotes a replica that may lack the last writes. A write this project
+acknowledges (a job created and its id, a job's step, a reservation confirmed) is
+followed, on its own connection and in the same round trip, by a `WAIT` for the replicas
+the primary should have (WAIT does nothing inside a Lua script or MULTI). A write they do
+not all hold within WAIT_MS raises NotReplicated, a ConnectionError: the connection is
+dropped, and the write is tried again on the primary found again (through the Sentinels,
+or the URL's name), as after a reply lost with its connection. Each write's retry is made
+safe for that already (a receipt, a step's number, a job found saved), and a `PUBLISH`
+before the WAIT makes the WAIT cover what an earlier try wrote, even a try answered
+without writing anything.
+
+Which replicas a primary should have:
+- with a Sentinel URL, those the Sentinels count as up (SentinelReplicas), not merely the
+  ones connected: during a planned failover the old primary goes on taking writes for
+  seconds with fewer replicas, and those writes are lost when it is demoted;
+- with a plain URL, the most the primary has had over the last REMEMBER_FOR seconds
+  (PlainReplicas, from ROLE): a replica that dropped is still waited for that long.
+With no replica, nothing is sent but a ROLE now and then with a write.
+
+A server that answers READONLY is a replica (a primary demoted by a failover, or a name
+that now leads elsewhere): PrimaryOnly drops the connection and raises ReplicaError, so
+that the next try connects again instead of waiting on a connection known to be a replica.
+"""
+
+import os
+import socket
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+
+import redis
+
+# Milliseconds a write waits for its replicas (WAIT's timeout). They answer within a
+# millisecond or two; past this one is stopped, cut off or far behind, and the write is
+# tried again (a replica the Sentinels mark down is then no longer waited for).
+WAIT_MS = 1000
+# What makes the WAIT after it cover everything written before it, on any connection: a
+# write is replicated in order, and PUBLISH is propagated to the replicas as one.
+BARRIER = ("PUBLISH", "queuing:replicated", "")
+REFRESH_EVERY = 1.0  # seconds between two ROLEs of a plain URL's primary
+REMEMBER_FOR = 30.0  # seconds a replica that left a plain URL's primary is still waited for
+WATCH_EVERY = 0.5  # seconds between two looks at the Sentinels
+
+
+class ReplicaError(redis.ConnectionError):
+    """The server is a replica (it answered READONLY): the connection was dropped, and
+    connecting again may lead to the primary (the Sentinels', or the URL's name moved)."""
+
+
+class NotReplicated(redis.ConnectionError):
+    """A write the replicas did not all acknowledge within WAIT_MS: not done as far as the
+    caller knows. The connection was dropped; the write is to be tried again."""
+
+
+def where(connection):
+    """HOST:PORT (or the socket's path) of a redis-py connection."""
+    path = getattr(connection, "path", None)
+    return path if path else f"{connection.host}:{connection.port}"
+
+
+class PrimaryOnly:
+    """Mixed into our redis-py connection classes (connection.make_client): a READONLY reply
+    drops the connection and raises ReplicaError, and the connection knows the `replicas`
+    (a PlainReplicas or SentinelReplicas) its writes wait for."""
+
+    def __init__(self, *args, replicas=None, **kwargs):
+        self.replicas = replicas
+        super().__init__(*args, **kwargs)
+
+    def on_connect_check_health(self, *args, **kwargs):  # redis-py's step after each connect
+        super().on_connect_check_health(*args, **kwargs)
+        if self.replicas is not None:
+            self.replicas.connected(self)
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except redis.ResponseError as error:
+            if not isinstance(error, redis.exceptions.ReadOnlyError):
+                if getattr(error, "status_code", None) != "READONLY":  # a script's write refused
+                    raise
+            self.disconnect()
+            raise ReplicaError(f"Redis at {where(self)} is a replica: waiting for a primary") from None
+
+    def interrupt(self):
+        """Shut this connection's socket from another thread (SentinelReplicas, once the
+        primary moved): a read waiting on it, on a frozen server, ends with a ConnectionError
+        in its own thread, which then drops the connection as after any error. Its
+        `_sock` is redis-py's (tests/test_redis_fence.py)."""
+        sock = self._sock
+        if sock is not None and self.pid == os.getpid():
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def replicas_of(connection):
+    """The replicas the writes on `connection` wait for; None for a connection that is not
+    ours (fakeredis, a test's), whose writes wait for nothing."""
+    return connection.replicas if isinstance(connection, PrimaryOnly) else None
+
+
+@dataclass(frozen=True)
+class Tail:
+    """What follows a write in its round trip: the commands, the replicas the WAIT asks for
+    (0: no WAIT), and whether a ROLE is asked (PlainReplicas)."""
+
+    commands: tuple = ()
+    needed: int = 0
+    asks_role: bool = False
+
+
+def wait_for(needed):
+    return (BARRIER, ("WAIT", needed, WAIT_MS)) if needed else ()
+
+
+def text(value):
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def shortfall(connection, acked, needed):
+    connection.disconnect()
+    return NotReplicated(
+        f"Redis at {where(connection)}: {acked} of {needed} replicas had the write within "
+        f"{WAIT_MS / 1000:g} s: trying it again"
+    )
+
+
+class PlainReplicas:
+    """The replicas of a plain URL's primary, as its ROLE lists them, asked with a write at
+    most every REFRESH_EVERY seconds: the most seen over the last REMEMBER_FOR seconds. A
+    Redis that refuses ROLE (an ACL, a managed service) has its writes wait for nothing."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seen = []  # (time.monotonic(), replicas listed) of the ROLEs of REMEMBER_FOR
+        self.asked_at = None
+        self.refused = False
+
+    def needed(self, now=None):
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            self.seen = [(at, count) for at, count in self.seen if now - at < REMEMBER_FOR]
+            return max((count for _, count in self.seen), default=0)
+
+    def connected(self, connection):
+        pass
+
+    def tail(self):
+        now = time.monotonic()
+        needed = self.needed(now)
+        with self.lock:
+            asks = not self.refused and (self.asked_at is None or now - self.asked_at >= REFRESH_EVERY)
+            if asks:
+                self.asked_at = now
+        return Tail((*wait_for(needed), *((("ROLE",),) if asks else ())), needed, asks)
+
+    def check(self, tail, replies, connection):
+        """Raise NotReplicated (or ReplicaError) if the write falls short; False if the
+        ROLE asked with it listed replicas it did not wait for (wait again), else True."""
+        if tail.asks_role:
+            self.heard(replies[-1], connection)
+        if tail.needed:
+            acked = replies[1]
+            if isinstance(acked, Exception) or acked < tail.needed:
+                raise shortfall(connection, acked, tail.needed)
+            return True
+        return self.needed() == 0
+
+    def heard(self, role, connection):
+        if isinstance(role, redis.ResponseError):  # NOPERM, an unknown command...
+            with self.lock:
+                self.refused = True
+            return
+        kind = text(role[0])
+        if kind != "master":  # a replica: this connection goes no further
+            connection.disconnect()
+            raise ReplicaError(f"Redis at {where(connection)} is a replica: waiting for a primary")
+        with self.lock:
+            self.seen.append((time.monotonic(), len(role[2])))
+
+
+def counted(state):
+    """Whether a replica of the Sentinels' SENTINEL REPLICAS (redis-py's parse) counts as up:
+    not down nor cut off from them, and serving as a replica. A replica promoted by a
+    failover under way still counts, so that the old primary's writes fall short; the
+    old primary, back and not yet turned into a replica by the Sentinels, does not."""
+    flags = state["flags"] if isinstance(state["flags"], set) else set(text(state["flags"]).split(","))
+    if flags & {"s_down", "o_down", "disconnected"}:
+        return False
+    return text(state.get("role-reported", "slave")) != "master" or "promoted" in flags
+
+
+class SentinelReplicas:
+    """The replicas the Sentinels of `sentinel` (redis-py's Sentinel) count as up for
+    `service`, and where its primary is, looked at every WATCH_EVERY seconds by a thread of
+    this process. Once the primary has moved, our connections to anything else are shut
+    (PrimaryOnly.interrupt): one waiting on a primary frozen or demoted then connects again,
+    through the Sentinels, instead of waiting for it to wake."""
+
+    def __init__(self, sentinel, service):
+        self.sentinel = sentinel
+        self.service = service
+        self.lock = threading.Lock()
+        self.count = None  # until a first look
+        self.master = None  # (host, port)
+        self.connections = weakref.WeakSet()
+        self.pid = None  # the process whose thread looks (a forked child starts its own)
+
+    def needed(self):
+        self.watch()
+        if self.count is None:
+            self.look()
+            if self.count is None:  # not one Sentinel answered: no write can count as done
+                raise NotReplicated(f"No Sentinel told which replicas {self.service!r} has")
+        return self.count
+
+    def connected(self, connection):
+        self.watch()
+        with self.lock:
+            self.connections.add(connection)
+
+    def tail(self):
+        needed = self.needed()
+        return Tail(wait_for(needed), needed)
+
+    def check(self, tail, replies, connection):
+        if tail.needed:
+            acked = replies[1]
+            if isinstance(acked, Exception) or acked < tail.needed:
+                raise shortfall(connection, acked, tail.needed)
+        return True
+
+    def watch(self):
+        if self.pid == os.getpid():
+            return
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            self.pid = os.getpid()
+            self.connections = weakref.WeakSet()  # a parent's: not this process's to shut
+            threading.Thread(target=self.keep_looking, name="sentinel-watch", daemon=True).start()
+
+    def keep_looking(self):
+        pid = os.getpid()
+        while self.pid == pid:
+            try:
+                self.look()
+            except Exception:  # noqa: BLE001 - the Sentinels away: the connections say so themselves
+                pass
+            time.sleep(WATCH_EVERY)
+
+    def look(self):
+        """Ask the Sentinels where the primary is and which replicas count; shut our
+        connections to anything but that primary."""
+        try:
+            master = self.sentinel.discover_master(self.service)
+            replicas = self.sentinel.sentinels[0].sentinel_slaves(self.service)  # the one that answered
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            return
+        count = sum(counted(state) for state in replicas)
+        with self.lock:
+            self.master, self.count = (text(master[0]), int(master[1])), count
+            stale = [each for each in self.connections if (each.host, int(each.port)) != self.master]
+        for connection in stale:
+            connection.interrupt()
+
+
+def sent(connection, commands):
+    """The replies of `commands` (each a tuple of a command's arguments), sent on
+    `connection` in one write and followed by a WAIT for its primary's replicas (see
+    replicas_of). A reply error is given as its reply, not raised; the WAIT's shortfall is
+    raised (NotReplicated), and a replica's answer (ReplicaError)."""
+    replicas = replicas_of(connection)
+    if replicas is None:
+        return round_trip(connection, commands)
+    tail = replicas.tail()
+    replies = round_trip(connection, [*commands, *tail.commands])
+    answered, count = replies[: len(commands)], len(commands)
+    while not replicas.check(tail, replies[count:], connection):
+        tail, count = replicas.tail(), 0  # a ROLE sent with it listed replicas: wait for them
+        replies = round_trip(connection, list(tail.commands))
+    return answered
+
+
+def round_trip(connection, commands):
+    if not commands:
+        return []
+    connection.send_packed_command(connection.pack_commands(commands))
+    replies = []
+    for _ in commands:
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as error:
+            replies.append(error)
+    return replies
+
+
+def on_one_connection(client, commands):
+    """sent() on a connection of redis-py `client`'s pool (or its own, for a
+    single-connection client), given back after; a connection that failed is dropped."""
+    own = client.connection
+    if own is not None:
+        with client.single_connection_lock:
+            return sent(own, commands)
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        return sent(connection, commands)
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+
+
+def answer(reply):
+    """A reply of sent(), raised if it is an error."""
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
