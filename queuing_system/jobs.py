@@ -22,7 +22,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import get_call_string
 
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
-from .replication import answer, on_one_connection
+from .replication import acknowledged_command, answer, on_one_connection
 from .worker import layout
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -157,8 +157,7 @@ def job_queue(name, connection):
 def next_job_ids(connection, count):
     """Reserve `count` consecutive ids in one round trip, once the replicas have them (an id
     a failover lost would be handed out again)."""
-    [last] = on_one_connection(connection, [("INCRBY", JOB_ID_KEY, count)])
-    last = answer(last)
+    last = int(acknowledged_command(connection, "INCRBY", JOB_ID_KEY, count))
     return [str(job_id) for job_id in range(last - count + 1, last + 1)]
 
 

@@ -33,6 +33,8 @@ import inspect
 import greenlet
 import redis.connection
 
+from .replication import answer, sent
+
 TESTED_RELEASES = ("8.1",)  # redis-py minor releases the whole suite passed on
 
 
@@ -90,6 +92,20 @@ class OwnConnectionClient(redis.Redis):
                     response = DROPPED  # redis-py closed the connection: it makes a new one, below
         if response is DROPPED:
             return super().execute_command(*args, **options)
+        callback = self.response_callbacks.get(args[0])
+        return response if callback is None else callback(response)
+
+    def acknowledged(self, args):
+        """The reply of the command `args`, once the primary's replicas have it (see
+        replication.py): in a request's greenlet sent with the others' commands (the
+        WAIT after them, once), else on this client's connection. Raised if an error."""
+        connection = self.connection
+        round_trips = getattr(greenlet.getcurrent(), "round_trips", None)  # see round_trips.py
+        if round_trips is not None:
+            response = answer(round_trips.wait(self, connection.pack_command(*args), acknowledged=True))
+        else:
+            with self.single_connection_lock:
+                response = answer(sent(connection, [args])[0])
         callback = self.response_callbacks.get(args[0])
         return response if callback is None else callback(response)
 

@@ -71,6 +71,14 @@ class PrimaryOnly:
         self.replicas = replicas
         super().__init__(*args, **kwargs)
 
+    def send_packed_command(self, *args, **kwargs):
+        # redis-py 8.1 connects a dropped connection here by connect_check_health, to the
+        # address it had: a Sentinel's connection then went back to the old primary for
+        # ever. connect() is where a Sentinel's connection asks the Sentinels first.
+        if self._sock is None:
+            self.connect()
+        super().send_packed_command(*args, **kwargs)
+
     def on_connect_check_health(self, *args, **kwargs):  # redis-py's step after each connect
         super().on_connect_check_health(*args, **kwargs)
         if self.replicas is not None:
@@ -115,6 +123,9 @@ class Tail:
     asks_role: bool = False
 
 
+NO_TAIL = Tail()
+
+
 def wait_for(needed):
     return (BARRIER, ("WAIT", needed, WAIT_MS)) if needed else ()
 
@@ -139,10 +150,12 @@ class PlainReplicas:
     def __init__(self):
         self.lock = threading.Lock()
         self.seen = []  # (time.monotonic(), replicas listed) of the ROLEs of REMEMBER_FOR
-        self.asked_at = None
+        self.next_ask = 0.0  # when to ask ROLE again
         self.refused = False
 
     def needed(self, now=None):
+        if not self.seen:
+            return 0
         now = time.monotonic() if now is None else now
         with self.lock:
             self.seen = [(at, count) for at, count in self.seen if now - at < REMEMBER_FOR]
@@ -153,11 +166,12 @@ class PlainReplicas:
 
     def tail(self):
         now = time.monotonic()
+        asks = not self.refused and now >= self.next_ask
+        if not asks and not self.seen:  # no replica lately: the write goes alone
+            return NO_TAIL
+        if asks:
+            self.next_ask = now + REFRESH_EVERY
         needed = self.needed(now)
-        with self.lock:
-            asks = not self.refused and (self.asked_at is None or now - self.asked_at >= REFRESH_EVERY)
-            if asks:
-                self.asked_at = now
         return Tail((*wait_for(needed), *((("ROLE",),) if asks else ())), needed, asks)
 
     def check(self, tail, replies, connection):
@@ -280,6 +294,8 @@ def sent(connection, commands):
     if replicas is None:
         return round_trip(connection, commands)
     tail = replicas.tail()
+    if not tail.commands:
+        return round_trip(connection, commands)
     replies = round_trip(connection, [*commands, *tail.commands])
     answered, count = replies[: len(commands)], len(commands)
     while not replicas.check(tail, replies[count:], connection):
@@ -317,6 +333,16 @@ def on_one_connection(client, commands):
         raise
     finally:
         pool.release(connection)
+
+
+def acknowledged_command(client, *command):
+    """`client.execute_command(*command)`'s reply, once the primary's replicas have it: on
+    one of its connections, the WAIT after it (on_one_connection). A client whose
+    connections are not ours (fakeredis, a test's stand-in) waits for no replica."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is None or not issubclass(pool.connection_class, PrimaryOnly):
+        return client.execute_command(*command)
+    return answer(on_one_connection(client, [command])[0])
 
 
 def answer(reply):

@@ -14,7 +14,8 @@ import redis
 
 from . import greenlet_io
 from .connection import RETRYABLE, until_answered
-from .redis_speedups import LuaScript
+from .redis_speedups import LuaScript, OwnConnectionClient
+from .replication import acknowledged_command
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
 # TTL, the request's deadline (Unix seconds by Redis's clock, 0: none). Returns the stock
@@ -73,7 +74,9 @@ def take_one(db, stock_key, initial):
     deadline = greenlet_io.wall_deadline()  # None outside a request
 
     def reserve():
-        return RESERVE_ONE(db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"])
+        return acknowledged(
+            RESERVE_ONE, db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"]
+        )
 
     try:
         answer = until_answered(reserve)
@@ -104,4 +107,24 @@ def take_seat(connection, seats_key, enabled_key, job_id):
     once per job, turning `enabled_key` to "0" as the last one goes. Returns the seats
     left, or -1 if there was none to take."""
     keys = [seats_key, enabled_key, SEAT_RECEIPT_KEY.format(job_id=job_id)]
-    return until_answered(lambda: TAKE_SEAT(connection, keys, [SEAT_RECEIPT_TTL]))
+    # Waited for as the worker's steps wait for Redis (the job's own timeout bounds it):
+    # given up on, a seat taken with its reply lost would be a job failed with its seat.
+    return until_answered(lambda: acknowledged(TAKE_SEAT, connection, keys, [SEAT_RECEIPT_TTL]), within=None)
+
+
+def acknowledged(script, client, keys, args):
+    """`script(client, keys, args)`'s answer (a LuaScript's), once the primary's replicas
+    have what it wrote (replication.py): a reservation a failover would lose is not
+    confirmed, but tried again (its receipt makes that safe)."""
+    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    try:
+        return send_acknowledged(client, command)
+    except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
+        client.script_load(script.text)
+        return send_acknowledged(client, command)
+
+
+def send_acknowledged(client, command):
+    if isinstance(client, OwnConnectionClient) and client.connection is not None:
+        return client.acknowledged(command)
+    return acknowledged_command(client, *command)

@@ -27,6 +27,7 @@ import redis
 from .console import warn
 from .greenlet_io import LATE
 from .redis_speedups import DROPPED
+from .replication import NO_TAIL, replicas_of
 
 IDLE_KEPT = 64  # greenlets kept for the next requests once theirs are answered
 DEADLINE_TICK = 0.25  # seconds: how often deadlines are looked at, while anything waits
@@ -49,10 +50,11 @@ class Answering(greenlet.greenlet):
 class Waiting:
     """A request's command, waiting for its turn and its reply."""
 
-    __slots__ = ("answering", "client", "command", "deadline", "answered", "sent")
+    __slots__ = ("answering", "client", "command", "acknowledged", "deadline", "answered", "sent")
 
-    def __init__(self, answering, client, command):
+    def __init__(self, answering, client, command, acknowledged=False):
         self.answering, self.client, self.command = answering, client, command
+        self.acknowledged = acknowledged  # answered once the replicas have it (replication.py)
         self.deadline = answering.deadline
         self.answered = False
         self.sent = 0  # times it went out
@@ -122,15 +124,16 @@ class RoundTrips:
         finally:
             self.parked.pop(answering, None)
 
-    def wait(self, client, command):
+    def wait(self, client, command, acknowledged=False):
         """The reply to the packed `command` on `client`'s connection (an
         OwnConnectionClient), sent with the others' this turn of the loop: the reply, or an
         exception to raise (a ResponseError; a TimeoutError past the request's deadline;
-        a ConnectionError where the connection kept dropping)."""
+        a ConnectionError where the connection kept dropping; NotReplicated where the
+        command is `acknowledged` only once the replicas have it, and they did not)."""
         answering = greenlet.getcurrent()
         if answering.deadline is not None and time.monotonic() >= answering.deadline:
             return too_late()  # never sent: it cannot be done for a client told 503
-        self.waiting.append(Waiting(answering, client, command))
+        self.waiting.append(Waiting(answering, client, command, acknowledged))
         if not self.sending and len(self.waiting) == 1:
             self.loop.call_soon(self.send)
         if answering.deadline is not None:
@@ -174,10 +177,42 @@ class RoundTrips:
             by_client.setdefault(each.client, []).append(each)
         replies = []
         for client, each in by_client.items():
-            replies += zip(each, self.send_all(client, [one.command for one in each]), strict=True)
+            replies += zip(each, self.client_replies(client, each), strict=True)
         again = [each for each, reply in replies if reply is DROPPED and self.may_resend(each)]
         self.waiting[:0] = again
         return [(each, reply) for each, reply in replies if each not in again]
+
+    def client_replies(self, client, each):
+        """The replies of one client's commands `each`, in one write; where one of them is
+        answered only once the primary's replicas have it, the WAIT for them goes after the
+        last (replication.py), and those commands' replies are its shortfall, if any."""
+        commands = [one.command for one in each]
+        acknowledged = any(one.acknowledged for one in each)
+        replicas = replicas_of(client.connection) if acknowledged and client.connection else None
+        tail = NO_TAIL if replicas is None else replicas.tail()
+        replies = self.send_all(client, commands + self.packed(client, tail))
+        count = len(commands)
+        while tail.commands:
+            try:
+                if any(reply is DROPPED for reply in replies[count:]):
+                    shortfall = DROPPED  # the WAIT's answer lost: as if theirs was
+                elif replicas.check(tail, replies[count:], client.connection):
+                    break
+                else:  # a ROLE sent with them listed replicas: wait for those too
+                    tail = replicas.tail()
+                    replies = replies[:count] + self.send_all(client, self.packed(client, tail))
+                    continue
+            except (redis.ConnectionError, redis.ResponseError) as error:  # NotReplicated, ReplicaError
+                shortfall = error
+            return [
+                shortfall if one.acknowledged and not isinstance(reply, redis.ResponseError) else reply
+                for one, reply in zip(each, replies, strict=False)
+            ]
+        return replies[:count]
+
+    @staticmethod
+    def packed(client, tail):
+        return [client.connection.pack_command(*command) for command in tail.commands]
 
     @staticmethod
     def may_resend(each):

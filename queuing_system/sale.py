@@ -13,6 +13,7 @@ from secrets import token_hex
 from .connection import RETRYABLE, describe, is_fatal, outage, retry_delays
 from .console import warn
 from .redis_speedups import LuaScript
+from .reservations import acknowledged
 
 # The instances serving the sale, each with the time its registration runs out.
 INSTANCES_KEY = "seat_app:instances"
@@ -55,7 +56,10 @@ class Sale:
         (away, BUSY, OOM...) is waited for, said on stderr as any outage."""
         for delay in retry_delays():
             try:
-                others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
+                # On the replicas before it serves: a sale a failover lost would be opened again.
+                others = acknowledged(
+                    JOIN_SALE, self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats]
+                )
                 break
             except RETRYABLE as error:
                 if is_fatal(error):

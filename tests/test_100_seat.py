@@ -10,6 +10,7 @@ import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from queuing_system import Sale
+from queuing_system import jobs as jobs_module
 from queuing_system.grader.expected import (
     QUEUE_PROCESSING,
     RESERVATION_BLOCKED,
@@ -99,10 +100,14 @@ def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, db
 
 
 def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
-    def cannot_save(*args, **kwargs):
-        raise redis.ConnectionError("Connection refused")
+    real = jobs_module.on_one_connection
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", cannot_save)  # every try of the batch
+    def cannot_save(client, commands):
+        if commands[0][0] == "WATCH":  # every try of the batch
+            raise redis.ConnectionError("Connection refused")
+        return real(client, commands)
+
+    monkeypatch.setattr(jobs_module, "on_one_connection", cannot_save)
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_FAILED
 
 

@@ -7,6 +7,7 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from queuing_system import jobs as jobs_module
 from queuing_system.greenlet_io import REDIS_WAIT
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.reservations import RECEIPT_TTL, RESERVE_ONE, SETTLE_WITHIN, take_one
@@ -23,31 +24,22 @@ def test_a_reservation_tried_twice_with_its_receipt_takes_one_unit():
     assert 0 < client.ttl("receipt:same-request") <= RECEIPT_TTL
 
 
-class DropsTheFirstReply(fakeredis.FakeRedis):
+def test_a_batch_saved_before_its_reply_was_lost_is_queued_once(monkeypatch):
     """Redis applies the first transaction, then the connection drops before its reply."""
+    real, dropped = jobs_module.on_one_connection, []
 
-    dropped = False
+    def drops_the_first_reply(client, commands):
+        replies = real(client, commands)
+        if commands[0][0] == "WATCH" and not dropped:
+            dropped.append(commands)
+            raise redis.ConnectionError("Connection closed by server.")
+        return replies
 
-    def pipeline(self, *args, **kwargs):
-        pipeline = super().pipeline(*args, **kwargs)
-        execute = pipeline.execute
-
-        def execute_then_drop(*a, **k):
-            replies = execute(*a, **k)
-            if not self.dropped:
-                self.dropped = True
-                raise redis.ConnectionError("Connection closed by server.")
-            return replies
-
-        pipeline.execute = execute_then_drop
-        return pipeline
-
-
-def test_a_batch_saved_before_its_reply_was_lost_is_queued_once():
-    connection = DropsTheFirstReply()
+    monkeypatch.setattr(jobs_module, "on_one_connection", drops_the_first_reply)
+    connection = fakeredis.FakeRedis()
     queue = job_queue("push_notification_code_3", connection)
     jobs = create_jobs(queue, "7_job_processor.process", [{"phoneNumber": "1", "message": "a"}] * 3)
-    assert connection.dropped
+    assert dropped
     assert [job.id for job in jobs] == ["1", "2", "3"]
     assert Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer).job_ids == [
         "1",

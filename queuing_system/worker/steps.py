@@ -22,6 +22,7 @@ from itertools import chain
 
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
+from ..replication import answer, sent
 from . import lua
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
@@ -43,8 +44,11 @@ class StepConnection:
         connection = self.connection
 
         def round_trip():
-            connection.send_command(*args)
-            return connection.read_response()
+            # The step, then (where the primary has replicas) the WAIT for them, in one round
+            # trip: a step they lack raises NotReplicated, and is sent again as if its reply
+            # was lost (answered from the step marker, if done), so that no job's outcome is
+            # told, nor the next job run, before a failover would keep them.
+            return answer(sent(connection, [args])[0])
 
         return connection.retry.call_with_retry(round_trip, lambda error: connection.disconnect())
 

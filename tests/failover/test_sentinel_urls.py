@@ -68,5 +68,7 @@ def test_a_sentinel_url_makes_clients_whose_connections_find_the_primary_through
         assert issubclass(pool.connection_class, PrimaryOnly)
         assert isinstance(pool.connection_kwargs["replicas"], SentinelReplicas)
         assert pool.connection_kwargs["db"] == 2
-    assert make_client(url).connection_pool.connection_kwargs["replicas"] is pool.connection_kwargs["replicas"]
+    assert (
+        make_client(url).connection_pool.connection_kwargs["replicas"] is pool.connection_kwargs["replicas"]
+    )
     assert isinstance(make_async_client(url).connection_pool, redis.asyncio.sentinel.SentinelConnectionPool)
