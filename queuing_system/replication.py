@@ -169,8 +169,6 @@ class PlainReplicas:
         asks = not self.refused and now >= self.next_ask
         if not asks and not self.seen:  # no replica lately: the write goes alone
             return NO_TAIL
-        if asks:
-            self.next_ask = now + REFRESH_EVERY
         needed = self.needed(now)
         return Tail((*wait_for(needed), *((("ROLE",),) if asks else ())), needed, asks)
 
@@ -195,8 +193,10 @@ class PlainReplicas:
         if kind != "master":  # a replica: this connection goes no further
             connection.disconnect()
             raise ReplicaError(f"Redis at {where(connection)} is a replica: waiting for a primary")
+        now = time.monotonic()
         with self.lock:
-            self.seen.append((time.monotonic(), len(role[2])))
+            self.seen.append((now, len(role[2])))
+            self.next_ask = now + REFRESH_EVERY
 
 
 def counted(state):
@@ -298,6 +298,8 @@ def sent(connection, commands):
         return round_trip(connection, commands)
     replies = round_trip(connection, [*commands, *tail.commands])
     answered, count = replies[: len(commands)], len(commands)
+    if any(isinstance(reply, redis.ResponseError) for reply in answered):
+        return answered  # refused (NOSCRIPT, EXECABORT...): its error is the answer, not the WAIT's
     while not replicas.check(tail, replies[count:], connection):
         tail, count = replicas.tail(), 0  # a ROLE sent with it listed replicas: wait for them
         replies = round_trip(connection, list(tail.commands))

@@ -95,8 +95,8 @@ def settle(db, receipt_key, deadline):
     taken) or Redis did not tell within SETTLE_WITHIN seconds more."""
     greenlet_io.extend_deadline(SETTLE_WITHIN)
     greenlet_io.sleep(max(deadline - time.time(), 0))
-    try:
-        kept = until_answered(lambda: db.get(receipt_key))
+    try:  # found, and on the replicas: a receipt a failover would lose confirms nothing
+        kept = until_answered(lambda: send_acknowledged(db, ("GET", receipt_key)))
     except RETRYABLE:
         return None
     return None if kept is None else int(kept)

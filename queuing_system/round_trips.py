@@ -192,6 +192,8 @@ class RoundTrips:
         tail = NO_TAIL if replicas is None else replicas.tail()
         replies = self.send_all(client, commands + self.packed(client, tail))
         count = len(commands)
+        if all(isinstance(reply, redis.ResponseError) for reply in replies[:count]):
+            return replies[:count]  # refused (NOSCRIPT...): each error is its answer, not the WAIT's
         while tail.commands:
             try:
                 if any(reply is DROPPED for reply in replies[count:]):

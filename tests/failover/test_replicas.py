@@ -1,0 +1,102 @@
+"""A write the package acknowledges waits for the primary's replicas (replication.py): the
+replicas a plain URL's primary lists (ROLE), and for REMEMBER_FOR seconds one that left.
+A write they lack is not acknowledged, said once, and tried again; with no replica,
+nothing is waited for and nothing changes."""
+
+import signal
+import time
+
+import pytest
+import redis
+
+from queuing_system.connection import make_client, make_jobs_client
+from queuing_system.grader.expected import TASK8_DATA, creator_differences
+from queuing_system.grader.harness import wait_for
+from queuing_system.grader.redis_server import RedisServer
+from queuing_system.jobs import next_job_ids
+from queuing_system.replication import WAIT_MS, NotReplicated
+from queuing_system.reservations import take_one
+
+pytestmark = pytest.mark.xdist_group("sentinels")
+
+
+@pytest.fixture
+def primary_and_replica():
+    with RedisServer() as primary, RedisServer() as replica:
+        redis.Redis(port=replica.port).replicaof("127.0.0.1", primary.port)
+        wait_for(lambda: len(redis.Redis(port=primary.port).execute_command("ROLE")[2]) == 1, timeout=10)
+        yield primary, replica
+
+
+def waits(server):
+    return redis.Redis(port=server.port).info("commandstats").get("cmdstat_wait", {}).get("calls", 0)
+
+
+def test_an_id_the_replica_lacks_is_not_handed_out(primary_and_replica):
+    primary, replica = primary_and_replica
+    client = make_jobs_client(primary.url)
+    assert next_job_ids(client, 2) == ["1", "2"] and waits(primary) >= 1
+    replica.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(NotReplicated, match="0 of 1 replicas had the write within 1 s"):
+            next_job_ids(client, 1)  # id 3: taken on the primary, never acknowledged
+        assert WAIT_MS / 1000 <= time.monotonic() - started < WAIT_MS / 1000 + 2
+    finally:
+        replica.process.send_signal(signal.SIGCONT)
+    assert next_job_ids(client, 1) == ["4"]  # 3 was never handed out: no id given twice
+
+
+def test_a_reservation_the_replica_lacks_is_not_confirmed(primary_and_replica):
+    primary, replica = primary_and_replica
+    stock = make_client(primary.url)
+    assert take_one(stock, "item.1", 4) == 3
+    replica.process.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(NotReplicated):  # taken on the primary: tried again, its receipt kept
+            take_one(stock, "item.1", 4)
+    finally:
+        replica.process.send_signal(signal.SIGCONT)
+    assert take_one(stock, "item.1", 4) == 1
+    assert redis.Redis(port=replica.port).get("item.1") in (b"1", None)  # caught up, or catching up
+
+
+def test_a_replica_that_left_is_still_waited_for(primary_and_replica):
+    primary, replica = primary_and_replica
+    client = make_jobs_client(primary.url)
+    next_job_ids(client, 1)
+    redis.Redis(port=replica.port).replicaof("NO", "ONE")  # a promotion the primary has not heard of
+    with pytest.raises(NotReplicated):
+        next_job_ids(client, 1)
+
+
+def test_a_processor_and_creator_wait_for_a_frozen_replica_and_say_so_once(primary_and_replica, scripts):
+    primary, replica = primary_and_replica
+    worker = scripts("7_job_processor.py", primary.url)
+    replica.process.send_signal(signal.SIGSTOP)
+    try:
+        creator = scripts("7_job_creator.py", primary.url)
+        wait_for(lambda: "replicas had the write" in creator.stderr, timeout=15)
+        time.sleep(2 * WAIT_MS / 1000)  # more shortfalls: said once
+        assert creator.output == []  # nothing acknowledged yet
+    finally:
+        replica.process.send_signal(signal.SIGCONT)
+    assert creator.wait() == 0
+    assert creator_differences(creator.output, TASK8_DATA, first_id=int(creator.output[0].split()[-1])) == []
+    said = [line for line in creator.stderr.splitlines() if "replicas had the write" in line]
+    assert len(said) == 1, creator.stderr
+    for _ in range(9):
+        worker.next_line()
+    assert worker.stop() == 0
+
+
+def test_with_no_replica_nothing_is_waited_for(redis_url, scripts):
+    worker = scripts("7_job_processor.py", redis_url)
+    creator = scripts("7_job_creator.py", redis_url)
+    assert creator.wait() == 0 and creator_differences(creator.output, TASK8_DATA, first_id=1) == []
+    for _ in range(9):
+        worker.next_line()
+    assert worker.stop() == 0
+    stats = redis.Redis.from_url(redis_url).info("commandstats")
+    assert "cmdstat_wait" not in stats and "cmdstat_publish" not in stats
+    assert stats.get("cmdstat_role", {}).get("calls", 0) <= 6  # one per process and second at most
