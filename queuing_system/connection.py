@@ -70,9 +70,21 @@ REFUSALS_QUIET = MAX_RETRY_DELAY + 1.0
 # holds it (BUSY), it is still loading its data (LOADING), full under noeviction (OOM), a
 # replica (READONLY), a replica cut off from its master (MASTERDOWN), unable to save
 # (MISCONF), short of replicas (NOREPLICAS), a cluster resharding or down (TRYAGAIN,
-# CLUSTERDOWN). Trying again later may succeed, and cannot do the command twice.
+# CLUSTERDOWN), a primary demoted under a blocked command (UNBLOCKED). Trying again later
+# may succeed, and cannot do the command twice.
 CANNOT_SERVE_CODES = frozenset(
-    {"BUSY", "LOADING", "OOM", "READONLY", "MASTERDOWN", "MISCONF", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"}
+    {
+        "BUSY",
+        "LOADING",
+        "OOM",
+        "READONLY",
+        "MASTERDOWN",
+        "MISCONF",
+        "NOREPLICAS",
+        "TRYAGAIN",
+        "CLUSTERDOWN",
+        "UNBLOCKED",
+    }
 )
 # A Lua script's call refused so (Redis 6): "Error running script (...): @user_script:3:
 # @user_script: 3: -OOM command not allowed...". Redis 7 starts the reply with the code.

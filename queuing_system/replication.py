@@ -88,9 +88,8 @@ class PrimaryOnly:
         try:
             return super().read_response(*args, **kwargs)
         except redis.ResponseError as error:
-            if not isinstance(error, redis.exceptions.ReadOnlyError):
-                if getattr(error, "status_code", None) != "READONLY":  # a script's write refused
-                    raise
+            if not said_replica(error):
+                raise
             self.disconnect()
             raise ReplicaError(f"Redis at {where(self)} is a replica: waiting for a primary") from None
 
@@ -105,6 +104,15 @@ class PrimaryOnly:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def said_replica(error):
+    """Whether a reply error says the server is a replica: READONLY (a script's write
+    refused so too, see connection.ReplyErrorParser), or UNBLOCKED, which a primary
+    demoted answers the commands that were waiting on it (a BLMOVE, say)."""
+    if isinstance(error, redis.exceptions.ReadOnlyError):
+        return True
+    return getattr(error, "status_code", None) == "READONLY" or str(error).startswith("UNBLOCKED ")
 
 
 def replicas_of(connection):
