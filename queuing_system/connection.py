@@ -28,7 +28,14 @@ from redis.retry import Retry
 
 from . import greenlet_io, redis_speedups
 from .console import say, warn
-from .replication import NotReplicated, PlainReplicas, PrimaryOnly, ReplicaError, SentinelReplicas
+from .replication import (
+    NotReplicated,
+    PlainReplicas,
+    PrimaryOnly,
+    ReplicaError,
+    SentinelPrimaryOnly,
+    SentinelReplicas,
+)
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 SENTINEL_SCHEME = "redis+sentinel"
@@ -387,7 +394,7 @@ def primary_class(connection_class):
     if connection_class not in PRIMARY_CLASSES:
         bases = (PrimaryOnly, connection_class)
         if issubclass(connection_class, redis.sentinel.SentinelManagedConnection):
-            bases = (connection_class, PrimaryOnly, redis.Connection)
+            bases = (connection_class, SentinelPrimaryOnly, redis.Connection)
         made = type(f"Primary{connection_class.__name__}", bases, {"__module__": __name__})
         tcp = issubclass(connection_class, redis.Connection)
         if tcp and not issubclass(connection_class, redis.SSLConnection):

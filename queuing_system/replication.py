@@ -71,14 +71,6 @@ class PrimaryOnly:
         self.replicas = replicas
         super().__init__(*args, **kwargs)
 
-    def send_packed_command(self, *args, **kwargs):
-        # redis-py 8.1 connects a dropped connection here by connect_check_health, to the
-        # address it had: a Sentinel's connection then went back to the old primary for
-        # ever. connect() is where a Sentinel's connection asks the Sentinels first.
-        if self._sock is None:
-            self.connect()
-        super().send_packed_command(*args, **kwargs)
-
     def on_connect_check_health(self, *args, **kwargs):  # redis-py's step after each connect
         super().on_connect_check_health(*args, **kwargs)
         if self.replicas is not None:
@@ -92,6 +84,18 @@ class PrimaryOnly:
                 raise
             self.disconnect()
             raise ReplicaError(f"Redis at {where(self)} is a replica: waiting for a primary") from None
+
+
+class SentinelPrimaryOnly(PrimaryOnly):
+    """PrimaryOnly for a redis-py Sentinel's managed connection (before it in the bases)."""
+
+    def send_packed_command(self, *args, **kwargs):
+        # redis-py 8.1 connects a dropped connection here by connect_check_health, to the
+        # address it had: a Sentinel's connection then went back to the old primary for
+        # ever. connect() is where a Sentinel's connection asks the Sentinels first.
+        if self._sock is None:
+            self.connect()
+        super().send_packed_command(*args, **kwargs)
 
     def interrupt(self):
         """Shut this connection's socket from another thread (SentinelReplicas, once the
@@ -158,26 +162,32 @@ class PlainReplicas:
     def __init__(self):
         self.lock = threading.Lock()
         self.seen = []  # (time.monotonic(), replicas listed) of the ROLEs of REMEMBER_FOR
+        self.most = 0  # the most of `seen`...
+        self.recount_at = float("inf")  # ...until its oldest leaves REMEMBER_FOR
         self.next_ask = 0.0  # when to ask ROLE again
         self.refused = False
 
     def needed(self, now=None):
-        if not self.seen:
-            return 0
         now = time.monotonic() if now is None else now
-        with self.lock:
-            self.seen = [(at, count) for at, count in self.seen if now - at < REMEMBER_FOR]
-            return max((count for _, count in self.seen), default=0)
+        if now >= self.recount_at:
+            with self.lock:
+                self.seen = [(at, count) for at, count in self.seen if now - at < REMEMBER_FOR]
+                self.recount()
+        return self.most
+
+    def recount(self):
+        self.most = max((count for _, count in self.seen), default=0)
+        self.recount_at = self.seen[0][0] + REMEMBER_FOR if self.seen else float("inf")
 
     def connected(self, connection):
         pass
 
     def tail(self):
         now = time.monotonic()
-        asks = not self.refused and now >= self.next_ask
-        if not asks and not self.seen:  # no replica lately: the write goes alone
-            return NO_TAIL
         needed = self.needed(now)
+        asks = now >= self.next_ask and not self.refused
+        if not (asks or needed):  # no replica lately: the write goes alone
+            return NO_TAIL
         return Tail((*wait_for(needed), *((("ROLE",),) if asks else ())), needed, asks)
 
     def check(self, tail, replies, connection):
@@ -204,6 +214,7 @@ class PlainReplicas:
         now = time.monotonic()
         with self.lock:
             self.seen.append((now, len(role[2])))
+            self.recount()
             self.next_ask = now + REFRESH_EVERY
 
 
@@ -222,7 +233,7 @@ class SentinelReplicas:
     """The replicas the Sentinels of `sentinel` (redis-py's Sentinel) count as up for
     `service`, and where its primary is, looked at every WATCH_EVERY seconds by a thread of
     this process. Once the primary has moved, our connections to anything else are shut
-    (PrimaryOnly.interrupt): one waiting on a primary frozen or demoted then connects again,
+    (SentinelPrimaryOnly.interrupt): one waiting on a primary frozen or demoted connects again,
     through the Sentinels, instead of waiting for it to wake."""
 
     def __init__(self, sentinel, service):
@@ -299,9 +310,7 @@ def sent(connection, commands):
     replicas_of). A reply error is given as its reply, not raised; the WAIT's shortfall is
     raised (NotReplicated), and a replica's answer (ReplicaError)."""
     replicas = replicas_of(connection)
-    if replicas is None:
-        return round_trip(connection, commands)
-    tail = replicas.tail()
+    tail = NO_TAIL if replicas is None else replicas.tail()
     if not tail.commands:
         return round_trip(connection, commands)
     replies = round_trip(connection, [*commands, *tail.commands])
@@ -315,6 +324,12 @@ def sent(connection, commands):
 
 
 def round_trip(connection, commands):
+    if len(commands) == 1:  # as redis-py sends one (pack_commands copies it into a buffer)
+        connection.send_command(*commands[0])
+        try:
+            return [connection.read_response()]
+        except redis.ResponseError as error:
+            return [error]
     if not commands:
         return []
     connection.send_packed_command(connection.pack_commands(commands))
