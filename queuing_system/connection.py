@@ -394,7 +394,7 @@ def primary_class(connection_class):
     if connection_class not in PRIMARY_CLASSES:
         bases = (PrimaryOnly, connection_class)
         if issubclass(connection_class, redis.sentinel.SentinelManagedConnection):
-            bases = (connection_class, SentinelPrimaryOnly, redis.Connection)
+            bases = (connection_class, SentinelPrimaryOnly, PrimaryOnly, redis.Connection)
         made = type(f"Primary{connection_class.__name__}", bases, {"__module__": __name__})
         tcp = issubclass(connection_class, redis.Connection)
         if tcp and not issubclass(connection_class, redis.SSLConnection):

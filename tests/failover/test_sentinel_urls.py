@@ -3,6 +3,7 @@ Read into the Sentinels, the service and the database; anything else is said in 
 (connection.redis_url, the scripts: tests/resilience/test_fatal_errors.py)."""
 
 import pytest
+import redis
 import redis.asyncio.sentinel
 import redis.sentinel
 
@@ -68,6 +69,9 @@ def test_a_sentinel_url_makes_clients_whose_connections_find_the_primary_through
         assert issubclass(pool.connection_class, PrimaryOnly)
         assert isinstance(pool.connection_kwargs["replicas"], SentinelReplicas)
         assert pool.connection_kwargs["db"] == 2
+        order = pool.connection_class.__mro__
+        assert order.index(PrimaryOnly) < order.index(redis.Connection)  # ours before redis-py's
+        assert pool.make_connection().replicas is pool.connection_kwargs["replicas"]
     assert (
         make_client(url).connection_pool.connection_kwargs["replicas"] is pool.connection_kwargs["replicas"]
     )
