@@ -251,8 +251,8 @@ def send_once(connection, commands, first_key):
     (or which the replicas did not all get) is settled by looking for that key first."""
     transaction = [("WATCH", first_key), ("MULTI",), *(args for args, _ in commands), ("EXEC",)]
 
-    def found():
-        return answer(on_one_connection(connection, [("EXISTS", first_key)])[0])
+    def found():  # a look, not a write: `again`, so that its WAIT covers the batch
+        return answer(on_one_connection(connection, [("EXISTS", first_key)], again=True)[0])
 
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:

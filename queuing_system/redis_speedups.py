@@ -95,17 +95,19 @@ class OwnConnectionClient(redis.Redis):
         callback = self.response_callbacks.get(args[0])
         return response if callback is None else callback(response)
 
-    def acknowledged(self, args):
+    def acknowledged(self, args, again=False):
         """The reply of the command `args`, once the primary's replicas have it (see
-        replication.py): in a request's greenlet sent with the others' commands (the
-        WAIT after them, once), else on this client's connection. Raised if an error."""
+        replication.py; `again`: a try after an earlier one): in a request's greenlet sent
+        with the others' commands (the WAIT after them, once), else on this client's
+        connection. Raised if an error."""
         connection = self.connection
         round_trips = getattr(greenlet.getcurrent(), "round_trips", None)  # see round_trips.py
         if round_trips is not None:
-            response = answer(round_trips.wait(self, connection.pack_command(*args), acknowledged=True))
+            packed = connection.pack_command(*args)
+            response = answer(round_trips.wait(self, packed, acknowledged=True, again=again))
         else:
             with self.single_connection_lock:
-                response = answer(sent(connection, [args])[0])
+                response = answer(sent(connection, [args], again)[0])
         callback = self.response_callbacks.get(args[0])
         return response if callback is None else callback(response)
 

@@ -8,9 +8,9 @@ the primary should have (WAIT does nothing inside a Lua script or MULTI). A writ
 not all hold within WAIT_MS raises NotReplicated, a ConnectionError: the connection is
 dropped, and the write is tried again on the primary found again (through the Sentinels,
 or the URL's name), as after a reply lost with its connection. Each write's retry is made
-safe for that already (a receipt, a step's number, a job found saved), and a `PUBLISH`
-before the WAIT makes the WAIT cover what an earlier try wrote, even a try answered
-without writing anything.
+safe for that already (a receipt, a step's number, a job found saved). A try after an
+earlier one (`again`) may be answered without writing anything: a `PUBLISH` before its
+WAIT makes the WAIT cover what the earlier try wrote, on whatever connection.
 
 Which replicas a primary should have:
 - with a Sentinel URL, those the Sentinels count as up (SentinelReplicas), not merely the
@@ -128,18 +128,25 @@ def replicas_of(connection):
 @dataclass(frozen=True)
 class Tail:
     """What follows a write in its round trip: the commands, the replicas the WAIT asks for
-    (0: no WAIT), and whether a ROLE is asked (PlainReplicas)."""
+    (0: no WAIT), and whether a ROLE is asked (PlainReplicas), last."""
 
     commands: tuple = ()
     needed: int = 0
     asks_role: bool = False
 
+    def acked(self, replies):
+        """The WAIT's reply among the tail's `replies`."""
+        return replies[-2] if self.asks_role else replies[-1]
+
 
 NO_TAIL = Tail()
+PACKED = {}  # {a tail's commands: them packed, as every connection packs them}
 
 
-def wait_for(needed):
-    return (BARRIER, ("WAIT", needed, WAIT_MS)) if needed else ()
+def wait_for(needed, again):
+    if not needed:
+        return ()
+    return (BARRIER, ("WAIT", needed, WAIT_MS)) if again else (("WAIT", needed, WAIT_MS),)
 
 
 def text(value):
@@ -182,13 +189,13 @@ class PlainReplicas:
     def connected(self, connection):
         pass
 
-    def tail(self):
+    def tail(self, again=False):
         now = time.monotonic()
         needed = self.needed(now)
         asks = now >= self.next_ask and not self.refused
         if not (asks or needed):  # no replica lately: the write goes alone
             return NO_TAIL
-        return Tail((*wait_for(needed), *((("ROLE",),) if asks else ())), needed, asks)
+        return Tail((*wait_for(needed, again), *((("ROLE",),) if asks else ())), needed, asks)
 
     def check(self, tail, replies, connection):
         """Raise NotReplicated (or ReplicaError) if the write falls short; False if the
@@ -196,7 +203,7 @@ class PlainReplicas:
         if tail.asks_role:
             self.heard(replies[-1], connection)
         if tail.needed:
-            acked = replies[1]
+            acked = tail.acked(replies)
             if isinstance(acked, Exception) or acked < tail.needed:
                 raise shortfall(connection, acked, tail.needed)
             return True
@@ -258,13 +265,13 @@ class SentinelReplicas:
         with self.lock:
             self.connections.add(connection)
 
-    def tail(self):
+    def tail(self, again=False):
         needed = self.needed()
-        return Tail(wait_for(needed), needed)
+        return Tail(wait_for(needed, again), needed)
 
     def check(self, tail, replies, connection):
         if tail.needed:
-            acked = replies[1]
+            acked = tail.acked(replies)
             if isinstance(acked, Exception) or acked < tail.needed:
                 raise shortfall(connection, acked, tail.needed)
         return True
@@ -304,55 +311,62 @@ class SentinelReplicas:
             connection.interrupt()
 
 
-def sent(connection, commands):
+def sent(connection, commands, again=False):
     """The replies of `commands` (each a tuple of a command's arguments), sent on
     `connection` in one write and followed by a WAIT for its primary's replicas (see
-    replicas_of). A reply error is given as its reply, not raised; the WAIT's shortfall is
-    raised (NotReplicated), and a replica's answer (ReplicaError)."""
+    replicas_of); `again`: they are a try after an earlier one (see the module's doc). A
+    reply error is given as its reply, not raised; the WAIT's shortfall is raised
+    (NotReplicated), and a replica's answer (ReplicaError)."""
     replicas = replicas_of(connection)
-    tail = NO_TAIL if replicas is None else replicas.tail()
+    tail = NO_TAIL if replicas is None else replicas.tail(again)
+    replies = round_trip(connection, commands, tail)
     if not tail.commands:
-        return round_trip(connection, commands)
-    replies = round_trip(connection, [*commands, *tail.commands])
-    answered, count = replies[: len(commands)], len(commands)
+        return replies
+    count = len(commands)
+    answered = replies[:count]
     if any(isinstance(reply, redis.ResponseError) for reply in answered):
         return answered  # refused (NOSCRIPT, EXECABORT...): its error is the answer, not the WAIT's
     while not replicas.check(tail, replies[count:], connection):
-        tail, count = replicas.tail(), 0  # a ROLE sent with it listed replicas: wait for them
-        replies = round_trip(connection, list(tail.commands))
+        tail, count = replicas.tail(again=True), 0  # a ROLE sent with it listed replicas: wait for them
+        replies = round_trip(connection, [], tail)
     return answered
 
 
-def round_trip(connection, commands):
-    if len(commands) == 1:  # as redis-py sends one (pack_commands copies it into a buffer)
-        connection.send_command(*commands[0])
-        try:
-            return [connection.read_response()]
-        except redis.ResponseError as error:
-            return [error]
-    if not commands:
-        return []
-    connection.send_packed_command(connection.pack_commands(commands))
-    replies = []
-    for _ in commands:
-        try:
-            replies.append(connection.read_response())
-        except redis.ResponseError as error:
-            replies.append(error)
-    return replies
+def round_trip(connection, commands, tail=NO_TAIL):
+    """The replies of `commands`, then of `tail`'s, sent in one write."""
+    if not tail.commands:
+        if len(commands) == 1:  # as redis-py sends one (pack_commands copies it into a buffer)
+            connection.send_command(*commands[0])
+            return [reply_or_error(connection)]
+        if not commands:
+            return []
+    packed = connection.pack_commands(commands) if commands else []
+    if tail.commands:
+        if tail.commands not in PACKED:
+            PACKED[tail.commands] = b"".join(connection.pack_commands(tail.commands))
+        packed.append(PACKED[tail.commands])
+    connection.send_packed_command(packed)
+    return [reply_or_error(connection) for _ in range(len(commands) + len(tail.commands))]
 
 
-def on_one_connection(client, commands):
+def reply_or_error(connection):
+    try:
+        return connection.read_response()
+    except redis.ResponseError as error:
+        return error
+
+
+def on_one_connection(client, commands, again=False):
     """sent() on a connection of redis-py `client`'s pool (or its own, for a
     single-connection client), given back after; a connection that failed is dropped."""
     own = client.connection
     if own is not None:
         with client.single_connection_lock:
-            return sent(own, commands)
+            return sent(own, commands, again)
     pool = client.connection_pool
     connection = pool.get_connection()
     try:
-        return sent(connection, commands)
+        return sent(connection, commands, again)
     except BaseException:
         connection.disconnect()
         raise
@@ -360,14 +374,14 @@ def on_one_connection(client, commands):
         pool.release(connection)
 
 
-def acknowledged_command(client, *command):
+def acknowledged_command(client, *command, again=False):
     """`client.execute_command(*command)`'s reply, once the primary's replicas have it: on
     one of its connections, the WAIT after it (on_one_connection). A client whose
     connections are not ours (fakeredis, a test's stand-in) waits for no replica."""
     pool = getattr(client, "connection_pool", None)
     if pool is None or not issubclass(pool.connection_class, PrimaryOnly):
         return client.execute_command(*command)
-    return answer(on_one_connection(client, [command])[0])
+    return answer(on_one_connection(client, [command], again)[0])
 
 
 def answer(reply):

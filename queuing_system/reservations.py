@@ -73,10 +73,12 @@ def take_one(db, stock_key, initial):
     keys = [stock_key, RECEIPT_KEY.format(token=token_hex(8))]
     deadline = greenlet_io.wall_deadline()  # None outside a request
 
+    tries = []
+
     def reserve():
-        return acknowledged(
-            RESERVE_ONE, db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"]
-        )
+        tries.append(1)  # a try after the first may be answered by the receipt, writing nothing
+        deadline_arg = 0 if deadline is None else f"{deadline:.6f}"
+        return acknowledged(RESERVE_ONE, db, keys, [initial, RECEIPT_TTL, deadline_arg], again=len(tries) > 1)
 
     try:
         answer = until_answered(reserve)
@@ -96,7 +98,7 @@ def settle(db, receipt_key, deadline):
     greenlet_io.extend_deadline(SETTLE_WITHIN)
     greenlet_io.sleep(max(deadline - time.time(), 0))
     try:  # found, and on the replicas: a receipt a failover would lose confirms nothing
-        kept = until_answered(lambda: send_acknowledged(db, ("GET", receipt_key)))
+        kept = until_answered(lambda: send_acknowledged(db, ("GET", receipt_key), again=True))
     except RETRYABLE:
         return None
     return None if kept is None else int(kept)
@@ -107,24 +109,30 @@ def take_seat(connection, seats_key, enabled_key, job_id):
     once per job, turning `enabled_key` to "0" as the last one goes. Returns the seats
     left, or -1 if there was none to take."""
     keys = [seats_key, enabled_key, SEAT_RECEIPT_KEY.format(job_id=job_id)]
+    tries = []
+
+    def take():
+        tries.append(1)
+        return acknowledged(TAKE_SEAT, connection, keys, [SEAT_RECEIPT_TTL], again=len(tries) > 1)
+
     # Waited for as the worker's steps wait for Redis (the job's own timeout bounds it):
     # given up on, a seat taken with its reply lost would be a job failed with its seat.
-    return until_answered(lambda: acknowledged(TAKE_SEAT, connection, keys, [SEAT_RECEIPT_TTL]), within=None)
+    return until_answered(take, within=None)
 
 
-def acknowledged(script, client, keys, args):
+def acknowledged(script, client, keys, args, again=False):
     """`script(client, keys, args)`'s answer (a LuaScript's), once the primary's replicas
     have what it wrote (replication.py): a reservation a failover would lose is not
-    confirmed, but tried again (its receipt makes that safe)."""
+    confirmed, but tried again (its receipt makes that safe; `again`: this is such a try)."""
     command = ("EVALSHA", script.sha, len(keys), *keys, *args)
     try:
-        return send_acknowledged(client, command)
+        return send_acknowledged(client, command, again)
     except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
         client.script_load(script.text)
-        return send_acknowledged(client, command)
+        return send_acknowledged(client, command, again)
 
 
-def send_acknowledged(client, command):
+def send_acknowledged(client, command, again=False):
     if isinstance(client, OwnConnectionClient) and client.connection is not None:
-        return client.acknowledged(command)
-    return acknowledged_command(client, *command)
+        return client.acknowledged(command, again)
+    return acknowledged_command(client, *command, again=again)

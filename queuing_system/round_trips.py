@@ -50,11 +50,12 @@ class Answering(greenlet.greenlet):
 class Waiting:
     """A request's command, waiting for its turn and its reply."""
 
-    __slots__ = ("answering", "client", "command", "acknowledged", "deadline", "answered", "sent")
+    __slots__ = ("answering", "client", "command", "acknowledged", "again", "deadline", "answered", "sent")
 
-    def __init__(self, answering, client, command, acknowledged=False):
+    def __init__(self, answering, client, command, acknowledged=False, again=False):
         self.answering, self.client, self.command = answering, client, command
         self.acknowledged = acknowledged  # answered once the replicas have it (replication.py)
+        self.again = again  # a try after an earlier one
         self.deadline = answering.deadline
         self.answered = False
         self.sent = 0  # times it went out
@@ -124,16 +125,17 @@ class RoundTrips:
         finally:
             self.parked.pop(answering, None)
 
-    def wait(self, client, command, acknowledged=False):
+    def wait(self, client, command, acknowledged=False, again=False):
         """The reply to the packed `command` on `client`'s connection (an
         OwnConnectionClient), sent with the others' this turn of the loop: the reply, or an
         exception to raise (a ResponseError; a TimeoutError past the request's deadline;
         a ConnectionError where the connection kept dropping; NotReplicated where the
-        command is `acknowledged` only once the replicas have it, and they did not)."""
+        command is `acknowledged` only once the replicas have it, and they did not;
+        `again`: it is a try after an earlier one, see replication.py)."""
         answering = greenlet.getcurrent()
         if answering.deadline is not None and time.monotonic() >= answering.deadline:
             return too_late()  # never sent: it cannot be done for a client told 503
-        self.waiting.append(Waiting(answering, client, command, acknowledged))
+        self.waiting.append(Waiting(answering, client, command, acknowledged, again))
         if not self.sending and len(self.waiting) == 1:
             self.loop.call_soon(self.send)
         if answering.deadline is not None:
@@ -189,7 +191,7 @@ class RoundTrips:
         commands = [one.command for one in each]
         acknowledged = any(one.acknowledged for one in each)
         replicas = replicas_of(client.connection) if acknowledged and client.connection else None
-        tail = NO_TAIL if replicas is None else replicas.tail()
+        tail = NO_TAIL if replicas is None else replicas.tail(any(one.again for one in each))
         replies = self.send_all(client, commands + self.packed(client, tail))
         count = len(commands)
         if all(isinstance(reply, redis.ResponseError) for reply in replies[:count]):
@@ -201,7 +203,7 @@ class RoundTrips:
                 elif replicas.check(tail, replies[count:], client.connection):
                     break
                 else:  # a ROLE sent with them listed replicas: wait for those too
-                    tail = replicas.tail()
+                    tail = replicas.tail(again=True)
                     replies = replies[:count] + self.send_all(client, self.packed(client, tail))
                     continue
             except (redis.ConnectionError, redis.ResponseError) as error:  # NotReplicated, ReplicaError

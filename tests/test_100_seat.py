@@ -102,10 +102,10 @@ def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, db
 def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
     real = jobs_module.on_one_connection
 
-    def cannot_save(client, commands):
+    def cannot_save(client, commands, again=False):
         if commands[0][0] == "WATCH":  # every try of the batch
             raise redis.ConnectionError("Connection refused")
-        return real(client, commands)
+        return real(client, commands, again)
 
     monkeypatch.setattr(jobs_module, "on_one_connection", cannot_save)
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_FAILED

@@ -125,8 +125,8 @@ def test_a_batch_sent_again_after_a_dropped_connection_is_saved_once(redis_binar
     sends = []
     real = jobs.on_one_connection
 
-    def drop_the_first_reply(client, commands):
-        result = real(client, commands)
+    def drop_the_first_reply(client, commands, again=False):
+        result = real(client, commands, again)
         if commands[0][0] == "WATCH":  # the batch's transaction
             sends.append(1)
             if len(sends) == 1:

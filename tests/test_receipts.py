@@ -28,8 +28,8 @@ def test_a_batch_saved_before_its_reply_was_lost_is_queued_once(monkeypatch):
     """Redis applies the first transaction, then the connection drops before its reply."""
     real, dropped = jobs_module.on_one_connection, []
 
-    def drops_the_first_reply(client, commands):
-        replies = real(client, commands)
+    def drops_the_first_reply(client, commands, again=False):
+        replies = real(client, commands, again)
         if commands[0][0] == "WATCH" and not dropped:
             dropped.append(commands)
             raise redis.ConnectionError("Connection closed by server.")

@@ -39,6 +39,7 @@ class StepConnection:
     def __init__(self, pool):
         self.pool = pool
         self.connection = pool.get_connection()
+        self.again = False  # the last command failed: the next may be it, sent again
 
     def execute_command(self, *args):
         connection = self.connection
@@ -48,7 +49,10 @@ class StepConnection:
             # trip: a step they lack raises NotReplicated, and is sent again as if its reply
             # was lost (answered from the step marker, if done), so that no job's outcome is
             # told, nor the next job run, before a failover would keep them.
-            return answer(sent(connection, [args])[0])
+            self.again, again = True, self.again
+            reply = answer(sent(connection, [args], again)[0])
+            self.again = False
+            return reply
 
         return connection.retry.call_with_retry(round_trip, lambda error: connection.disconnect())
 
