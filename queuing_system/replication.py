@@ -345,7 +345,7 @@ def round_trip(connection, commands, tail=NO_TAIL):
         if tail.commands not in PACKED:
             PACKED[tail.commands] = b"".join(connection.pack_commands(tail.commands))
         packed.append(PACKED[tail.commands])
-    connection.send_packed_command(packed)
+    connection.send_packed_command([b"".join(packed)])  # one write: a part each is a system call each
     return [reply_or_error(connection) for _ in range(len(commands) + len(tail.commands))]
 
 
