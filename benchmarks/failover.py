@@ -30,18 +30,18 @@ from pathlib import Path
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.sentinel_set import SentinelSet, wait_until
+from queuing_system.grader.expected import BLACKLISTED, TASK8_DATA
+from queuing_system.grader.redis_server import free_port
+from queuing_system.worker.layout import QueueKeys
 
-from benchmarks.sentinel_set import wait_until  # noqa: E402
-from queuing_system.grader.expected import BLACKLISTED, TASK8_DATA  # noqa: E402
-from queuing_system.grader.redis_server import free_port  # noqa: E402
-from queuing_system.worker.layout import QueueKeys  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FAULTS = ("failover", "kill", "stop")
 WARM_UP = 2.0  # seconds of load before the fault
 AFTER = 3.0  # seconds of load once every process served again
 RESUME_WITHIN = 30.0  # seconds: a process not serving by then has not come back
-RUN_WITHIN = 90.0  # seconds a creator run may take, fault included
+RUN_WITHIN = 60.0  # seconds a creator run may take, fault included
 QUIET_WITHIN = 60.0  # seconds for the jobs and seat jobs left to end once the load stops
 STOCK = {1: 4, 2: 10, 3: 2, 4: 5}  # 9_stock.py's items: their initial quantity
 SEATS = 50
@@ -158,9 +158,9 @@ class Run:
 class Creators(threading.Thread):
     """Creator runs one after another (`command`), until stop()."""
 
-    def __init__(self, command, env):
+    def __init__(self, command, env, cwd=ROOT):
         super().__init__(name="creators", daemon=True)
-        self.command, self.env = command, env
+        self.command, self.env, self.cwd = command, env, cwd
         self.runs = []
         self.stopping = threading.Event()
         self.current = None
@@ -168,7 +168,7 @@ class Creators(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             started = time.monotonic()
-            self.current = Streamed(self.command, self.env)
+            self.current = Streamed(self.command, self.env, self.cwd)
             code = self.current.wait(RUN_WITHIN)
             if code is None:
                 code = self.current.stop()
@@ -210,7 +210,8 @@ class Figures:
     fault: str
     runs: int = 0  # creator runs that created their jobs
     acknowledged: int = 0  # jobs whose `created` line was printed
-    lost: int = 0  # of those, never heard ended (or heard lost)
+    lost: int = 0  # of those, not ended in Redis at the end (or heard lost)
+    unheard: int = 0  # of those, whose end their creator never heard
     ids_twice: int = 0  # ids printed for two jobs
     ran_twice: int = 0  # job runs beyond one per job (the processor's lines)
     runs_failed: list = field(default_factory=list)  # creator runs that did not end well
@@ -250,7 +251,8 @@ def count_jobs(figures, runs, sent_lines, expected_sends):
         seen_ids.update(created)
         unheard = [job for job in created if job not in outcomes]
         lost = [job for job in created if any(word in outcomes.get(job, "") for word in LOST_WORDS)]
-        figures.lost += len(unheard) + len(lost)
+        figures.unheard += len(unheard)
+        figures.lost += len(lost)
         if run.code != 0 or unheard:
             figures.runs_failed.append(f"exit {run.code}, {len(unheard)} outcomes unheard")
     figures.ids_twice += sum(count - 1 for count in seen_ids.values() if count > 1)
@@ -261,19 +263,69 @@ def count_jobs(figures, runs, sent_lines, expected_sends):
     return seen_ids
 
 
-class Ours:
+class System:
+    """What a trial runs of one queue system: its processes, its creators' runs, and how
+    to read what they did."""
+
+    name = ""
+    processor = "processor"  # the process whose lines are the jobs run
+
+    def __init__(self, url):
+        self.url = url
+        self.processes = {}
+
+    def expected_sends(self):
+        return Counter((phone, message) for phone, message in TASK8_DATA if phone not in BLACKLISTED)
+
+    def shoppers(self):
+        return []
+
+    def seat_lines(self):
+        return []
+
+    def count_goods(self, figures, client, shoppers):
+        pass
+
+    def stop(self):
+        codes = {name: process.stop() for name, process in self.processes.items()}
+        return {name: code for name, code in codes.items() if code != 0}
+
+    def sent_lines(self):
+        lines = [
+            line
+            for name, process in self.processes.items()
+            if name.startswith(self.processor)
+            for _, line in process.lines
+        ]
+        return [m.groups() for line in lines if (m := SENT.match(line))]
+
+    def resumed(self, promoted, creators, shoppers):
+        """Seconds after the promotion its creators and processor first served."""
+        runs = creators.runs + ([Run(creators.current.lines, None, 0)] if creators.current else [])
+        sent = [
+            m
+            for name, process in self.processes.items()
+            if name.startswith(self.processor)
+            for m, line in process.lines
+            if SENT.match(line)
+        ]
+        return {
+            "creators": first_after(
+                [m for run in runs for m, line in run.lines if CREATED.match(line)], promoted
+            ),
+            "processor": first_after(sent, promoted),
+        }
+
+
+class Ours(System):
     """This repository's scripts: 7_job_creator.py runs, 7_job_processor.py, 9_stock.py
     and 100_seat.py, all on the Sentinel URL."""
 
     name = "ours"
 
     def __init__(self, url):
-        self.url = url
+        super().__init__(url)
         self.stock_port, self.seat_port = free_port(), free_port()
-        self.processes = {}
-
-    def expected_sends(self):
-        return Counter((phone, message) for phone, message in TASK8_DATA if phone not in BLACKLISTED)
 
     def start(self):
         env = env_for(self.url)
@@ -306,14 +358,6 @@ class Ours:
             Shopper(self.seat_base, ["/reserve_seat"], SEAT_EVERY),
         ]
 
-    def stop(self):
-        codes = {name: process.stop() for name, process in self.processes.items()}
-        return {name: code for name, code in codes.items() if code != 0}
-
-    def sent_lines(self):
-        lines = self.processes["processor"].lines
-        return [m.groups() for _, line in lines if (m := SENT.match(line))]
-
     def seat_lines(self):
         return [
             (moment, m.group(1), m.group(2))
@@ -328,6 +372,10 @@ class Ours:
             if client.llen(keys.queue) or client.llen(keys.intermediate) or client.zcard(keys.started):
                 return False
         return True
+
+    def ended_ids(self, client):
+        keys = QueueKeys("push_notification_code_2")
+        return {text(each) for key in (keys.finished, keys.failed) for each in client.zrange(key, 0, -1)}
 
     def count_goods(self, figures, client, shoppers):
         """Stock and seats: confirmed against what Redis holds now."""
@@ -363,23 +411,18 @@ class Ours:
     def resumed(self, promoted, creators, shoppers):
         """Seconds after the promotion each process first served."""
         stock_shopper, seat_shopper = shoppers
-        created = [
-            moment
-            for run in creators.runs + [Run(creators.current.lines, None, 0)]
-            for moment, line in run.lines
-            if CREATED.match(line)
-        ]
         return {
-            "creators": first_after(created, promoted),
-            "processor": first_after(
-                [m for m, line in self.processes["processor"].lines if SENT.match(line)], promoted
-            ),
+            **super().resumed(promoted, creators, shoppers),
             "stock": first_after([m for m, _, status, _ in stock_shopper.answers if status == 200], promoted),
             "seat app": first_after(
                 [m for m, _, status, _ in seat_shopper.answers if status == 200], promoted
             ),
             "seat worker": first_after([m for m, _, _ in self.seat_lines()], promoted),
         }
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def inject(servers, fault):
@@ -396,25 +439,30 @@ def inject(servers, fault):
     return old, new, promoted
 
 
-def trial(servers, system, fault):
-    """One trial of `system` (Ours, or a peer of failover_peers.py) under `fault`."""
+def trial(servers, systems, fault):
+    """One trial of `systems` (Ours, and the peers of failover_peers.py), side by side on
+    the set, under `fault`: each one's Figures."""
     client = redis.Redis.from_url(servers.plain_url(), socket_timeout=5)
     client.flushall()
     client.execute_command("WAIT", len(servers.nodes) - 1, 5000)
-    figures = Figures(system.name, fault)
-    system.start()
-    loads = [system.creators(), *system.shoppers()]
-    system.last_shoppers = loads[1:]
+    figures = {system.name: Figures(system.name, fault) for system in systems}
+    loads = {}
     try:
-        for load in loads:
-            load.start()
+        for system in systems:
+            system.start()
+        for system in systems:
+            loads[system.name] = [system.creators(), *system.shoppers()]
+            for load in loads[system.name]:
+                load.start()
         time.sleep(WARM_UP)
         _, new, promoted = inject(servers, fault)
-        resumed = {}
+        resumed = {system.name: {} for system in systems}
 
         def everyone_served():
-            resumed.update(system.resumed(promoted, loads[0], loads[1:]))
-            return all(value is not None for value in resumed.values())
+            for system in systems:
+                creators, *shoppers = loads[system.name]
+                resumed[system.name].update(system.resumed(promoted, creators, shoppers))
+            return all(value is not None for each in resumed.values() for value in each.values())
 
         try:
             wait_until(everyone_served, RESUME_WITHIN, "every process serving again")
@@ -422,23 +470,33 @@ def trial(servers, system, fault):
             pass
         time.sleep(AFTER)
     finally:
-        for load in loads:
-            load.stop()
+        for each in loads.values():
+            for load in each:
+                load.stop()
     client = redis.Redis.from_url(servers.plain_url(new), socket_timeout=5)
+    for system in systems:
+        figures[system.name].resumed = resumed[system.name]
+        count(figures[system.name], system, client, loads[system.name])
+    return [figures[system.name] for system in systems]
+
+
+def count(figures, system, client, loads):
+    """Fill `figures` with what `system` did in the trial, once its jobs have ended."""
     try:
         wait_until(lambda: system.quiet(client), QUIET_WITHIN, "every job ended")
     except TimeoutError:
         figures.notes.append("jobs still queued or running at the end")
-    figures.resumed = resumed
-    figures.resume = None if None in resumed.values() else max(resumed.values())
-    seen = count_jobs(figures, loads[0].runs, system.sent_lines(), system.expected_sends())
+    resumed = figures.resumed.values()
+    figures.resume = None if None in resumed else max(resumed)
+    creators, *shoppers = loads
+    seen = count_jobs(figures, creators.runs, system.sent_lines(), system.expected_sends())
+    figures.lost += len(set(seen) - system.ended_ids(client))
     seat_ids = Counter(job for _, job, _ in system.seat_lines())
     figures.ids_twice += sum(count - 1 for count in seat_ids.values() if count > 1)
     figures.ids_twice += len(set(seen) & set(seat_ids))
-    system.count_goods(figures, client, loads[1:])
+    system.count_goods(figures, client, shoppers)
     for name, code in system.stop().items():
         figures.notes.append(f"{name} exited {code}")
-    return figures
 
 
 def describe(figures):
@@ -448,7 +506,8 @@ def describe(figures):
     )
     return (
         f"{figures.system} {figures.fault}: {figures.acknowledged} acknowledged in {figures.runs} runs, "
-        f"lost {figures.lost}, ids twice {figures.ids_twice}, ran twice {figures.ran_twice}, "
+        f"lost {figures.lost}, unheard {figures.unheard}, ids twice {figures.ids_twice}, "
+        f"ran twice {figures.ran_twice}, "
         f"oversold {figures.oversold}, missing {figures.missing}, told failed {figures.told_failed}; "
         f"resumed {resumed}"
         + (
@@ -463,3 +522,112 @@ def spread(values, unit=""):
     if not values:
         return "-"
     return f"{statistics.median(values):g}{unit} ({min(values):g}-{max(values):g})"
+
+
+def bench_failover(trials, faults, peers, jobs, rounds):
+    """`bench.py failover`: the replication wait's cost, then `trials` trials of each fault
+    for ours and `peers`, side by side; a table of medians and spreads."""
+    from benchmarks.failover_peers import PEERS  # noqa: PLC0415 - it imports this module
+
+    replication_cost(jobs, rounds)
+    kinds = [Ours] + [PEERS[name] for name in peers if getattr(PEERS[name], "available", lambda: True)()]
+    skipped = [name for name in peers if PEERS[name] not in kinds]
+    if skipped:
+        print(f"  failover  skipped {', '.join(skipped)}: node or its packages missing (benchmarks/node)")
+    results = {}  # (fault, system): [Figures]
+    with SentinelSet() as servers:
+        bound = servers.down_after_ms / 1000 + 5
+        print(f"  failover  down-after {servers.down_after_ms} ms; serving again asked within {bound:g} s")
+        for fault in faults:
+            for number in range(trials):
+                servers.settle()
+                for figures in trial(servers, [kind(servers.url) for kind in kinds], fault):
+                    results.setdefault((fault, figures.system), []).append(figures)
+                    print(f"  {number + 1:>3} {describe(figures)}", flush=True)
+    print()
+    print_table(results, bound)
+
+
+FAULT_NAMES = {"failover": "SENTINEL FAILOVER", "kill": "SIGKILL", "stop": "SIGSTOP, SIGCONT"}
+
+
+def print_table(results, bound):
+    """For each fault, the systems side by side: per trial, its median and range; in all,
+    the sum over the trials with the median and range."""
+    systems = list(dict.fromkeys(system for _, system in results))
+    for fault in dict.fromkeys(fault for fault, _ in results):
+        runs = {system: results.get((fault, system), []) for system in systems}
+        trials = "/".join(str(len(each)) for each in runs.values())
+        print(
+            f"  {FAULT_NAMES.get(fault, fault)} ({trials} trials)".ljust(36)
+            + "".join(f"{s:>22}" for s in systems)
+        )
+        rows = [
+            ("jobs acknowledged per trial", lambda each: spread([f.acknowledged for f in each])),
+            ("acknowledged jobs lost", lambda each: in_all([f.lost for f in each])),
+            ("outcomes never heard", lambda each: in_all([f.unheard for f in each])),
+            ("ids handed out twice", lambda each: in_all([f.ids_twice for f in each])),
+            ("jobs run twice", lambda each: in_all([f.ran_twice for f in each])),
+            ("seconds to serve again", resume_cell),
+            (
+                f"trials all good (<= {bound:g} s)",
+                lambda each: f"{sum(f.ok(bound) for f in each)}/{len(each)}",
+            ),
+        ]
+        for label, cell in rows:
+            print(
+                f"    {label:<32}" + "".join(f"{cell(each) if each else '-':>22}" for each in runs.values())
+            )
+    goods = [each for (_, system), runs in results.items() if system == "ours" for each in runs]
+    if goods:
+        print(
+            f"  ours' stock and seats over {len(goods)} trials: oversold {sum(f.oversold for f in goods)}, "
+            f"missing {sum(f.missing for f in goods)}; seats taken by reservations answered "
+            f"'Reservation failed' {sum(f.told_failed for f in goods)}"
+        )
+
+
+def in_all(values):
+    """The sum of a figure over the trials, with its median and range per trial."""
+    return f"{sum(values)}: {spread(values)}" if any(values) else "0"
+
+
+def resume_cell(runs):
+    resumes = [round(f.resume, 1) for f in runs if f.resume is not None]
+    never = len(runs) - len(resumes)
+    return (spread(resumes) if resumes else "") + (f" +{never} never" if never else "")
+
+
+def replication_cost(jobs, rounds):
+    """Ours end to end (bench.py's e2e: `jobs` jobs through 7_job_processor.py, every outcome
+    heard) on one Redis, and on the Sentinel set's primary with its two replicas (every
+    write waited for), taking turns for `rounds` rounds; jobs/s and CPU per job, the
+    replicas' included."""
+    import bench  # noqa: PLC0415 - benchmarks/bench.py, which dispatches here
+
+    from queuing_system.grader.redis_server import RedisServer  # noqa: PLC0415
+
+    figures = {"no replica": [], "2 replicas": []}
+    with RedisServer() as plain, SentinelSet() as servers:
+        for _ in range(rounds):
+            for name, url in (("no replica", plain.url), ("2 replicas", servers.url)):
+                primary = plain if url == plain.url else servers.primary()
+                client = redis.Redis(port=primary.port)
+                client.flushall()
+                others = (
+                    [node.process.pid for node in servers.nodes if node is not primary]
+                    if url != plain.url
+                    else []
+                )
+                before = sum(map(bench.cpu_seconds, others))
+                run = bench.ours_end_to_end(client, url, bench.notifications(jobs))
+                replicas = 1e6 * (sum(map(bench.cpu_seconds, others)) - before) / jobs
+                figures[name].append(jobs / run.heard)
+                line = f"{jobs / run.heard:7,.0f} jobs/s; {run.cpu_line()}, replicas {replicas:.0f} us"
+                print(f"  wait      {name:<10} {line}", flush=True)
+    ratio = statistics.median(figures["2 replicas"]) / statistics.median(figures["no replica"])
+    print(
+        f"  wait      end to end: 2 replicas {spread([round(v) for v in figures['2 replicas']], ' jobs/s')}, "
+        f"none {spread([round(v) for v in figures['no replica']], ' jobs/s')}: {ratio:.2f}x",
+        flush=True,
+    )

@@ -21,10 +21,10 @@ SERVING_AGAIN_WITHIN = 5.0  # seconds after down-after-milliseconds, as SPEC.md 
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_failover_loses_no_acknowledged_job_runs_none_twice_and_sells_nothing_twice(sentinels, fault):
-    figures = trial(sentinels, Ours(sentinels.url), fault)
+    [figures] = trial(sentinels, [Ours(sentinels.url)], fault)
     said = describe(figures)
     assert figures.runs >= 2 and figures.acknowledged >= 22, said  # a stream, across the fault
-    assert (figures.lost, figures.ids_twice, figures.ran_twice) == (0, 0, 0), said
+    assert (figures.lost, figures.unheard, figures.ids_twice, figures.ran_twice) == (0, 0, 0, 0), said
     assert figures.runs_failed == [], said
     assert (figures.oversold, figures.missing) == (0, 0), said
     bound = sentinels.down_after_ms / 1000 + SERVING_AGAIN_WITHIN
