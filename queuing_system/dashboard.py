@@ -9,7 +9,7 @@ refreshed every few seconds. Set up here for our jobs, whose JSON payloads it re
 when told (its `-j`), and served by the apps' server on 127.0.0.1: it can delete and
 requeue jobs, so it is not for every network. It answers only requests for its own Host
 (DASHBOARD_HOSTS adds names), changes nothing but by POST, and answers errors in JSON.
-PORT changes the port, REDIS_URL the Redis.
+PORT changes the port, REDIS_URL the Redis (a Sentinel URL too).
 """
 
 import json
@@ -21,7 +21,7 @@ from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
 from werkzeug.exceptions import HTTPException
 
-from .connection import configured_url
+from .connection import configured_url, make_jobs_client
 from .console import warn
 from .shutdown import EXIT_FAILED, run
 from .web import address, answer_503_while_redis_is_away, serve
@@ -42,6 +42,10 @@ def create_app(url=None):
     app.config["RQ_DASHBOARD_REDIS_URL"] = url or configured_url()
     rq_dashboard.web.config.serializer = JSONSerializer  # what its `-j` sets
     rq_dashboard.web.setup_rq_connection(app)
+    # Its Redis by our factory, as every script's: a Sentinel URL's primary followed through
+    # a failover, a replica's READONLY dropped (rq-dashboard reads the same URL with
+    # redis-sentinel-url, and keeps a client it never moves off a demoted primary).
+    app.redis_conn = make_jobs_client(app.config["RQ_DASHBOARD_REDIS_URL"][0])
     app.register_blueprint(rq_dashboard.blueprint)
     app.before_request(refuse_other_sites)
     answer_errors_in_json(app)

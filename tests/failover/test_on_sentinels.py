@@ -3,6 +3,7 @@ the spec's lines as on a plain URL. (Before Sentinel URLs were read, each exited
 
 import pytest
 import redis
+import redis.sentinel
 
 from queuing_system.grader.expected import (
     ADVANCED_OP_FIRST_RUN,
@@ -66,3 +67,12 @@ def test_jobs_and_apps_on_a_sentinel_url_print_the_spec_lines_and_write_the_prim
         assert client.get("item.2") == "9", node.name
         assert client.hget("rq:job:11", "status") in ("finished", "failed"), node.name
     assert primary.role() == "master"
+
+
+def test_the_dashboard_reads_the_primary_through_the_sentinels(sentinels, sentinel_url):
+    dashboard = pytest.importorskip("queuing_system.dashboard")
+    redis.Redis.from_url(sentinels.plain_url()).rpush("rq:queues", "rq:queue:push_notification_code_2")
+    app = dashboard.create_app(sentinel_url)
+    pool = app.redis_conn.connection_pool
+    assert isinstance(pool, redis.sentinel.SentinelConnectionPool)
+    assert app.redis_conn.ping() and pool.master_address == ("127.0.0.1", sentinels.primary().port)
