@@ -63,9 +63,9 @@ def where(connection):
 
 
 class PrimaryOnly:
-    """Mixed into our redis-py connection classes (connection.make_client): a READONLY reply
-    drops the connection and raises ReplicaError, and the connection knows the `replicas`
-    (a PlainReplicas or SentinelReplicas) its writes wait for."""
+    """Mixed into our redis-py connection classes (connection.make_client): a replica's
+    answer (said_replica) drops the connection and raises ReplicaError, and the connection
+    knows the `replicas` (a PlainReplicas or SentinelReplicas) its writes wait for."""
 
     def __init__(self, *args, replicas=None, **kwargs):
         self.replicas = replicas
@@ -161,12 +161,26 @@ def shortfall(connection, acked, needed):
     )
 
 
+POLICIES = weakref.WeakSet()  # every PlainReplicas and SentinelReplicas of this process
+
+
+def after_fork_in_child():
+    """A forked child (a processor's worker, an app's server process) starts with every
+    policy's lock free: one held by a thread of the parent at the fork would stay held."""
+    for policy in list(POLICIES):
+        policy.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=after_fork_in_child)
+
+
 class PlainReplicas:
     """The replicas of a plain URL's primary, as its ROLE lists them, asked with a write at
     most every REFRESH_EVERY seconds: the most seen over the last REMEMBER_FOR seconds. A
     Redis that refuses ROLE (an ACL, a managed service) has its writes wait for nothing."""
 
     def __init__(self):
+        POLICIES.add(self)
         self.lock = threading.Lock()
         self.seen = []  # (time.monotonic(), replicas listed) of the ROLEs of REMEMBER_FOR
         self.most = 0  # the most of `seen`...
@@ -244,6 +258,7 @@ class SentinelReplicas:
     through the Sentinels, instead of waiting for it to wake."""
 
     def __init__(self, sentinel, service):
+        POLICIES.add(self)
         self.sentinel = sentinel
         self.service = service
         self.lock = threading.Lock()
