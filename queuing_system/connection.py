@@ -355,8 +355,7 @@ def sentinel_client(where, settings):
         db=where.db,
         username=where.username,
         password=where.password,
-        socket_connect_timeout=CONNECT_WITHIN,
-        **settings,
+        **{"socket_connect_timeout": CONNECT_WITHIN, **settings},  # a caller's own wins
     )
 
 

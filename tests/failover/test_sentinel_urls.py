@@ -76,3 +76,5 @@ def test_a_sentinel_url_makes_clients_whose_connections_find_the_primary_through
         make_client(url).connection_pool.connection_kwargs["replicas"] is pool.connection_kwargs["replicas"]
     )
     assert isinstance(make_async_client(url).connection_pool, redis.asyncio.sentinel.SentinelConnectionPool)
+    graders = make_client(url, decode_responses=False, socket_timeout=5, socket_connect_timeout=3)
+    assert graders.connection_pool.connection_kwargs["socket_connect_timeout"] == 3
