@@ -133,6 +133,7 @@ class Tail:
     commands: tuple = ()
     needed: int = 0
     asks_role: bool = False
+    primary: tuple | None = None  # (host, port) the count is of, where the Sentinels say
 
     def acked(self, replies):
         """The WAIT's reply among the tail's `replies`."""
@@ -262,18 +263,18 @@ class SentinelReplicas:
         self.sentinel = sentinel
         self.service = service
         self.lock = threading.Lock()
-        self.count = None  # until a first look
-        self.master = None  # (host, port)
+        self.view = None  # ((host, port) of the primary, replicas that count), once looked
         self.connections = weakref.WeakSet()
         self.pid = None  # the process whose thread looks (a forked child starts its own)
 
-    def needed(self):
+    def current(self):
+        """(the primary, its replicas that count), as the Sentinels said last."""
         self.watch()
-        if self.count is None:
+        if self.view is None:
             self.look()
-            if self.count is None:  # not one Sentinel answered: no write can count as done
-                raise NotReplicated(f"No Sentinel told which replicas {self.service!r} has")
-        return self.count
+            if self.view is None:  # not one Sentinel answered: no write can count as done
+                raise NotReplicated(f"No Sentinel told where {self.service!r} is")
+        return self.view
 
     def connected(self, connection):
         self.watch()
@@ -281,10 +282,18 @@ class SentinelReplicas:
             self.connections.add(connection)
 
     def tail(self, again=False):
-        needed = self.needed()
-        return Tail(wait_for(needed, again), needed)
+        primary, needed = self.current()
+        return Tail(wait_for(needed, again), needed, primary=primary)
 
     def check(self, tail, replies, connection):
+        """Raise NotReplicated if the write falls short, or went to another server than
+        the primary the count is of: in a failover, the old primary's replicas can answer
+        its WAIT (a replica being moved to the new one, the new one itself just before)
+        for a write the new primary lacks."""
+        if (connection.host, int(connection.port)) != tail.primary:
+            connection.disconnect()
+            host, port = tail.primary
+            raise NotReplicated(f"Redis at {where(connection)} is no longer the primary ({host}:{port} is)")
         if tail.needed:
             acked = tail.acked(replies)
             if isinstance(acked, Exception) or acked < tail.needed:
@@ -318,10 +327,10 @@ class SentinelReplicas:
             replicas = self.sentinel.sentinels[0].sentinel_slaves(self.service)  # the one that answered
         except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
             return
-        count = sum(counted(state) for state in replicas)
+        primary = (text(master[0]), int(master[1]))
         with self.lock:
-            self.master, self.count = (text(master[0]), int(master[1])), count
-            stale = [each for each in self.connections if (each.host, int(each.port)) != self.master]
+            self.view = (primary, sum(counted(state) for state in replicas))
+            stale = [each for each in self.connections if (each.host, int(each.port)) != primary]
         for connection in stale:
             connection.interrupt()
 
