@@ -78,6 +78,9 @@ def create_app(db=None, jobs=None):
                     failure_ttl=qs.FAILURE_TTL,
                     pipeline=pipeline,
                 )
+        except qs.MaybeSaved:  # sent, its answer lost: if saved, it runs and its end is printed
+            listener.watch([job_id])
+            return {"status": "Reservation in process"}
         except redis.RedisError:
             return {"status": "Reservation failed"}
         listener.watch([job_id])

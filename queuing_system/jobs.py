@@ -48,6 +48,12 @@ class JobFailed(Exception):
     """A job's own, expected failure (Kue's `done(new Error(...))`): its message is the error."""
 
 
+class MaybeSaved(redis.ConnectionError):
+    """A batch of jobs sent to Redis whose answer never came, and which Redis could not be
+    asked about in time (an app's request past its deadline, a failover under way): it
+    may have been saved, and then runs. Its jobs' ends are worth listening for."""
+
+
 class JobRefused(JobFailed):
     """A job our worker will not run: it names a function (or callback) that is not one of
     its queue's. Anyone who can write to Redis can write such a job."""
@@ -261,8 +267,11 @@ def send_once(connection, commands, first_key):
         except (redis.WatchError, *RETRYABLE) as error:
             # The batch was saved whole or not at all: its first job tells which (and the
             # look waits for the replicas to have what it found).
-            if until_answered(found, within=None):
-                return
+            try:
+                if until_answered(found, within=None):
+                    return
+            except RETRYABLE as unsettled:  # in a request, past its deadline
+                raise MaybeSaved(f"the jobs may have been saved: {unsettled}") from None
             if attempt == ANSWER_ATTEMPTS:
                 raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
 
