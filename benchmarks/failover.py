@@ -175,8 +175,11 @@ class Creators(threading.Thread):
                 code = None if code is None else f"stopped after {RUN_WITHIN:.0f}s ({code})"
             self.runs.append(Run(self.current.lines, code, started))
 
-    def stop(self):
+    def stop(self, now=False):
+        """No run after the one under way; `now`: that one stopped too (an interrupted trial)."""
         self.stopping.set()
+        if now and self.current is not None:
+            self.current.stop()
         self.join(RUN_WITHIN + 15)
 
 
@@ -197,7 +200,7 @@ class Shopper(threading.Thread):
             status, body = get(self.base + path)
             self.answers.append((time.monotonic(), path, status, body))
 
-    def stop(self):
+    def stop(self, now=False):
         self.stopping.set()
         self.join(30)
 
@@ -447,6 +450,7 @@ def trial(servers, systems, fault):
     client.execute_command("WAIT", len(servers.nodes) - 1, 5000)
     figures = {system.name: Figures(system.name, fault) for system in systems}
     loads = {}
+    ended = False
     try:
         for system in systems:
             system.start()
@@ -469,10 +473,14 @@ def trial(servers, systems, fault):
         except TimeoutError:
             pass
         time.sleep(AFTER)
+        ended = True
     finally:
         for each in loads.values():
             for load in each:
-                load.stop()
+                load.stop(now=not ended)
+        if not ended:  # interrupted (Ctrl-C): nothing it started goes on running
+            for system in systems:
+                system.stop()
     client = redis.Redis.from_url(servers.plain_url(new), socket_timeout=5)
     for system in systems:
         figures[system.name].resumed = resumed[system.name]
