@@ -456,8 +456,9 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
     repeat: a Lua script that keeps its answer under a receipt key, so that a second try
     of a write Redis had already done gets the first answer instead of doing it again.
     Gives up after `attempts` tries and `within` seconds, whichever comes last (`within`
-    None: never, outside a request: a creator waits out a failover as it waits for Redis
-    to start, said on stderr once per outage); in an app's request, at its deadline
+    None: outside a request, never while Redis is away or failing over (failing_over): a
+    creator waits out a failover as it waits for Redis to start, said on stderr once per
+    outage; a refusal, OOM say, as for any `within`); in an app's request, at its deadline
     (greenlet_io.REDIS_WAIT) at the latest, and waiting there lets the event loop serve
     the other requests."""
     give_up_at = None if within is None else time.monotonic() + within
@@ -469,13 +470,15 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
             answer = command()
         except RETRYABLE as error:
             delay = FIRST_RETRY_DELAY * min(attempt, 5)
+            if give_up_at is None and not failing_over(error):
+                give_up_at = time.monotonic() + ANSWER_WITHIN  # a refusal: as long as ever
             late = give_up_at is not None and attempt >= attempts and time.monotonic() >= give_up_at
             left = greenlet_io.time_left()
             # In a request, a try that late would come too late for its client (and a
             # reservation then refuses itself): the error is the answer.
             if late or is_fatal(error) or (left is not None and left <= delay + greenlet_io.LATE_MARGIN):
                 raise
-            if within is None and greenlet_io.request() is None:
+            if within is None and greenlet_io.request() is None and failing_over(error):
                 outage.lost(error)
                 said = True
             greenlet_io.sleep(delay)
@@ -485,10 +488,25 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
             return answer
 
 
+# Reply errors of a Redis in a failover: a replica (a demoted primary), a replica cut off
+# from its primary, a primary short of replicas, a replica loading its new primary's data.
+FAILOVER_CODES = frozenset({"READONLY", "UNBLOCKED", "MASTERDOWN", "NOREPLICAS", "LOADING"})
+
+
+def failing_over(error):
+    """Whether `error` says Redis is away or failing over (a lost connection, a replica's
+    answer...), not that it refuses (OOM, BUSY...)."""
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        return True
+    return reply_code(error) in FAILOVER_CODES
+
+
 def trouble_line(error):
     """A quiet script's line on stderr for `error`: the spec's not-connected line, or, for
     a Redis that answers it cannot serve now, `Redis cannot serve now: BUSY Redis is busy...`."""
-    if isinstance(error, (ReplicaError, NotReplicated)):  # says what it is, and that it waits
+    if isinstance(error, ReplicaError):
+        return f"{describe(error)}: waiting for a primary"
+    if isinstance(error, NotReplicated):  # says what it is, and that it tries again
         return describe(error)
     if cannot_serve_now(error):
         return f"{CANNOT_SERVE}: {describe(error)}"

@@ -33,7 +33,7 @@ import inspect
 import greenlet
 import redis.connection
 
-from .replication import answer, sent
+from .replication import ReplicaError, answer, sent
 
 TESTED_RELEASES = ("8.1",)  # redis-py minor releases the whole suite passed on
 
@@ -114,7 +114,8 @@ class OwnConnectionClient(redis.Redis):
     def send_all(self, commands):
         """Send the packed `commands` on this client's connection in one write, and read
         their replies: each a reply, a ResponseError, or DROPPED where the connection
-        dropped before it came (redis-py then closed it)."""
+        dropped before it came (redis-py then closed it). A replica's answer (ReplicaError:
+        the command was refused, the connection dropped) is its command's reply."""
         replies = []
         with self.single_connection_lock:
             connection = self.connection
@@ -125,10 +126,13 @@ class OwnConnectionClient(redis.Redis):
                 while len(replies) < len(commands):
                     try:
                         replies.append(connection.read_response())
-                    except redis.ResponseError as error:
+                    except (redis.ResponseError, ReplicaError) as error:
                         replies.append(error)
+                        if isinstance(error, ReplicaError):
+                            break
             except (redis.ConnectionError, redis.TimeoutError, OSError):
-                replies += [DROPPED] * (len(commands) - len(replies))
+                pass
+            replies += [DROPPED] * (len(commands) - len(replies))
         return replies
 
 

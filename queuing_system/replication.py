@@ -83,7 +83,7 @@ class PrimaryOnly:
             if not said_replica(error):
                 raise
             self.disconnect()
-            raise ReplicaError(f"Redis at {where(self)} is a replica: waiting for a primary") from None
+            raise ReplicaError(f"Redis at {where(self)} is a replica") from None
 
 
 class SentinelPrimaryOnly(PrimaryOnly):
@@ -232,7 +232,7 @@ class PlainReplicas:
         kind = text(role[0])
         if kind != "master":  # a replica: this connection goes no further
             connection.disconnect()
-            raise ReplicaError(f"Redis at {where(connection)} is a replica: waiting for a primary")
+            raise ReplicaError(f"Redis at {where(connection)} is a replica")
         now = time.monotonic()
         with self.lock:
             self.seen.append((now, len(role[2])))

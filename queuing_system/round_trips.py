@@ -194,7 +194,7 @@ class RoundTrips:
         tail = NO_TAIL if replicas is None else replicas.tail(any(one.again for one in each))
         replies = self.send_all(client, commands + self.packed(client, tail))
         count = len(commands)
-        if all(isinstance(reply, redis.ResponseError) for reply in replies[:count]):
+        if all(isinstance(reply, Exception) for reply in replies[:count]):
             return replies[:count]  # refused (NOSCRIPT...): each error is its answer, not the WAIT's
         while tail.commands:
             try:
@@ -209,7 +209,7 @@ class RoundTrips:
             except (redis.ConnectionError, redis.ResponseError) as error:  # NotReplicated, ReplicaError
                 shortfall = error
             return [
-                shortfall if one.acknowledged and not isinstance(reply, redis.ResponseError) else reply
+                shortfall if one.acknowledged and not isinstance(reply, Exception) else reply
                 for one, reply in zip(each, replies, strict=False)
             ]
         return replies[:count]

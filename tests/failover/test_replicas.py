@@ -91,6 +91,7 @@ def test_a_processor_and_creator_wait_for_a_frozen_replica_and_say_so_once(prima
 
 
 def test_with_no_replica_nothing_is_waited_for(redis_url, scripts):
+    redis.Redis.from_url(redis_url).config_resetstat()  # the session's server: counted from here
     worker = scripts("7_job_processor.py", redis_url)
     creator = scripts("7_job_creator.py", redis_url)
     assert creator.wait() == 0 and creator_differences(creator.output, TASK8_DATA, first_id=1) == []
