@@ -240,15 +240,9 @@ class PlainReplicas:
             self.next_ask = now + REFRESH_EVERY
 
 
-def counted(state):
-    """Whether a replica of the Sentinels' SENTINEL REPLICAS (redis-py's parse) counts as up:
-    not down nor cut off from them, and serving as a replica. A replica promoted by a
-    failover under way still counts, so that the old primary's writes fall short; the
-    old primary, back and not yet turned into a replica by the Sentinels, does not."""
-    flags = state["flags"] if isinstance(state["flags"], set) else set(text(state["flags"]).split(","))
-    if flags & {"s_down", "o_down", "disconnected"}:
-        return False
-    return text(state.get("role-reported", "slave")) != "master" or "promoted" in flags
+def flags_of(state):
+    """The flags of an entry of SENTINEL REPLICAS (redis-py's parse: text, or a set)."""
+    return state["flags"] if isinstance(state["flags"], set) else set(text(state["flags"]).split(","))
 
 
 class SentinelReplicas:
@@ -264,6 +258,7 @@ class SentinelReplicas:
         self.service = service
         self.lock = threading.Lock()
         self.view = None  # ((host, port) of the primary, replicas that count), once looked
+        self.replicas_seen = {}  # {(primary, replica): when last seen its replica, time.monotonic()}
         self.connections = weakref.WeakSet()
         self.pid = None  # the process whose thread looks (a forked child starts its own)
 
@@ -300,6 +295,24 @@ class SentinelReplicas:
                 raise shortfall(connection, acked, tail.needed)
         return True
 
+    def counted(self, primary, state):
+        """Whether a replica of `primary`, as a Sentinel lists it (redis-py's parse of
+        SENTINEL REPLICAS), counts as up: not down nor cut off from the Sentinels, and
+        serving as a replica. One that reports itself a primary counts if a Sentinel
+        flags it promoted, or if it served `primary` as a replica within REMEMBER_FOR
+        seconds: a failover under way, seen by a Sentinel that is not running it, so that
+        the old primary's writes fall short; the old primary, back and not yet turned
+        into a replica by the Sentinels, does not count."""
+        flags = flags_of(state)
+        if flags & {"s_down", "o_down", "disconnected"}:
+            return False
+        replica, now = (text(state["ip"]), int(state["port"])), time.monotonic()
+        if text(state.get("role-reported", "slave")) != "master":
+            self.replicas_seen[(primary, replica)] = now
+            return True
+        seen = self.replicas_seen.get((primary, replica))
+        return "promoted" in flags or (seen is not None and now - seen < REMEMBER_FOR)
+
     def watch(self):
         if self.pid == os.getpid():
             return
@@ -320,16 +333,32 @@ class SentinelReplicas:
             time.sleep(WATCH_EVERY)
 
     def look(self):
-        """Ask the Sentinels where the primary is and which replicas count; shut our
-        connections to anything but that primary."""
-        try:
-            master = self.sentinel.discover_master(self.service)
-            replicas = self.sentinel.sentinels[0].sentinel_slaves(self.service)  # the one that answered
-        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+        """Ask every Sentinel where the primary is and which of its replicas count: the
+        primary most of them name, and the most replicas any of those counts (the one
+        running a failover knows the replica it promotes; the others see a replica that
+        reports itself a primary). Then shut our connections to anything but that primary."""
+        views = []
+        for sentinel in self.sentinel.sentinels:
+            try:
+                state = sentinel.sentinel_master(self.service)
+                if not self.sentinel.check_master_state(state, self.service):
+                    continue
+                views.append(
+                    ((text(state["ip"]), int(state["port"])), sentinel.sentinel_slaves(self.service))
+                )
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+                continue
+        if not views:
             return
-        primary = (text(master[0]), int(master[1]))
+        primaries = [primary for primary, _ in views]
+        primary = max(primaries, key=primaries.count)
         with self.lock:
-            self.view = (primary, sum(counted(state) for state in replicas))
+            count = max(
+                sum(self.counted(primary, state) for state in replicas)
+                for named, replicas in views
+                if named == primary
+            )
+            self.view = (primary, count)
             stale = [each for each in self.connections if (each.host, int(each.port)) != primary]
         for connection in stale:
             connection.interrupt()

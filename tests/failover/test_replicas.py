@@ -14,7 +14,7 @@ from queuing_system.grader.expected import TASK8_DATA, creator_differences
 from queuing_system.grader.harness import wait_for
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import next_job_ids
-from queuing_system.replication import WAIT_MS, NotReplicated
+from queuing_system.replication import WAIT_MS, NotReplicated, SentinelReplicas
 from queuing_system.reservations import take_one
 
 pytestmark = pytest.mark.xdist_group("sentinels")
@@ -101,3 +101,24 @@ def test_with_no_replica_nothing_is_waited_for(redis_url, scripts):
     stats = redis.Redis.from_url(redis_url).info("commandstats")
     assert "cmdstat_wait" not in stats and "cmdstat_publish" not in stats
     assert stats.get("cmdstat_role", {}).get("calls", 0) <= 6  # one per process and second at most
+
+
+def replica(port, role="slave", flags="slave"):
+    """An entry of SENTINEL REPLICAS, as redis-py parses it."""
+    return {"ip": "10.0.0.1", "port": port, "flags": flags, "role-reported": role}
+
+
+def test_which_replicas_the_sentinels_count_for_a_primary():
+    policy = SentinelReplicas(sentinel=None, service="mymaster")
+    a, b = ("10.0.0.1", 1), ("10.0.0.1", 2)
+    assert [policy.counted(a, state) for state in (replica(2), replica(3))] == [True, True]
+    # B promoted, as a Sentinel not running the failover sees it: still counted for A,
+    # so that A's writes fall short
+    assert policy.counted(a, replica(2, role="master"))
+    assert policy.counted(a, replica(4, role="master", flags="slave,promoted"))
+    # A, back after the failover and listed as B's replica, still says it is a primary:
+    # B's writes do not wait for it
+    assert not policy.counted(b, replica(1, role="master"))
+    # down, or cut off from the Sentinels: not waited for
+    assert not policy.counted(a, replica(3, flags="slave,s_down"))
+    assert not policy.counted(a, replica(3, flags="slave,disconnected"))
