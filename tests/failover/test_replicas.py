@@ -3,11 +3,13 @@ replicas a plain URL's primary lists (ROLE), and for REMEMBER_FOR seconds one th
 A write they lack is not acknowledged, said once, and tried again; with no replica,
 nothing is waited for and nothing changes."""
 
+import os
 import signal
 import time
 
 import pytest
 import redis
+import redis.sentinel
 
 from queuing_system.connection import make_client, make_jobs_client
 from queuing_system.grader.expected import TASK8_DATA, creator_differences
@@ -122,3 +124,36 @@ def test_which_replicas_the_sentinels_count_for_a_primary():
     # down, or cut off from the Sentinels: not waited for
     assert not policy.counted(a, replica(3, flags="slave,s_down"))
     assert not policy.counted(a, replica(3, flags="slave,disconnected"))
+
+
+class SentinelSaying:
+    """A Sentinel's answers: the primary it names, and the replicas it lists."""
+
+    def __init__(self, port, replicas):
+        self.state = {"ip": "10.0.0.1", "port": port, "is_master": True, "is_sdown": False, "is_odown": False}
+        self.state["num-other-sentinels"] = 2
+        self.replicas = replicas
+
+    def sentinel_master(self, service):
+        return self.state
+
+    def sentinel_slaves(self, service):
+        return self.replicas
+
+
+def test_in_a_planned_failover_the_old_primary_waits_for_the_replica_being_promoted():
+    """Only the Sentinel running it flags the replica promoted: the others see it report
+    itself a primary. A process that starts then (a creator) has seen it serve no one."""
+    policy = SentinelReplicas(redis.sentinel.Sentinel([]), "mymaster")
+    leader = SentinelSaying(1, [replica(2, role="master", flags="slave,promoted"), replica(3)])
+    others = [SentinelSaying(1, [replica(2, role="master"), replica(3)]) for _ in range(2)]
+    policy.sentinel.sentinels = [*others, leader]
+    policy.pid = os.getpid()  # no watching thread: the test looks itself
+    policy.look()
+    assert policy.view == (("10.0.0.1", 1), 2)
+    # Once they all name the new primary, the old one (back, still saying it is a primary)
+    # is not waited for.
+    switched = [SentinelSaying(2, [replica(1, role="master"), replica(3)]) for _ in range(3)]
+    policy.sentinel.sentinels = switched
+    policy.look()
+    assert policy.view == (("10.0.0.1", 2), 1)
