@@ -376,7 +376,8 @@ def sentinel_of(where):
 def sentinel_replicas(where, sentinel):
     key = (where.sentinels, where.service)
     if key not in REPLICAS:
-        REPLICAS[key] = SentinelReplicas(sentinel, where.service)
+        nodes = dict(username=where.username, password=where.password)
+        REPLICAS[key] = SentinelReplicas(sentinel, where.service, nodes)
     return REPLICAS[key]
 
 

@@ -44,6 +44,7 @@ BARRIER = ("PUBLISH", "queuing:replicated", "")
 REFRESH_EVERY = 1.0  # seconds between two ROLEs of a plain URL's primary
 REMEMBER_FOR = 30.0  # seconds a replica that left a plain URL's primary is still waited for
 WATCH_EVERY = 0.5  # seconds between two looks at the Sentinels
+LOOK_WITHIN = 0.5  # seconds a server asked of its replication (in a failover) may take
 
 
 class ReplicaError(redis.ConnectionError):
@@ -250,20 +251,21 @@ class SentinelReplicas:
     `service`, and where its primary is, looked at every WATCH_EVERY seconds by a thread of
     this process. Once the primary has moved, our connections to anything else are shut
     (SentinelPrimaryOnly.interrupt): one waiting on a primary frozen or demoted connects again,
-    through the Sentinels, instead of waiting for it to wake."""
+    through the Sentinels, instead of waiting for it to wake. `nodes` are the options to
+    connect to the primary and its replicas with (their password)."""
 
-    def __init__(self, sentinel, service):
+    def __init__(self, sentinel, service, nodes=None):
         POLICIES.add(self)
         self.sentinel = sentinel
         self.service = service
+        self.nodes = {**(nodes or {}), "socket_timeout": LOOK_WITHIN, "socket_connect_timeout": LOOK_WITHIN}
         self.lock = threading.Lock()
-        self.view = None  # ((host, port) of the primary, replicas that count), once looked
-        self.replicas_seen = {}  # {(primary, replica): when last seen its replica, time.monotonic()}
+        self.view = None  # a View, once looked
         self.connections = weakref.WeakSet()
         self.pid = None  # the process whose thread looks (a forked child starts its own)
 
     def current(self):
-        """(the primary, its replicas that count), as the Sentinels said last."""
+        """The View the Sentinels gave last."""
         self.watch()
         if self.view is None:
             self.look()
@@ -277,14 +279,16 @@ class SentinelReplicas:
             self.connections.add(connection)
 
     def tail(self, again=False):
-        primary, needed = self.current()
-        return Tail(wait_for(needed, again), needed, primary=primary)
+        view = self.current()
+        if view.replaced:
+            host, port = view.primary
+            raise NotReplicated(f"Redis at {host}:{port} is being replaced by a failover: trying again")
+        return Tail(wait_for(view.needed, again), view.needed, primary=view.primary)
 
     def check(self, tail, replies, connection):
         """Raise NotReplicated if the write falls short, or went to another server than
         the primary the count is of: in a failover, the old primary's replicas can answer
-        its WAIT (a replica being moved to the new one, the new one itself just before)
-        for a write the new primary lacks."""
+        its WAIT (a replica being moved to the new one) for a write the new one lacks."""
         if (connection.host, int(connection.port)) != tail.primary:
             connection.disconnect()
             host, port = tail.primary
@@ -294,24 +298,6 @@ class SentinelReplicas:
             if isinstance(acked, Exception) or acked < tail.needed:
                 raise shortfall(connection, acked, tail.needed)
         return True
-
-    def counted(self, primary, state):
-        """Whether a replica of `primary`, as a Sentinel lists it (redis-py's parse of
-        SENTINEL REPLICAS), counts as up: not down nor cut off from the Sentinels, and
-        serving as a replica. One that reports itself a primary counts if a Sentinel
-        flags it promoted, or if it served `primary` as a replica within REMEMBER_FOR
-        seconds: a failover under way, seen by a Sentinel that is not running it, so that
-        the old primary's writes fall short; the old primary, back and not yet turned
-        into a replica by the Sentinels, does not count."""
-        flags = flags_of(state)
-        if flags & {"s_down", "o_down", "disconnected"}:
-            return False
-        replica, now = (text(state["ip"]), int(state["port"])), time.monotonic()
-        if text(state.get("role-reported", "slave")) != "master":
-            self.replicas_seen[(primary, replica)] = now
-            return True
-        seen = self.replicas_seen.get((primary, replica))
-        return "promoted" in flags or (seen is not None and now - seen < REMEMBER_FOR)
 
     def watch(self):
         if self.pid == os.getpid():
@@ -333,35 +319,78 @@ class SentinelReplicas:
             time.sleep(WATCH_EVERY)
 
     def look(self):
-        """Ask every Sentinel where the primary is and which of its replicas count: the
-        primary most of them name, and the most replicas any of those counts (the one
-        running a failover knows the replica it promotes; the others see a replica that
-        reports itself a primary). Then shut our connections to anything but that primary."""
+        """Ask every Sentinel where the primary is and which of its replicas are up; the
+        primary is the one most of them name. Then shut our connections to anything else."""
         views = []
         for sentinel in self.sentinel.sentinels:
             try:
                 state = sentinel.sentinel_master(self.service)
                 if not self.sentinel.check_master_state(state, self.service):
                     continue
-                views.append(
-                    ((text(state["ip"]), int(state["port"])), sentinel.sentinel_slaves(self.service))
-                )
+                primary = (text(state["ip"]), int(state["port"]))
+                views.append((primary, sentinel.sentinel_slaves(self.service)))
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
                 continue
         if not views:
             return
         primaries = [primary for primary, _ in views]
         primary = max(primaries, key=primaries.count)
+        view = self.counted(primary, [replicas for named, replicas in views if named == primary])
         with self.lock:
-            count = max(
-                sum(self.counted(primary, state) for state in replicas)
-                for named, replicas in views
-                if named == primary
-            )
-            self.view = (primary, count)
+            self.view = view
             stale = [each for each in self.connections if (each.host, int(each.port)) != primary]
         for connection in stale:
             connection.interrupt()
+
+    def counted(self, primary, lists):
+        """The View of `primary`, from the Sentinels' `lists` of its replicas (redis-py's
+        parse of SENTINEL REPLICAS), each counted as the Sentinel that sees most up saw it.
+
+        A replica that is down, or cut off from the Sentinels, is not waited for. One that
+        reports itself a primary is either promoted out of `primary` by a failover under
+        way (then `primary`'s writes are lost when it is demoted: it is `replaced`, its
+        writes tried again until the Sentinels name the new one), or an old primary back
+        and not yet turned into a replica (then it is not waited for, and the new primary
+        serves at once). Only the Sentinel running a failover flags the replica it
+        promotes; the others, and a process that starts meanwhile, tell the two apart by
+        the replica's replication id: promoted out of `primary`, it keeps `primary`'s as
+        its second (master_replid2)."""
+        needed, replaced = 0, False
+        for replicas in lists:
+            up = [state for state in replicas if not flags_of(state) & {"s_down", "o_down", "disconnected"}]
+            serving = [state for state in up if text(state.get("role-reported", "slave")) != "master"]
+            needed = max(needed, len(serving))
+            for state in up:
+                if state not in serving and self.promoted_out_of(primary, state):
+                    replaced = True
+        return View(primary, needed, replaced)
+
+    def promoted_out_of(self, primary, state):
+        """Whether the replica `state`, which reports itself a primary, was promoted out of
+        `primary` (or cannot be told apart from one that was)."""
+        if "promoted" in flags_of(state):
+            return True
+        try:
+            theirs = self.replication_info((text(state["ip"]), int(state["port"])))
+            ours = self.replication_info(primary)
+        except (redis.RedisError, OSError):
+            return True  # the safe side: a few writes wait a moment longer
+        return theirs.get("master_replid2") == ours.get("master_replid")
+
+    def replication_info(self, address):
+        host, port = address
+        with redis.Redis(host=host, port=port, **self.nodes) as client:
+            return client.info("replication")
+
+
+@dataclass(frozen=True)
+class View:
+    """What the Sentinels say of a service: its primary (host, port), how many replicas
+    its writes wait for, and whether a failover is replacing it."""
+
+    primary: tuple
+    needed: int
+    replaced: bool = False
 
 
 def sent(connection, commands, again=False):

@@ -27,7 +27,7 @@ import redis
 from .console import warn
 from .greenlet_io import LATE
 from .redis_speedups import DROPPED
-from .replication import NO_TAIL, replicas_of
+from .replication import NO_TAIL, NotReplicated, replicas_of
 
 IDLE_KEPT = 64  # greenlets kept for the next requests once theirs are answered
 DEADLINE_TICK = 0.25  # seconds: how often deadlines are looked at, while anything waits
@@ -191,7 +191,12 @@ class RoundTrips:
         commands = [one.command for one in each]
         acknowledged = any(one.acknowledged for one in each)
         replicas = replicas_of(client.connection) if acknowledged and client.connection else None
-        tail = NO_TAIL if replicas is None else replicas.tail(any(one.again for one in each))
+        try:
+            tail = NO_TAIL if replicas is None else replicas.tail(any(one.again for one in each))
+        except NotReplicated as replaced:  # a failover replacing the primary: tried again, not sent
+            others = [one for one in each if not one.acknowledged]
+            sent = iter(self.send_all(client, [one.command for one in others]) if others else [])
+            return [replaced if one.acknowledged else next(sent) for one in each]
         replies = self.send_all(client, commands + self.packed(client, tail))
         count = len(commands)
         if all(isinstance(reply, Exception) for reply in replies[:count]):

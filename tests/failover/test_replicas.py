@@ -16,7 +16,7 @@ from queuing_system.grader.expected import TASK8_DATA, creator_differences
 from queuing_system.grader.harness import wait_for
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import next_job_ids
-from queuing_system.replication import WAIT_MS, NotReplicated, SentinelReplicas
+from queuing_system.replication import WAIT_MS, NotReplicated, SentinelReplicas, View
 from queuing_system.reservations import take_one
 
 pytestmark = pytest.mark.xdist_group("sentinels")
@@ -110,20 +110,35 @@ def replica(port, role="slave", flags="slave"):
     return {"ip": "10.0.0.1", "port": port, "flags": flags, "role-reported": role}
 
 
-def test_which_replicas_the_sentinels_count_for_a_primary():
-    policy = SentinelReplicas(sentinel=None, service="mymaster")
-    a, b = ("10.0.0.1", 1), ("10.0.0.1", 2)
-    assert [policy.counted(a, state) for state in (replica(2), replica(3))] == [True, True]
-    # B promoted, as a Sentinel not running the failover sees it: still counted for A,
-    # so that A's writes fall short
-    assert policy.counted(a, replica(2, role="master"))
-    assert policy.counted(a, replica(4, role="master", flags="slave,promoted"))
-    # A, back after the failover and listed as B's replica, still says it is a primary:
-    # B's writes do not wait for it
-    assert not policy.counted(b, replica(1, role="master"))
-    # down, or cut off from the Sentinels: not waited for
-    assert not policy.counted(a, replica(3, flags="slave,s_down"))
-    assert not policy.counted(a, replica(3, flags="slave,disconnected"))
+REPLIDS = {1: {"master_replid": "one"}, 2: {"master_replid": "two", "master_replid2": "one"}}
+
+
+@pytest.fixture
+def policy(monkeypatch):
+    """A SentinelReplicas whose servers 1 and 2 answer INFO replication: 2 was promoted
+    out of 1 (it keeps 1's replication id as its second); 3 and 4 as replicas of either."""
+    made = SentinelReplicas(redis.sentinel.Sentinel([]), "mymaster")
+    monkeypatch.setattr(made, "replication_info", lambda address: REPLIDS.get(address[1], {}))
+    made.pid = os.getpid()  # no watching thread: the test looks itself
+    return made
+
+
+def test_which_replicas_the_sentinels_count_for_a_primary(policy):
+    one, two = ("10.0.0.1", 1), ("10.0.0.1", 2)
+    assert policy.counted(one, [[replica(2), replica(3)]]) == View(one, 2)
+    # Down, or cut off from the Sentinels: not waited for.
+    assert policy.counted(
+        one, [[replica(3, flags="slave,s_down"), replica(4, flags="slave,disconnected")]]
+    ) == View(one, 0)
+    # The Sentinel that sees most up is believed.
+    assert policy.counted(one, [[replica(3)], [replica(3), replica(4)]]) == View(one, 2)
+    # 2, promoted out of 1 (flagged so by the Sentinel running the failover, or told by its
+    # replication id): 1 is being replaced, its writes tried again.
+    assert policy.counted(one, [[replica(2, role="master", flags="slave,promoted"), replica(3)]]).replaced
+    assert policy.counted(one, [[replica(2, role="master"), replica(3)]]).replaced
+    # 1, back after the failover and listed as 2's replica, still says it is a primary:
+    # not waited for, and 2 serves.
+    assert policy.counted(two, [[replica(1, role="master"), replica(3)]]) == View(two, 1)
 
 
 class SentinelSaying:
@@ -141,19 +156,17 @@ class SentinelSaying:
         return self.replicas
 
 
-def test_in_a_planned_failover_the_old_primary_waits_for_the_replica_being_promoted():
-    """Only the Sentinel running it flags the replica promoted: the others see it report
-    itself a primary. A process that starts then (a creator) has seen it serve no one."""
-    policy = SentinelReplicas(redis.sentinel.Sentinel([]), "mymaster")
-    leader = SentinelSaying(1, [replica(2, role="master", flags="slave,promoted"), replica(3)])
+def test_in_a_planned_failover_the_old_primary_takes_no_write_the_sentinels_not_running_it_see(policy):
+    """Only the Sentinel running it flags the replica it promotes; the others see it report
+    itself a primary. A process that starts then (a creator) has seen nothing before."""
     others = [SentinelSaying(1, [replica(2, role="master"), replica(3)]) for _ in range(2)]
-    policy.sentinel.sentinels = [*others, leader]
-    policy.pid = os.getpid()  # no watching thread: the test looks itself
+    policy.sentinel.sentinels = [*others, SentinelSaying(1, [])]  # the one running it, too slow
     policy.look()
-    assert policy.view == (("10.0.0.1", 1), 2)
+    assert policy.view == View(("10.0.0.1", 1), 1, replaced=True)
+    with pytest.raises(NotReplicated, match="is being replaced by a failover"):
+        policy.tail()
     # Once they all name the new primary, the old one (back, still saying it is a primary)
     # is not waited for.
-    switched = [SentinelSaying(2, [replica(1, role="master"), replica(3)]) for _ in range(3)]
-    policy.sentinel.sentinels = switched
+    policy.sentinel.sentinels = [SentinelSaying(2, [replica(1, role="master"), replica(3)]) for _ in range(3)]
     policy.look()
-    assert policy.view == (("10.0.0.1", 2), 1)
+    assert policy.view == View(("10.0.0.1", 2), 1)
