@@ -382,7 +382,8 @@ def sentinel_replicas(where, sentinel):
 
 
 def plain_replicas(url):
-    key = urlsplit(url)._replace(path="", query="", fragment="").geturl()  # one per server
+    parts = urlsplit(url)
+    key = f"{parts.scheme}://{parts.netloc}"  # one per server
     if key not in REPLICAS:
         REPLICAS[key] = PlainReplicas()
     return REPLICAS[key]
