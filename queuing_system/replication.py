@@ -403,6 +403,8 @@ def sent(connection, commands, again=False):
     tail = NO_TAIL if replicas is None else replicas.tail(again)
     replies = round_trip(connection, commands, tail)
     if not tail.commands:
+        if tail.primary is not None:  # no replica to wait for: the primary, at least, the right one
+            replicas.check(tail, [], connection)
         return replies
     count = len(commands)
     answered = replies[:count]

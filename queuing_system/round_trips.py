@@ -201,7 +201,7 @@ class RoundTrips:
         count = len(commands)
         if all(isinstance(reply, Exception) for reply in replies[:count]):
             return replies[:count]  # refused (NOSCRIPT...): each error is its answer, not the WAIT's
-        while tail.commands:
+        while tail.commands or tail.primary is not None:
             try:
                 if any(reply is DROPPED for reply in replies[count:]):
                     shortfall = DROPPED  # the WAIT's answer lost: as if theirs was
