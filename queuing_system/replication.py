@@ -269,8 +269,8 @@ class SentinelReplicas:
         self.watch()
         if self.view is None:
             self.look()
-            if self.view is None:  # not one Sentinel answered: no write can count as done
-                raise NotReplicated(f"No Sentinel told where {self.service!r} is")
+            if self.view is None:  # most Sentinels did not answer: no write can count as done
+                raise NotReplicated(f"Most Sentinels did not say where {self.service!r} is")
         return self.view
 
     def connected(self, connection):
@@ -320,7 +320,10 @@ class SentinelReplicas:
 
     def look(self):
         """Ask every Sentinel where the primary is and which of its replicas are up; the
-        primary is the one most of them name. Then shut our connections to anything else."""
+        primary is the one most of them name. Then shut our connections to anything else.
+        Fewer than a majority of the Sentinels answering (all busy, cut off) change nothing:
+        the one running a failover may count the replica it promotes out (it drops its
+        clients as it turns primary), where the others would count it in."""
         views = []
         for sentinel in self.sentinel.sentinels:
             try:
@@ -331,7 +334,7 @@ class SentinelReplicas:
                 views.append((primary, sentinel.sentinel_slaves(self.service)))
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
                 continue
-        if not views:
+        if len(views) <= len(self.sentinel.sentinels) // 2:
             return
         primaries = [primary for primary, _ in views]
         primary = max(primaries, key=primaries.count)
@@ -357,6 +360,8 @@ class SentinelReplicas:
         its second (master_replid2)."""
         needed, replaced = 0, False
         for replicas in lists:
+            # Promoted by the failover under way, even cut off a moment as it turns primary.
+            replaced = replaced or any("promoted" in flags_of(state) for state in replicas)
             up = [state for state in replicas if not flags_of(state) & {"s_down", "o_down", "disconnected"}]
             serving = [state for state in up if text(state.get("role-reported", "slave")) != "master"]
             needed = max(needed, len(serving))

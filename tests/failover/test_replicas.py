@@ -170,3 +170,27 @@ def test_in_a_planned_failover_the_old_primary_takes_no_write_the_sentinels_not_
     policy.sentinel.sentinels = [SentinelSaying(2, [replica(1, role="master"), replica(3)]) for _ in range(3)]
     policy.look()
     assert policy.view == View(("10.0.0.1", 2), 1)
+
+
+class SentinelAway:
+    def sentinel_master(self, service):
+        raise redis.TimeoutError("Timeout reading from socket")
+
+
+def test_a_view_of_fewer_than_most_sentinels_changes_nothing(policy):
+    """The Sentinel running a failover drops the promoted replica's connections as it turns
+    it primary (its link shows it disconnected); alone, it would count one replica less."""
+    running = SentinelSaying(1, [replica(3)])
+    policy.sentinel.sentinels = [SentinelAway(), SentinelAway(), running]
+    policy.look()
+    assert policy.view is None
+    with pytest.raises(NotReplicated, match="Most Sentinels did not say"):
+        policy.tail()
+    policy.sentinel.sentinels = [SentinelAway(), SentinelSaying(1, [replica(2), replica(3)]), running]
+    policy.look()
+    assert policy.view == View(("10.0.0.1", 1), 2)
+    # Flagged promoted, even cut off: the primary is being replaced.
+    flagged = SentinelSaying(1, [replica(2, flags="slave,promoted,disconnected"), replica(3)])
+    policy.sentinel.sentinels = [SentinelAway(), SentinelSaying(1, [replica(2), replica(3)]), flagged]
+    policy.look()
+    assert policy.view.replaced
