@@ -7,6 +7,7 @@ exactly 50 seats. `reservationEnabled` lives in Redis, so every app process agre
 """
 
 import argparse
+from functools import cache
 
 import redis
 from flask import Flask
@@ -22,12 +23,17 @@ ENABLED_KEY = "reservationEnabled"
 TOTAL_SEATS = 50
 
 
-def reserve_seat(number, db):
-    db.set(SEATS_KEY, number)
+@cache  # made on first use: what a function called as the spec writes it uses
+def redis_client():
+    return qs.make_client()
 
 
-def get_current_available_seats(db):
-    return db.get(SEATS_KEY)
+def reserve_seat(number, db=None):
+    (db or redis_client()).set(SEATS_KEY, number)
+
+
+def get_current_available_seats(db=None):
+    return (db or redis_client()).get(SEATS_KEY)
 
 
 def reservation_enabled(db):
@@ -49,10 +55,9 @@ def print_outcome(event):
 def create_app(db=None, jobs=None):
     """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default
     REDIS_URL's, kept as app.extensions["redis"] and ["rq"], beside the listener of its
-    jobs (["listener"]). It writes nothing to Redis until a request asks it to: opening
-    the sale is main()'s start-up step."""
+    jobs (["listener"]). It writes nothing to Redis until a request asks it to."""
     app = qs.use_json(Flask(__name__))
-    db = app.extensions["redis"] = qs.make_client() if db is None else db
+    db = app.extensions["redis"] = redis_client() if db is None else db
     jobs = app.extensions["rq"] = qs.make_jobs_client() if jobs is None else jobs
     queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
     listener = app.extensions["listener"] = qs.JobListener(jobs, QUEUE, print_outcome)  # before any job
@@ -93,7 +98,7 @@ def create_app(db=None, jobs=None):
 
 def main(argv=None):
     options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(qs.make_client(), quiet=True)  # said on stderr while it waits
+    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app(db)
     sale = qs.Sale(qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)  # its own connection
     sale.join()  # a new sale of 50 seats, or the one that other instances serve
