@@ -54,10 +54,10 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time, __getattr
     from .reporter import JobReporter as JobListener
     from .reporter import Reporters as JobListeners
     from .reporter import event_line, retry_words
-    from .reservations import take_one, take_seat
-    from .sale import Sale
     from .shutdown import run
-    from .web import add_address_arguments, on_shutdown, serve, use_json
+    from .web.app import add_address_arguments, on_shutdown, serve, use_json
+    from .web.reservations import take_one, take_seat
+    from .web.sale import Sale
     from .worker.pool import BackgroundWorker, WorkerPool, add_workers_argument
 
 # Where each name lives (imported on first use: a script loads only what it takes).
@@ -98,14 +98,14 @@ _WHERE = {
     "JobListeners": ("reporter", "Reporters"),
     "event_line": ("reporter", "event_line"),
     "retry_words": ("reporter", "retry_words"),
-    "take_one": ("reservations", "take_one"),
-    "take_seat": ("reservations", "take_seat"),
-    "Sale": ("sale", "Sale"),
+    "take_one": ("web.reservations", "take_one"),
+    "take_seat": ("web.reservations", "take_seat"),
+    "Sale": ("web.sale", "Sale"),
     "run": ("shutdown", "run"),
-    "add_address_arguments": ("web", "add_address_arguments"),
-    "on_shutdown": ("web", "on_shutdown"),
-    "serve": ("web", "serve"),
-    "use_json": ("web", "use_json"),
+    "add_address_arguments": ("web.app", "add_address_arguments"),
+    "on_shutdown": ("web.app", "on_shutdown"),
+    "serve": ("web.app", "serve"),
+    "use_json": ("web.app", "use_json"),
     "BackgroundWorker": ("worker.pool", "BackgroundWorker"),
     "WorkerPool": ("worker.pool", "WorkerPool"),
     "add_workers_argument": ("worker.pool", "add_workers_argument"),

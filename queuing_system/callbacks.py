@@ -11,8 +11,8 @@ import time
 
 from rq.exceptions import AbandonedJobError
 
+from . import lua
 from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, created_stamp, emit, stream_key
-from .worker import lua
 from .worker.job import WorkerJob
 from .worker.steps import EventCapture, event_arguments
 

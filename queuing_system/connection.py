@@ -23,8 +23,8 @@ import redis.asyncio
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from . import greenlet_io, redis_speedups
 from .console import say, warn
+from .web import greenlet_io, redis_speedups
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 CONNECTED = "Redis client connected to the server"

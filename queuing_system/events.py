@@ -10,7 +10,7 @@ Written by callbacks.py (run by the workers), read by follower.py, printed by re
 
 from dataclasses import dataclass, field
 
-from .worker import layout
+from . import layout
 
 STREAM_PREFIX = "queuing:events:"
 # Bounded: old events are trimmed (approximately, which is cheap) once far behind any reader.

@@ -21,8 +21,8 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.utils import get_call_string
 
+from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
-from .worker import layout
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"

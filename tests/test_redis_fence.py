@@ -1,4 +1,4 @@
-"""Our clients pack commands with queuing_system.redis_speedups, through an argument of
+"""Our clients pack commands with queuing_system.web.redis_speedups, through an argument of
 redis-py's Connection that its documentation does not list: a redis-py release that moved
 it must fail here, by name, not pack wrong bytes later."""
 
@@ -6,9 +6,9 @@ import pytest
 import redis
 import redis.connection
 
-from queuing_system import redis_speedups
 from queuing_system.connection import make_client
-from queuing_system.redis_speedups import LuaScript
+from queuing_system.web import redis_speedups
+from queuing_system.web.redis_speedups import LuaScript
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"

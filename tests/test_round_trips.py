@@ -8,8 +8,8 @@ import greenlet
 import pytest
 import redis
 
-from queuing_system.redis_speedups import LuaScript
-from queuing_system.round_trips import RoundTrips
+from queuing_system.web.redis_speedups import LuaScript
+from queuing_system.web.round_trips import RoundTrips
 
 
 def answer_all(requests):

@@ -17,6 +17,7 @@ from rq import Worker as RQWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from queuing_system import lua
 from queuing_system.connection import make_jobs_client
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower, failure_message
@@ -24,7 +25,7 @@ from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
-from queuing_system.worker import lua, maintenance
+from queuing_system.worker import maintenance
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
 from queuing_system.worker.set_aside import SET_ASIDE_KEY

@@ -28,12 +28,11 @@ from rq.queue import Queue
 from rq.serializers import JSONSerializer, resolve_serializer
 from rq.timeouts import JobTimeoutException
 
-from .. import callbacks
+from .. import callbacks, layout, lua
 from ..connection import keep_trying, outage, worth_retrying
 from ..console import debug, debugging, warn
 from ..events import stream_key
 from ..jobs import JobFailed, JobRefused, copy_of
-from . import layout, lua
 from .due_jobs import DueJobs
 from .job import WorkerJob, writable
 from .maintenance import Maintenance

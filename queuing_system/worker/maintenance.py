@@ -25,10 +25,9 @@ from rq.registry import clean_registries
 from rq.utils import get_version
 from rq.worker_registration import clean_worker_registry
 
-from .. import callbacks
+from .. import callbacks, layout, lua
 from ..connection import until_answered, worth_retrying
 from ..console import debug, warn
-from . import layout, lua
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import EventCapture, event_arguments
 

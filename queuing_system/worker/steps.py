@@ -20,9 +20,9 @@ import threading
 import time
 from itertools import chain
 
+from .. import lua
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
-from . import lua
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
 

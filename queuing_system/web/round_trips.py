@@ -24,7 +24,7 @@ import time
 import greenlet
 import redis
 
-from .console import warn
+from ..console import warn
 from .greenlet_io import LATE
 from .redis_speedups import DROPPED
 

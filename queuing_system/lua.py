@@ -13,10 +13,9 @@ from pathlib import Path
 
 import redis
 
-from .. import events
-from . import layout
+from . import events, layout
 
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
+SCRIPTS = Path(__file__).resolve().parent / "worker" / "scripts"  # the worker's transitions
 INCLUDE = re.compile(r"^--! include (\S+)$", re.MULTILINE)
 
 # Seconds a worker's step marker is kept: a step sent again after longer would be done

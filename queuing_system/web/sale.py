@@ -10,8 +10,8 @@ import threading
 import time
 from secrets import token_hex
 
-from .connection import RETRYABLE, describe, is_fatal, outage, retry_delays
-from .console import warn
+from ..connection import RETRYABLE, describe, is_fatal, outage, retry_delays
+from ..console import warn
 from .redis_speedups import LuaScript
 
 # The instances serving the sale, each with the time its registration runs out.

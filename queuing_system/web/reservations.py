@@ -12,8 +12,8 @@ from secrets import token_hex
 
 import redis
 
+from ..connection import RETRYABLE, until_answered
 from . import greenlet_io
-from .connection import RETRYABLE, until_answered
 from .redis_speedups import LuaScript
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
