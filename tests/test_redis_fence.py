@@ -1,4 +1,4 @@
-"""Our clients pack commands with queuing_system.web.redis_speedups, through an argument of
+"""Our clients pack commands with queuing_system.command_packer, through an argument of
 redis-py's Connection that its documentation does not list: a redis-py release that moved
 it must fail here, by name, not pack wrong bytes later."""
 
@@ -6,6 +6,7 @@ import pytest
 import redis
 import redis.connection
 
+from queuing_system import command_packer
 from queuing_system.connection import make_client
 from queuing_system.web import redis_speedups
 from queuing_system.web.redis_speedups import LuaScript
@@ -17,20 +18,20 @@ pytestmark = pytest.mark.skipif(
 
 def test_the_installed_redis_py_is_a_tested_release():
     release = ".".join(redis.__version__.split(".")[:2])
-    assert release in redis_speedups.TESTED_RELEASES, (
-        f"redis-py {redis.__version__} is installed; queuing_system/redis_speedups.py is tested on "
-        f"{', '.join(redis_speedups.TESTED_RELEASES)} only. Install a tested release (pip install -e .), "
+    assert release in command_packer.TESTED_RELEASES, (
+        f"redis-py {redis.__version__} is installed; queuing_system/command_packer.py is tested on "
+        f"{', '.join(command_packer.TESTED_RELEASES)} only. Install a tested release (pip install -e .), "
         "or run the whole suite on this one and add it to TESTED_RELEASES"
     )
 
 
 def test_our_clients_connections_pack_with_ours():
-    assert redis_speedups.takes_a_packer(), (
+    assert command_packer.takes_a_packer(), (
         f"redis-py {redis.__version__}: Connection takes no command_packer"
     )
     client = make_client("redis://127.0.0.1:1/0")
     connection = client.connection_pool.make_connection()
-    assert isinstance(connection._command_packer, redis_speedups.CommandPacker), (
+    assert isinstance(connection._command_packer, command_packer.CommandPacker), (
         f"redis-py {redis.__version__}: a Connection no longer packs with the command_packer it is given"
     )
 
@@ -50,7 +51,7 @@ COMMANDS = [
     "command", COMMANDS, ids=[f"{n}-{command[0]!s}" for n, command in enumerate(COMMANDS)]
 )
 def test_ours_packs_as_redis_pys_own(command):
-    assert redis_speedups.CommandPacker().pack(*command) == redis.connection.HiredisRespSerializer().pack(
+    assert command_packer.CommandPacker().pack(*command) == redis.connection.HiredisRespSerializer().pack(
         *command
     )
 
@@ -60,7 +61,7 @@ def test_ours_refuses_what_redis_pys_own_refuses(bad):
     with pytest.raises(redis.DataError) as own:
         redis.connection.HiredisRespSerializer().pack("SET", "key", bad)
     with pytest.raises(redis.DataError) as ours:
-        redis_speedups.CommandPacker().pack("SET", "key", bad)
+        command_packer.CommandPacker().pack("SET", "key", bad)
     assert str(ours.value) == str(own.value)
 
 

@@ -1,68 +1,40 @@
-"""Where redis-py spends for nothing: packing each command, and the bookkeeping around
+"""Where redis-py spends for nothing in an app's server process: the bookkeeping around
 each command of a client that keeps one connection.
 
-redis-py packs a command with hiredis, after copying its arguments into a new tuple to turn
-any memoryview or bytearray into bytes, one generator step per argument. Our commands
-have none: creating a job packs about 40 arguments, a worker's step about 35, and the
-copy is a tenth of the CPU of creating jobs. Ours hands the arguments to hiredis as they
-are, and only if hiredis refuses them does it go the way redis-py does (same bytes, same
-errors).
+The commands of a client that keeps one connection (own_connection: an app's server
+process) are sent on it and their reply read from it, without redis-py's per-command
+bookkeeping (its timing for observability, its retry closures): that is two-fifths of a
+command's client CPU, a tenth of a reservation's. In a request's greenlet of an app's
+server, the command waits to be sent with the other requests' (see round_trips.py, and
+`send_all`). A dropped connection goes the long way, redis-py's, which retries on a new one
+as it would have. (Every client's commands are packed by ours: command_packer.py.)
 
-The commands of a client that keeps one connection (connection.own_connection: an app's
-server process) are sent on it and their reply read from it, without
-redis-py's per-command bookkeeping (its timing for observability, its retry closures): that
-is two-fifths of a command's client CPU, a tenth of a reservation's. In a request's
-greenlet of an app's server, the command waits to be sent with the other requests' (see
-round_trips.py, and `send_all`). A dropped connection goes the long way, redis-py's, which
-retries on a new one as it would have.
-
-It touches redis-py in these places, none listed in its documentation:
-- the `command_packer` argument of its Connection, given through the connection options of
-  our clients (connection.make_client);
-- a single-connection client's `connection`, `single_connection_lock` and
-  `response_callbacks` attributes, and the `send_command`, `pack_command`,
-  `send_packed_command` and `read_response` methods of that connection.
-redis-py is pinned to the tested minor release in pyproject.toml; tests/test_redis_fence.py
-fails, loudly, on a redis-py where any of these moved, and checks that ours packs and
-answers as redis-py's own.
+It touches redis-py in these places, none listed in its documentation: a single-connection
+client's `connection`, `single_connection_lock` and `response_callbacks` attributes, and
+the `send_command`, `pack_command`, `send_packed_command` and `read_response` methods of
+that connection. redis-py is pinned to the tested minor release in pyproject.toml;
+tests/test_redis_fence.py fails, loudly, on a redis-py where any of these moved, and checks
+that ours answers as redis-py's own.
 """
 
 import hashlib
-import inspect
 
-import greenlet
 import redis.connection
 
-TESTED_RELEASES = ("8.1",)  # redis-py minor releases the whole suite passed on
+from ..connection import current_request
 
 
-class CommandPacker:
-    """redis-py's HiredisRespSerializer, without the copy of the arguments."""
-
-    def __init__(self):
-        self.own = redis.connection.HiredisRespSerializer()
-
-    def pack(self, *args):
-        command = args[0]
-        if isinstance(command, str):  # 'CONFIG GET' is sent as two arguments
-            args = (*command.encode().split(), *args[1:])
-        elif b" " in command:
-            args = (*command.split(), *args[1:])
-        try:
-            return [redis.connection.hiredis.pack_command(args)]
-        except TypeError:  # a memoryview, a bytearray, or what redis-py refuses with DataError
-            return self.own.pack(*args)
-
-
-def connection_options():
-    """What our clients pass to their connections: our packer, where hiredis packs."""
-    if not redis.connection.HIREDIS_AVAILABLE or not takes_a_packer():
-        return {}
-    return {"command_packer": CommandPacker()}
-
-
-def takes_a_packer():
-    return "command_packer" in inspect.signature(redis.connection.AbstractConnection.__init__).parameters
+def own_connection(client):
+    """A client with `client`'s settings that keeps one connection of its own, for a thread
+    or process that sends one command at a time: taking a connection from the pool and
+    giving it back costs each command two system calls and a fifth of its client CPU.
+    While Redis cannot be reached, a client on the pool (which connects when it can).
+    Closing it leaves `client`'s pool open."""
+    pool = client.connection_pool
+    try:
+        return OwnConnectionClient(connection_pool=pool, single_connection_client=True)
+    except (redis.RedisError, OSError):
+        return redis.Redis(connection_pool=pool)
 
 
 class OwnConnectionClient(redis.Redis):
@@ -76,9 +48,9 @@ class OwnConnectionClient(redis.Redis):
         connection = self.connection
         if connection is None or args[0] in HIMPORT or not options.keys() <= KEYS_ONLY:
             return super().execute_command(*args, **options)
-        round_trips = getattr(greenlet.getcurrent(), "round_trips", None)  # see round_trips.py
-        if round_trips is not None:
-            response = round_trips.wait(self, connection.pack_command(*args))
+        request = current_request.get()  # an app's request: its command waits for round_trips.py
+        if request is not None:
+            response = request.round_trips.wait(self, connection.pack_command(*args))
             if isinstance(response, Exception):
                 raise response
         else:
