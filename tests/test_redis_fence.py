@@ -8,8 +8,8 @@ import redis.connection
 
 from queuing_system import command_packer
 from queuing_system.connection import make_client
+from queuing_system.lua import Script
 from queuing_system.web import redis_speedups
-from queuing_system.web.redis_speedups import LuaScript
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
@@ -98,7 +98,7 @@ def test_our_scripts_answer_as_redis_pys_on_every_kind_of_client(clients, decode
         theirs = client.register_script(text)(keys, args)
         for on in (client, own):
             client.delete("counter")
-            assert LuaScript(text)(on, keys, args) == theirs, (text, on)
+            assert Script(text)(on, keys, args) == theirs, (text, on)
         client.delete("counter")
 
 
@@ -107,10 +107,10 @@ def test_a_script_error_is_redis_pys_error(clients):
     with pytest.raises(redis.ResponseError) as theirs:
         client.register_script("return redis.call('NOSUCHCOMMAND')")()
     with pytest.raises(redis.ResponseError) as ours:
-        LuaScript("return redis.call('NOSUCHCOMMAND')")(own)
+        Script("return redis.call('NOSUCHCOMMAND')")(own)
     assert type(ours.value) is type(theirs.value)
     assert str(ours.value) == str(theirs.value)
-    assert LuaScript("return 1")(own) == 1  # the connection is still in step
+    assert Script("return 1")(own) == 1  # the connection is still in step
 
 
 def test_on_its_own_connection_a_command_skips_redis_pys_command_path(clients, monkeypatch):
@@ -120,7 +120,7 @@ def test_on_its_own_connection_a_command_skips_redis_pys_command_path(clients, m
     assert hasattr(own.single_connection_lock, "__enter__")
     for method in ("send_command", "pack_command", "send_packed_command", "read_response"):
         assert callable(getattr(own.connection, method, None)), f"redis-py {redis.__version__}: no {method}"
-    script = LuaScript("return 7")
+    script = Script("return 7")
     script(own)  # loaded
 
     def no_long_way(*args, **options):
@@ -163,7 +163,7 @@ def test_on_its_own_connection_commands_answer_as_redis_pys(clients, decode):
 
 def test_a_script_outlives_a_script_flush_and_a_killed_connection(clients, redis_binary):
     client, own = clients()
-    script = LuaScript("return redis.call('INCR', KEYS[1])")
+    script = Script("return redis.call('INCR', KEYS[1])")
     assert script(own, ["n"]) == 1
     redis_binary.script_flush()
     assert script(own, ["n"]) == 2  # NOSCRIPT: loaded again

@@ -17,8 +17,6 @@ tests/test_redis_fence.py fails, loudly, on a redis-py where any of these moved,
 that ours answers as redis-py's own.
 """
 
-import hashlib
-
 import redis.connection
 
 from ..connection import current_request
@@ -89,20 +87,3 @@ class OwnConnectionClient(redis.Redis):
 HIMPORT = ("HIMPORT", "HIMPORT SET")  # its first send on a connection must prepare it
 KEYS_ONLY = {"keys"}
 DROPPED = object()
-
-
-class LuaScript:
-    """A Lua script, called as redis-py's Script is (EVALSHA; loaded when Redis lacks it),
-    with the client to run it on: `script(client, keys, args)`."""
-
-    def __init__(self, text):
-        self.text = text
-        self.sha = hashlib.sha1(text.encode()).hexdigest()
-
-    def __call__(self, client, keys=(), args=()):
-        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
-        try:
-            return client.execute_command(*command)
-        except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
-            client.script_load(self.text)
-            return client.execute_command(*command)
