@@ -23,6 +23,9 @@ from rq.utils import get_call_string
 
 from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
+from .console import integer_at_least
+from .events import CALLBACKS
+from .rq_job import JobFailed, copy_of
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"
@@ -39,17 +42,8 @@ RESULT_TTL = 500  # seconds
 FAILURE_TTL = 86_400  # seconds
 
 # Named, not imported: a job names its callbacks, which a worker imports (callbacks.py).
-ON_SUCCESS = Callback("queuing_system.callbacks.report_success")
-ON_FAILURE = Callback("queuing_system.callbacks.report_failure")
-
-
-class JobFailed(Exception):
-    """A job's own, expected failure (Kue's `done(new Error(...))`): its message is the error."""
-
-
-class JobRefused(JobFailed):
-    """A job our worker will not run: it names a function (or callback) that is not one of
-    its queue's. Anyone who can write to Redis can write such a job."""
+ON_SUCCESS = Callback(CALLBACKS["success"])
+ON_FAILURE = Callback(CALLBACKS["failure"])
 
 
 @dataclass(frozen=True)
@@ -80,19 +74,6 @@ class Timing:
 
 
 NOW = Timing()
-
-
-def integer_at_least(minimum, name):
-    """An argparse type: a whole number no less than `minimum`, called `name` in its error."""
-
-    def parse(text):
-        value = int(text)
-        if value < minimum:
-            raise ValueError(text)
-        return value
-
-    parse.__name__ = name  # argparse names the type in its error
-    return parse
 
 
 def add_timing_arguments(parser):
@@ -352,15 +333,6 @@ def like(job, job_id, payload, description):
     description."""
     other = copy_of(job)
     other.id, other.data, other.description, other.meta = job_id, payload, description, {}
-    return other
-
-
-def copy_of(job):
-    """A Job with `job`'s attributes, without Job.__init__ (which checks its serializer
-    against RQ's Protocol: 8 us on Python 3.11, 95,000 instructions). Its caller sets
-    anew what must be the copy's own: its id, data and meta at least."""
-    other = Job.__new__(type(job))
-    other.__dict__.update(vars(job))
     return other
 
 

@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from queuing_system.callbacks import report_failure
-from queuing_system.events import ABANDONED, FAILED, RETRYING, Event, UnreadableEvent, emit, parse
+from queuing_system.events import ABANDONED, FAILED, RETRYING, Event, UnreadableEvent, emit, event, parse
 from queuing_system.follower import EventFollower
 from queuing_system.grader.expected import (
     BLACKLISTED,
@@ -57,7 +57,7 @@ def test_a_retry_is_said_with_when_and_how_many_more_times():
 
 def test_retry_events_round_trip_and_garbage_ones_are_refused():
     connection = fakeredis.FakeRedis()
-    emit(connection, QUEUE, "7", RETRYING, {"error": "boom", "delay": 4, "retries_left": 2})
+    emit(connection, QUEUE, event("7", RETRYING, error="boom", delay=4, retries_left=2))
     [(_id, fields)] = connection.xrange("queuing:events:" + QUEUE)
     assert parse(fields) == Event("7", RETRYING, error="boom", delay=4, retries_left=2)
     for bad in ({"delay": -1}, {"retries_left": "many"}):

@@ -302,7 +302,7 @@ def test_a_moment_read_again_is_the_same_and_its_text_as_read():
 
 TEXTS = [
     "",
-    "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",
+    "queuing_system.rq_job.JobFailed: Phone number 4153518780 is blacklisted\n",
     "z" * 256,
     "z" * 257,
     "é" * 900,

@@ -24,7 +24,8 @@ from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
+from queuing_system.jobs import ON_FAILURE, Timing, create_jobs, job_queue
+from queuing_system.rq_job import JobFailed, JobRefused
 from queuing_system.worker import maintenance
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
@@ -294,7 +295,7 @@ def failure_recorded(client, job_function, data):
 
 def test_a_jobs_own_verdict_is_recorded_as_its_line_and_a_bug_with_its_traceback(redis_binary):
     verdict = failure_recorded(redis_binary, PROCESS, BLACKLISTED)
-    assert verdict == "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n"
+    assert verdict == "queuing_system.rq_job.JobFailed: Phone number 4153518780 is blacklisted\n"
     bug = failure_recorded(redis_binary, "tests.job_functions.fail_silently", {})
     assert bug.startswith("Traceback (most recent call last):") and bug.strip().endswith("LookupError")
     for error in (JobFailed("Phone number 1 is blacklisted"), JobRefused("Job refused: why"), JobFailed()):

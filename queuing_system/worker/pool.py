@@ -14,13 +14,12 @@ import os
 import sys
 import threading
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 
 from ..connection import connect_for_jobs, keep_trying, wait_until_connected, worth_retrying
-from ..console import debugging, inform, warn
-from ..jobs import integer_at_least, job_queue
+from ..console import debugging, inform, integer_at_least, warn
 from ..processes import run_children
 from .core import StopRequest, Worker
 
@@ -38,13 +37,13 @@ def make_worker(job_functions, connection, worker_class=None, **options):
     function, or several}), running those functions only (RQ's own, if chosen: see
     WORKER_ENV, runs any)."""
     if worker_class is None and rqs_own_worker_chosen():  # `options` are ours: not for it
-        queues = [job_queue(name, connection) for name in job_functions]
+        queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in job_functions]
         return SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
     allowed = {
         name: frozenset([functions] if isinstance(functions, str) else functions)
         for name, functions in job_functions.items()
     }
-    queues = [job_queue(name, connection) for name in allowed]
+    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in allowed]
     return (worker_class or Worker)(queues, connection, job_functions=allowed, **options)
 
 
