@@ -71,6 +71,7 @@ def create_app(db=None):
         if item is None:
             return NOT_FOUND
         stock_key = STOCK_KEY.format(item_id=item["itemId"])
+        # check and take in one Lua step, where the original read, then wrote: never oversold
         if qs.take_one(app.extensions["redis"], stock_key, item["initialAvailableQuantity"]) < 0:
             return {"status": "Not enough stock available", "itemId": item["itemId"]}
         return {"status": "Reservation confirmed", "itemId": item["itemId"]}
@@ -79,10 +80,12 @@ def create_app(db=None):
 
 
 def main(argv=None):
-    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(
+        argv
+    )  # --host/--port
     db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app(db)
-    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)
+    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)  # flow control, deadlines
 
 
 if __name__ == "__main__":

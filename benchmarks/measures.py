@@ -23,7 +23,7 @@ from rq import Queue, SimpleWorker, Worker  # noqa: E402
 from rq.registry import FailedJobRegistry, FinishedJobRegistry  # noqa: E402
 from rq.serializers import JSONSerializer  # noqa: E402
 
-from queuing_system.connection import make_jobs_client  # noqa: E402
+from queuing_system.connection import make_client  # noqa: E402
 from queuing_system.follower import EventFollower  # noqa: E402
 from queuing_system.grader.harness import port_open, script_env, wait_for  # noqa: E402
 from queuing_system.grader.redis_server import free_port  # noqa: E402
@@ -128,7 +128,7 @@ def ours_end_to_end(client, url, data, root=ROOT):
         wait_for(lambda: len(Worker.all(connection=client)) == 2, timeout=30)
         workers, server = children(processor.pid), client.info()["process_id"]
         before = [sum(map(cpu_seconds, workers)), cpu_seconds(server), time.process_time()]
-        creator = make_jobs_client(url)  # as the job scripts make theirs
+        creator = make_client(url, decode_responses=False)  # as the job scripts make theirs
         started = time.perf_counter()
         follower = EventFollower(creator, QUEUE)
         jobs = create_jobs(job_queue(QUEUE, creator), PROCESS, data)

@@ -222,9 +222,10 @@ def command_retry():
 
 
 def make_client(url=None, decode_responses=True):
-    """A client for REDIS_URL. Nothing is sent until the first command.
+    """A client for REDIS_URL (or `url`), with the spec's retries and errors: the one client
+    factory of the package. Nothing is sent until the first command.
 
-    RQ needs `decode_responses=False`; the plain redis scripts read strings.
+    RQ needs `decode_responses=False` (bytes); the apps read text.
     """
     try:
         return redis.Redis.from_url(
@@ -236,11 +237,6 @@ def make_client(url=None, decode_responses=True):
         )
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
-
-
-def make_jobs_client(url=None):
-    """A client for RQ, which reads bytes. Nothing is sent until the first command."""
-    return make_client(url, decode_responses=False)
 
 
 def retry_delays():
@@ -498,13 +494,3 @@ async def wait_until_connected_async(client):
         else:
             say(CONNECTED)
             return client
-
-
-def connect(url=None, decode_responses=True, quiet=False, stopping=None):
-    """A client that has answered a PING (the connected line is printed unless quiet)."""
-    return wait_until_connected(make_client(url, decode_responses), quiet, stopping)
-
-
-def connect_for_jobs(url=None, stopping=None):
-    """make_jobs_client(), once it has answered a PING; quiet."""
-    return wait_until_connected(make_jobs_client(url), quiet=True, stopping=stopping)

@@ -56,6 +56,23 @@ class Event:
     # of that id, not what happened to it (two events of one kind compare equal).
     created: str = field(default="", compare=False)
 
+    def line(self, label):
+        """Kue's console line for this event, e.g. `Notification job 3 50% complete` for the
+        label "Notification"."""
+        if self.kind == PROGRESS:
+            return f"{label} job {self.job_id} {self.progress}% complete"
+        if self.kind == COMPLETED:
+            return f"{label} job {self.job_id} completed"
+        if self.kind == RETRYING:
+            return f"{label} job {self.job_id} failed, {self.retry_words()}: {self.error}"
+        return f"{label} job {self.job_id} failed: {self.error}"
+
+    def retry_words(self):
+        """When a failed job runs again, e.g. `retrying in 2s, 1 retry left`."""
+        when = f"in {self.delay}s" if self.delay else "now"
+        left = "1 retry" if self.retries_left == 1 else f"{self.retries_left} retries"
+        return f"retrying {when}, {left} left"
+
     def belongs_to(self, stamps):
         """Whether this is an event of one of the jobs `stamps` ({job id: its created
         stamp, None if not known}). Ids repeat after a data loss (the counter starts at 1

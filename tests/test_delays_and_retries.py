@@ -23,7 +23,6 @@ from queuing_system.grader.expected import (
 )
 from queuing_system.grader.harness import STOP_WITHIN, creator_quiet, processing, run_script, wait_for
 from queuing_system.jobs import NOW, ON_FAILURE, ON_SUCCESS, Timing, create_jobs, due_time, job_queue
-from queuing_system.reporter import event_line
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
 
 QUEUE = "push_notification_code_2"
@@ -46,11 +45,11 @@ def test_a_delay_is_rounded_up_to_a_whole_second_never_early():
 
 def test_a_retry_is_said_with_when_and_how_many_more_times():
     assert (
-        event_line("Notification", Event("3", RETRYING, error="boom", delay=2, retries_left=1))
+        Event("3", RETRYING, error="boom", delay=2, retries_left=1).line("Notification")
         == "Notification job 3 failed, retrying in 2s, 1 retry left: boom"
     )
     assert (
-        event_line("Notification", Event("3", RETRYING, error="boom", retries_left=0))
+        Event("3", RETRYING, error="boom", retries_left=0).line("Notification")
         == "Notification job 3 failed, retrying now, 0 retries left: boom"
     )
 

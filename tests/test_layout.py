@@ -18,7 +18,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from queuing_system import lua
-from queuing_system.jobs import ON_FAILURE, ON_SUCCESS, Timing, create_jobs, job_queue, saved_once
+from queuing_system.jobs import ON_FAILURE, ON_SUCCESS, Timing, create_jobs, job_queue, watched_transaction
 from queuing_system.worker.core import OUR_CALLBACKS, Worker
 from queuing_system.worker.job import AllowlistJob
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
@@ -172,7 +172,7 @@ PATHS = {
 
 def delayed(client, queue):
     client.incr("queuing:job_ids")
-    with saved_once(queue, ["1"]) as pipeline:
+    with watched_transaction(queue, ["1"]) as pipeline:
         queue.enqueue_at(
             datetime.now(timezone.utc) - timedelta(seconds=5),
             PROCESS,

@@ -18,7 +18,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from queuing_system import lua
-from queuing_system.connection import make_jobs_client
+from queuing_system.connection import make_client
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
@@ -107,7 +107,7 @@ def test_a_step_sent_again_after_its_reply_was_lost_is_answered_not_done_again(r
 def test_a_step_on_a_dropped_connection_is_sent_again_on_a_new_one_quietly(redis_url, redis_binary, capsys):
     # As a redis-py client retries a command (its Retry): no outage said for one drop.
     keys = ["queuing:step:test", "progressed", stream_key("steps")]
-    client = make_jobs_client(redis_url)
+    client = make_client(redis_url, decode_responses=False)
     connection = StepConnection(client.connection_pool)
     steps = Steps(connection, threading.Event())
     steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])

@@ -7,10 +7,9 @@ counts as serving for INSTANCE_TTL seconds more. A lone app restarted opens a ne
 """
 
 import threading
-import time
 from secrets import token_hex
 
-from ..connection import RETRYABLE, describe, is_fatal, outage, retry_delays
+from ..connection import RETRYABLE, describe, keep_trying, outage
 from ..console import warn
 from ..lua import Script
 
@@ -53,16 +52,9 @@ class Sale:
     def join(self):
         """Join the sale; True if this instance opened it. A Redis that cannot answer now
         (away, BUSY, OOM...) is waited for, said on stderr as any outage."""
-        for delay in retry_delays():
-            try:
-                others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
-                break
-            except RETRYABLE as error:
-                if is_fatal(error):
-                    raise
-                outage.lost(error)
-                time.sleep(delay)
-        outage.back()
+        others = keep_trying(
+            lambda: JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats]), writes=True
+        )
         self.beat.start()
         return others == 0
 

@@ -602,9 +602,6 @@ class Worker:
         keep_trying(lambda: self.connection.lrem(queue.keys.intermediate, 1, job_id), self.stopping)
 
 
-ERROR_NAMES = {}  # {a JobFailed class: its name, as a traceback says it}
-
-
 def failure_text(exc_info):
     """What a failure records (the result's exc_string): the traceback, as RQ's own worker
     records it; for a job's own verdict (JobFailed: a blacklisted number, a refused job),

@@ -16,7 +16,6 @@ from rq.utils import import_attribute
 from ..rq_job import JobRefused, ProgressJob
 
 CALLBACK_KINDS = ("success", "failure", "stopped")
-CALLBACK_FIELDS = [(kind, f"{kind}_callback_name".encode()) for kind in CALLBACK_KINDS]
 IMPORTED = {}  # {import path: what it names}: imported once per process, as Python imports
 
 
