@@ -7,6 +7,7 @@ exactly 50 seats. `reservationEnabled` lives in Redis, so every app process agre
 """
 
 import argparse
+from functools import cache
 
 import redis
 from flask import Flask
@@ -22,41 +23,44 @@ ENABLED_KEY = "reservationEnabled"
 TOTAL_SEATS = 50
 
 
-def reserve_seat(number, db):
-    db.set(SEATS_KEY, number)
+@cache  # made on first use: what a function called as the spec writes it uses
+def redis_client():
+    return qs.make_client()
 
 
-def get_current_available_seats(db):
-    return db.get(SEATS_KEY)
+def reserve_seat(number, db=None):
+    (db or redis_client()).set(SEATS_KEY, number)
+
+
+def get_current_available_seats(db=None):
+    return (db or redis_client()).get(SEATS_KEY)
 
 
 def reservation_enabled(db):
     return db.get(ENABLED_KEY) == "1"
 
 
-def reserve_a_seat():
-    """The job: take one seat, or fail without taking anything."""
+def reserve_a_seat():  # the job: take one seat, or fail without taking anything
     job = get_current_job()
-    if qs.take_seat(job.connection, SEATS_KEY, ENABLED_KEY, job.id) < 0:
+    if qs.take_seat(job.connection, SEATS_KEY, ENABLED_KEY, job.id) < 0:  # one Lua step: never oversold
         raise qs.JobFailed("Not enough seats available")
 
 
 def print_outcome(event):
-    if event.kind in (qs.COMPLETED, qs.FAILED):
-        qs.say(qs.event_line("Seat reservation", event))
+    if event.kind in ("completed", "failed"):
+        qs.say(event.line("Seat reservation"))
 
 
 def create_app(db=None, jobs=None):
-    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default
-    REDIS_URL's, kept as app.extensions["redis"] and ["rq"], beside the listener of its
-    jobs (["listener"]). It writes nothing to Redis until a request asks it to: opening
-    the sale is main()'s start-up step."""
-    app = qs.use_json(Flask(__name__))
-    db = app.extensions["redis"] = qs.make_client() if db is None else db
-    jobs = app.extensions["rq"] = qs.make_jobs_client() if jobs is None else jobs
-    queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
-    listener = app.extensions["listener"] = qs.JobListener(jobs, QUEUE, print_outcome)  # before any job
-    worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])
+    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default REDIS_URL's
+    (app.extensions["redis"], ["rq"]). It writes nothing to Redis until a request asks it to."""
+    app = qs.use_json(Flask(__name__))  # JSON only: errors too, compact, in the spec's key order
+    db = app.extensions["redis"] = redis_client() if db is None else db
+    jobs = app.extensions["rq"] = qs.make_client(decode_responses=False) if jobs is None else jobs
+    queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer)
+    # Kue's job.on(...) for every job it creates, on one thread, from before the first one
+    listener = app.extensions["listener"] = qs.JobReporter(jobs, QUEUE, print_outcome)
+    worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])  # RQ's, on a thread
     qs.on_shutdown(app, worker.stop)  # it finishes the job in hand
 
     @app.get("/available_seats")
@@ -69,13 +73,14 @@ def create_app(db=None, jobs=None):
             return {"status": "Reservation are blocked"}
         try:
             [job_id] = qs.reserve_job_ids(jobs)  # Kue's ids: one counter for every queue
-            with qs.saved_once(queue, [job_id]) as pipeline:  # sent once, even if the connection drops
+            with qs.watched_transaction(
+                queue, [job_id]
+            ) as pipeline:  # sent once, even if the connection drops
                 queue.enqueue(
                     PROCESS,
                     job_id=job_id,
                     on_success=Callback(qs.report_success),  # the app hears how the job ended
                     on_failure=Callback(qs.report_failure),
-                    failure_ttl=qs.FAILURE_TTL,
                     pipeline=pipeline,
                 )
         except redis.RedisError:
@@ -93,12 +98,12 @@ def create_app(db=None, jobs=None):
 
 def main(argv=None):
     options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(qs.make_client(), quiet=True)  # said on stderr while it waits
+    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app(db)
-    sale = qs.Sale(qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)  # its own connection
+    sale = qs.Sale(qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)  # one for all instances
     sale.join()  # a new sale of 50 seats, or the one that other instances serve
     qs.on_shutdown(app, sale.leave)
-    return qs.serve(app, options.host, options.port)
+    return qs.serve(app, options.host, options.port)  # our HTTP server: flow control, deadlines
 
 
 if __name__ == "__main__":

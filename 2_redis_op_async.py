@@ -4,20 +4,34 @@ node_redis's callbacks)."""
 
 import argparse
 import asyncio
+from contextlib import asynccontextmanager
 
 import redis.asyncio
 
 import queuing_system as qs
 
-client = None  # main() makes it, in the event loop that uses it
+client = None  # run_all() makes it, in the event loop that uses it
+
+
+@asynccontextmanager
+async def redis_client():
+    """run_all()'s client; a function called on its own (its own event loop) opens one
+    for the call: an asyncio client's connections belong to the loop that made them."""
+    if client is not None:
+        yield client
+        return
+    async with redis.asyncio.Redis.from_url(qs.redis_url(), decode_responses=True) as own:
+        yield own
 
 
 async def set_new_school(school_name, value):
-    qs.print_reply(await client.set(school_name, value))
+    async with redis_client() as connection:
+        qs.print_reply(await connection.set(school_name, value))
 
 
 async def display_school_value(school_name):
-    qs.say(await client.get(school_name))
+    async with redis_client() as connection:
+        qs.say(await connection.get(school_name))
 
 
 async def run_all():
@@ -30,6 +44,7 @@ async def run_all():
         await display_school_value("HolbertonSanFrancisco")
     finally:
         await client.aclose()
+        client = None
 
 
 def main(argv=None):

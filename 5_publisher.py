@@ -10,20 +10,25 @@ import queuing_system as qs
 
 CHANNEL = "holberton school channel"
 
-client = None  # main() makes it
+client = None  # REDIS_URL's, made by main() or by the first call that needs it
+
+
+def redis_client():
+    global client
+    if client is None:
+        client = Redis.from_url(qs.redis_url(), decode_responses=True)
+    return client
 
 
 def publish_message(message, time_ms):
     time.sleep(time_ms / 1000)  # the original's setTimeout
     qs.say(f"About to send {message}")
-    client.publish(CHANNEL, message)
+    redis_client().publish(CHANNEL, message)
 
 
 def main(argv=None):
-    global client
     argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)
-    qs.wait_until_connected(client)
+    qs.wait_until_connected(redis_client())
     publish_message("Holberton Student #1 starts course", 100)
     publish_message("Holberton Student #2 starts course", 200)
     publish_message("KILL_SERVER", 300)

@@ -19,15 +19,15 @@ def send_notification(phone_number, message):
 
 def process(data):
     """The job function: it gets the job's data, as Kue's process callback got job.data."""
-    send_notification(*qs.notification(data))  # the data checked: anyone can write a job
+    send_notification(*qs.notification(data))  # checked, as Kue did not: anyone can write a job
 
 
 def main(argv=None):
     parser = qs.add_workers_argument(argparse.ArgumentParser(description=__doc__), CONCURRENCY)
     options = parser.parse_args(argv)
-    connection = qs.connect_for_jobs()
+    connection = qs.make_client(decode_responses=False)  # RQ's: bytes; the pool waits for Redis
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
-    # Kue's queue.process('push_notification_code', fn): RQ workers, in processes of their own
+    # Kue's queue.process('push_notification_code', fn): RQ workers that run only PROCESS, in processes
     pool = qs.WorkerPool([queue], connection=connection, num_workers=options.workers, job_functions=[PROCESS])
     return pool.start()  # until Ctrl-C or SIGTERM; the jobs left stay queued
 

@@ -33,30 +33,29 @@ def create_jobs(queue, timing):
             PROCESS,
             (data,),
             job_id=job_id,
-            failure_ttl=qs.FAILURE_TTL,
-            retry=timing.retry(),
-            on_success=Callback(qs.report_success),  # the creator hears how each job ended
-            on_failure=Callback(qs.report_failure),
+            retry=timing.retry(),  # RQ's Retry, from Kue's .attempts() and .backoff()
+            on_success=Callback(qs.report_success),  # the creator hears how each job ended,
+            on_failure=Callback(qs.report_failure),  # which RQ alone does not tell it
         )
         for job_id, data in zip(ids, JOBS, strict=True)
     ]
-    with qs.saved_once(queue, ids) as pipeline:  # all saved or none, once, even if the connection drops
+    with qs.watched_transaction(queue, ids) as pipeline:  # one MULTI/EXEC: all or none, sent once
         if timing.delay:
-            return qs.enqueue_many_at(queue, timing.due(), calls, pipeline)  # RQ's enqueue_at, for a batch
+            return timing.schedule_many(queue, calls, pipeline)  # RQ's enqueue_at, for a batch
         return queue.enqueue_many(calls, pipeline=pipeline)
 
 
 def main(argv=None):
-    parser = qs.add_timing_arguments(argparse.ArgumentParser(description=__doc__))
+    parser = qs.Timing.add_arguments(argparse.ArgumentParser(description=__doc__))  # Kue's .delay()...
     timing = qs.Timing.of(parser.parse_args(argv))  # none given: at once and once, as the spec runs it
-    connection = qs.connect_for_jobs()
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
-    events = qs.JobEvents(connection, QUEUE)  # from before the jobs exist: no event can be missed
+    connection = qs.wait_until_connected(qs.make_client(decode_responses=False), quiet=True)  # RQ's: bytes
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    events = qs.EventFollower(connection, QUEUE)  # from before the jobs exist: no event missed, unlike Kue's
     jobs = create_jobs(queue, timing)
     for job in jobs:
         qs.say(f"Notification job created: {job.id}")
     for event in events.follow(jobs):  # Kue's job.on('progress' / 'complete' / 'failed')
-        qs.say(qs.event_line("Notification", event))
+        qs.say(event.line("Notification"))
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ def process(data):
 def main(argv=None):
     parser = qs.add_workers_argument(argparse.ArgumentParser(description=__doc__), CONCURRENCY)
     options = parser.parse_args(argv)
-    connection = qs.connect_for_jobs()
+    connection = qs.make_client(decode_responses=False)  # RQ's: bytes; the pool waits for Redis
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
-    # Kue's queue.process('push_notification_code_2', 2, fn): two RQ workers, each in a process
+    # Kue's queue.process('push_notification_code_2', 2, fn): RQ workers that run only PROCESS, two at a time
     pool = qs.WorkerPool([queue], connection=connection, num_workers=options.workers, job_functions=[PROCESS])
     return pool.start()  # until Ctrl-C or SIGTERM; the jobs left stay queued
 

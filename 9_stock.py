@@ -8,6 +8,7 @@ instances exactly `initialAvailableQuantity` reservations of an item are confirm
 """
 
 import argparse
+from functools import cache
 
 from flask import Flask
 
@@ -30,12 +31,17 @@ def get_item_by_id(item_id):
     return PRODUCTS_BY_ID.get(str(item_id))
 
 
-def reserve_stock_by_id(item_id, stock, db):
-    db.set(STOCK_KEY.format(item_id=item_id), stock)
+@cache  # made on first use: what a function called as the spec writes it uses
+def redis_client():
+    return qs.make_client()
 
 
-def get_current_reserved_stock_by_id(item_id, db):
-    stock = db.get(STOCK_KEY.format(item_id=item_id))
+def reserve_stock_by_id(item_id, stock, db=None):
+    (db or redis_client()).set(STOCK_KEY.format(item_id=item_id), stock)
+
+
+def get_current_reserved_stock_by_id(item_id, db=None):
+    stock = (db or redis_client()).get(STOCK_KEY.format(item_id=item_id))
     return None if stock is None else int(stock)
 
 
@@ -43,7 +49,7 @@ def create_app(db=None):
     """The app, on the Redis client `db` (default: REDIS_URL's), kept as
     app.extensions["redis"]; it writes nothing to Redis until a request asks it to."""
     app = qs.use_json(Flask(__name__))  # JSON only: compact, in the spec's key order
-    app.extensions["redis"] = qs.make_client() if db is None else db
+    app.extensions["redis"] = redis_client() if db is None else db
 
     @app.get("/list_products")
     def products():
@@ -65,6 +71,7 @@ def create_app(db=None):
         if item is None:
             return NOT_FOUND
         stock_key = STOCK_KEY.format(item_id=item["itemId"])
+        # check and take in one Lua step, where the original read, then wrote: never oversold
         if qs.take_one(app.extensions["redis"], stock_key, item["initialAvailableQuantity"]) < 0:
             return {"status": "Not enough stock available", "itemId": item["itemId"]}
         return {"status": "Reservation confirmed", "itemId": item["itemId"]}
@@ -73,10 +80,12 @@ def create_app(db=None):
 
 
 def main(argv=None):
-    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(qs.make_client(), quiet=True)  # said on stderr while it waits
+    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(
+        argv
+    )  # --host/--port
+    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app(db)
-    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)
+    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)  # flow control, deadlines
 
 
 if __name__ == "__main__":

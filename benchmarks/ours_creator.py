@@ -54,7 +54,7 @@ def workload(count, failing=0.02):
 def create_jobs(queue, datas, rq_calls=False):
     """The package's batch creation (qs.create_jobs, as BullMQ's creator uses its addBulk):
     the jobs and Redis's data are those of 7_job_creator.py's RQ calls (Queue.prepare_data,
-    enqueue_many in saved_once), at once and once; `rq-calls` makes them with those."""
+    enqueue_many in watched_transaction), at once and once; `rq-calls` makes them with those."""
     if rq_calls:
         return created_by_rq_calls(queue, datas)
     return qs.create_jobs(queue, PROCESS, datas)
@@ -68,13 +68,12 @@ def created_by_rq_calls(queue, datas):
             PROCESS,
             (data,),
             job_id=job_id,
-            failure_ttl=qs.FAILURE_TTL,
             on_success=Callback(qs.report_success),
             on_failure=Callback(qs.report_failure),
         )
         for job_id, data in zip(ids, datas, strict=True)
     ]
-    with qs.saved_once(queue, ids) as pipeline:
+    with qs.watched_transaction(queue, ids) as pipeline:
         return queue.enqueue_many(calls, pipeline=pipeline)
 
 
@@ -89,17 +88,19 @@ def main(count, failing=0.02, create_only=False, rq_calls=False):
         os._exit(0)  # from the signal handler too: no blocked read to unwind
 
     signal.signal(signal.SIGTERM, finish)
-    connection = qs.connect_for_jobs()  # REDIS_URL's, as 7_job_creator.py connects
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
+    connection = qs.wait_until_connected(
+        qs.make_client(decode_responses=False), quiet=True
+    )  # REDIS_URL's, as 7_job_creator.py connects
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     # From before the jobs exist, as 7_job_creator.py: no event can be missed.
-    events = None if create_only else qs.JobEvents(connection, QUEUE)
+    events = None if create_only else qs.EventFollower(connection, QUEUE)
     jobs = create_jobs(queue, workload(count, failing), rq_calls)
     report["created"] = time.perf_counter() - started
     for job in jobs:
         qs.say(f"Notification job created: {job.id}")
     if events:
         for event in events.follow(jobs):
-            qs.say(qs.event_line("Notification", event))
+            qs.say(event.line("Notification"))
             report["outcomes"] += event.kind in (qs.COMPLETED, qs.FAILED)
         report["heard"] = time.perf_counter() - started
     finish()

@@ -61,6 +61,20 @@ def debugging():
     return DEBUGGING
 
 
+def integer_at_least(minimum, name):
+    """An argparse type: a whole number no less than `minimum`, called `name` in its error
+    (a script's `--workers`, `--attempts`...)."""
+
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = name  # argparse names the type in its error
+    return parse
+
+
 def debug(message):
     """A diagnostic on stderr, shown only when debugging."""
     if debugging():

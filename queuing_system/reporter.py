@@ -5,26 +5,8 @@ import queue
 import threading
 
 from .console import warn
-from .events import COMPLETED, OUTCOMES, PROGRESS, RETRYING, stamps_of
+from .events import OUTCOMES, stamps_of
 from .follower import EventFollower
-
-
-def event_line(label, event):
-    """The creator's line for an event, e.g. `Notification job 3 50% complete`."""
-    if event.kind == PROGRESS:
-        return f"{label} job {event.job_id} {event.progress}% complete"
-    if event.kind == COMPLETED:
-        return f"{label} job {event.job_id} completed"
-    if event.kind == RETRYING:
-        return f"{label} job {event.job_id} failed, {retry_words(event)}: {event.error}"
-    return f"{label} job {event.job_id} failed: {event.error}"
-
-
-def retry_words(event):
-    """When a failed job runs again, e.g. `retrying in 2s, 1 retry left`."""
-    when = f"in {event.delay}s" if event.delay else "now"
-    left = "1 retry" if event.retries_left == 1 else f"{event.retries_left} retries"
-    return f"retrying {when}, {left} left"
 
 
 class JobReporter:
@@ -111,7 +93,7 @@ class JobReporter:
                             self.emptied.put(True)
 
 
-class Reporters(list):
+class JobReporters(list):
     """The reporters a script made, to wait for or stop together: Kue's job.on(...)
     listeners of a process, which lived as long as it did."""
 

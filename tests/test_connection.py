@@ -15,12 +15,12 @@ from queuing_system.connection import (
     describe,
     is_fatal,
     make_client,
-    own_connection,
     reply_code,
     worth_retrying,
 )
 from queuing_system.grader.harness import wait_for
 from queuing_system.grader.redis_server import RedisServer, free_port
+from queuing_system.web.redis_speedups import own_connection
 
 
 def test_every_command_goes_on_the_one_connection(clients):

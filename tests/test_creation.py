@@ -1,5 +1,5 @@
 """A batch of jobs is saved as RQ's own enqueue_many saves it, in one transaction: create_jobs
-leaves Redis as RQ's enqueue_many leaves it, and the writes RQ's methods queue in saved_once
+leaves Redis as RQ's enqueue_many leaves it, and the writes RQ's methods queue in watched_transaction
 (the scripts' way) are merged to one per key without changing what Redis holds."""
 
 import pytest
@@ -64,12 +64,12 @@ def sent(client, commands):
 
 
 def rq_writes(client, timing):
-    """The commands RQ's methods queue for three jobs, as saved_once records them."""
+    """The commands RQ's methods queue for three jobs, as watched_transaction records them."""
     queue = job_queue("fence", client)
     calls = job_calls("tests.job_functions.record", [{"n": n} for n in range(3)], ["1", "2", "3"], timing)
     recorder = Recorder(client)
     if timing.delay:
-        jobs.enqueue_many_at(queue, timing.due(), calls, recorder)
+        timing.schedule_many(queue, calls, recorder)
     else:
         queue.enqueue_many(calls, pipeline=recorder)
     assert recorder.commands, "RQ queued nothing on the recorder"
@@ -121,7 +121,7 @@ def test_other_writes_are_sent_as_they_are(commands):
     assert merged(commands) is commands
 
 
-def test_a_batch_sent_again_after_a_dropped_connection_is_saved_once(redis_binary, monkeypatch):
+def test_a_batch_sent_again_after_a_dropped_connection_is_watched_transaction(redis_binary, monkeypatch):
     sends = []
     real = redis.client.Pipeline.execute
 

@@ -4,6 +4,7 @@ and takes what those lack from the package's one public surface (`queuing_system
 does, without connecting to anything."""
 
 import ast
+import importlib
 import inspect
 import sys
 
@@ -72,18 +73,33 @@ def test_every_public_name_is_found_and_every_function_and_class_says_what_it_is
             assert summary and summary[0], f"{name} has no docstring"
 
 
-def test_the_names_editors_read_are_the_names_found_at_run_time():
-    """The TYPE_CHECKING imports (for editors) and the table of __getattr__ list the same
-    names, from the same modules."""
-    tree = ast.parse(inspect.getsource(queuing_system))
-    static = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            for statement in node.body:
-                for alias in statement.names:
-                    static[alias.asname or alias.name] = (statement.module, alias.name)
-    assert static == queuing_system._WHERE
-    assert set(static) == set(queuing_system.__all__)
+def test_each_public_name_is_written_once_and_found_where_the_table_says():
+    """PUBLIC names each name once, with its module; __all__ is made from it."""
+    assert queuing_system.__all__ == list(queuing_system.PUBLIC)
+    source = inspect.getsource(queuing_system)
+    for name, module in queuing_system.PUBLIC.items():
+        assert source.count(f'"{name}"') == 1, name
+        found = importlib.import_module(f"queuing_system.{module}")
+        assert getattr(queuing_system, name) is getattr(found, name), name
+
+
+def test_the_surface_is_small_and_each_class_goes_by_its_own_name():
+    assert len(queuing_system.__all__) <= 34
+    for name in queuing_system.__all__:
+        value = getattr(queuing_system, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__name__ == name, f"{name} is {value.__name__} under another name"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_script_takes_few_names_of_the_package(script):
+    tree = ast.parse((scripts_dir() / script).read_text())
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "qs"
+    }
+    assert len(used) <= (17 if script == "100_seat.py" else 10), sorted(used)
 
 
 def test_an_unknown_name_is_an_attribute_error():

@@ -7,9 +7,9 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from queuing_system.greenlet_io import REDIS_WAIT
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.reservations import RECEIPT_TTL, RESERVE_ONE, SETTLE_WITHIN, take_one
+from queuing_system.web.greenlet_io import REDIS_WAIT
+from queuing_system.web.reservations import RECEIPT_TTL, RESERVE_ONE, SETTLE_WITHIN, take_one
 from tests.answering import in_a_request
 
 

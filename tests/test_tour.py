@@ -75,7 +75,7 @@ def test_summary_prints_the_table_alone():
 
 def hang(text):
     """The script waits for ever once connected."""
-    connected = re.compile(r"( +)qs\.wait_until_connected\(client\).*\n")
+    connected = re.compile(r"( +)qs\.wait_until_connected\((client|redis_client\(\))\).*\n")
     assert connected.search(text)
     return "import time\n" + connected.sub(r"\g<0>\1time.sleep(3600)\n", text)
 

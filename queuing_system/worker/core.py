@@ -28,32 +28,30 @@ from rq.queue import Queue
 from rq.serializers import JSONSerializer, resolve_serializer
 from rq.timeouts import JobTimeoutException
 
-from .. import callbacks
+from .. import layout, lua
 from ..connection import keep_trying, outage, worth_retrying
 from ..console import debug, debugging, warn
-from ..events import stream_key
-from ..jobs import JobFailed, JobRefused, copy_of
-from . import layout, lua
+from ..events import CALLBACKS, error_message, event_arguments, failure_event, stream_key, success_event
+from ..rq_job import JobFailed, JobRefused, copy_of
 from .due_jobs import DueJobs
 from .job import WorkerJob, writable
 from .maintenance import Maintenance
 from .presence import Presence
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
-from .steps import EventCapture, Progress, StepConnection, Steps, event_arguments
+from .steps import Progress, StepConnection, Steps
 
 STARTED = layout.STARTED.encode()
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
 
-# The callbacks that write nothing but events (through events.emit): the worker gives them
-# an EventCapture, and their event goes in the step of the job's end.
-EVENT_CALLBACKS = frozenset({callbacks.report_success, callbacks.report_failure})
-OUR_CALLBACKS = frozenset(callbacks.NAMES.values())
+# The callbacks that write nothing but their event (events.CALLBACKS): the worker writes
+# that event itself, in the step of the job's end, instead of calling them.
+OUR_CALLBACKS = frozenset(CALLBACKS.values())
 # Where the callbacks lived before events.py was split: jobs queued then still name them.
 RENAMED_CALLBACKS = {
-    "queuing_system.events.report_success": callbacks.NAMES["success"],
-    "queuing_system.events.report_failure": callbacks.NAMES["failure"],
+    "queuing_system.events.report_success": CALLBACKS["success"],
+    "queuing_system.events.report_failure": CALLBACKS["failure"],
 }
 
 
@@ -149,7 +147,7 @@ class Run:
         self.job, self.queue, self.execution = job, queue, execution
         self.started, self.epoch = started, epoch  # when its step started it: seconds, and as text
         self.outcome = None  # FINISH or FAIL once it ran
-        self.events = []  # its outcome's events (EventCapture's)
+        self.events = []  # its outcome's events (events.py's)
         self.result = self.exc_string = None
 
 
@@ -548,10 +546,8 @@ class Worker:
         """RQ's success callback, then the end to write (finish.lua)."""
         job = run.job
         callback = job.success_callback
-        if callback in EVENT_CALLBACKS:
-            capture = EventCapture()
-            callback(job, capture, result)
-            run.events = capture.events
+        if job.callback_names.get("success") == CALLBACKS["success"]:  # ours: its event, in the step
+            run.events = [success_event(job)]
         elif callback is not None:  # any other runs now, on a real connection, as RQ runs it
             with self.death_penalty_class(job.success_callback_timeout, JobTimeoutException, job_id=job.id):
                 callback(job, job.connection, result)
@@ -562,10 +558,8 @@ class Worker:
         """RQ's failure callback, the failure said, then the end to write (fail.lua)."""
         job = run.job
         callback = job.failure_callback
-        if callback in EVENT_CALLBACKS:
-            capture = EventCapture()
-            callback(job, capture, *exc_info)
-            run.events = capture.events
+        if job.callback_names.get("failure") == CALLBACKS["failure"]:  # ours: its event, in the step
+            run.events = [failure_event(job, error_message(exc_info[1]))]
         elif callback is not None:
             try:
                 with self.death_penalty_class(
@@ -608,13 +602,10 @@ class Worker:
         keep_trying(lambda: self.connection.lrem(queue.keys.intermediate, 1, job_id), self.stopping)
 
 
-ERROR_NAMES = {}  # {a JobFailed class: its name, as a traceback says it}
-
-
 def failure_text(exc_info):
     """What a failure records (the result's exc_string): the traceback, as RQ's own worker
     records it; for a job's own verdict (JobFailed: a blacklisted number, a refused job),
-    its last line alone, `queuing_system.jobs.JobFailed: message`. That line is what anyone
+    its last line alone, `queuing_system.rq_job.JobFailed: message`. That line is what anyone
     reads of it (the creator's event, follower.failure_message, rq-dashboard), and on
     Python 3.11 formatting the frames above it costs more than the job itself."""
     error = exc_info[1]

@@ -14,13 +14,12 @@ import os
 import sys
 import threading
 
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 
-from ..connection import connect_for_jobs, keep_trying, wait_until_connected, worth_retrying
-from ..console import debugging, inform, warn
-from ..jobs import integer_at_least, job_queue
+from ..connection import keep_trying, make_client, wait_until_connected, worth_retrying
+from ..console import debugging, inform, integer_at_least, warn
 from ..processes import run_children
 from .core import StopRequest, Worker
 
@@ -38,13 +37,13 @@ def make_worker(job_functions, connection, worker_class=None, **options):
     function, or several}), running those functions only (RQ's own, if chosen: see
     WORKER_ENV, runs any)."""
     if worker_class is None and rqs_own_worker_chosen():  # `options` are ours: not for it
-        queues = [job_queue(name, connection) for name in job_functions]
+        queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in job_functions]
         return SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
     allowed = {
         name: frozenset([functions] if isinstance(functions, str) else functions)
         for name, functions in job_functions.items()
     }
-    queues = [job_queue(name, connection) for name in allowed]
+    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in allowed]
     return (worker_class or Worker)(queues, connection, job_functions=allowed, **options)
 
 
@@ -53,7 +52,9 @@ def work(job_functions, connection=None):
     SIGINT. A worker cut off from Redis as it starts (registering) is replaced once Redis
     answers."""
     quiet_rq_logging()
-    connection = connect_for_jobs() if connection is None else wait_until_connected(connection, quiet=True)
+    if connection is None:
+        connection = make_client(decode_responses=False)
+    wait_until_connected(connection, quiet=True)
     stopping = StopRequest()
 
     def one_worker():
@@ -93,7 +94,7 @@ def run_workers(job_functions, count, connection=None):
     default to REDIS_URL."""
     # Once here, so a wrong password or a bad REDIS_URL is said once, not once per child.
     if connection is None:
-        connect_for_jobs().close()
+        wait_until_connected(make_client(decode_responses=False), quiet=True).close()
     else:
         wait_until_connected(connection, quiet=True)
     return run_children(lambda: work(job_functions, connection), count, "worker", RESTART_DELAY)
@@ -112,6 +113,7 @@ class WorkerPool:
         self.job_functions = {queue.name: tuple(job_functions) for queue in self.queues}
 
     def start(self):
+        wait_until_connected(self.connection, quiet=True)  # a wrong password said once, first
         names = ", ".join(queue.name for queue in self.queues)
         at_a_time = "1 job" if self.num_workers == 1 else f"{self.num_workers} jobs"
         inform(f"Processing {names}, {at_a_time} at a time (Ctrl-C to stop)")

@@ -7,12 +7,11 @@ counts as serving for INSTANCE_TTL seconds more. A lone app restarted opens a ne
 """
 
 import threading
-import time
 from secrets import token_hex
 
-from .connection import RETRYABLE, describe, is_fatal, outage, retry_delays
-from .console import warn
-from .redis_speedups import LuaScript
+from ..connection import RETRYABLE, describe, keep_trying, outage
+from ..console import warn
+from ..lua import Script
 
 # The instances serving the sale, each with the time its registration runs out.
 INSTANCES_KEY = "seat_app:instances"
@@ -21,7 +20,7 @@ BEAT_EVERY = 5  # seconds
 RETRY_BEAT_EVERY = 1  # seconds after a beat that failed
 # KEYS: instances, seats, enabled flag; ARGV: this instance, its TTL, the seats of a new
 # sale. Returns how many other instances are serving (0: a new sale was opened).
-JOIN_SALE = LuaScript("""
+JOIN_SALE = Script("""
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local others = redis.call('ZCARD', KEYS[1])
@@ -33,7 +32,7 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return others
 """)
 # KEYS: instances; ARGV: this instance, its TTL. Server time: app hosts' clocks may differ.
-BEAT = LuaScript("redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])")
+BEAT = Script("redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])")
 
 
 class Sale:
@@ -53,16 +52,9 @@ class Sale:
     def join(self):
         """Join the sale; True if this instance opened it. A Redis that cannot answer now
         (away, BUSY, OOM...) is waited for, said on stderr as any outage."""
-        for delay in retry_delays():
-            try:
-                others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
-                break
-            except RETRYABLE as error:
-                if is_fatal(error):
-                    raise
-                outage.lost(error)
-                time.sleep(delay)
-        outage.back()
+        others = keep_trying(
+            lambda: JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats]), writes=True
+        )
         self.beat.start()
         return others == 0
 

@@ -1,7 +1,7 @@
 """The live view in a browser: rq-dashboard on our queues, workers and jobs.
 
     pip install -e ".[dashboard]"
-    python -m queuing_system.dashboard      # then open http://127.0.0.1:9181
+    python -m queuing_system.web.dashboard      # then open http://127.0.0.1:9181
 
 rq-dashboard lists the queues with their lengths, the workers and what they run, and every
 job with its data, status, error and metadata (where our jobs keep their progress),
@@ -21,10 +21,10 @@ from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
 from werkzeug.exceptions import HTTPException
 
-from .connection import configured_url
-from .console import warn
-from .shutdown import EXIT_FAILED, run
-from .web import address, answer_503_while_redis_is_away, serve
+from ..connection import configured_url
+from ..console import warn
+from ..shutdown import EXIT_FAILED, run
+from .app import address, answer_503_while_redis_is_away, serve
 
 DEFAULT_PORT = 9181  # rq-dashboard's own
 HOSTS_ENV = "DASHBOARD_HOSTS"  # other names it is reached by (HOST=0.0.0.0 behind a name)

@@ -29,10 +29,10 @@ from urllib.parse import unquote_to_bytes
 import greenlet
 import httptools
 
-from .console import debug, debugging, warn
+from ..console import debug, debugging, warn
+from ..shutdown import STOP_SIGNALS
 from .greenlet_io import REDIS_WAIT
 from .round_trips import RoundTrips
-from .shutdown import STOP_SIGNALS
 
 BACKLOG = 4096  # connections the kernel holds before the server takes them
 MAX_URL = 8 * 1024  # bytes; beyond: 414

@@ -12,15 +12,15 @@ from secrets import token_hex
 
 import redis
 
+from ..connection import RETRYABLE, until_answered
+from ..lua import Script
 from . import greenlet_io
-from .connection import RETRYABLE, until_answered
-from .redis_speedups import LuaScript
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
 # TTL, the request's deadline (Unix seconds by Redis's clock, 0: none). Returns the stock
 # left, -1 if there was none (no receipt kept: trying again gets -1 again), or -2 if run
 # past the deadline (nothing done: its request was answered 503 meanwhile).
-RESERVE_ONE = LuaScript("""
+RESERVE_ONE = Script("""
 local answer = redis.call('GET', KEYS[2])
 if answer then return tonumber(answer) end
 local deadline = tonumber(ARGV[3] or '0')
@@ -48,7 +48,7 @@ SETTLE_WITHIN = 0.5
 # KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
 # left, or -1 when there was none to take (no receipt: a second try takes nothing either,
 # unless a new sale has opened since, and then the job has a seat to take).
-TAKE_SEAT = LuaScript("""
+TAKE_SEAT = Script("""
 local answer = redis.call('GET', KEYS[3])
 if answer then return tonumber(answer) end
 if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then return -1 end

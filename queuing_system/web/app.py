@@ -17,13 +17,14 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from ..connection import cannot_serve_now, describe, outage, reply_code
+from ..console import debug, inform, warn
+from ..processes import run_children
+from ..shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
 from . import greenlet_io
-from .connection import cannot_serve_now, describe, outage, own_connection, reply_code
-from .console import debug, inform, warn
 from .greenlet_io import use_loop_sockets
 from .http_server import listen, serve_socket
-from .processes import run_children
-from .shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
+from .redis_speedups import own_connection
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1245
