@@ -290,6 +290,9 @@ class Worker:
             self.between_jobs()
             more = not self.stopping.is_set() and (max_jobs is None or self.ran < max_jobs)
             queue = self.steps_of[current]
+            if not more and take != "*" and not self.hand_back(queue, take):  # ended is None then
+                self.redis_away = True
+                return  # Redis stayed away while stopping
             reply = self.step(queue, ended, take if more else "")
             ended, take = None, "*"
             if reply is None:
@@ -360,6 +363,26 @@ class Worker:
             if not worth_retrying(error):
                 raise
             return None  # stopping: the loop ends
+
+    def hand_back(self, queue, job_id):
+        """Put the job its blocking move took, and that it will not start now that it stops,
+        back at the front of the queue at once, for another worker (a rolling restart):
+        left in the intermediate list, it would wait STRANDED_AFTER and more for the
+        upkeep. Gone from that list, it was given to another already. Returns False if it
+        gave up on Redis as it stopped (the upkeep requeues the job)."""
+        keys = queue.keys
+        try:
+            keep_trying(
+                lambda: lua.MOVE_ENTRY(self.connection, [keys.intermediate, keys.queue], [job_id, "LPUSH"]),
+                self.stopping,
+                writes=True,
+            )
+        except Exception as error:
+            if not worth_retrying(error):
+                raise
+            return False
+        debug(f"job {job_id.decode(errors='replace')}: handed back to the queue as this worker stops")
+        return True
 
     # Steps
 
