@@ -9,6 +9,7 @@ named by a job runs), one round trip per job (RQ's makes 23), stops only at safe
 the quiet waiting for Redis.
 """
 
+import atexit
 import logging
 import os
 import sys
@@ -184,6 +185,7 @@ class BackgroundWorker:
             if self.thread is None:
                 self.thread = WorkerThread(self.job_functions, self.connection)
                 self.thread.start()
+                atexit.register(self.stop)  # under a WSGI server that runs no on_shutdown
 
     def stop(self):
         with self.lock:
