@@ -55,14 +55,21 @@ def print_outcome(event):
 def create_app(db=None, jobs=None):
     """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default
     REDIS_URL's, kept as app.extensions["redis"] and ["rq"], beside the listener of its
-    jobs (["listener"]). It writes nothing to Redis until a request asks it to."""
+    jobs (["listener"]) and its part in the sale (["sale"]), which it joins before its first
+    request (main() joins at start-up): any WSGI server runs it as main() does."""
     app = qs.use_json(Flask(__name__))
+    # A new sale of 50 seats, or the one other instances serve; on a connection of its own
+    sale = app.extensions["sale"] = qs.Sale(
+        qs.make_client() if db is None else db, SEATS_KEY, ENABLED_KEY, TOTAL_SEATS
+    )
+    app.before_request(sale.join_once)
     db = app.extensions["redis"] = redis_client() if db is None else db
     jobs = app.extensions["rq"] = qs.make_jobs_client() if jobs is None else jobs
     queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
     listener = app.extensions["listener"] = qs.JobListener(jobs, QUEUE, print_outcome)  # before any job
     worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])
     qs.on_shutdown(app, worker.stop)  # it finishes the job in hand
+    qs.on_shutdown(app, sale.leave)
 
     @app.get("/available_seats")
     def available_seats():
@@ -98,11 +105,9 @@ def create_app(db=None, jobs=None):
 
 def main(argv=None):
     options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
-    app = create_app(db)
-    sale = qs.Sale(qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)  # its own connection
-    sale.join()  # a new sale of 50 seats, or the one that other instances serve
-    qs.on_shutdown(app, sale.leave)
+    qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
+    app = create_app()
+    app.extensions["sale"].join()  # at start-up, before it listens
     return qs.serve(app, options.host, options.port)
 
 
