@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time, __getattr
         reserve_job_ids,
         saved_once,
     )
+    from .logs import add_log_arguments
     from .reporter import JobReporter as JobListener
     from .reporter import Reporters as JobListeners
     from .reporter import event_line, retry_words
@@ -94,6 +95,7 @@ _WHERE = {
     "notification": ("jobs", "notification"),
     "reserve_job_ids": ("jobs", "reserve_job_ids"),
     "saved_once": ("jobs", "saved_once"),
+    "add_log_arguments": ("logs", "add_log_arguments"),
     "JobListener": ("reporter", "JobReporter"),
     "JobListeners": ("reporter", "Reporters"),
     "event_line": ("reporter", "event_line"),
@@ -139,6 +141,7 @@ __all__ = [
     "wait_until_connected_async",
     "worth_retrying",
     # what a script prints, and how it stops
+    "add_log_arguments",
     "inform",
     "print_reply",
     "run",

@@ -30,7 +30,7 @@ from rq.timeouts import JobTimeoutException
 
 from .. import layout, lua
 from ..connection import keep_trying, outage, worth_retrying
-from ..console import debug, debugging, warn
+from ..console import debug, debugging, raised_at, warn
 from ..events import CALLBACKS, error_message, event_arguments, failure_event, stream_key, success_event
 from ..rq_job import JobFailed, JobRefused, copy_of
 from .due_jobs import DueJobs
@@ -178,6 +178,7 @@ class Worker:
         stopping=None,
         exception_handlers=(),
         default_result_ttl=DEFAULT_RESULT_TTL,
+        metrics=None,
     ):
         self.connection = connection
         self.serializer = resolve_serializer(serializer)
@@ -191,6 +192,7 @@ class Worker:
         self.stopping = stopping or StopRequest()
         self.exception_handlers = list(exception_handlers)
         self.default_result_ttl = default_result_ttl
+        self.metrics = metrics  # a metrics.Metrics to count its jobs in, or None (off: nothing counted)
         self.keys = layout.WorkerKeys(self.name)
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
         self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
@@ -512,7 +514,15 @@ class Worker:
             # to the cycle collector, cost a failure more than a success.
             del exc_info
         self.ran += 1
+        if self.metrics is not None:
+            self.count(run)
         return run
+
+    def count(self, run):
+        """Count the job `run` ran in the metrics (its outcome, its wait and its run time)."""
+        job = run.job
+        outcome = "completed" if run.outcome is lua.FINISH else "retried" if job.retries_left else "failed"
+        self.metrics.job_ran(run.queue.queue.name, outcome, job.enqueued_at, run.started, time.time())
 
     def job_from(self, job_id, fields, moment):
         """The job of `fields` (its hash as taken), as it is now started: what RQ's restore
@@ -611,7 +621,7 @@ class Worker:
                 f"Worker {self.name}: job {job.id} failed:\n{''.join(traceback.format_exception(*exc_info))}"
             )
         else:
-            warn(f"Worker {self.name}: job {job.id} failed: {error!r}")
+            warn(f"Worker {self.name}: job {job.id} failed: {error!r} at {raised_at(exc_info[2])}")
         if self.exception_handlers:
             call_exception_handlers(self.exception_handlers, job, *exc_info)
 
