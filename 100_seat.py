@@ -53,16 +53,11 @@ def print_outcome(event):
 
 
 def create_app(db=None, jobs=None):
-    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default
-    REDIS_URL's, kept as app.extensions["redis"] and ["rq"], beside the listener of its
-    jobs (["listener"]) and its part in the sale (["sale"]), which it joins before its first
-    request (main() joins at start-up): any WSGI server runs it as main() does."""
+    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default REDIS_URL's,
+    as app.extensions["redis"] and ["rq"], with ["listener"] of its jobs and its ["sale"]."""
     app = qs.use_json(Flask(__name__))
-    # A new sale of 50 seats, or the one other instances serve; on a connection of its own
-    sale = app.extensions["sale"] = qs.Sale(
-        qs.make_client() if db is None else db, SEATS_KEY, ENABLED_KEY, TOTAL_SEATS
-    )
-    app.before_request(sale.join_once)
+    sale = app.extensions["sale"] = qs.Sale(db or qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)
+    app.before_request(sale.join_once)  # a new sale of 50 seats, or the one other instances serve
     db = app.extensions["redis"] = redis_client() if db is None else db
     jobs = app.extensions["rq"] = qs.make_jobs_client() if jobs is None else jobs
     queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)

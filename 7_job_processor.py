@@ -35,7 +35,13 @@ def main(argv=None):
     connection = qs.connect_for_jobs()
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     # Kue's queue.process('push_notification_code_2', 2, fn): two RQ workers, each in a process
-    pool = qs.WorkerPool([queue], connection=connection, num_workers=options.workers, job_functions=[PROCESS])
+    pool = qs.WorkerPool(
+        [queue],
+        connection=connection,
+        num_workers=options.workers,
+        job_functions=[PROCESS],
+        metrics_port=options.metrics_port,  # Prometheus metrics, if asked (--metrics-port)
+    )
     return pool.start()  # until Ctrl-C or SIGTERM; the jobs left stay queued
 
 
