@@ -42,7 +42,9 @@ def launched():
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
-def test_the_seat_app_opens_the_sale_and_serves_it_under_any_runner(runner, launched, redis_url, redis_binary):
+def test_the_seat_app_opens_the_sale_and_serves_it_under_any_runner(
+    runner, launched, redis_url, redis_binary
+):
     redis_binary.set("available_seats", 3)  # a sale that ended: a lone app opens a new one
     app, base = launched(runner, redis_url)
     for _ in range(4):  # each gunicorn worker joins at its first request
