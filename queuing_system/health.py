@@ -2,6 +2,10 @@
 
     python -m queuing_system.health push_notification_code_2          # this host's workers
     python -m queuing_system.health push_notification_code_2 --any-host --at-least 4
+    python -m queuing_system.health http://127.0.0.1:1245/healthz     # an app answers 200
+
+One command for every role of a container image (deploy/Dockerfile's HEALTHCHECK): a
+queue's name checks its workers, an http:// URL a web process.
 
 Exit 0 if at least N workers (default 1) serve the queue, each with a heartbeat seen
 within --max-silence seconds; exit 1 otherwise, with the reason in one line on stderr.
@@ -14,6 +18,8 @@ hostname): a container's check must not pass on another container's workers.
 import argparse
 import socket
 import sys
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 
 from rq import Queue, Worker
@@ -24,6 +30,7 @@ from .logs import add_log_arguments
 from .worker.presence import WORKER_TTL
 
 EXIT_ALIVE, EXIT_NOT_ALIVE = 0, 1
+URL_TIMEOUT = 5  # seconds
 
 
 def living_workers(connection, queue_name, max_silence, hostname=None):
@@ -51,7 +58,9 @@ def main(argv=None):
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("queue", help="the queue whose workers are checked (e.g. push_notification_code_2)")
+    parser.add_argument(
+        "queue", help="the queue whose workers are checked (push_notification_code_2), or an http:// URL"
+    )
     parser.add_argument(
         "--at-least",
         type=integer_at_least(1, "positive integer"),
@@ -71,6 +80,8 @@ def main(argv=None):
         "--any-host", action="store_true", help="count the workers of every host, not only this one's"
     )
     options = add_log_arguments(parser).parse_args(argv)
+    if options.queue.startswith(("http://", "https://")):
+        return answers(options.queue)
     hostname = None if options.any_host else socket.gethostname()
     where = "" if hostname is None else f" on {hostname}"
     connection = make_jobs_client()
@@ -87,6 +98,23 @@ def main(argv=None):
         )
         return EXIT_NOT_ALIVE
     sys.stdout.write(f"healthy: {len(alive)} live worker(s) of {options.queue}{where}\n")
+    return EXIT_ALIVE
+
+
+def answers(url):
+    """Exit 0 if `url` answers 200 within URL_TIMEOUT seconds, else 1 with why."""
+    try:
+        with urllib.request.urlopen(url, timeout=URL_TIMEOUT) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (OSError, ValueError) as error:
+        sys.stderr.write(f"unhealthy: {url}: {error}\n")
+        return EXIT_NOT_ALIVE
+    if status != 200:
+        sys.stderr.write(f"unhealthy: {url} answered {status}\n")
+        return EXIT_NOT_ALIVE
+    sys.stdout.write(f"healthy: {url} answered 200\n")
     return EXIT_ALIVE
 
 
