@@ -192,7 +192,7 @@ class Worker:
         self.stopping = stopping or StopRequest()
         self.exception_handlers = list(exception_handlers)
         self.default_result_ttl = default_result_ttl
-        self.metrics = metrics  # a metrics.Metrics to count its jobs in, or None (off: nothing counted)
+        self.metrics = metrics  # the metrics.Counts it counts its jobs in, or None (off: nothing counted)
         self.keys = layout.WorkerKeys(self.name)
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
         self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
@@ -338,6 +338,8 @@ class Worker:
     def between_jobs(self):
         """What the worker does besides jobs, each when due: its heartbeat, the due jobs,
         the maintenance of its queues. Redis away: the next step waits for it."""
+        if self.metrics is not None:
+            self.metrics.write_if_due()  # for its processor's /metrics
         try:
             self.presence.heartbeat()
             self.due_jobs.move()

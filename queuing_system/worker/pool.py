@@ -74,6 +74,9 @@ def work(job_functions, connection=None, counting=False):
     except Exception as error:
         if not worth_retrying(error):
             raise  # a fatal error: the process says it and ends (processes.spawn)
+    finally:
+        if counting:
+            counted["metrics"].write()  # its last counts: a child ends by os._exit, no atexit
 
 
 def drain(job_functions, connection):
