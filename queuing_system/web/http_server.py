@@ -361,9 +361,9 @@ class Connection(asyncio.Protocol):
                 status, headers, body = self.call_app(request)
                 if not self.open():
                     return  # the client left while its request was answered
+                if ACCESS.isEnabledFor(logging.INFO):  # --access-log: said before the answer goes,
+                    self.log_access(request, status, body)  # so a stop right after it cannot lose it
                 self.write(status, headers, body, request.keep_alive, request.method == "HEAD")
-                if ACCESS.isEnabledFor(logging.INFO):  # --access-log
-                    self.log_access(request, status, body)
                 if not request.keep_alive:
                     self.close()
                 self.read_ahead()

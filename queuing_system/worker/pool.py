@@ -29,6 +29,7 @@ from ..shutdown import EXIT_FAILED
 from .core import StopRequest, Worker
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
+EXIT_PATIENCE = 3.0  # seconds a background worker may take at exit to finish its job
 METRICS_PORT_ENV = "METRICS_PORT"
 METRICS_HOST_ENV = "METRICS_HOST"  # the address metrics are served on
 METRICS_HOST = "127.0.0.1"
@@ -198,11 +199,14 @@ class WorkerThread(threading.Thread):
                 warn(f"background worker stopped: {error!r}; starting another")
                 self.stopping.wait(RESTART_DELAY)
 
-    def stop(self):
-        """Finish the job in hand (within STOP_POLL seconds when idle), then end the thread."""
+    def stop(self, timeout=None):
+        """Finish the job in hand (within STOP_POLL seconds when idle), then end the thread,
+        waited for `timeout` seconds (None: until then). Asked again, it does not wait: the
+        first stop waited, or gave up waiting (Redis frozen, say)."""
+        asked_before = self.stopping.is_set()
         self.stopping.set()
-        if self.is_alive():
-            self.join()
+        if self.is_alive() and not asked_before:
+            self.join(timeout)
 
 
 class BackgroundWorker:
@@ -221,12 +225,14 @@ class BackgroundWorker:
             if self.thread is None:
                 self.thread = WorkerThread(self.job_functions, self.connection)
                 self.thread.start()
-                atexit.register(self.stop)  # under a WSGI server that runs no on_shutdown
+                # Under a WSGI server that runs no on_shutdown; a no-op after serve()'s stop
+                atexit.register(self.stop, EXIT_PATIENCE)
 
-    def stop(self):
-        with self.lock:
-            if self.thread is not None:
-                self.thread.stop()
+    def stop(self, timeout=None):
+        with self.lock:  # not held while it waits: a second stop (at exit) must not wait on it
+            thread = self.thread
+        if thread is not None:
+            thread.stop(timeout)
 
 
 def log_level():
