@@ -2,6 +2,7 @@
 and level elsewhere, JSON when asked, the apps' access log when asked; a job's failure
 says where it raised; every --help names QUEUING_DEBUG. stdout keeps the spec's lines."""
 
+import contextlib
 import json
 import os
 import pty
@@ -23,8 +24,9 @@ QUEUE = "push_notification_code"
 SCRIPTS = sorted(path.name for path in ROOT.glob("[0-9]*.py"))
 
 
-def first_stderr_line(url, *args, stderr=subprocess.PIPE, **env):
-    """Start 6_job_processor.py, read its first stderr line, stop it."""
+@contextlib.contextmanager
+def processor(url, *args, stderr=subprocess.PIPE, **env):
+    """6_job_processor.py running, stopped by SIGTERM at the end (killed if it will not)."""
     process = subprocess.Popen(
         [sys.executable, "6_job_processor.py", *args],
         cwd=scripts_dir(),
@@ -32,39 +34,44 @@ def first_stderr_line(url, *args, stderr=subprocess.PIPE, **env):
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )
-    return process
-
-
-def stopped(process):
-    process.terminate()
-    assert process.wait(10) == 0
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_off_a_terminal_each_line_has_a_timestamp_and_level(redis_url):
-    process = first_stderr_line(redis_url, QUEUING_LOG_FORMAT="auto")
-    line = process.stderr.readline().decode()
-    stopped(process)
+    with processor(redis_url, QUEUING_LOG_FORMAT="auto") as running:
+        line = running.stderr.readline().decode()
+    assert running.returncode == 0
     assert re.fullmatch(f"{STAMP} INFO {re.escape(processing(QUEUE, 1))}", line), line
 
 
 def test_on_a_terminal_the_lines_are_the_words_alone(redis_url):
     terminal, other_end = pty.openpty()
-    process = first_stderr_line(redis_url, stderr=other_end, QUEUING_LOG_FORMAT="auto")
-    os.close(other_end)
-    line = b""
-    while not line.endswith(b"\n"):
-        line += os.read(terminal, 1)
-    stopped(process)
-    os.close(terminal)
+    try:
+        with processor(redis_url, stderr=other_end, QUEUING_LOG_FORMAT="auto") as running:
+            os.close(other_end)
+            line = b""
+            while not line.endswith(b"\n"):
+                line += os.read(terminal, 1)
+    finally:
+        os.close(terminal)
+    assert running.returncode == 0
     assert line.decode().replace("\r\n", "\n") == processing(QUEUE, 1)
 
 
 @pytest.mark.parametrize("how", [["--log-format", "json"], []])
 def test_json_lines_when_asked(how, redis_url):
     env = {"QUEUING_LOG_FORMAT": "json"} if not how else {}
-    process = first_stderr_line(redis_url, *how, **env)
-    record = json.loads(process.stderr.readline())
-    stopped(process)
+    with processor(redis_url, *how, **env) as running:
+        record = json.loads(running.stderr.readline())
+    assert running.returncode == 0
     assert record["level"] == "info" and record["message"] == processing(QUEUE, 1).rstrip("\n")
     assert re.fullmatch(STAMP, record["time"]) and record["pid"] > 0
 
