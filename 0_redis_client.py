@@ -15,7 +15,7 @@ import queuing_system as qs
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     client = Redis.from_url(qs.redis_url())
     for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
         try:

@@ -52,9 +52,11 @@ def print_outcome(event):
 
 
 def create_app(db=None, jobs=None):
-    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default REDIS_URL's
-    (app.extensions["redis"], ["rq"]). It writes nothing to Redis until a request asks it to."""
+    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default REDIS_URL's,
+    as app.extensions["redis"] and ["rq"], with ["listener"] of its jobs and its ["sale"]."""
     app = qs.use_json(Flask(__name__))  # JSON only: errors too, compact, in the spec's key order
+    sale = app.extensions["sale"] = qs.Sale(db or qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)
+    app.before_request(sale.join_once)  # a new sale of 50 seats, or the one other instances serve
     db = app.extensions["redis"] = redis_client() if db is None else db
     jobs = app.extensions["rq"] = qs.make_client(decode_responses=False) if jobs is None else jobs
     queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer)
@@ -62,6 +64,7 @@ def create_app(db=None, jobs=None):
     listener = app.extensions["listener"] = qs.JobReporter(jobs, QUEUE, print_outcome)
     worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])  # RQ's, on a thread
     qs.on_shutdown(app, worker.stop)  # it finishes the job in hand
+    qs.on_shutdown(app, sale.leave)
 
     @app.get("/available_seats")
     def available_seats():
@@ -73,9 +76,8 @@ def create_app(db=None, jobs=None):
             return {"status": "Reservation are blocked"}
         try:
             [job_id] = qs.reserve_job_ids(jobs)  # Kue's ids: one counter for every queue
-            with qs.watched_transaction(
-                queue, [job_id]
-            ) as pipeline:  # sent once, even if the connection drops
+            # sent once, even if the connection drops
+            with qs.watched_transaction(queue, [job_id]) as pipeline:
                 queue.enqueue(
                     PROCESS,
                     job_id=job_id,
@@ -98,11 +100,9 @@ def create_app(db=None, jobs=None):
 
 def main(argv=None):
     options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
-    app = create_app(db)
-    sale = qs.Sale(qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)  # one for all instances
-    sale.join()  # a new sale of 50 seats, or the one that other instances serve
-    qs.on_shutdown(app, sale.leave)
+    qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
+    app = create_app()
+    app.extensions["sale"].join()  # at start-up, before it listens
     return qs.serve(app, options.host, options.port)  # our HTTP server: flow control, deadlines
 
 

@@ -26,7 +26,7 @@ def display_school_value(school_name):
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     qs.wait_until_connected(redis_client())  # the connected line, or a retry per not-connected line
     display_school_value("Holberton")
     set_new_school("HolbertonSanFrancisco", "100")

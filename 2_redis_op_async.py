@@ -48,7 +48,7 @@ async def run_all():
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     asyncio.run(run_all())
 
 

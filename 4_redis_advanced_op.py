@@ -31,7 +31,7 @@ def display_schools():
 
 def main(argv=None):
     global client
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     client = Redis.from_url(qs.redis_url(), decode_responses=True)
     qs.wait_until_connected(client)
     store_schools()

@@ -27,7 +27,7 @@ def publish_message(message, time_ms):
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     qs.wait_until_connected(redis_client())
     publish_message("Holberton Student #1 starts course", 100)
     publish_message("Holberton Student #2 starts course", 200)

@@ -33,7 +33,7 @@ def subscribe_and_listen(client):
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)
     while True:
         qs.wait_until_connected(client)

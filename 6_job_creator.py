@@ -33,7 +33,7 @@ def create_job(queue):
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     connection = qs.wait_until_connected(qs.make_client(decode_responses=False), quiet=True)  # RQ's: bytes
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     events = qs.EventFollower(connection, QUEUE)  # from before the job exists: no event missed, unlike Kue's

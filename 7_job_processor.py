@@ -35,7 +35,13 @@ def main(argv=None):
     connection = qs.make_client(decode_responses=False)  # RQ's: bytes; the pool waits for Redis
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     # Kue's queue.process('push_notification_code_2', 2, fn): RQ workers that run only PROCESS, two at a time
-    pool = qs.WorkerPool([queue], connection=connection, num_workers=options.workers, job_functions=[PROCESS])
+    pool = qs.WorkerPool(
+        [queue],
+        connection=connection,
+        num_workers=options.workers,
+        job_functions=[PROCESS],
+        metrics_port=options.metrics_port,  # Prometheus metrics, if asked (--metrics-port)
+    )
     return pool.start()  # until Ctrl-C or SIGTERM; the jobs left stay queued
 
 

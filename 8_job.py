@@ -53,7 +53,7 @@ def create_push_notifications_jobs(jobs, queue):
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
+    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
     connection = qs.wait_until_connected(qs.make_client(decode_responses=False), quiet=True)  # RQ's: bytes
     job = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
     create_push_notifications_jobs([job], Queue(QUEUE, connection=connection, serializer=JSONSerializer))

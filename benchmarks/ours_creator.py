@@ -101,7 +101,7 @@ def main(count, failing=0.02, create_only=False, rq_calls=False):
     if events:
         for event in events.follow(jobs):
             qs.say(event.line("Notification"))
-            report["outcomes"] += event.kind in (qs.COMPLETED, qs.FAILED)
+            report["outcomes"] += event.kind in ("completed", "failed")
         report["heard"] = time.perf_counter() - started
     finish()
 

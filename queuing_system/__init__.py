@@ -37,6 +37,7 @@ PUBLIC = {
     # what a script prints, and how it stops
     "say": "console",
     "print_reply": "console",
+    "add_log_arguments": "logs",
     "run": "shutdown",
     # Kue's jobs on RQ
     "reserve_job_ids": "jobs",

@@ -305,6 +305,7 @@ class Outage:
         self.confirming = None  # a timer that ends the outage once writes are quiet (see back)
         self.next_reminder = 0.0
         self.interval = FIRST_REMINDER
+        self.on_lost = None  # called as each outage begins (metrics.py counts them), or None
 
     def lost(self, error):
         now = time.monotonic()
@@ -315,6 +316,8 @@ class Outage:
             if self.since is None:
                 self.since, self.refused, self.interval = now, refused, FIRST_REMINDER
                 line = trouble_line(error)
+                if self.on_lost is not None:
+                    self.on_lost()
             elif now >= self.next_reminder:
                 self.interval = min(self.interval * 2, LAST_REMINDER)
                 still = "Redis still cannot serve" if self.refused else "Redis client still not connected"

@@ -24,6 +24,7 @@ from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 from .console import integer_at_least
 from .events import CALLBACKS
+from .logs import add_log_arguments
 from .rq_job import JobFailed, copy_of
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -71,7 +72,7 @@ class Timing:
             default=0,
             help="seconds before the first retry, doubled each time (default: 0)",
         )
-        return parser
+        return add_log_arguments(parser)
 
     @classmethod
     def of(cls, options):

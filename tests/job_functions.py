@@ -50,3 +50,8 @@ class OnlyRecord(AllowlistJob):
 
     job_functions = {"only_record": frozenset({"tests.job_functions.record"})}
     callbacks = frozenset(CALLBACKS.values())
+
+
+def misspelt(data):
+    """A job with a bug of its own, as a learner writes one."""
+    return phone_numbr  # noqa: F821 - the bug

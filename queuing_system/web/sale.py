@@ -1,11 +1,14 @@
 """One seat sale shared by every instance of the seat app on a Redis (task 13).
 
 The first instance to start, alone, opens the sale (all the seats, reservations enabled);
-one starting beside others (scale-out, a rolling restart) joins it. Each instance keeps
+one starting beside others (scale-out, a rolling restart) joins it: at start-up, or at its
+first request when a WSGI server (flask run, gunicorn) made it. Each instance keeps
 itself counted by a beat while it serves, and leaves at shutdown; one killed outright
 counts as serving for INSTANCE_TTL seconds more. A lone app restarted opens a new sale.
 """
 
+import atexit
+import os
 import threading
 from secrets import token_hex
 
@@ -46,17 +49,39 @@ class Sale:
         self.seats = seats
         self.instance = token_hex(8)
         self.stopping = threading.Event()
-        self.beat = threading.Thread(target=self._beat, name="seat-sale", daemon=True)
+        self.beat = None
         self.failures = 0  # beats in a row that did not reach Redis
+        self.joining = threading.Lock()
+        self.joined_in = None  # the pid of the process that joined (a child forked later has not)
+        self.left = False
 
     def join(self):
         """Join the sale; True if this instance opened it. A Redis that cannot answer now
         (away, BUSY, OOM...) is waited for, said on stderr as any outage."""
-        others = keep_trying(
-            lambda: JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats]), writes=True
-        )
-        self.beat.start()
-        return others == 0
+        return keep_trying(self.join_now, writes=True)
+
+    def join_once(self):
+        """Join the sale, once per process, before a request (Flask's before_request): the
+        app made by create_app() alone, under any WSGI server (flask run, gunicorn, its
+        workers forked after it was made), serves the sale. One try: a Redis error is
+        raised for the request to answer (503), and the next request tries again."""
+        if self.joined_in != os.getpid():
+            self.join_now()
+
+    def join_now(self):
+        """One try at joining, if this process has not joined yet (raises Redis's error);
+        True if this instance opened the sale."""
+        with self.joining:
+            if self.joined_in == os.getpid():
+                return False
+            if self.joined_in is not None:  # forked from the process that joined: one of its own
+                self.instance, self.stopping = token_hex(8), threading.Event()
+            others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
+            self.joined_in, self.left = os.getpid(), False
+            self.beat = threading.Thread(target=self._beat, name="seat-sale", daemon=True)
+            self.beat.start()
+            atexit.register(self.leave)  # served by a WSGI server that runs no on_shutdown
+            return others == 0
 
     def _beat(self):
         """Keep this instance counted while it serves. Nothing ends it but leave(): a beat
@@ -76,6 +101,9 @@ class Sale:
                 outage.back()
 
     def leave(self):
+        if self.joined_in != os.getpid() or self.left:
+            return  # not joined here, or left already (at shutdown, then at exit)
+        self.left = True
         self.stopping.set()
         try:
             self.client.zrem(INSTANCES_KEY, self.instance)

@@ -30,7 +30,7 @@ from rq.timeouts import JobTimeoutException
 
 from .. import layout, lua
 from ..connection import keep_trying, outage, worth_retrying
-from ..console import debug, debugging, warn
+from ..console import debug, debugging, raised_at, warn
 from ..events import CALLBACKS, error_message, event_arguments, failure_event, stream_key, success_event
 from ..rq_job import JobFailed, JobRefused, copy_of
 from .due_jobs import DueJobs
@@ -178,6 +178,7 @@ class Worker:
         stopping=None,
         exception_handlers=(),
         default_result_ttl=DEFAULT_RESULT_TTL,
+        metrics=None,
     ):
         self.connection = connection
         self.serializer = resolve_serializer(serializer)
@@ -191,6 +192,7 @@ class Worker:
         self.stopping = stopping or StopRequest()
         self.exception_handlers = list(exception_handlers)
         self.default_result_ttl = default_result_ttl
+        self.metrics = metrics  # the metrics.Counts it counts its jobs in, or None (off: nothing counted)
         self.keys = layout.WorkerKeys(self.name)
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
         self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
@@ -290,6 +292,9 @@ class Worker:
             self.between_jobs()
             more = not self.stopping.is_set() and (max_jobs is None or self.ran < max_jobs)
             queue = self.steps_of[current]
+            if not more and take != "*" and not self.hand_back(queue, take):  # ended is None then
+                self.redis_away = True
+                return  # Redis stayed away while stopping
             reply = self.step(queue, ended, take if more else "")
             ended, take = None, "*"
             if reply is None:
@@ -333,6 +338,8 @@ class Worker:
     def between_jobs(self):
         """What the worker does besides jobs, each when due: its heartbeat, the due jobs,
         the maintenance of its queues. Redis away: the next step waits for it."""
+        if self.metrics is not None:
+            self.metrics.write_if_due()  # for its processor's /metrics
         try:
             self.presence.heartbeat()
             self.due_jobs.move()
@@ -360,6 +367,26 @@ class Worker:
             if not worth_retrying(error):
                 raise
             return None  # stopping: the loop ends
+
+    def hand_back(self, queue, job_id):
+        """Put the job its blocking move took, and that it will not start now that it stops,
+        back at the front of the queue at once, for another worker (a rolling restart):
+        left in the intermediate list, it would wait STRANDED_AFTER and more for the
+        upkeep. Gone from that list, it was given to another already. Returns False if it
+        gave up on Redis as it stopped (the upkeep requeues the job)."""
+        keys = queue.keys
+        try:
+            keep_trying(
+                lambda: lua.MOVE_ENTRY(self.connection, [keys.intermediate, keys.queue], [job_id, "LPUSH"]),
+                self.stopping,
+                writes=True,
+            )
+        except Exception as error:
+            if not worth_retrying(error):
+                raise
+            return False
+        debug(f"job {job_id.decode(errors='replace')}: handed back to the queue as this worker stops")
+        return True
 
     # Steps
 
@@ -489,7 +516,15 @@ class Worker:
             # to the cycle collector, cost a failure more than a success.
             del exc_info
         self.ran += 1
+        if self.metrics is not None:
+            self.count(run)
         return run
+
+    def count(self, run):
+        """Count the job `run` ran in the metrics (its outcome, its wait and its run time)."""
+        job = run.job
+        outcome = "completed" if run.outcome is lua.FINISH else "retried" if job.retries_left else "failed"
+        self.metrics.job_ran(run.queue.queue.name, outcome, job.enqueued_at, run.started, time.time())
 
     def job_from(self, job_id, fields, moment):
         """The job of `fields` (its hash as taken), as it is now started: what RQ's restore
@@ -588,7 +623,7 @@ class Worker:
                 f"Worker {self.name}: job {job.id} failed:\n{''.join(traceback.format_exception(*exc_info))}"
             )
         else:
-            warn(f"Worker {self.name}: job {job.id} failed: {error!r}")
+            warn(f"Worker {self.name}: job {job.id} failed: {error!r} at {raised_at(exc_info[2])}")
         if self.exception_handlers:
             call_exception_handlers(self.exception_handlers, job, *exc_info)
 

@@ -123,6 +123,8 @@ class Maintenance:
         claimed, dependents = until_answered(lambda: lua.ABANDON(connection, job_keys, args))
         if claimed == b"1":
             debug(f"job {job.id}: its worker stopped before finishing it; {becomes[0]}")
+            if self.worker.metrics is not None:
+                self.worker.metrics.job_abandoned(queue.queue.name)
             if dependents == b"1":
                 self.enqueue_dependents(queue.queue, job)
 
