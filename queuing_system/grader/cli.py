@@ -11,6 +11,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,6 +158,12 @@ def check_named_redis(parser, url, flush):
         )
 
 
+def read_lines(fd, into):
+    with os.fdopen(fd, "rb") as pipe:
+        for line in pipe:
+            into.append(line)
+
+
 class Grading:
     """The ports' grading processes, a few at a time, and stopping them all at once."""
 
@@ -171,10 +178,11 @@ class Grading:
         self.lock = threading.Lock()
         self.stopped_by = None  # the signal that stopped the grading (Ctrl-C, a CI job cancelled)
 
-    def command(self, path, result, live):
+    def command(self, path, result_fd, live):
         prefix = unshare_command(self.network) if self.pid_namespace else []
         command = [*prefix, sys.executable, "-m", "queuing_system.grader.port", "--source", str(path)]
-        command += ["--result", str(result), "--tasks", ",".join(map(str, self.args.numbers))]
+        command += ["--result-fd", str(result_fd), "--work", str(self.work)]
+        command += ["--tasks", ",".join(map(str, self.args.numbers))]
         command += ["--app-lock", str(self.work / "apps.lock")]
         command += ["--strict"] * self.args.strict + ["--network"] * self.network + ["--live"] * live
         if self.named:
@@ -183,8 +191,8 @@ class Grading:
 
     def grade(self, name, path, live):
         token = uuid.uuid4().hex[:12]
-        result = self.work / f"{token}.json"
         log = None if live else open(self.work / f"{token}.log", "w+")
+        results, sent = os.pipe()  # the port's verdicts come down it, a JSON line after each task
         env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
         env[MARK] = f"{token}:grader"
         began = time.monotonic()
@@ -192,29 +200,40 @@ class Grading:
             if self.stopped_by:
                 return None
             self.tokens.append(token)
-            process = subprocess.Popen(
-                self.command(path, result, live),
-                cwd=PACKAGE_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+            try:
+                process = subprocess.Popen(
+                    self.command(path, sent, live),
+                    cwd=PACKAGE_ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    pass_fds=(sent,),
+                )
+            finally:
+                os.close(sent)
             self.running[token] = process
         if self.stopped_by:  # the stop came as it started: stop.running did not hold it yet
             self.stop(self.stopped_by, None)
+        lines = []
+        reader = threading.Thread(target=read_lines, args=(results, lines), daemon=True)
+        reader.start()
         try:
             process.wait(PORT_DEADLINE)
         except subprocess.TimeoutExpired:
             pass
         finally:
             self.end(token)
+        reader.join(5)
         port = {"name": name, "path": path, "results": [], "error": "", "seconds": time.monotonic() - began}
-        try:
-            data = json.loads(result.read_text())
-        except (OSError, ValueError):
-            data = {}
+        data = {}
+        for line in reversed(lines):  # the last whole line the port's grading sent
+            try:
+                data = json.loads(line)
+                break
+            except ValueError:
+                continue
         port["results"] = [TaskResult.from_json(item) for item in data.get("results", [])]
         port["error"] = data.get("error", "")
         if not data.get("finished") and not self.stopped_by:
@@ -363,6 +382,7 @@ def main(argv=None):
                         print_port(ports[-1], args, index, len(futures))
     finally:
         grading.kill_everything()  # the namespaces are gone already; elsewhere, what a port left
+        shutil.rmtree(grading.work, ignore_errors=True)  # every temporary file of the run is in it
         for stop, handler in previous.items():
             signal.signal(stop, handler)
     if grading.stopped_by:

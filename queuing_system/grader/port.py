@@ -173,7 +173,8 @@ def run_task(each, options, copy, redis_source, token, site):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m queuing_system.grader.port")
     parser.add_argument("--source", type=Path, required=True)
-    parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--result-fd", type=int, required=True, help="a pipe to the command line")
+    parser.add_argument("--work", type=Path, required=True, help="where its temporary files go")
     parser.add_argument("--tasks", default=",".join(str(each.number) for each in TASKS))
     parser.add_argument("--strict", action="store_true")
     parser.add_argument("--redis-url")
@@ -183,12 +184,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def save(path, results, running=None, error="", finished=False):
-    """The verdicts so far, written after each task: a grading killed mid-way (a script that
-    signals its parent) keeps them, and the task it was running is known."""
+def save(out, results, running=None, error="", finished=False):
+    """The verdicts so far, sent after each task down the pipe to the command line (a line
+    each time, the last one wins): a grading killed mid-way keeps them, and the task it was
+    running is known. No script can reach the pipe: it is neither a file nor inherited."""
     data = {"results": [result.to_json() for result in results], "running": running}
     data.update(error=error, finished=finished)
-    path.write_text(json.dumps(data))
+    out.write(json.dumps(data) + "\n")
+    out.flush()
 
 
 def main(argv=None):
@@ -200,7 +203,9 @@ def main(argv=None):
     token = os.environ.get(MARK, "grader:").split(":", 1)[0]
     numbers = [int(number) for number in options.tasks.split(",") if number]
     chosen = [each for each in TASKS if each.number in numbers]
-    work = Path(tempfile.mkdtemp(prefix="queuing-grader-"))
+    out = os.fdopen(options.result_fd, "w")
+    tempfile.tempdir = str(options.work)  # every temporary file of the port's, its Redis's too, in the run's
+    work = Path(tempfile.mkdtemp(prefix="port-"))
     results = []
     error_text = ""
     try:
@@ -208,7 +213,7 @@ def main(argv=None):
         site = line_buffering(work / "line-buffered")
         redis_source = NamedRedis(options.redis_url) if options.redis_url else OwnRedis(options.network)
         for index, each in enumerate(chosen, 1):
-            save(options.result, results, running=each.number)
+            save(out, results, running=each.number)
             results.append(run_task(each, options, copy, redis_source, token, site))
             if options.live:
                 print("\n".join(task_block(results[-1], index, len(chosen))), flush=True)
@@ -216,7 +221,7 @@ def main(argv=None):
         error_text = f"{type(error).__name__}: {error}"
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    save(options.result, results, error=error_text, finished=True)
+    save(out, results, error=error_text, finished=True)
     return 0
 
 

@@ -7,7 +7,9 @@ first problem, a task not judged is <skipped>.
 """
 
 import json
+import os
 import re
+import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -83,9 +85,24 @@ def as_junit(ports):
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
 
 
+def replace_file(path, text):
+    """Write `path` anew: into a file of our own beside it, then renamed over it. A symlink
+    planted at `path` is replaced, never followed (a student's link to another file
+    would have the report overwrite that file)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def write_reports(path, ports, strict, seconds):
     json_path, xml_path = report_paths(path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(as_json(ports, strict, seconds), indent=1))
-    xml_path.write_text(as_junit(ports))
+    replace_file(json_path, json.dumps(as_json(ports, strict, seconds), indent=1))
+    replace_file(xml_path, as_junit(ports))
     return json_path, xml_path
