@@ -1,13 +1,15 @@
 """Tasks 0-5: a Redis server and dump.rdb, the redis-py scripts, pub/sub in two terminals."""
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import redis
 
 from . import diffs, expected
 from .checks import RUN_TIMEOUT, WAIT, expect_lines, registering, run_to_end
-from .redis_server import RedisServer, server_executable
+from .redis_server import free_port, server_executable
 from .running import STOP_WITHIN
 
 TASKS = []
@@ -54,22 +56,40 @@ def task_0(trial):
             "(the spec's loads on 6.2 and 7.x: save it with Redis 6.2)."
         )
     trial.command("redis-server --dir <a copy of .> --dbfilename dump.rdb; redis-cli get Holberton")
-    log = trial.port_dir.parent / "task0-redis.log"
-    server = RedisServer(rdb=rdb, log=log)
-    try:
-        server.start()
-        value = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=5).get("Holberton")
-    except (RuntimeError, redis.RedisError, OSError):
-        said = diffs.tail(log.read_text(errors="replace"), 4) if log.exists() else []
-        trial.fail("redis-server cannot load dump.rdb:", said)
+    value = rdb_value(trial)
+    if value is None:
         return
-    finally:
-        server.close()
     trial.transcript.append(str(value))
     if value != "School":
         trial.fail(f"dump.rdb holds Holberton = {value!r}; the exercise's holds Holberton = 'School'.")
     if not (trial.port_dir / "README.md").is_file():
         trial.lenient("no README.md: task 0's README says how to start a Redis server and use redis-cli.")
+
+
+def rdb_value(trial):
+    """Holberton's value in dump.rdb, read by a redis-server started on it, in the port's
+    sandbox (the file is the port's: it is parsed there); None, said, if it does not load."""
+    port = free_port()
+    argv = [server_executable(), "--port", str(port), "--bind", "127.0.0.1", "--dir", trial.where()]
+    argv += ["--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+    server = trial.start_command("redis-server (dump.rdb)", argv)
+    client = redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+    try:
+        deadline = time.monotonic() + WAIT
+        while server.running() and time.monotonic() < deadline:
+            try:
+                return client.get("Holberton")
+            except redis.BusyLoadingError:
+                pass
+            except (redis.ConnectionError, OSError):
+                pass
+            server.wait_until(lambda: False, 0.05)
+        said = [line for line in server.lines() if line.strip()]
+        trial.fail("redis-server cannot load dump.rdb:", diffs.tail("\n".join(said), 4))
+        return None
+    finally:
+        client.close()
+        server.stop()
 
 
 # Tasks 1-4
@@ -100,17 +120,63 @@ def task_4(trial):
 # Task 5
 
 
-def subscribers(client):
+def subscribers(client, channel=CHANNEL):
     try:
-        return client.pubsub_numsub(CHANNEL)[0][1]
+        return client.pubsub_numsub(channel)[0][1]
     except (redis.RedisError, OSError, IndexError):
         return 0
 
 
+class ChannelWatch:
+    """Every message published on any channel while a task runs, as the grader hears it
+    (a pattern subscription: PUBSUB NUMSUB does not count it), with how many subscribers
+    its channel had then."""
+
+    def __init__(self, client):
+        self.client = client
+        self.heard = []  # (channel, message, subscribers)
+        self.lock = threading.Lock()
+        self.pubsub = client.pubsub()
+        self.pubsub.psubscribe(**{"*": self.hear})
+        self.thread = self.pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+
+    def hear(self, message):
+        channel = message["channel"].decode(errors="replace")
+        data = message["data"].decode(errors="replace")
+        with self.lock:
+            self.heard.append((channel, data, subscribers(self.client, channel)))
+
+    def since(self, index):
+        with self.lock:
+            return self.heard[index:]
+
+    def mark(self):
+        with self.lock:
+            return len(self.heard)
+
+    def close(self):
+        self.thread.stop()
+        self.thread.join(2)
+        self.pubsub.close()
+
+
 @task(5, "5_subscriber.py + 5_publisher.py: pub/sub (two terminals)", ["5_subscriber.py", "5_publisher.py"])
 def task_5(trial):
-    trial.command("python 5_subscriber.py   # terminal 1")
-    subscriber = trial.start("5_subscriber.py")
+    """Each file beside this repository's other one, a partner known to be right: a
+    mistake fails the file that made it, and a publisher's messages are judged by who
+    received them."""
+    watch = ChannelWatch(trial.client)
+    try:
+        judge_subscriber(trial, watch)
+        judge_publisher(trial, watch)
+    finally:
+        watch.close()
+
+
+def judge_subscriber(trial, watch):
+    name = "5_subscriber.py"
+    trial.command(f"python {name}   # terminal 1")
+    subscriber = trial.start(name)
     if not subscriber.wait_until(lambda: subscribers(trial.client) >= 1, WAIT):
         subscriber.stop()
         trial.show(subscriber, "[subscriber] ")
@@ -120,33 +186,63 @@ def task_5(trial):
                 f"it subscribed to {', '.join(map(repr, channels))}" if channels else "nothing subscribed"
             )
             trial.fail(
-                f"waited {WAIT}s for 5_subscriber.py to subscribe to {CHANNEL!r} (PUBSUB "
-                f"NUMSUB); {elsewhere}.",
-                script="5_subscriber.py",
+                f"waited {WAIT}s for {name} to subscribe to {CHANNEL!r} (PUBSUB NUMSUB); {elsewhere}.",
+                script=name,
             )
         expect_lines(trial, subscriber, expected.SUBSCRIBER)
         trial.redis_hint(subscriber)
         return
-    trial.command("python 5_publisher.py    # terminal 2")
-    publisher = trial.run("5_publisher.py", timeout=RUN_TIMEOUT)
-    trial.show(publisher)
-    if publisher.timed_out:
-        trial.fail(
-            f"5_publisher.py was still running {RUN_TIMEOUT}s after it started: stopped.",
-            script="5_publisher.py",
-        )
-    else:
-        trial.ended_badly(publisher)
+    trial.command("python 5_publisher.py    # terminal 2: this repository's, a partner known to be right")
+    publisher = trial.start_partner("5_publisher.py") or trial.start("5_publisher.py")
+    publisher.wait(RUN_TIMEOUT)
     if subscriber.wait(STOP_WITHIN) is None:
         subscriber.stop()
         trial.fail(
-            f"5_subscriber.py was still running {STOP_WITHIN}s after the publisher's last message: the "
+            f"{name} was still running {STOP_WITHIN}s after the publisher's last message: the "
             "exercise's subscriber unsubscribes and exits when it gets KILL_SERVER.",
-            script="5_subscriber.py",
+            script=name,
         )
     else:
         trial.ended_badly(subscriber)
+    publisher.stop()
     trial.show(subscriber, "[subscriber] ")
-    expect_lines(trial, publisher, expected.PUBLISHER)
     expect_lines(trial, subscriber, expected.SUBSCRIBER)
+
+
+def judge_publisher(trial, watch):
+    name = "5_publisher.py"
+    trial.command("python 5_subscriber.py   # terminal 1: this repository's, a partner known to be right")
+    subscriber = trial.start_partner("5_subscriber.py")
+    if subscriber and not subscriber.wait_until(lambda: subscribers(trial.client) >= 1, WAIT):
+        trial.note("this repository's 5_subscriber.py did not subscribe: the publisher is judged alone")
+    trial.command(f"python {name}    # terminal 2")
+    began = watch.mark()
+    publisher = trial.run(name, timeout=RUN_TIMEOUT)
+    trial.show(publisher, "[publisher] ")
+    if publisher.timed_out:
+        trial.fail(f"{name} was still running {RUN_TIMEOUT}s after it started: stopped.", script=name)
+    else:
+        trial.ended_badly(publisher)
+    if subscriber:
+        subscriber.wait(1)
+        subscriber.stop()
+    expect_lines(trial, publisher, expected.PUBLISHER)
+    time.sleep(0.1)  # the last message's way to the grader's own subscription
+    published = watch.since(began)
+    elsewhere = [(channel, subscribed) for channel, _data, subscribed in published if channel != CHANNEL]
+    if elsewhere:
+        channel, subscribed = elsewhere[0]
+        trial.fail(
+            f"{name} published to {channel}: {subscribed} subscriber{'' if subscribed == 1 else 's'}. "
+            f"The exercise's channel is {CHANNEL!r}.",
+            script=name,
+        )
+    messages = [data for channel, data, _subscribed in published if channel == CHANNEL]
+    want = [line.removeprefix("About to send ") for line in expected.PUBLISHER[1:]]
+    if not elsewhere and messages != want and not publisher.timed_out:
+        trial.fail(
+            f"{name} published other messages on {CHANNEL!r} than the exercise's:",
+            diffs.unified(want, messages, "expected", "published"),
+            name,
+        )
     trial.redis_hint(publisher)

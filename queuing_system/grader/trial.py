@@ -71,6 +71,17 @@ class Trial:
         self.scripts[label] = script
         return script
 
+    def start_partner(self, name):
+        """This repository's `name`, a partner known to be right, in a sandbox of its own
+        (None where the grader runs without its repository)."""
+        if not self.partners or not (self.partners / name).is_file():
+            return None
+        return self.start_command(f"{name} (the grader's)", [sys.executable, name], view=self.partners)
+
+    def where(self, folder=None):
+        """Where a script sees `folder` (the port's copy by default)."""
+        return self.runner.where(folder or self.port_dir)
+
     def processes_of(self, script):
         """The pids of a script and of everything it started."""
         return [script.pid, *descendants(script.pid)]
