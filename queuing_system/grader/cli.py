@@ -189,16 +189,18 @@ def strays(gradings):
 
 
 def partners_copy(work):
-    """This repository's scripts and package, copied for the partners known to be right
-    (None if they are not where the grader is: an installed grader without its repository)."""
-    if not all((PACKAGE_ROOT / name).is_file() for name in PARTNER_FILES):
-        return None
+    """The partners known to be right, copied for their sandboxes: the grader's own creator,
+    and this repository's scripts with their package (where the grader runs from its
+    repository, as the README installs it)."""
     folder = work / "partners"
     folder.mkdir()
-    for name in PARTNER_FILES:
-        shutil.copy(PACKAGE_ROOT / name, folder / name)
-    copy_port(PACKAGE_ROOT / "queuing_system", folder, "queuing_system")
-    os.chmod(folder, 0o755)
+    shutil.copy(Path(__file__).with_name("grader_creator.py"), folder / "grader_creator.py")
+    if all((PACKAGE_ROOT / name).is_file() for name in PARTNER_FILES):
+        for name in PARTNER_FILES:
+            shutil.copy(PACKAGE_ROOT / name, folder / name)
+        copy_port(PACKAGE_ROOT / "queuing_system", folder, "queuing_system")
+    for path in [folder, *folder.iterdir()]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return folder
 
 
@@ -231,8 +233,7 @@ class Grading:
         command += ["--app-lock", str(self.work / "apps.lock")]
         command += ["--strict"] * self.args.strict + ["--network"] * self.network + ["--live"] * live
         command += ["--sandbox"] * self.sandboxed
-        if self.partners:
-            command += ["--partners", str(self.partners)]
+        command += ["--partners", str(self.partners)]
         if self.named:
             command += ["--redis-url", self.named]
         return command
