@@ -207,6 +207,7 @@ def task_12(trial):
 
 
 SEATS = 50
+AFTER_PROCESS = 0.5  # seconds between the first jobs' end and a reservation made after GET /process
 
 
 def seats_done(app):
@@ -267,6 +268,7 @@ def sell_out(trial, curl, app):
     if not wait_for_seats(trial, app, 3, "after GET /process"):
         return curl.advise()
     curl.get("/available_seats", expected.available_seats(SEATS - 3))
+    app.wait_until(lambda: False, AFTER_PROCESS)  # a user's pause: a worker that stops when idle has
     curl.get("/reserve_seat", expected.RESERVATION_IN_PROCESS)
     if not wait_for_seats(
         trial,

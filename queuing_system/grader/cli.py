@@ -374,7 +374,7 @@ def header(args, named, network, pid_namespace, sandboxed):
     if named:
         lines.append(
             f"Using the Redis at REDIS_URL ({masked(named)}): its database is emptied before "
-            "each task; ports one at a time."
+            "each task; ports one at a time; a script may connect to it and its app's port only."
         )
     elif network:
         lines.append(

@@ -236,7 +236,7 @@ def main(argv=None):
     error_text = ""
     try:
         copy = copy_port(options.source, work)
-        runner = Runner(work, options.sandbox, guarded=not options.sandbox and not options.network)
+        runner = Runner(work, options.sandbox, guarded=not options.network)
         redis_source = NamedRedis(options.redis_url) if options.redis_url else OwnRedis(options.network)
         memory = {}  # what a task learned of the port that a later one uses (its creators' jobs)
         for index, each in enumerate(chosen, 1):

@@ -20,10 +20,13 @@ how the script ended and what it left running.
 
 Where no sandbox can be made (no bwrap, no namespaces allowed, or
 QUEUING_GRADER_NAMESPACES=0), the scripts run as plain processes under the same
-launcher, with the same limits but processes; then a guard (a `sitecustomize` audit hook)
-lets a Python script connect to its Redis and its app's port only, so that a port that
-hard-codes `localhost:6379` never reaches a Redis of this machine. The grader says so at
-the top of every report, and grades a folder of ports only with --trust-ports.
+launcher, with the same limits but processes. The grader says so at the top of every
+report, and grades a folder of ports only with --trust-ports.
+
+Where the port has no network namespace of its own (none allowed, or a Redis named by
+REDIS_URL, which the port must reach), a guard (a `sitecustomize` audit hook) lets a
+Python script connect to its Redis and its app's port only, so that a port that
+hard-codes `localhost:6379` never reaches a Redis of this machine.
 """
 
 import json
