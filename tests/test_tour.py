@@ -26,6 +26,7 @@ def verdicts(output):
 def test_the_whole_tour_passes_on_a_redis_of_its_own_and_leaves_nothing_running():
     result = grade()
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.temporary == []  # every temporary file of the run removed
     assert "Each task runs on a redis-server of its own" in result.stdout
     assert "Each script runs in a bubblewrap sandbox of its own" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].startswith("14/14 passed in ")
@@ -130,9 +131,10 @@ def test_a_directory_without_any_script_is_refused_in_one_line(tmp_path):
     )
 
 
-def start_tour(*args):
+def start_tour(temporary, *args):
     token = uuid.uuid4().hex
     env = {name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "QUEUING_SCRIPTS")}
+    env["TMPDIR"] = str(temporary)
     command, left, rss = watched([sys.executable, "-m", "queuing_system", *args], token)
     process = subprocess.Popen(
         command,
@@ -150,8 +152,8 @@ def start_tour(*args):
     "sig, code, after",  # a stop once that many tasks have ended: in pub/sub, jobs, an app
     [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 3), (signal.SIGINT, 130, 7)],
 )
-def test_a_stop_to_the_tours_process_group_stops_everything_it_started(sig, code, after):
-    process, token = start_tour("--from", "5")
+def test_a_stop_to_the_tours_process_group_stops_everything_it_started(tmp_path, sig, code, after):
+    process, token = start_tour(tmp_path, "--from", "5")
     try:
         ended = 0
         for line in process.stdout:
@@ -167,6 +169,7 @@ def test_a_stop_to_the_tours_process_group_stops_everything_it_started(sig, code
     assert process.returncode == code, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     assert read_left(*token)[0] == []
+    assert os.listdir(tmp_path) == []  # every temporary file of the run removed, though it was stopped
 
 
 @pytest.mark.parametrize("args", [["--only", "14"], ["--from", "-1"], ["--only", "x"], ["--jobs", "0"]])

@@ -6,8 +6,10 @@ mark in an environment finds it: the grader gives its scripts a clean one."""
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -88,12 +90,15 @@ def read_left(left, rss):
 def grade(*args, cwd=ROOT, env=None, timeout=600, measure=False, prefix=()):
     """Run the grader (under `prefix`, a command that runs another: a network namespace);
     the CompletedProcess, with .left (the command lines of what it left running, killed),
-    .report (the JSON report, when --report was given) and .max_rss_kb."""
+    .temporary (what it left in its own TMPDIR), .report (the JSON report, when --report
+    was given) and .max_rss_kb."""
     token = uuid.uuid4().hex
     environment = {
         name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "QUEUING_SCRIPTS")
     }
     environment[MARK] = token
+    temporary = Path(tempfile.mkdtemp(prefix="grader-test-tmp-"))
+    environment["TMPDIR"] = str(temporary)
     environment.update(env or {})
     command, left, rss = watched([sys.executable, "-m", "queuing_system", *map(str, args)], token)
     try:
@@ -102,7 +107,10 @@ def grade(*args, cwd=ROOT, env=None, timeout=600, measure=False, prefix=()):
         )
     finally:
         done_left, size = read_left(left, rss)
+        left_behind = sorted(os.listdir(temporary))
+        shutil.rmtree(temporary, ignore_errors=True)
     done.left = done_left
+    done.temporary = left_behind
     done.max_rss_kb = size if measure else None
     if "--report" in args:
         report = Path(str(args[list(args).index("--report") + 1]))

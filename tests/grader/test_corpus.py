@@ -174,6 +174,7 @@ def test_the_junit_report_has_a_suite_per_port_and_a_case_per_task(default_run):
 
 def test_nothing_is_left_running_no_port_file_changed_and_memory_stays_small(default_run, strict_run):
     assert default_run.left == [] and strict_run.left == []
+    assert default_run.temporary == [] and strict_run.temporary == []
     assert default_run.daemons == []  # tests/ports/daemon's, though its environment told nothing
     assert default_run.files_after == default_run.files_before
     # The hostile port prints 1 GiB: the grader reads 1 MiB of it and stays small.
