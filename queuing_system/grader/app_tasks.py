@@ -207,6 +207,7 @@ def task_12(trial):
 
 
 SEATS = 50
+LAST = 2  # the seats left when the grader brings the sale near its end
 AFTER_PROCESS = 0.5  # seconds between the first jobs' end and a reservation made after GET /process
 
 
@@ -278,14 +279,29 @@ def sell_out(trial, curl, app):
     ):
         return curl.advise()
     curl.get("/available_seats", expected.available_seats(SEATS - 4))
-    if curl.get_many("/reserve_seat", expected.RESERVATION_IN_PROCESS, SEATS - 4) is None:
+    # The sale near its end, as if all but LAST seats were sold: the exercise keeps them
+    # under `available_seats` (reserve_seat(number) sets it), and selling 46 takes seconds.
+    trial.command(f"redis-cli set available_seats {LAST}   # as if {SEATS - 4 - LAST} more were sold")
+    trial.client.set("available_seats", LAST)
+    before = len(trial.findings.problems)
+    if (
+        curl.get("/available_seats", expected.available_seats(LAST)) is None
+        or len(trial.findings.problems) > before
+    ):
+        if len(trial.findings.problems) > before:
+            trial.findings.problems[-1].details.append(
+                f"(the grader set the key available_seats to {LAST}: the exercise's reserve_seat(number) "
+                "keeps the seats there)"
+            )
         return curl.advise()
-    if wait_for_seats(trial, app, SEATS, f"for all {SEATS} seats"):
+    if curl.get_many("/reserve_seat", expected.RESERVATION_IN_PROCESS, LAST) is None:
+        return curl.advise()
+    if wait_for_seats(trial, app, 4 + LAST, "for the last seats"):
         curl.get("/available_seats", expected.available_seats(0))
         blocked = curl.get("/reserve_seat", expected.RESERVATION_BLOCKED)
         if blocked is not None and trial.findings.problems and "Reservation are blocked" not in blocked:
             trial.findings.problems[-1].details.append(
-                f"(the {SEATS} seats are taken: reservations are disabled when the seats reach 0)"
+                "(every seat is taken: reservations are disabled when the seats reach 0)"
             )
         curl.get("/process", expected.QUEUE_PROCESSING)
         curl.get("/available_seats", expected.available_seats(0))

@@ -240,13 +240,13 @@ class Grading:
 
     def grade(self, name, path, live):
         token = uuid.uuid4().hex[:12]
-        log = None if live else open(self.work / f"{token}.log", "w+")
-        results, sent = os.pipe()  # the port's verdicts come down it, a JSON line after each task
         env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
         began = time.monotonic()
         with self.lock:
             if self.stopped_by:
                 return None
+            log = None if live else open(self.work / f"{token}.log", "w+")
+            results, sent = os.pipe()  # the port's verdicts come down it, a JSON line after each task
             try:
                 process = subprocess.Popen(
                     self.command(path, sent, live),

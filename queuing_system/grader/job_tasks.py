@@ -16,6 +16,7 @@ from what it wrote to Redis (monitor.py).
 
 import json
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ class Run:
     timed_out: bool = False  # it still waited for outcomes at the deadline
     processor_code: object = None
     shape: object = None  # the jobs' shape the grader's creator used (tasks 7, 9)
+    helpers: list = field(default_factory=list)  # the grader's RQ workers (tasks 6, 8)
 
 
 def created_ids(lines, count):
@@ -88,12 +90,11 @@ def outcomes_printed(lines, count, with_ids):
     return set(ids) <= done
 
 
-def rq_worker(url, queue, serializer, count=1, burst=False):
-    """RQ's own worker as the README runs it, without a fork per job: `count` at a time."""
-    command = "worker" if count == 1 else "worker-pool"
-    argv = [sys.executable, "-m", "rq.cli", command, "--url", url, "--serializer", serializer]
-    argv += ["--worker-class", "rq.worker.SimpleWorker", "--quiet"]
-    argv += ["--num-workers", str(count)] * (count > 1) + ["--burst"] * burst
+def rq_worker(url, queue, serializer, burst=False):
+    """RQ's own worker as the README runs it, without a fork per job. (Two of them are two
+    at a time: `rq worker-pool` takes 2 s to stop, a worker 0.1 s.)"""
+    argv = [sys.executable, "-m", "rq.cli", "worker", "--url", url, "--serializer", serializer]
+    argv += ["--worker-class", "rq.worker.SimpleWorker", "--quiet"] + ["--burst"] * burst
     return [*argv, queue]
 
 
@@ -104,9 +105,10 @@ def wrong_queue(jobs, queue):
     return sorted({job.queue for job in jobs.values() if job.queue})
 
 
-def run_creator(trial, name, queue, count):
-    """The port's creator beside the grader's own RQ worker (the jobs' serializer, `count`
-    at a time), until the creator has printed every outcome or nothing more can come."""
+def run_creator(trial, name, queue, count, workers):
+    """The port's creator (of `count` jobs) beside `workers` of the grader's own RQ workers
+    (the jobs' serializer), until the creator has printed every outcome or nothing more
+    can come."""
     run = Run(workers=WorkerWatch(trial.client))
     watch = CommandWatch(trial.redis_url)
     try:
@@ -126,18 +128,23 @@ def run_creator(trial, name, queue, count):
             if shape:
                 trial.memory[queue] = shape
             serializer = "json" if mine[0].serializer == evidence.JSON else "pickle"
-            worker = "rq worker" if count == 1 else f"rq worker-pool --num-workers {count}"
-            trial.command(f"{worker} --serializer {serializer} {queue}   # terminal 2{PARTNER}")
-            run.processor = trial.start_command(
-                f"{worker}{PARTNER}", rq_worker(trial.redis_url, queue, serializer, count)
-            )
+            for number in range(1, workers + 1):
+                terminal = f"terminal {number + 1}{PARTNER}"
+                trial.command(f"rq worker --serializer {serializer} {queue}   # {terminal}")
+                run.helpers.append(
+                    trial.start_command(
+                        f"rq worker {number}{PARTNER}", rq_worker(trial.redis_url, queue, serializer)
+                    )
+                )
             wait_for_outcomes(trial, run, queue, count)
         if creator.running():
             creator.stop()
         else:
             creator.settle()
-        if run.processor:
-            run.processor.stop()
+        for worker in run.helpers:
+            worker.send(signal.SIGTERM)
+        for worker in run.helpers:
+            worker.stop()
         run.jobs = seen_jobs(trial.client)
         run.progress = progress_reports(watch.seen(), run.jobs)
     finally:
@@ -146,7 +153,7 @@ def run_creator(trial, name, queue, count):
 
 
 def wait_for_outcomes(trial, run, queue, count):
-    creator, worker = run.creator, run.processor
+    creator = run.creator
     quiet_since = None
 
     def settled():
@@ -154,7 +161,7 @@ def wait_for_outcomes(trial, run, queue, count):
         if outcomes_printed(creator.complete_lines(), count, with_ids=count > 1):
             return True
         jobs = on_queue(seen_jobs(trial.client), queue)
-        if (jobs and all(job.final for job in jobs)) or not worker.running():
+        if (jobs and all(job.final for job in jobs)) or not any(worker.running() for worker in run.helpers):
             quiet_since = quiet_since or time.monotonic()  # the creator has what it needs to say
             return time.monotonic() - quiet_since > GRACE
         return False
@@ -365,7 +372,7 @@ def unrunnable(trial, name, jobs, processor_name):
     ["6_job_processor.py"],
 )
 def task_6(trial):
-    run = run_creator(trial, "6_job_creator.py", TASK6_QUEUE, 1)
+    run = run_creator(trial, "6_job_creator.py", TASK6_QUEUE, 1, workers=1)
     trial.show(run.creator, "[creator] ")
     judge_creator_6(trial, run)
 
@@ -495,7 +502,7 @@ def judge_processor_7(trial, run):
 
 @task(8, "7_job_creator.py: 11 jobs, progress and failures", ["7_job_creator.py"], ["7_job_processor.py"])
 def task_8(trial):
-    run = run_creator(trial, "7_job_creator.py", TASK8_QUEUE, len(expected.TASK8_DATA))
+    run = run_creator(trial, "7_job_creator.py", TASK8_QUEUE, len(expected.TASK8_DATA), workers=2)
     trial.show(run.creator, "[creator] ")
     judge_creator_8(trial, run)
 

@@ -1,7 +1,8 @@
 """The first process of every script the grader runs, and the last to leave.
 
 Run as `python -I -S -c <this file's text> STATUS_FD SETTINGS COMMAND...` (so nothing of
-the grader's package needs to be visible where it runs): it sets the script's limits,
+the grader's package needs to be visible where it runs), SETTINGS words joined by commas
+(`RLIMIT_AS=2147483648`, `uid=N`, `subreaper`, `undumpable`): it sets the script's limits,
 starts COMMAND as its child, passes it the grader's SIGTERM or SIGINT, and tells the
 grader on STATUS_FD, a pipe the script never holds, how the script ended and what it
 left running. In a bubblewrap sandbox it is PID 1 of the script's PID namespace (every
@@ -9,16 +10,14 @@ orphan comes to it, and all of them die when it exits); elsewhere it makes itsel
 child subreaper, so that a double-forked daemon still comes to it.
 
 The lines it writes: `pid N` once the script runs, `exit CODE` when it ends (a negative
-CODE: killed by that signal, as subprocess says), `left COMMAND-LINES` (JSON) for what was
+CODE: killed by that signal, as subprocess says), `left COMMAND-LINE<tab>...` for what was
 still running LEFTOVER_GRACE seconds later (killed then), and `done` as it exits.
-It uses the standard library only.
+It uses the standard library only, and imports little: it starts before every script.
 """
 
-import ctypes
-import json
+import _signal as signal  # `signal` without its enums: importing those costs 5 ms before every script
 import os
 import resource
-import signal
 import sys
 import time
 
@@ -54,7 +53,7 @@ def command_line(pid):
             words = cmdline.read().split(b"\0")
     except OSError:
         return "?"
-    return " ".join(word.decode(errors="replace") for word in words if word)[:120]
+    return " ".join(word.decode(errors="replace") for word in words if word)[:120].replace("\t", " ")
 
 
 def reap():
@@ -72,8 +71,9 @@ def reap():
 
 def start(command, settings):
     """The script, as this process's child: its limits are ours, set before the fork."""
-    for name, value in settings.get("limits", {}).items():
-        resource.setrlimit(getattr(resource, name), (value, value))
+    for name, value in settings.items():
+        if name.startswith("RLIMIT_"):
+            resource.setrlimit(getattr(resource, name), (int(value), int(value)))
     child = os.fork()
     if child:
         return child
@@ -83,8 +83,8 @@ def start(command, settings):
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         if "uid" in settings:  # as root in a sandbox: the script runs as a user of its own
             os.setgroups([])
-            os.setgid(settings["uid"])
-            os.setuid(settings["uid"])
+            os.setgid(int(settings["uid"]))
+            os.setuid(int(settings["uid"]))
         os.execvp(command[0], command)
     except OSError as error:
         os.write(2, f"the grader could not start {command[0]}: {error}\n".encode())
@@ -107,12 +107,16 @@ class Status:
 
 def main(argv):
     status = Status(int(argv[0]))
-    settings = json.loads(argv[1])
+    settings = dict(word.partition("=")[::2] for word in argv[1].split(",") if word)
     command = argv[2:]
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no script of the same user may open our status pipe
-    if os.getpid() != 1:
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if "undumpable" in settings or "subreaper" in settings:
+        import ctypes  # only then: it costs a few milliseconds before every script
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if "undumpable" in settings:  # no script of the same user may open our status pipe
+            libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        if "subreaper" in settings:  # a double-forked daemon comes to us, not to PID 1
+            libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD, *PASSED_ON])
     script = start(command, settings)
     status.write(f"pid {script}\n")
@@ -132,7 +136,7 @@ def main(argv):
         reap()
     left = processes_below(os.getpid())
     if left:
-        status.write(f"left {json.dumps([command_line(pid) for pid in left])}\n")
+        status.write("left " + "\t".join(command_line(pid) for pid in left) + "\n")
     for _ in range(200):  # a process forking as fast as it can is outrun within these rounds
         left = processes_below(os.getpid())
         if not left:

@@ -45,14 +45,22 @@ NOT_COPIED = shutil.ignore_patterns(
 
 def copy_port(source, into, name="port"):
     """A copy of the port to run, readable by a sandbox's user: its scripts see it
-    read-only, and nothing they do reaches the port itself."""
+    read-only, and nothing they do reaches the port itself. Its symlinks are copied as
+    links, and those that lead out of it are left out: a port's `dump.rdb ->
+    /etc/shadow` must not become a copy of /etc/shadow, nor be read by the grader."""
     copy = into / name
-    shutil.copytree(source, copy, ignore=NOT_COPIED, symlinks=False, ignore_dangling_symlinks=True)
-    for folder, _subfolders, files in os.walk(copy):
+    shutil.copytree(source, copy, ignore=NOT_COPIED, symlinks=True)
+    root = copy.resolve()
+    for folder, subfolders, files in os.walk(copy):
         os.chmod(folder, 0o755)
-        for file in files:
-            path = os.path.join(folder, file)
-            os.chmod(path, 0o755 if os.stat(path).st_mode & 0o100 else 0o644)
+        for entry in [*subfolders, *files]:
+            path = Path(folder, entry)
+            if path.is_symlink():
+                target = path.resolve()
+                if target != root and root not in target.parents:
+                    path.unlink()
+            elif path.is_file():
+                os.chmod(path, 0o755 if path.stat().st_mode & 0o100 else 0o644)
     return copy
 
 

@@ -9,7 +9,6 @@ end of its process, not of its pipes: a daemon it left holding them does not mak
 look hung.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -108,7 +107,7 @@ class Script:
                         self.exit_code = int(rest)
                         self.ended_at = time.monotonic()
                     elif word == "left":
-                        self.left = json.loads(rest)
+                        self.left = rest.split("\t")
                     self.changed.notify_all()
         self.launcher_done.set()
 

@@ -29,7 +29,6 @@ Python script connect to its Redis and its app's port only, so that a port that
 hard-codes `localhost:6379` never reaches a Redis of this machine.
 """
 
-import json
 import os
 import random
 import shutil
@@ -269,23 +268,27 @@ class Runner:
         """How to run `argv` from the folder `view` (the port's copy, or a partner's folder),
         its environment `env` made by script_env: a Launch, whose status pipe is open."""
         status, sent = os.pipe()
-        settings = {"limits": dict(LIMITS)}
+        settings = dict(LIMITS)
         if self.sandboxed:
             if self.as_root:
                 settings["uid"] = self.uid
+            else:  # the script is the launcher's user: it must not open the launcher's status pipe
+                settings["undumpable"] = ""
             command = [BWRAP, *self.options, "--ro-bind", str(view), PORT_DIR, "--chdir", PORT_DIR]
             command += ["--ro-bind", str(self.site), SITE_DIR, "--clearenv"]
             for name, value in env.items():
                 command += ["--setenv", name, value]
             command += ["--", *self.launcher(sent, settings), *argv]
             return Launch(command, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, "/", (sent,), status)
-        del settings["limits"]["RLIMIT_NPROC"]  # it would count every process of this user
+        del settings["RLIMIT_NPROC"]  # it would count every process of this user
+        settings["subreaper"] = ""
         scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=self.work))
         env = {**env, "HOME": str(scratch), "TMPDIR": str(scratch), "PYTHONPATH": str(self.site)}
         return Launch(self.launcher(sent, settings) + list(argv), env, str(view), (sent,), status)
 
     def launcher(self, fd, settings):
-        return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(fd), json.dumps(settings)]
+        words = ",".join(f"{name}={value}" if value != "" else name for name, value in settings.items())
+        return [sys.executable, "-I", "-S", "-c", LAUNCHER, str(fd), words]
 
     def where(self, view):
         """Where a script sees the folder `view`."""

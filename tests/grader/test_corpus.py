@@ -332,7 +332,7 @@ def test_a_seat_app_that_never_blocks_reservations_fails_at_the_51st(default_run
     assert headlines(task) == ["GET /reserve_seat answered other JSON than the exercise's:"]
     assert '-{"status":"Reservation are blocked"}' in task["problems"][0]["details"]
     assert (
-        "(the 50 seats are taken: reservations are disabled when the seats reach 0)"
+        "(every seat is taken: reservations are disabled when the seats reach 0)"
         in task["problems"][0]["details"]
     )
 

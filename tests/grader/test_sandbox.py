@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from queuing_system.grader.port import copy_port
 from queuing_system.grader.running import Script
 from queuing_system.grader.sandbox import LIMITS, PORT_DIR, Runner, sandbox_works, script_env
 
@@ -164,3 +165,17 @@ def test_a_script_cannot_reach_the_launchers_pipe(tmp_path):
 def test_bwrap_is_the_debian_package_the_readme_installs():
     done = subprocess.run(["bwrap", "--version"], capture_output=True, text=True)
     assert done.stdout.startswith("bubblewrap ")
+
+
+def test_a_ports_copy_keeps_its_own_links_and_drops_those_leading_out_of_it(tmp_path):
+    port = tmp_path / "port"
+    port.mkdir()
+    (port / "0_redis_client.py").write_text("print('Redis client connected to the server')\n")
+    (port / "1_redis_op.py").symlink_to("0_redis_client.py")
+    (port / "dump.rdb").symlink_to("/etc/shadow")  # the grader, root, would copy or read it
+    (port / "other.py").symlink_to(tmp_path / "another_port.py")
+    copy = copy_port(port, tmp_path / "work")
+    assert sorted((path.name, path.is_symlink()) for path in copy.iterdir()) == [
+        ("0_redis_client.py", False),
+        ("1_redis_op.py", True),
+    ]
