@@ -208,7 +208,7 @@ def task_12(trial):
 
 SEATS = 50
 LAST = 2  # the seats left when the grader brings the sale near its end
-AFTER_PROCESS = 0.5  # seconds between the first jobs' end and a reservation made after GET /process
+AFTER_PROCESS = 0.3  # seconds between the first jobs' end and a reservation made after GET /process
 
 
 def seats_done(app):

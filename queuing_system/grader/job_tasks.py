@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from . import diffs, evidence, expected, jobshape
 from .checks import GRACE, JOBS_WAIT, TESTS_TIMEOUT, WAIT, judge_stop, registering
-from .evidence import PICKLE, WorkerWatch, on_queue, seen_jobs
+from .evidence import PICKLE, WorkerWatch, all_ended, on_queue, seen_jobs
 from .monitor import CommandWatch, progress_reports
 
 TASKS = []
@@ -136,7 +136,7 @@ def run_creator(trial, name, queue, count, workers):
                         f"rq worker {number}{PARTNER}", rq_worker(trial.redis_url, queue, serializer)
                     )
                 )
-            wait_for_outcomes(trial, run, queue, count)
+            wait_for_outcomes(trial, run, [job.id for job in mine], count)
         if creator.running():
             creator.stop()
         else:
@@ -152,7 +152,7 @@ def run_creator(trial, name, queue, count, workers):
     return run
 
 
-def wait_for_outcomes(trial, run, queue, count):
+def wait_for_outcomes(trial, run, ids, count):
     creator = run.creator
     quiet_since = None
 
@@ -160,8 +160,7 @@ def wait_for_outcomes(trial, run, queue, count):
         nonlocal quiet_since
         if outcomes_printed(creator.complete_lines(), count, with_ids=count > 1):
             return True
-        jobs = on_queue(seen_jobs(trial.client), queue)
-        if (jobs and all(job.final for job in jobs)) or not any(worker.running() for worker in run.helpers):
+        if all_ended(trial.client, ids) or not any(worker.running() for worker in run.helpers):
             quiet_since = quiet_since or time.monotonic()  # the creator has what it needs to say
             return time.monotonic() - quiet_since > GRACE
         return False
@@ -237,12 +236,12 @@ def wait_for_jobs(trial, run, queue, count):
     processor = run.processor
     since = time.monotonic()
     ended = None
+    ids = [job.id for job in on_queue(seen_jobs(trial.client), queue)]  # the grader's creator made them
 
     def settled():
         nonlocal ended
         run.workers.look()
-        jobs = on_queue(seen_jobs(trial.client), queue)
-        if len(jobs) >= count and all(job.final for job in jobs):
+        if len(ids) >= count and all_ended(trial.client, ids):
             return True
         if not processor.running():
             ended = ended or time.monotonic()

@@ -19,38 +19,19 @@ from .evidence import decode
 PROGRESS_KEYS = ("progress", "percent", "percentage")
 JOB_KEYS = ("job", "job_id", "jobId", "id")
 PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
-ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("a"): 7, ord("b"): 8}
+
+
+WRITES = re.compile(rb'] "(?:HSET|HMSET|PUBLISH|XADD)" ', re.IGNORECASE)  # the commands that tell progress
+ARGUMENT = re.compile(rb'"((?:[^"\\]|\\.)*)"')
 
 
 def monitor_arguments(line):
     """The arguments of one MONITOR line (`1700000000.1 [0 127.0.0.1:5000] "HSET" "k" ...`),
-    each unquoted as Redis quoted it (`\\"`, `\\\\`, `\\n`, `\\xHH`)."""
+    each unquoted as Redis quoted it (`\\"`, `\\\\`, `\\n`, `\\xHH`: Python's own escapes)."""
     start = line.find(b"] ")
     if start < 0:
         return []
-    arguments, index = [], start + 2
-    while index < len(line):
-        if line[index] != ord('"'):
-            index += 1
-            continue
-        index += 1
-        value = bytearray()
-        while index < len(line) and line[index] != ord('"'):
-            char = line[index]
-            if char == ord("\\") and index + 1 < len(line):
-                following = line[index + 1]
-                if following == ord("x"):
-                    value.append(int(line[index + 2 : index + 4], 16))
-                    index += 4
-                    continue
-                value.append(ESCAPES.get(following, following))
-                index += 2
-                continue
-            value.append(char)
-            index += 1
-        arguments.append(bytes(value))
-        index += 1
-    return arguments
+    return [value.decode("unicode_escape").encode("latin-1") for value in ARGUMENT.findall(line, start)]
 
 
 class CommandWatch:
@@ -72,15 +53,15 @@ class CommandWatch:
                 line = self.connection.read_response()
             except (redis.RedisError, OSError, ValueError, AttributeError):
                 return
-            if isinstance(line, bytes):
-                arguments = monitor_arguments(line)
-                if arguments:
-                    with self.lock:
-                        self.commands.append(arguments)
+            if isinstance(line, bytes) and WRITES.search(line):  # read as it comes; parsed when asked
+                with self.lock:
+                    self.commands.append(line)
 
     def seen(self):
+        """The arguments of every command that may tell progress, in order."""
         with self.lock:
-            return list(self.commands)
+            lines = list(self.commands)
+        return [arguments for arguments in map(monitor_arguments, lines) if arguments]
 
     def close(self):
         try:
