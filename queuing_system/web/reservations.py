@@ -75,8 +75,8 @@ def take_one(db, stock_key, initial):
     def reserve():
         return RESERVE_ONE(db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"])
 
-    try:
-        answer = until_answered(reserve)
+    try:  # no try later than LATE_MARGIN before the deadline: Redis would refuse it
+        answer = until_answered(reserve, margin=greenlet_io.LATE_MARGIN)
     except RETRYABLE:
         answer = None if deadline is None else settle(db, keys[1], deadline)
         if answer is None:
@@ -89,7 +89,9 @@ def take_one(db, stock_key, initial):
 def settle(db, receipt_key, deadline):
     """The answer a reservation's receipt keeps, read once `deadline` (Unix time) has
     passed, when no try of it can be done any more; None if there is none (nothing was
-    taken) or Redis did not tell within SETTLE_WITHIN seconds more."""
+    taken) or Redis did not tell within SETTLE_WITHIN seconds more. The read is tried
+    again up to the request's (extended) deadline itself, not LATE_MARGIN before it as a
+    reservation is: a unit taken whose receipt goes unread is answered 503."""
     greenlet_io.extend_deadline(SETTLE_WITHIN)
     greenlet_io.sleep(max(deadline - time.time(), 0))
     try:
