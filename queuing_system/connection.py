@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
 from . import command_packer
@@ -221,6 +222,16 @@ def command_retry():
     return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
+def handshake_options():
+    """What our clients' connections say as they open: HELLO alone. redis-py 8 follows it
+    with CLIENT MAINT_NOTIFICATIONS (Redis Enterprise's maintenance news: not ours) and two
+    CLIENT SETINFO, each waiting for its reply: four round trips before a new connection's
+    first command, and a connection killed every few milliseconds on a loaded host
+    (tests/resilience/test_connection_kills.py) seldom lived to send it. Both are off by
+    redis-py's documented options."""
+    return {"driver_info": None, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 def make_client(url=None, decode_responses=True):
     """A client for REDIS_URL (or `url`), with the spec's retries and errors: the one client
     factory of the package. Nothing is sent until the first command.
@@ -233,6 +244,7 @@ def make_client(url=None, decode_responses=True):
             decode_responses=decode_responses,
             retry=command_retry(),
             parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
+            **handshake_options(),
             **command_packer.connection_options(),
         )
     except (ValueError, TypeError) as error:
