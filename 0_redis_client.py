@@ -6,7 +6,6 @@ retried by itself. redis-py connects on a client's first command: here a PING, t
 again with back-off until the server answers.
 """
 
-import argparse
 import time
 
 from redis import Redis
@@ -15,7 +14,7 @@ import queuing_system as qs
 
 
 def main(argv=None):
-    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
     client = Redis.from_url(qs.redis_url())
     for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
         try:

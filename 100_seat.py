@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """Task 13: reserve seats through a job queue, never more than 50.
 
-Taking a seat is one step in Redis (take_seat, a Lua script: check, decrement, and block
-reservations at 0), so any number of workers, /process calls or app processes reserve
+Taking a seat is one step in Redis (Sale.take_seat, a Lua script: check, decrement, and
+block reservations at 0), so any number of workers, /process calls or app processes reserve
 exactly 50 seats. `reservationEnabled` lives in Redis, so every app process agrees on it.
 """
 
-import argparse
 from functools import cache
 
 import redis
@@ -42,7 +41,7 @@ def reservation_enabled(db):
 
 def reserve_a_seat():  # the job: take one seat, or fail without taking anything
     job = get_current_job()
-    if qs.take_seat(job.connection, SEATS_KEY, ENABLED_KEY, job.id) < 0:  # one Lua step: never oversold
+    if qs.Sale.take_seat(job.connection, SEATS_KEY, ENABLED_KEY, job.id) < 0:  # one Lua step: never oversold
         raise qs.JobFailed("Not enough seats available")
 
 
@@ -74,15 +73,13 @@ def create_app(db=None, jobs=None):
     def reserve():
         if not reservation_enabled(db):
             return {"status": "Reservation are blocked"}
-        try:
-            [job_id] = qs.reserve_job_ids(jobs)  # Kue's ids: one counter for every queue
-            # sent once, even if the connection drops
-            with qs.watched_transaction(queue, [job_id]) as pipeline:
+        try:  # Kue's ids (one counter for every queue); one MULTI/EXEC, sent once
+            with qs.save_jobs(queue, 1) as ([job_id], pipeline):
                 queue.enqueue(
                     PROCESS,
                     job_id=job_id,
-                    on_success=Callback(qs.report_success),  # the app hears how the job ended
-                    on_failure=Callback(qs.report_failure),
+                    on_success=Callback(qs.callbacks.report_success),  # the app hears how the
+                    on_failure=Callback(qs.callbacks.report_failure),  # job ended, as Kue's job.on(...)
                     pipeline=pipeline,
                 )
         except redis.RedisError:
@@ -99,7 +96,9 @@ def create_app(db=None, jobs=None):
 
 
 def main(argv=None):
-    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
+    parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
+    options = parser.parse_args(argv)
     qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app()
     app.extensions["sale"].join()  # at start-up, before it listens

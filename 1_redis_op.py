@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 2: set and read a string key with redis-py's plain, synchronous calls."""
 
-import argparse
-
 from redis import Redis
 
 import queuing_system as qs
@@ -26,7 +24,7 @@ def display_school_value(school_name):
 
 
 def main(argv=None):
-    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
     qs.wait_until_connected(redis_client())  # the connected line, or a retry per not-connected line
     display_school_value("Holberton")
     set_new_school("HolbertonSanFrancisco", "100")

@@ -2,7 +2,6 @@
 """Task 3: task 2 again, with async/await on redis.asyncio (the original promisified
 node_redis's callbacks)."""
 
-import argparse
 import asyncio
 from contextlib import asynccontextmanager
 
@@ -48,7 +47,7 @@ async def run_all():
 
 
 def main(argv=None):
-    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
     asyncio.run(run_all())
 
 

@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 4: store a hash one field at a time (HSET), then read it whole (HGETALL)."""
 
-import argparse
-
 from redis import Redis
 
 import queuing_system as qs
@@ -31,7 +29,7 @@ def display_schools():
 
 def main(argv=None):
     global client
-    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
     client = Redis.from_url(qs.redis_url(), decode_responses=True)
     qs.wait_until_connected(client)
     store_schools()

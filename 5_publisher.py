@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Task 5: publish four messages on the channel, the third one telling subscribers to stop."""
 
-import argparse
 import time
 
 from redis import Redis
@@ -27,7 +26,7 @@ def publish_message(message, time_ms):
 
 
 def main(argv=None):
-    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
     qs.wait_until_connected(redis_client())
     publish_message("Holberton Student #1 starts course", 100)
     publish_message("Holberton Student #2 starts course", 200)

@@ -5,8 +5,6 @@ Like the original client, a lost connection is retried (a not-connected line per
 attempt), and the channel is subscribed again once the server is back.
 """
 
-import argparse
-
 import redis
 
 import queuing_system as qs
@@ -33,7 +31,7 @@ def subscribe_and_listen(client):
 
 
 def main(argv=None):
-    qs.add_log_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
     client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)
     while True:
         qs.wait_until_connected(client)
