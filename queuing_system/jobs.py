@@ -159,7 +159,8 @@ def save_jobs(queue, count):
     """Kue's `job.save()` for `count` new jobs on `queue`, around RQ's own calls: yields
     `(ids, pipeline)`, Kue's ids for them (reserve_job_ids) and a pipeline for RQ's writes
     of them (enqueue, enqueue_many, enqueue_at... given `pipeline=`), sent as the block
-    ends (watched_transaction): every job is saved, or none, and once."""
+    ends (watched_transaction): every job is saved, or none, and once, with our timeout and
+    retention where a job names none (see with_our_defaults)."""
     ids = reserve_job_ids(queue.connection, count)
     with watched_transaction(queue, ids) as pipeline:
         yield ids, pipeline
@@ -175,7 +176,26 @@ def watched_transaction(queue, job_ids):
     with collector_paused():
         batch = Recorder(queue.connection)
         yield batch
-        send_once(queue.connection, merged(batch.commands), Job.key_for(job_ids[0]))
+        commands = merged(with_our_defaults(batch.commands))
+        send_once(queue.connection, commands, Job.key_for(job_ids[0]))
+
+
+def with_our_defaults(commands):
+    """RQ's writes of new jobs, each job saved with our timeout and retention where it
+    names none, as RQ's own worker then honours them: stopped after JOB_TIMEOUT (RQ writes
+    Queue.DEFAULT_TIMEOUT, 180 s, for a job and a queue that name none: a job naming just
+    that is taken for one that names none), and, failed, kept FAILURE_TTL (RQ writes no
+    failure_ttl, and keeps a failed job a year). (The Job objects RQ returned keep RQ's.)"""
+    ours = []
+    for args, options in commands:
+        if args[0] == "HSET" and "timeout" in args[2::2]:  # a job's whole hash, as RQ's save writes it
+            fields = dict(zip(args[2::2], args[3::2], strict=True))
+            if fields["timeout"] == Queue.DEFAULT_TIMEOUT:
+                fields["timeout"] = JOB_TIMEOUT
+            fields.setdefault("failure_ttl", FAILURE_TTL)
+            args = (*args[:2], *(part for pair in fields.items() for part in pair))
+        ours.append((args, options))
+    return ours
 
 
 # Writes to one key that Redis applies argument by argument, so that two in a row are one
