@@ -46,14 +46,19 @@ def test_a_script_imports_the_libraries_it_ports_and_the_public_surface_only(scr
             assert root in LIBRARIES or root in sys.stdlib_module_names, f"{script} imports {module}"
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_what_a_script_takes_of_the_package_is_public(script):
+def package_names_of(script):
+    """The distinct names the script takes of the package: each `qs.NAME`."""
     tree = ast.parse((scripts_dir() / script).read_text())
-    used = {
+    return {
         node.attr
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "qs"
     }
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_what_a_script_takes_of_the_package_is_public(script):
+    used = package_names_of(script)
     assert used, f"{script} takes nothing of queuing_system (as qs)?"
     assert used <= set(queuing_system.__all__), used - set(queuing_system.__all__)
 
@@ -94,12 +99,7 @@ def test_the_surface_is_small_and_each_class_goes_by_its_own_name():
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_script_takes_few_names_of_the_package(script):
-    tree = ast.parse((scripts_dir() / script).read_text())
-    used = {
-        node.attr
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "qs"
-    }
+    used = package_names_of(script)
     # 100_seat is tasks 9, 10 and 12 in one: an app, a worker on a thread, jobs and their events
     assert len(used) <= (14 if script == "100_seat.py" else 8), sorted(used)
 
