@@ -35,11 +35,11 @@ def main(argv=None):
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     events = qs.EventFollower(connection, QUEUE)  # from before the job exists: no event missed, unlike Kue's
     job = create_job(queue)
-    qs.say(f"Notification job created: {job.id}")
+    qs.say(f"Notification job created: {job.id}")  # one write, flushed
     for event in events.follow([job]):  # until it completed or failed
         if event.kind in ("completed", "failed"):
             qs.say(f"Notification job {event.kind}")
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -52,10 +52,10 @@ def main(argv=None):
     events = qs.EventFollower(connection, QUEUE)  # from before the jobs exist: no event missed, unlike Kue's
     jobs = create_jobs(queue, timing)
     for job in jobs:
-        qs.say(f"Notification job created: {job.id}")
+        qs.say(f"Notification job created: {job.id}")  # one write, flushed
     for event in events.follow(jobs):  # Kue's job.on('progress' / 'complete' / 'failed')
         qs.say(event.line("Notification"))
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

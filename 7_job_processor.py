@@ -19,12 +19,12 @@ def send_notification(phone_number, message, job):
         raise qs.JobFailed(f"Phone number {phone_number} is blacklisted")  # Kue's done(new Error(...))
     job.meta["progress"] = 50
     qs.report_progress(job)
-    qs.say(f"Sending notification to {phone_number}, with message: {message}")
+    qs.say(f"Sending notification to {phone_number}, with message: {message}")  # one write: workers share it
 
 
 def process(data):
     """The job function: it gets the job's data, as Kue's process callback got job.data."""
-    send_notification(*qs.notification(data), get_current_job())
+    send_notification(*qs.notification(data), get_current_job())  # checked: anyone can write a job
 
 
 def main(argv=None):
@@ -45,4 +45,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback
