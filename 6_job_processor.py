@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 7: send the notification of every job on push_notification_code, until stopped."""
 
-import argparse
-
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -14,7 +12,7 @@ CONCURRENCY = 1
 
 
 def send_notification(phone_number, message):
-    qs.say(f"Sending notification to {phone_number}, with message: {message}")
+    qs.say(f"Sending notification to {phone_number}, with message: {message}")  # one write: workers share it
 
 
 def process(data):
@@ -23,7 +21,8 @@ def process(data):
 
 
 def main(argv=None):
-    parser = qs.add_workers_argument(argparse.ArgumentParser(description=__doc__), CONCURRENCY)
+    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
+    parser.add_workers_argument(CONCURRENCY)  # --workers N, as pm2 scaled the original; --metrics-port
     options = parser.parse_args(argv)
     connection = qs.make_client(decode_responses=False)  # RQ's: bytes; the pool waits for Redis
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
@@ -39,4 +38,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -7,7 +7,6 @@ Redis (take_one, a Lua script), so under any number of requests, processes or ap
 instances exactly `initialAvailableQuantity` reservations of an item are confirmed.
 """
 
-import argparse
 from functools import cache
 
 from flask import Flask
@@ -33,7 +32,7 @@ def get_item_by_id(item_id):
 
 @cache  # made on first use: what a function called as the spec writes it uses
 def redis_client():
-    return qs.make_client()
+    return qs.make_client()  # $REDIS_URL's, with the spec's retries and errors
 
 
 def reserve_stock_by_id(item_id, stock, db=None):
@@ -80,13 +79,13 @@ def create_app(db=None):
 
 
 def main(argv=None):
-    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(
-        argv
-    )  # --host/--port
+    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
+    parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
+    options = parser.parse_args(argv)
     db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app(db)
     return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)  # flow control, deadlines
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

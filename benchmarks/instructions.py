@@ -37,11 +37,12 @@ from queuing_system.worker.pool import drain  # noqa: E402
 INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def counted(*child_args):
-    """Instructions of this script run as a child with `child_args`, under cachegrind."""
+def counted(*child_args, script=__file__):
+    """Instructions of `script` (by default this one) run as a child with `--child` and
+    `child_args`, under cachegrind."""
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     done = subprocess.run(
-        [*command, sys.executable, __file__, "--child", *child_args],
+        [*command, sys.executable, script, "--child", *child_args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -68,7 +68,9 @@ def bench_enqueue(client, n, repeat):
         with contextlib.redirect_stdout(io.StringIO()):
             job8.create_push_notifications_jobs(data, job_queue(job8.QUEUE, client))
         ours.append(n / (time.perf_counter() - started))
-        job8.listeners.stop()
+        for reporter in job8.reporters:
+            reporter.stop()
+        job8.reporters.clear()
 
         fresh(client)
         plain = Queue("plain", connection=client)

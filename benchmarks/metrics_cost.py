@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import io
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -32,25 +31,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import redis  # noqa: E402
+from instructions import counted as instructions_of  # noqa: E402
 from ours_creator import PROCESS, QUEUE, workload  # noqa: E402
 
 from queuing_system.grader.redis_server import RedisServer, free_port  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
 
-INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
-
 
 def counted(url, metrics_on):
-    command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    done = subprocess.run(
-        [*command, sys.executable, __file__, "--child", url, "on" if metrics_on else "off"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    return int(INSTRUCTIONS.search(done.stderr).group(1).replace(",", ""))
+    return instructions_of(url, "on" if metrics_on else "off", script=__file__)
 
 
 def child(url, metrics_on):

@@ -8,7 +8,7 @@ lives in; each has a docstring (help(queuing_system.NAME)). Everything else in t
 package is free to move.
 
 The package, room by room (an import-linter contract in pyproject.toml keeps the floors):
-- here, the public surface;
+- here, the public surface, with the scripts' command line (arguments.py);
 - the job side: Kue's ids and batches (jobs.py), the callbacks that tell a creator how its
   jobs went (callbacks.py), the events it follows (follower.py, reporter.py);
 - the worker (worker/): RQ's queues and data, one Lua step per transition;
@@ -22,8 +22,8 @@ The package, room by room (an import-linter contract in pyproject.toml keeps the
 
 import importlib
 
-# Each public name, and where it lives (imported on first use: a script loads only what
-# it takes).
+# Each public name, and the module it lives in (imported on first use: a script loads only
+# what it takes). A name that is its module's own is the module itself.
 PUBLIC = {
     # where Redis is, and saying whether it answers (the spec's connection lines)
     "redis_url": "connection",
@@ -34,37 +34,28 @@ PUBLIC = {
     "worth_retrying": "connection",
     "not_connected": "connection",
     "CONNECTED": "connection",
-    # what a script prints, and how it stops
+    # a script's command line, what it prints, and how it stops
+    "ArgumentParser": "arguments",
     "say": "console",
     "print_reply": "console",
-    "add_log_arguments": "logs",
     "run": "shutdown",
     # Kue's jobs on RQ
-    "reserve_job_ids": "jobs",
-    "watched_transaction": "jobs",
-    "create_jobs": "jobs",
-    "Timing": "jobs",
+    "save_jobs": "jobs",
     "notification": "jobs",
-    "check_notifications": "jobs",
     "JobFailed": "rq_job",
-    "report_success": "callbacks",
-    "report_failure": "callbacks",
+    "callbacks": "callbacks",
     "report_progress": "callbacks",
     # the job events a creator hears (Kue's job.on(...))
     "EventFollower": "follower",
     "JobReporter": "reporter",
-    "JobReporters": "reporter",
     # the safe worker
     "WorkerPool": "worker.pool",
     "BackgroundWorker": "worker.pool",
-    "add_workers_argument": "worker.pool",
     # the apps
     "use_json": "web.app",
     "serve": "web.app",
-    "add_address_arguments": "web.app",
     "on_shutdown": "web.app",
     "take_one": "web.reservations",
-    "take_seat": "web.reservations",
     "Sale": "web.sale",
 }
 
@@ -76,7 +67,8 @@ def __getattr__(name):
         module = PUBLIC[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    found = importlib.import_module(f".{module}", __name__)
+    value = found if module == name else getattr(found, name)
     globals()[name] = value  # found at once next time
     return value
 

@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
 from . import command_packer
@@ -221,6 +222,16 @@ def command_retry():
     return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
+def handshake_options():
+    """What our clients' connections say as they open: HELLO alone. redis-py 8 follows it
+    with CLIENT MAINT_NOTIFICATIONS (Redis Enterprise's maintenance news: not ours) and two
+    CLIENT SETINFO, each waiting for its reply: four round trips before a new connection's
+    first command, and a connection killed every few milliseconds on a loaded host
+    (tests/resilience/test_connection_kills.py) seldom lived to send it. Both are off by
+    redis-py's documented options."""
+    return {"driver_info": None, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 def make_client(url=None, decode_responses=True):
     """A client for REDIS_URL (or `url`), with the spec's retries and errors: the one client
     factory of the package. Nothing is sent until the first command.
@@ -233,6 +244,7 @@ def make_client(url=None, decode_responses=True):
             decode_responses=decode_responses,
             retry=command_retry(),
             parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
+            **handshake_options(),
             **command_packer.connection_options(),
         )
     except (ValueError, TypeError) as error:
@@ -250,18 +262,18 @@ def retry_delays():
 # The request an app's server is answering, where the caller is one (the web sets it for
 # each greenlet that answers requests: web/round_trips.py); None elsewhere. Its Redis
 # commands are tried again only while `request.may_wait(seconds)` says a try after that
-# long still comes in time, and `request.sleep(seconds)` waits while the server answers the
-# other requests.
+# long still comes before its deadline, and `request.sleep(seconds)` waits while the server
+# answers the other requests.
 current_request = ContextVar("current_request", default=None)
 
 
-def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
-    """`command()`, tried again while the connection drops, for a write that is safe to
-    repeat: a Lua script that keeps its answer under a receipt key, so that a second try
-    of a write Redis had already done gets the first answer instead of doing it again.
-    Gives up after `attempts` tries and `within` seconds, whichever comes last; in an
-    app's request (current_request), at its deadline at the latest, and waiting there lets
-    the server answer the other requests."""
+def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN, margin=0.0):
+    """`command()`, tried again while the connection drops, for a read or for a write that
+    is safe to repeat: a Lua script that keeps its answer under a receipt key, so that a
+    second try of a write Redis had already done gets the first answer instead of doing it
+    again. Gives up after `attempts` tries and `within` seconds, whichever comes last; in
+    an app's request (current_request), when a try would come later than `margin` seconds
+    before its deadline, and waiting there lets the server answer the other requests."""
     give_up_at = time.monotonic() + within
     attempt = 0
     while True:
@@ -272,9 +284,9 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
             delay = FIRST_RETRY_DELAY * min(attempt, 5)
             late = attempt >= attempts and time.monotonic() >= give_up_at
             request = current_request.get()
-            # In a request, a try that late would come too late for its client (and a
-            # reservation then refuses itself): the error is the answer.
-            if late or is_fatal(error) or (request is not None and not request.may_wait(delay)):
+            # In a request, a try that late would come too late for its client (or for
+            # Redis: a reservation refuses itself past its margin): the error is the answer.
+            if late or is_fatal(error) or (request is not None and not request.may_wait(delay + margin)):
                 raise
             (time.sleep if request is None else request.sleep)(delay)
 

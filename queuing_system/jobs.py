@@ -1,6 +1,6 @@
 """Kue's job semantics on RQ: sequential ids, JSON payloads, lifecycle events.
 
-`queue.create(type, data).save()` becomes RQ's `enqueue_many` in `watched_transaction`: one
+`queue.create(type, data).save()` becomes RQ's `enqueue_many` in `save_jobs`: one
 MULTI/EXEC under WATCH that saves every job of the batch or none, and once, with ids from one counter
 shared by all queues (the first job ever created on an empty Redis is 1, as in Kue), and
 the job's success and failure reported to the event stream by RQ's own callbacks, so any RQ
@@ -24,7 +24,6 @@ from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 from .console import integer_at_least
 from .events import CALLBACKS
-from .logs import add_log_arguments
 from .rq_job import JobFailed, copy_of
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -56,10 +55,10 @@ class Timing:
     attempts: int = 1  # tries in all, the first included
     backoff: int = 0  # seconds before the first retry, doubled before each next one
 
-    @classmethod
-    def add_arguments(cls, parser):
-        """Kue's `.delay()`, `.attempts()` and `.backoff()` as a creator's options; none
-        given: NOW, as the spec runs it. Read them back with Timing.of(parser.parse_args())."""
+    @staticmethod
+    def add_arguments(parser):
+        """Kue's `.delay()`, `.attempts()` and `.backoff()` as a creator's options (`delay`,
+        `attempts` and `backoff`); none given: NOW, as the spec runs it. Returns `parser`."""
         whole_seconds = integer_at_least(0, "whole number of seconds")
         positive = integer_at_least(1, "positive integer")
         parser.add_argument(
@@ -72,12 +71,7 @@ class Timing:
             default=0,
             help="seconds before the first retry, doubled each time (default: 0)",
         )
-        return add_log_arguments(parser)
-
-    @classmethod
-    def of(cls, options):
-        """The Timing of a command line parsed with Timing.add_arguments."""
-        return cls(options.delay, options.attempts, options.backoff)
+        return parser
 
     def due(self):
         """When a job created now with this timing runs (see due_time)."""
@@ -122,17 +116,6 @@ def notification(data):
     return data["phoneNumber"], data["message"]
 
 
-def check_notifications(datas):
-    """Refuse a batch of notification jobs' data before anything is created: TypeError or
-    ValueError naming the first entry that is not a dict with phoneNumber and message text."""
-    for index, data in enumerate(datas):
-        if not isinstance(data, dict):
-            raise TypeError(f"Job {index} is not an object")
-        for field in NOTIFICATION_FIELDS:
-            if not isinstance(data.get(field), str):
-                raise ValueError(f"Job {index} has no {field} string")
-
-
 def job_queue(name, connection):
     """An RQ queue whose jobs are JSON: nobody who can write to Redis can run code in a worker."""
     return Queue(name, connection=connection, serializer=JSONSerializer)
@@ -172,6 +155,18 @@ class Recorder(redis.Redis):
 
 
 @contextmanager
+def save_jobs(queue, count):
+    """Kue's `job.save()` for `count` new jobs on `queue`, around RQ's own calls: yields
+    `(ids, pipeline)`, Kue's ids for them (reserve_job_ids) and a pipeline for RQ's writes
+    of them (enqueue, enqueue_many, enqueue_at... given `pipeline=`), sent as the block
+    ends (watched_transaction): every job is saved, or none, and once, with our timeout and
+    retention where a job names none (see with_our_defaults)."""
+    ids = reserve_job_ids(queue.connection, count)
+    with watched_transaction(queue, ids) as pipeline:
+        yield ids, pipeline
+
+
+@contextmanager
 def watched_transaction(queue, job_ids):
     """A pipeline for RQ's writes of the jobs `job_ids` (enqueue, enqueue_many, enqueue_at
     with `pipeline=`), sent when the block ends as one MULTI/EXEC: every job is saved, or
@@ -181,7 +176,26 @@ def watched_transaction(queue, job_ids):
     with collector_paused():
         batch = Recorder(queue.connection)
         yield batch
-        send_once(queue.connection, merged(batch.commands), Job.key_for(job_ids[0]))
+        commands = merged(with_our_defaults(batch.commands))
+        send_once(queue.connection, commands, Job.key_for(job_ids[0]))
+
+
+def with_our_defaults(commands):
+    """RQ's writes of new jobs, each job saved with our timeout and retention where it
+    names none, as RQ's own worker then honours them: stopped after JOB_TIMEOUT (RQ writes
+    Queue.DEFAULT_TIMEOUT, 180 s, for a job and a queue that name none: a job naming just
+    that is taken for one that names none), and, failed, kept FAILURE_TTL (RQ writes no
+    failure_ttl, and keeps a failed job a year). (The Job objects RQ returned keep RQ's.)"""
+    ours = []
+    for args, options in commands:
+        if args[0] == "HSET" and "timeout" in args[2::2]:  # a job's whole hash, as RQ's save writes it
+            fields = dict(zip(args[2::2], args[3::2], strict=True))
+            if fields["timeout"] == Queue.DEFAULT_TIMEOUT:
+                fields["timeout"] = JOB_TIMEOUT
+            fields.setdefault("failure_ttl", FAILURE_TTL)
+            args = (*args[:2], *(part for pair in fields.items() for part in pair))
+        ours.append((args, options))
+    return ours
 
 
 # Writes to one key that Redis applies argument by argument, so that two in a row are one
@@ -269,8 +283,8 @@ def job_calls(function, datas, ids, timing=NOW, result_ttl=RESULT_TTL, failure_t
 def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
     """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order.
     Kue's `queue.create(...).save()` for a batch, as BullMQ's addBulk: the numbered scripts
-    show the same steps in RQ's calls (reserve_job_ids, watched_transaction, enqueue_many); this
-    writes what those write (tests/test_creation.py), for a fraction of their CPU.
+    show the same steps in RQ's calls (save_jobs, enqueue_many); this writes what those write
+    (tests/test_creation.py), for a fraction of their CPU.
 
     `function` is the import path of the job function ("7_job_processor.process"), which
     receives the data dict, as Kue's process callback received `job.data`. The jobs run

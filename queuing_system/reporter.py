@@ -91,26 +91,3 @@ class JobReporter:
                         del self.pending[event.job_id]
                         if not self.pending:
                             self.emptied.put(True)
-
-
-class JobReporters(list):
-    """The reporters a script made, to wait for or stop together: Kue's job.on(...)
-    listeners of a process, which lived as long as it did."""
-
-    def listen(self, connection, queue_name, on_event):
-        """A new JobReporter of `queue_name`'s events, one of these; make it before the
-        jobs whose events it will report, then `watch` them."""
-        reporter = JobReporter(connection, queue_name, on_event)
-        self.append(reporter)
-        return reporter
-
-    def wait(self):
-        """Until every job they watch has completed or failed."""
-        for reporter in list(self):
-            reporter.wait()
-
-    def stop(self):
-        """Report nothing more (the jobs themselves are untouched)."""
-        for reporter in list(self):
-            reporter.stop()
-        self.clear()

@@ -40,6 +40,22 @@ def test_a_connection_killed_under_it_is_made_again_for_the_next_command(clients
     assert own.client_id() != killed
 
 
+def test_a_new_connection_says_hello_and_nothing_else_before_its_first_command(redis_url, redis_binary):
+    """One round trip to open a connection, not four: a connection killed every few
+    milliseconds must live long enough to send its command (test_connection_kills.py)."""
+
+    def calls():
+        return {name: stats["calls"] for name, stats in redis_binary.info("commandstats").items()}
+
+    client = make_client(redis_url)
+    before = calls()
+    client.get("nothing")
+    after = calls()
+    sent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    client.close()
+    assert sent == {"cmdstat_hello": 1, "cmdstat_get": 1, "cmdstat_info": 1}  # INFO: this test's own
+
+
 def test_unreachable_redis_gives_a_client_that_connects_once_redis_is_there():
     port = free_port()
     client = make_client(f"redis://127.0.0.1:{port}/0")

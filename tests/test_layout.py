@@ -1,4 +1,4 @@
-"""Our worker writes RQ's data layout (queuing_system/worker/layout.py): on every path a job
+"""Our worker writes RQ's data layout (queuing_system/layout.py): on every path a job
 takes, what it leaves in Redis is what RQ's own SimpleWorker, on the installed RQ, leaves
 from the same start. A difference fails naming the key and field that moved, so an RQ
 release that changes its layout fails here, by name, before a job is lost to it.

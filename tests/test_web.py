@@ -1,4 +1,4 @@
-"""The apps' JSON (queuing_system/web.py): orjson where it writes the bytes Flask's own
+"""The apps' JSON (queuing_system/web/app.py): orjson where it writes the bytes Flask's own
 encoder would, Flask's encoder for everything else."""
 
 import dataclasses

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..connection import cannot_serve_now, describe, outage, reply_code
 from ..console import debug, inform, warn
-from ..logs import add_access_log_argument, add_log_arguments
+from ..logs import add_access_log_argument
 from ..metrics import count_outages, share_between_processes
 from ..processes import run_children
 from ..shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
@@ -207,8 +207,8 @@ def port_number(text):
 
 
 def add_address_arguments(parser, default_port=DEFAULT_PORT):
-    """`--host` and `--port`, which win over $HOST and $PORT (default 127.0.0.1:1245);
-    `--access-log` and `--log-format` (logs.py)."""
+    """`--host` and `--port`, which win over $HOST and $PORT (default 127.0.0.1:1245), and
+    `--access-log` (logs.py). Returns `parser`."""
     parser.add_argument(
         "--host",
         default=os.environ.get("HOST", DEFAULT_HOST),
@@ -220,7 +220,7 @@ def add_address_arguments(parser, default_port=DEFAULT_PORT):
         default=os.environ.get("PORT", str(default_port)),
         help=f"the port to listen on (default: $PORT, else {default_port})",
     )
-    return add_log_arguments(add_access_log_argument(parser))
+    return add_access_log_argument(parser)
 
 
 def allow_many_connections():

@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..connection import configured_url
 from ..console import warn
+from ..logs import add_log_arguments
 from ..shutdown import EXIT_FAILED, run
 from .app import add_address_arguments, answer_503_while_redis_is_away, serve
 from .health import add_operations_routes
@@ -122,7 +123,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_address_arguments(parser, DEFAULT_PORT)
+    add_log_arguments(add_address_arguments(parser, DEFAULT_PORT))
     parser.add_argument(
         "--allow-host",
         action="append",

@@ -116,7 +116,7 @@ def wait_until(answering, timeout):
 
 def heard_redis():
     """Whether the current request has had a reply from Redis: an app's outage ends
-    there (web.py)."""
+    there (app.py)."""
     answering = request()
     return answering is not None and answering.heard_redis
 

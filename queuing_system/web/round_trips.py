@@ -48,10 +48,9 @@ class Answering(greenlet.greenlet):
     heard_redis = False  # its request had a reply from Redis (see app.py's outage news)
 
     def may_wait(self, seconds):
-        """Whether a try of its Redis command after `seconds` still comes in time: Redis
-        would refuse a reservation run later than greenlet_io.LATE_MARGIN before the deadline."""
+        """Whether a try of its Redis command after `seconds` still comes before its deadline."""
         left = greenlet_io.time_left()
-        return left is None or left > seconds + greenlet_io.LATE_MARGIN
+        return left is None or left > seconds
 
     def sleep(self, seconds):
         """Wait `seconds` while the event loop answers the other requests."""

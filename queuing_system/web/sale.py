@@ -12,7 +12,7 @@ import os
 import threading
 from secrets import token_hex
 
-from ..connection import RETRYABLE, describe, keep_trying, outage
+from ..connection import RETRYABLE, describe, keep_trying, outage, until_answered
 from ..console import warn
 from ..lua import Script
 
@@ -36,12 +36,36 @@ return others
 """)
 # KEYS: instances; ARGV: this instance, its TTL. Server time: app hosts' clocks may differ.
 BEAT = Script("redis.call('ZADD', KEYS[1], tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2]), ARGV[1])")
+# KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
+# left, or -1 when there was none to take (no receipt: a second try takes nothing either,
+# unless a new sale has opened since, and then the job has a seat to take).
+TAKE_SEAT = Script("""
+local answer = redis.call('GET', KEYS[3])
+if answer then return tonumber(answer) end
+if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then return -1 end
+answer = redis.call('DECR', KEYS[1])
+if answer == 0 then redis.call('SET', KEYS[2], '0') end
+redis.call('SET', KEYS[3], answer, 'EX', ARGV[1])
+return answer
+""")
+SEAT_RECEIPT_KEY = "receipt:seat:{job_id}"
+SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it is kept
 
 
 class Sale:
     """This instance's part in the sale of `seats` seats counted at `seats_key`, with
     reservations enabled while `enabled_key` is "1". join() at start-up, leave() at
-    shutdown; give it a client of its own, so that a stop never queues behind requests."""
+    shutdown; give it a client of its own, so that a stop never queues behind requests.
+    Sale.take_seat is a seat job's one step: it needs no instance."""
+
+    @staticmethod
+    def take_seat(connection, seats_key, enabled_key, job_id):
+        """Take one of the seats counted at `seats_key` for the job `job_id` (a seat job,
+        wherever it runs), atomically and once per job, turning `enabled_key` to "0" as the
+        last one goes. Returns the seats left, or -1 if there was none to take. A try again
+        after a dropped connection gets the first try's answer (its receipt)."""
+        keys = [seats_key, enabled_key, SEAT_RECEIPT_KEY.format(job_id=job_id)]
+        return until_answered(lambda: TAKE_SEAT(connection, keys, [SEAT_RECEIPT_TTL]))
 
     def __init__(self, client, seats_key, enabled_key, seats):
         self.client = client

@@ -22,7 +22,6 @@ from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 from .. import metrics
 from ..connection import keep_trying, make_client, wait_until_connected, worth_retrying
 from ..console import debugging, inform, integer_at_least, warn
-from ..logs import add_log_arguments
 from ..metrics import worker_metrics
 from ..processes import run_children
 from ..shutdown import EXIT_FAILED
@@ -92,7 +91,7 @@ def add_workers_argument(parser, default):
     """`--workers N`: how many jobs at a time, else $WORKERS, else `default` (as pm2's
     `--instances N` scaled the original's processors); `--metrics-port PORT`: serve
     Prometheus metrics there (else $METRICS_PORT; none by default). A bad value ends the
-    script with argparse's one-line error and exit code 2."""
+    script with argparse's one-line error and exit code 2. Returns `parser`."""
     parser.add_argument(
         "--workers",
         type=integer_at_least(1, "positive integer"),
@@ -106,7 +105,7 @@ def add_workers_argument(parser, default):
         help=f"serve Prometheus metrics at http://${METRICS_HOST_ENV}:PORT/metrics "
         f"(default: ${METRICS_PORT_ENV}, else none; ${METRICS_HOST_ENV} defaults to {METRICS_HOST})",
     )
-    return add_log_arguments(parser)
+    return parser
 
 
 def run_workers(job_functions, count, connection=None, metrics_port=None):
