@@ -3,19 +3,17 @@
 
 The original's node_redis client said so from its 'connect' and 'error' events, and
 retried by itself. redis-py connects on a client's first command: here a PING, tried
-again with back-off until the server answers. qs.make_client() is redis-py's
-Redis.from_url(REDIS_URL), or, for a redis+sentinel:// URL, a Sentinel's master_for(...).
+again with back-off until the server answers.
 """
 
-import argparse
 import time
 
 import queuing_system as qs
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = qs.make_client()  # REDIS_URL's Redis; nothing is sent yet
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
+    client = qs.make_client()  # redis-py's Redis.from_url($REDIS_URL), or a redis+sentinel:// URL's primary
     for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
         try:
             client.ping()
@@ -25,9 +23,9 @@ def main(argv=None):
                 return 1
             time.sleep(delay)
         else:
-            qs.say(qs.CONNECTED)
+            qs.say(qs.CONNECTED)  # the spec's line; say: one write, untrusted text escaped
             return 0
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

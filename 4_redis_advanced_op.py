@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 4: store a hash one field at a time (HSET), then read it whole (HGETALL)."""
 
-import argparse
-
 import queuing_system as qs
 
 HASH_KEY = "HolbertonSchools"
@@ -29,12 +27,12 @@ def display_schools():
 
 def main(argv=None):
     global client
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = qs.make_client(decode_responses=True)  # redis-py's Redis for REDIS_URL
-    qs.wait_until_connected(client)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
+    client = qs.make_client(decode_responses=True)  # Redis.from_url($REDIS_URL); text, not bytes
+    qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
     store_schools()
     display_schools()
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -33,7 +33,7 @@ import redis
 from benchmarks.sentinel_set import SentinelSet, wait_until
 from queuing_system.grader.expected import BLACKLISTED, TASK8_DATA
 from queuing_system.grader.redis_server import free_port
-from queuing_system.worker.layout import QueueKeys
+from queuing_system.layout import QueueKeys
 
 ROOT = Path(__file__).resolve().parent.parent
 

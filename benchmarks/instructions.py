@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import redis  # noqa: E402
 from ours_creator import PROCESS, QUEUE, workload  # noqa: E402
 
-from queuing_system.connection import make_jobs_client  # noqa: E402
+from queuing_system.connection import make_client  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
 from queuing_system.worker.pool import drain  # noqa: E402
@@ -37,11 +37,12 @@ from queuing_system.worker.pool import drain  # noqa: E402
 INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def counted(*child_args):
-    """Instructions of this script run as a child with `child_args`, under cachegrind."""
+def counted(*child_args, script=__file__):
+    """Instructions of `script` (by default this one) run as a child with `--child` and
+    `child_args`, under cachegrind."""
     command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     done = subprocess.run(
-        [*command, sys.executable, __file__, "--child", *child_args],
+        [*command, sys.executable, script, "--child", *child_args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -79,7 +80,7 @@ def creation_instructions(url, sizes):
 
 
 def child(mode, url, size=None):
-    connection = make_jobs_client(url)
+    connection = make_client(url, decode_responses=False)
     if mode == "drain":
         with contextlib.redirect_stdout(io.StringIO()):  # the jobs' lines
             drain({QUEUE: PROCESS}, connection)

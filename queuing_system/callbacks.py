@@ -1,20 +1,28 @@
 """What the jobs tell their creators, as RQ callbacks and a progress call: each writes an
 event (events.py) on the queue's stream.
 
-Under our worker (queuing_system.worker) a job's progress waits to go to Redis with the
-job's end, and the two callbacks are given a stand-in for their connection that keeps the
-event they write: the events go to Redis in the same step as the job's own writes. Under a
-stock RQ worker they write directly.
+Under a stock RQ worker they write it at once. Under ours (worker/), a job's progress waits
+to go to Redis with the job's end (rq_job.ProgressJob), and the worker, seeing a job name
+these callbacks (events.CALLBACKS), writes their event itself in the step that ends the
+job, with the job's own writes.
 """
 
 import time
 
 from rq.exceptions import AbandonedJobError
 
-from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, created_stamp, emit, stream_key
-from .worker import lua
-from .worker.job import WorkerJob
-from .worker.steps import EventCapture, event_arguments
+from . import lua
+from .events import (
+    ABANDONED,
+    emit,
+    error_message,
+    event_arguments,
+    failure_event,
+    progress_event,
+    stream_key,
+    success_event,
+)
+from .rq_job import ProgressJob
 
 
 def report_progress(job, percent=None):
@@ -26,29 +34,20 @@ def report_progress(job, percent=None):
         percent = job.meta.get("progress", 0)
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
-
-    def tell(connection):
-        emit(connection, job.origin, job.id, PROGRESS, {"progress": percent}, created_stamp(job))
-
-    progress = job.progress if isinstance(job, WorkerJob) else None  # None under a stock RQ worker
+    event = progress_event(job, percent)
+    progress = job.progress if isinstance(job, ProgressJob) else None  # None under a stock RQ worker
     if progress is not None:
-        progress.add(job, tell)
+        progress.add(job, event)
         return
     with job.connection.pipeline(transaction=False) as pipeline:
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        tell(pipeline)
+        emit(pipeline, job.origin, event)
         pipeline.execute()
 
 
 def report_success(job, connection, result, *args, **kwargs):
     """RQ's on_success callback."""
-    emit(connection, job.origin, job.id, COMPLETED, created=created_stamp(job))
-
-
-def error_message(error):
-    """What a failure line says of `error`: its message, or its type's name when it has
-    none (`failed: ` with nothing after it says nothing)."""
-    return str(error) or type(error).__name__
+    emit(connection, job.origin, success_event(job))
 
 
 def report_failure(job, connection, exc_type, exc_value, traceback):
@@ -64,31 +63,8 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     Our worker reports those itself (worker/maintenance.py).
     """
     if not isinstance(exc_value, AbandonedJobError):
-        kind, fields = failure_event(job, error_message(exc_value))
-        emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
+        emit(connection, job.origin, failure_event(job, error_message(exc_value)))
         return
-    capture = EventCapture()
-    report_abandoned(job, capture)
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    event = event_arguments([capture.events[0]])[1:]
+    event = event_arguments([failure_event(job, ABANDONED)])[1:]
     lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
-
-
-def report_abandoned(job, connection):
-    """The event of a job whose worker stopped before finishing it: failed, or retrying if
-    it has retries left (our worker's upkeep writes it as it claims the job: see
-    worker/maintenance.py; under RQ's, report_failure)."""
-    kind, fields = failure_event(job, ABANDONED)
-    emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
-
-
-def failure_event(job, error):
-    """The kind and fields of a failed job's event: retrying (when, and how many more
-    times after that) or failed."""
-    if not job.should_retry:
-        return FAILED, {"error": error}
-    return RETRYING, {"error": error, "delay": job.get_retry_interval(), "retries_left": job.retries_left - 1}
-
-
-# Their import paths, as jobs name them (rq.Callback(report_success).name)
-NAMES = {"success": f"{__name__}.report_success", "failure": f"{__name__}.report_failure"}

@@ -16,6 +16,7 @@ import re
 import ssl
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -24,9 +25,10 @@ import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
 from redis.backoff import ExponentialBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
-from . import greenlet_io, redis_speedups
+from . import command_packer
 from .console import say, warn
 from .replication import (
     NotReplicated,
@@ -311,26 +313,47 @@ class InvalidURLClient:
     async def aclose(self):
         pass
 
+    async def __aenter__(self):  # `async with` it: its first command says the error
+        return self
+
+    async def __aexit__(self, *exc_info):
+        pass
+
 
 def command_retry():
     return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
-def make_client(url=None, decode_responses=True, **options):
-    """A client for REDIS_URL (or `url`): redis-py's Redis.from_url, or for a Sentinel URL
+def handshake_options():
+    """What our clients' connections say as they open: HELLO alone. redis-py 8 follows it
+    with CLIENT MAINT_NOTIFICATIONS (Redis Enterprise's maintenance news: not ours) and two
+    CLIENT SETINFO, each waiting for its reply: four round trips before a new connection's
+    first command, and a connection killed every few milliseconds on a loaded host
+    (tests/resilience/test_connection_kills.py) seldom lived to send it. Both are off by
+    redis-py's documented options."""
+    return {"driver_info": None, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
+def make_client(url=None, decode_responses=True, asynchronous=False, **options):
+    """A client for REDIS_URL (or `url`), with the spec's retries and errors: the one client
+    factory of the package. redis-py's Redis.from_url, or for a Sentinel URL
     Sentinel(...).master_for(service), whose connections find the primary through the
     Sentinels. Nothing is sent until the first command. `options` are redis-py's (a
     socket_timeout, say). Its writes that the package acknowledges wait for the primary's
     replicas (replication.py); a replica's READONLY drops the connection.
 
-    RQ needs `decode_responses=False`; the plain redis scripts read strings.
+    RQ needs `decode_responses=False` (bytes); the apps read text. `asynchronous`: a
+    redis.asyncio client instead (async_client).
     """
     url = url or configured_url()
+    if asynchronous:
+        return async_client(url, decode_responses)
     settings = dict(
         decode_responses=decode_responses,
         retry=command_retry(),
         parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
-        **redis_speedups.connection_options(),
+        **handshake_options(),
+        **command_packer.connection_options(),
         **options,
     )
     try:
@@ -391,45 +414,28 @@ def plain_replicas(url):
 
 def primary_class(connection_class):
     """`connection_class` (redis-py's, chosen by the URL) with PrimaryOnly mixed in: before
-    redis-py's Connection, after the Sentinel's managed connection."""
+    redis-py's Connection, after the Sentinel's managed connection. A plain TCP one says so
+    (`plain_tcp`), so that an app's server may make it connect through its own sockets
+    (web/greenlet_io.py) without this floor knowing of it."""
     if connection_class not in PRIMARY_CLASSES:
         bases = (PrimaryOnly, connection_class)
         if issubclass(connection_class, redis.sentinel.SentinelManagedConnection):
             bases = (connection_class, SentinelPrimaryOnly, PrimaryOnly, redis.Connection)
-        made = type(f"Primary{connection_class.__name__}", bases, {"__module__": __name__})
         tcp = issubclass(connection_class, redis.Connection)
-        if tcp and not issubclass(connection_class, redis.SSLConnection):
-            greenlet_io.takes_loop_sockets(made)
+        plain_tcp = tcp and not issubclass(connection_class, redis.SSLConnection)
+        made = type(
+            f"Primary{connection_class.__name__}", bases, {"__module__": __name__, "plain_tcp": plain_tcp}
+        )
         PRIMARY_CLASSES[connection_class] = made
     return PRIMARY_CLASSES[connection_class]
 
 
-def make_jobs_client(url=None):
-    """A client for RQ, which reads bytes. Nothing is sent until the first command."""
-    return make_client(url, decode_responses=False)
-
-
-def own_connection(client):
-    """A client with `client`'s settings that keeps one connection of its own, for a thread
-    or process that sends one command at a time: taking a connection from the pool and
-    giving it back costs each command two system calls and a fifth of its client CPU.
-    While Redis cannot be reached, a client on the pool (which connects when it can).
-    Closing it leaves `client`'s pool open."""
-    pool = client.connection_pool
-    try:
-        return redis_speedups.OwnConnectionClient(connection_pool=pool, single_connection_client=True)
-    except (redis.RedisError, OSError):
-        return redis.Redis(connection_pool=pool)
-
-
-def make_async_client(url=None):
-    """A redis.asyncio client for REDIS_URL (or `url`), reading text: redis.asyncio's
-    Redis.from_url, or for a Sentinel URL its Sentinel(...).master_for(service). Nothing is
-    sent until the first command."""
-    url = url or configured_url()
+def async_client(url, decode_responses=True):
+    """A redis.asyncio client for `url`: redis.asyncio's Redis.from_url, or for a Sentinel
+    URL its Sentinel(...).master_for(service). Nothing is sent until the first command."""
     try:
         if not is_sentinel_url(url):
-            return redis.asyncio.Redis.from_url(url, decode_responses=True)
+            return redis.asyncio.Redis.from_url(url, decode_responses=decode_responses)
         where = parse_sentinel_url(url)
         timeouts = dict(socket_timeout=SENTINEL_TIMEOUT, socket_connect_timeout=SENTINEL_TIMEOUT)
         sentinel = redis.asyncio.sentinel.Sentinel(list(where.sentinels), sentinel_kwargs=timeouts)
@@ -439,7 +445,7 @@ def make_async_client(url=None):
             username=where.username,
             password=where.password,
             socket_connect_timeout=CONNECT_WITHIN,
-            decode_responses=True,
+            decode_responses=decode_responses,
         )
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
@@ -453,16 +459,24 @@ def retry_delays():
         delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
-def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
-    """`command()`, tried again while the connection drops, for a write that is safe to
-    repeat: a Lua script that keeps its answer under a receipt key, so that a second try
-    of a write Redis had already done gets the first answer instead of doing it again.
-    Gives up after `attempts` tries and `within` seconds, whichever comes last (`within`
-    None: outside a request, never while Redis is away or failing over (failing_over): a
-    creator waits out a failover as it waits for Redis to start, said on stderr once per
-    outage; a refusal, OOM say, as for any `within`); in an app's request, at its deadline
-    (greenlet_io.REDIS_WAIT) at the latest, and waiting there lets the event loop serve
-    the other requests."""
+# The request an app's server is answering, where the caller is one (the web sets it for
+# each greenlet that answers requests: web/round_trips.py); None elsewhere. Its Redis
+# commands are tried again only while `request.may_wait(seconds)` says a try after that
+# long still comes before its deadline, and `request.sleep(seconds)` waits while the server
+# answers the other requests.
+current_request = ContextVar("current_request", default=None)
+
+
+def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN, margin=0.0):
+    """`command()`, tried again while the connection drops, for a read or for a write that
+    is safe to repeat: a Lua script that keeps its answer under a receipt key, so that a
+    second try of a write Redis had already done gets the first answer instead of doing it
+    again. Gives up after `attempts` tries and `within` seconds, whichever comes last
+    (`within` None: outside a request, never while Redis is away or failing over
+    (failing_over): a creator waits out a failover as it waits for Redis to start, said on
+    stderr once per outage; a refusal, OOM say, as for any `within`); in an app's request
+    (current_request), when a try would come later than `margin` seconds before its
+    deadline, and waiting there lets the server answer the other requests."""
     give_up_at = None if within is None else time.monotonic() + within
     attempt = 0
     said = False
@@ -475,15 +489,15 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
             if give_up_at is None and not failing_over(error):
                 give_up_at = time.monotonic() + ANSWER_WITHIN  # a refusal: as long as ever
             late = give_up_at is not None and attempt >= attempts and time.monotonic() >= give_up_at
-            left = greenlet_io.time_left()
-            # In a request, a try that late would come too late for its client (and a
-            # reservation then refuses itself): the error is the answer.
-            if late or is_fatal(error) or (left is not None and left <= delay + greenlet_io.LATE_MARGIN):
+            request = current_request.get()
+            # In a request, a try that late would come too late for its client (or for
+            # Redis: a reservation refuses itself past its margin): the error is the answer.
+            if late or is_fatal(error) or (request is not None and not request.may_wait(delay + margin)):
                 raise
-            if within is None and greenlet_io.request() is None and failing_over(error):
+            if within is None and request is None and failing_over(error):
                 outage.lost(error)
                 said = True
-            greenlet_io.sleep(delay)
+            (time.sleep if request is None else request.sleep)(delay)
         else:
             if said:
                 outage.back(wrote=True)
@@ -533,6 +547,7 @@ class Outage:
         self.confirming = None  # a timer that ends the outage once writes are quiet (see back)
         self.next_reminder = 0.0
         self.interval = FIRST_REMINDER
+        self.on_lost = None  # called as each outage begins (metrics.py counts them), or None
 
     def lost(self, error):
         now = time.monotonic()
@@ -543,6 +558,8 @@ class Outage:
             if self.since is None:
                 self.since, self.refused, self.interval = now, refused, FIRST_REMINDER
                 line = trouble_line(error)
+                if self.on_lost is not None:
+                    self.on_lost()
             elif now >= self.next_reminder:
                 self.interval = min(self.interval * 2, LAST_REMINDER)
                 still = "Redis still cannot serve" if self.refused else "Redis client still not connected"
@@ -722,13 +739,3 @@ async def wait_until_connected_async(client):
         else:
             say(CONNECTED)
             return client
-
-
-def connect(url=None, decode_responses=True, quiet=False, stopping=None):
-    """A client that has answered a PING (the connected line is printed unless quiet)."""
-    return wait_until_connected(make_client(url, decode_responses), quiet, stopping)
-
-
-def connect_for_jobs(url=None, stopping=None):
-    """make_jobs_client(), once it has answered a PING; quiet."""
-    return wait_until_connected(make_jobs_client(url), quiet=True, stopping=stopping)

@@ -5,12 +5,16 @@ the creator waited forever. Here workers append events to a bounded stream per q
 creator reads it from a position taken before its first enqueue (as BullMQ's QueueEvents
 does): nothing is lost whichever process starts first, and one job's events keep their order.
 
-Written by callbacks.py (run by the workers), read by follower.py, printed by reporter.py.
+Each event is made here, by a plain function (progress_event, success_event,
+failure_event), and written by emit, or by a worker's step with the job's own writes
+(event_arguments). Written by callbacks.py and the worker, read by follower.py, printed by
+reporter.py.
 """
 
 from dataclasses import dataclass, field
+from itertools import chain
 
-from .worker import layout
+from . import layout
 
 STREAM_PREFIX = "queuing:events:"
 # Bounded: old events are trimmed (approximately, which is cheap) once far behind any reader.
@@ -24,6 +28,15 @@ OUTCOMES = (COMPLETED, FAILED)
 KINDS = (PROGRESS, RETRYING, *OUTCOMES)
 # The error of the failed event of a job whose worker died mid-job.
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
+
+
+# The import paths of the callbacks that write a job's outcome event (callbacks.py), as a
+# job names them: a worker that sees them writes the event (success_event, failure_event)
+# in the step that ends the job, instead of calling them.
+CALLBACKS = {
+    "success": "queuing_system.callbacks.report_success",
+    "failure": "queuing_system.callbacks.report_failure",
+}
 
 
 # The failed event of a job its creator waits for that Redis no longer has (deleted,
@@ -42,6 +55,23 @@ class Event:
     # The job's created_at as RQ keeps it (see created_stamp), "" if unsaid: which job
     # of that id, not what happened to it (two events of one kind compare equal).
     created: str = field(default="", compare=False)
+
+    def line(self, label):
+        """Kue's console line for this event, e.g. `Notification job 3 50% complete` for the
+        label "Notification"."""
+        if self.kind == PROGRESS:
+            return f"{label} job {self.job_id} {self.progress}% complete"
+        if self.kind == COMPLETED:
+            return f"{label} job {self.job_id} completed"
+        if self.kind == RETRYING:
+            return f"{label} job {self.job_id} failed, {self.retry_words()}: {self.error}"
+        return f"{label} job {self.job_id} failed: {self.error}"
+
+    def retry_words(self):
+        """When a failed job runs again, e.g. `retrying in 2s, 1 retry left`."""
+        when = f"in {self.delay}s" if self.delay else "now"
+        left = "1 retry" if self.retries_left == 1 else f"{self.retries_left} retries"
+        return f"retrying {when}, {left} left"
 
     def belongs_to(self, stamps):
         """Whether this is an event of one of the jobs `stamps` ({job id: its created
@@ -70,15 +100,56 @@ def stream_key(queue_name):
     return STREAM_PREFIX + queue_name
 
 
-def emit(connection, queue_name, job_id, kind, fields=None, created=""):
-    """Append a `kind` event of the job `job_id` (created at `created`: created_stamp) to
-    the queue's stream."""
-    connection.xadd(
-        stream_key(queue_name),
-        {"job": job_id, "event": kind, "created": created, **(fields or {})},
-        maxlen=STREAM_MAXLEN,
-        approximate=True,
+def event(job_id, kind, created="", **fields):
+    """A `kind` event of the job `job_id` (created at `created`: created_stamp), as the
+    stream keeps it: its fields, in order."""
+    return {"job": job_id, "event": kind, "created": created, **fields}
+
+
+def progress_event(job, percent):
+    """Kue's `job.progress(percent, 100)`: `percent`, a whole number from 0 to 100."""
+    return event(job.id, PROGRESS, created_stamp(job), progress=percent)
+
+
+def success_event(job):
+    return event(job.id, COMPLETED, created_stamp(job))
+
+
+def error_message(error):
+    """What a failure line says of the exception `error`: its message, or its type's name
+    when it has none (`failed: ` with nothing after it says nothing)."""
+    return str(error) or type(error).__name__
+
+
+def failure_event(job, error):
+    """The event of a job that failed with the message `error`: retrying (when, and how
+    many more times after that), or failed."""
+    if not job.should_retry:
+        return event(job.id, FAILED, created_stamp(job), error=error)
+    return event(
+        job.id,
+        RETRYING,
+        created_stamp(job),
+        error=error,
+        delay=job.get_retry_interval(),
+        retries_left=job.retries_left - 1,
     )
+
+
+def emit(connection, queue_name, event):
+    """Append `event` to the queue's stream."""
+    connection.xadd(stream_key(queue_name), event, maxlen=STREAM_MAXLEN, approximate=True)
+
+
+def event_arguments(events):
+    """A Lua step's ARGV for `events`: their number, then each as the number of its fields
+    and values, then those (worker/scripts/include/events.lua)."""
+    arguments = [len(events)]
+    for fields in events:
+        flat = list(chain.from_iterable(fields.items()))
+        arguments.append(len(flat))
+        arguments += flat
+    return arguments
 
 
 def last_event_id(connection, queue_name):

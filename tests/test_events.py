@@ -149,3 +149,14 @@ def test_each_jobs_created_stamp_is_its_own_when_said_again():
         "2026-11-24T06:30:00.123457Z",
         "2026-11-24T06:30:00.123456Z",
     ]
+
+
+def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
+    """Our worker writes the event of a job naming these callbacks instead of calling them."""
+    from rq import Callback
+
+    from queuing_system.callbacks import report_failure
+    from queuing_system.events import CALLBACKS
+
+    assert Callback(report_success).name == CALLBACKS["success"]
+    assert Callback(report_failure).name == CALLBACKS["failure"]

@@ -17,14 +17,16 @@ from rq import Worker as RQWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from queuing_system.connection import make_jobs_client
+from queuing_system import lua
+from queuing_system.connection import make_client
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
-from queuing_system.worker import lua, maintenance
+from queuing_system.jobs import ON_FAILURE, Timing, create_jobs, job_queue
+from queuing_system.rq_job import JobFailed, JobRefused
+from queuing_system.worker import maintenance
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
@@ -105,7 +107,7 @@ def test_a_step_sent_again_after_its_reply_was_lost_is_answered_not_done_again(r
 def test_a_step_on_a_dropped_connection_is_sent_again_on_a_new_one_quietly(redis_url, redis_binary, capsys):
     # As a redis-py client retries a command (its Retry): no outage said for one drop.
     keys = ["queuing:step:test", "progressed", stream_key("steps")]
-    client = make_jobs_client(redis_url)
+    client = make_client(redis_url, decode_responses=False)
     connection = StepConnection(client.connection_pool)
     steps = Steps(connection, threading.Event())
     steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])
@@ -293,7 +295,7 @@ def failure_recorded(client, job_function, data):
 
 def test_a_jobs_own_verdict_is_recorded_as_its_line_and_a_bug_with_its_traceback(redis_binary):
     verdict = failure_recorded(redis_binary, PROCESS, BLACKLISTED)
-    assert verdict == "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n"
+    assert verdict == "queuing_system.rq_job.JobFailed: Phone number 4153518780 is blacklisted\n"
     bug = failure_recorded(redis_binary, "tests.job_functions.fail_silently", {})
     assert bug.startswith("Traceback (most recent call last):") and bug.strip().endswith("LookupError")
     for error in (JobFailed("Phone number 1 is blacklisted"), JobRefused("Job refused: why"), JobFailed()):

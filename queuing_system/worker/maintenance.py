@@ -25,12 +25,11 @@ from rq.registry import clean_registries
 from rq.utils import get_version
 from rq.worker_registration import clean_worker_registry
 
-from .. import callbacks
+from .. import layout, lua
 from ..connection import until_answered, worth_retrying
 from ..console import debug, warn
-from . import layout, lua
+from ..events import ABANDONED, event_arguments, failure_event
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
-from .steps import EventCapture, event_arguments
 
 MAINTENANCE_EVERY = 10  # seconds between two looks at a queue's upkeep
 # Seconds a job waits in an intermediate list, taken but not started, before it counts as
@@ -105,8 +104,6 @@ class Maintenance:
         if job.get_status(refresh=False) != layout.STARTED:
             connection.zrem(keys.started, run)  # ended already: what RQ's cleanup drops
             return
-        capture = EventCapture()
-        callbacks.report_abandoned(job, capture)
         now = time.time()
         registry, becomes = keys.failed, self.becomes(job, now, keys)
         if becomes[0] == "scheduled":
@@ -122,10 +119,12 @@ class Maintenance:
             layout.dependents_key(job.id),
             layout.dependencies_key(job),
         ]
-        args = [run.decode(), job.id, *becomes, *event_arguments([capture.events[0]])[1:]]
+        args = [run.decode(), job.id, *becomes, *event_arguments([failure_event(job, ABANDONED)])[1:]]
         claimed, dependents = until_answered(lambda: lua.ABANDON(connection, job_keys, args))
         if claimed == b"1":
             debug(f"job {job.id}: its worker stopped before finishing it; {becomes[0]}")
+            if self.worker.metrics is not None:
+                self.worker.metrics.job_abandoned(queue.queue.name)
             if dependents == b"1":
                 self.enqueue_dependents(queue.queue, job)
 

@@ -6,11 +6,10 @@ scheduled registry: RQ's own code dies on such entries, every time it meets them
 takes the worker (or the scheduling of every due job) with it.
 """
 
+from .. import layout, lua
 from ..connection import until_answered
 from ..console import warn
-from ..events import FAILED, emit, stream_key
-from . import layout, lua
-from .steps import EventCapture, event_arguments
+from ..events import FAILED, event, event_arguments, stream_key
 
 SET_ASIDE_KEY = "queuing:set_aside:{queue}"  # entries no worker can run, for a person
 
@@ -23,11 +22,9 @@ def is_text(entry):
     return True
 
 
-def failure_event(queue_name, job_id, error):
-    """The failed event of a job set aside, as events.emit writes it, as step arguments."""
-    capture = EventCapture()
-    emit(capture, queue_name, job_id, FAILED, {"error": error})
-    return event_arguments([capture.events[0]])[1:]
+def failure_event(job_id, error):
+    """The failed event of a job set aside, as step arguments."""
+    return event_arguments([event(job_id, FAILED, error=error)])[1:]
 
 
 def move_entry(connection, source, destination, entry, push="RPUSH"):
@@ -68,7 +65,7 @@ def set_aside_job(queue_steps, job_id, execution, worker_keys, error):
         layout.executions_key(job_id),
         worker_keys.executions,
     ]
-    args = [run, job_id, execution, *failure_event(queue.name, job_id, reason)]
+    args = [run, job_id, execution, *failure_event(job_id, reason)]
     if until_answered(lambda: lua.SET_ASIDE(queue.connection, keys_, args)):
         warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
 
@@ -94,6 +91,6 @@ def set_aside_scheduled(queue, entry, reason, report=False):
     SET_ASIDE_KEY, said once on stderr (and, `report`, told to the creator as failed)."""
     key = SET_ASIDE_KEY.format(queue=queue.name)
     keys = (layout.QueueKeys(queue.name).scheduled, key, stream_key(queue.name))
-    event = failure_event(queue.name, entry, f"Job set aside: {reason}") if report else [0]
+    event = failure_event(entry, f"Job set aside: {reason}") if report else [0]
     if until_answered(lambda: lua.SET_ASIDE_SCHEDULED(queue.connection, keys, [entry, *event])):
         warn(f"queue {queue.name}: set aside scheduled entry {entry!r}: {reason} (see list {key})")

@@ -18,12 +18,12 @@ end, or, if the job runs longer than FLUSH_AFTER, a thread sends it then, as Kue
 
 import threading
 import time
-from itertools import chain
 
+from .. import lua
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
+from ..events import event_arguments, stream_key
 from ..replication import answer, sent
-from . import lua
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
 
@@ -108,25 +108,25 @@ class Steps:
 
 class Progress:
     """The progress of the job a worker runs (WorkerJob.progress): its meta, and its events
-    as events.emit writes them, taken by the step that ends the job (`take`), or sent by a
+    (events.progress_event's), taken by the step that ends the job (`take`), or sent by a
     thread of its own once they have waited FLUSH_AFTER."""
 
     def __init__(self, steps, marker):
         self.steps = steps
         self.marker = marker
-        self.job = self.stream = None  # the job whose progress is queued, and its stream
+        self.job = None  # the job whose progress is queued
         self.meta = None  # its meta, serialized as the job ended (settle)
-        self.events = []  # each a flat list of fields and values
+        self.events = []  # its events, each as events.py makes it
         self.queued_at = None
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._send_late, name="progress", daemon=True)
         self.thread.start()
 
-    def add(self, job, tell):
-        """Queue `job`'s event, which `tell(connection)` writes (callbacks.report_progress:
-        with events.emit), and its meta, serialized when it is sent; the job is running."""
+    def add(self, job, event):
+        """Queue `job`'s `event` (callbacks.report_progress's), and its meta, serialized when
+        it is sent; the job is running."""
         with self.steps.lock:
-            tell(self)  # its XADD kept by xadd, below
+            self.events.append(event)
             self.job = job
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
@@ -139,11 +139,6 @@ class Progress:
         with self.steps.lock:
             if self.job is job:
                 self.meta = job.serializer.dumps(job.meta)
-
-    def xadd(self, name, fields, **options):
-        """As EventCapture.xadd: events.emit, given this Progress, adds its event here."""
-        self.stream = name
-        self.events.append(list(chain.from_iterable(fields.items())))
 
     def take(self):
         """(meta or '', events) queued, which the caller sends (holding steps.lock)."""
@@ -165,7 +160,7 @@ class Progress:
                 late = self.queued_at is not None and time.monotonic() - self.queued_at >= FLUSH_AFTER
                 if not late or self.steps.unsent is not None:
                     continue
-                job_key, stream = self.job.key, self.stream
+                job_key, stream = self.job.key, stream_key(self.job.origin)
                 meta, events = self.take()
                 args = [0, meta, *event_arguments(events)]
                 try:  # once: the worker's next step sends it again, as it was, if it failed
@@ -175,26 +170,3 @@ class Progress:
                         outage.lost(error)
                     else:
                         warn(f"could not send a job's progress: {error!r}")
-
-
-def event_arguments(events):
-    """A step's ARGV for `events` (flat lists of fields and values): their number, then
-    each as its length, then itself (include/events.lua)."""
-    arguments = [len(events)]
-    for fields in events:
-        arguments.append(len(fields))
-        arguments += fields
-    return arguments
-
-
-class EventCapture:
-    """Stands in for the connection events.emit (and our callbacks) add an event with: the
-    event is kept, for a step to write with the job's own writes, as emit wrote it."""
-
-    def __init__(self):
-        self.stream = None  # the stream of the events (a queue's)
-        self.events = []  # each as the flat fields and values of its XADD
-
-    def xadd(self, name, fields, **options):
-        self.stream = name
-        self.events.append(list(chain.from_iterable(fields.items())))

@@ -70,7 +70,7 @@ def test_jobs_and_apps_on_a_sentinel_url_print_the_spec_lines_and_write_the_prim
 
 
 def test_the_dashboard_reads_the_primary_through_the_sentinels(sentinels, sentinel_url):
-    dashboard = pytest.importorskip("queuing_system.dashboard")
+    dashboard = pytest.importorskip("queuing_system.web.dashboard")
     redis.Redis.from_url(sentinels.plain_url()).rpush("rq:queues", "rq:queue:push_notification_code_2")
     app = dashboard.create_app(sentinel_url)
     pool = app.redis_conn.connection_pool

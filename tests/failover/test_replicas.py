@@ -11,13 +11,13 @@ import pytest
 import redis
 import redis.sentinel
 
-from queuing_system.connection import make_client, make_jobs_client
+from queuing_system.connection import make_client
 from queuing_system.grader.expected import TASK8_DATA, creator_differences
 from queuing_system.grader.harness import wait_for
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import next_job_ids
 from queuing_system.replication import WAIT_MS, NotReplicated, SentinelReplicas, View
-from queuing_system.reservations import take_one
+from queuing_system.web.reservations import take_one
 
 pytestmark = pytest.mark.xdist_group("sentinels")
 
@@ -36,7 +36,7 @@ def waits(server):
 
 def test_an_id_the_replica_lacks_is_not_handed_out(primary_and_replica):
     primary, replica = primary_and_replica
-    client = make_jobs_client(primary.url)
+    client = make_client(primary.url, decode_responses=False)
     assert next_job_ids(client, 2) == ["1", "2"] and waits(primary) >= 1
     replica.process.send_signal(signal.SIGSTOP)
     try:
@@ -65,7 +65,7 @@ def test_a_reservation_the_replica_lacks_is_not_confirmed(primary_and_replica):
 
 def test_a_replica_that_left_is_still_waited_for(primary_and_replica):
     primary, replica = primary_and_replica
-    client = make_jobs_client(primary.url)
+    client = make_client(primary.url, decode_responses=False)
     next_job_ids(client, 1)
     redis.Redis(port=replica.port).replicaof("NO", "ONE")  # a promotion the primary has not heard of
     with pytest.raises(NotReplicated):

@@ -11,9 +11,7 @@ from queuing_system.connection import (
     FatalRedisError,
     InvalidURLClient,
     SentinelURL,
-    make_async_client,
     make_client,
-    make_jobs_client,
     parse_sentinel_url,
     redis_url,
 )
@@ -62,7 +60,7 @@ def test_a_wrong_sentinel_url_is_fatal_and_its_password_never_shown(url, monkeyp
 
 def test_a_sentinel_url_makes_clients_whose_connections_find_the_primary_through_the_sentinels():
     url = "redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster/2"  # nothing is sent yet
-    for client in (make_client(url), make_jobs_client(url)):
+    for client in (make_client(url), make_client(url, decode_responses=False)):
         pool = client.connection_pool
         assert isinstance(pool, redis.sentinel.SentinelConnectionPool) and pool.service_name == "mymaster"
         assert issubclass(pool.connection_class, redis.sentinel.SentinelManagedConnection)
@@ -75,6 +73,7 @@ def test_a_sentinel_url_makes_clients_whose_connections_find_the_primary_through
     assert (
         make_client(url).connection_pool.connection_kwargs["replicas"] is pool.connection_kwargs["replicas"]
     )
-    assert isinstance(make_async_client(url).connection_pool, redis.asyncio.sentinel.SentinelConnectionPool)
+    asynchronous = make_client(url, asynchronous=True)
+    assert isinstance(asynchronous.connection_pool, redis.asyncio.sentinel.SentinelConnectionPool)
     graders = make_client(url, decode_responses=False, socket_timeout=5, socket_connect_timeout=3)
     assert graders.connection_pool.connection_kwargs["socket_connect_timeout"] == 3

@@ -13,7 +13,7 @@ import redis
 from queuing_system.grader.expected import PRODUCTS, reservation_confirmed
 from queuing_system.grader.harness import STOP_WITHIN, http_get, start_app, wait_for
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.greenlet_io import REDIS_WAIT
+from queuing_system.web.greenlet_io import REDIS_WAIT
 
 from .faults import frozen, traceback_free
 

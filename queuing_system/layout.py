@@ -67,10 +67,6 @@ QUEUES_KEY = Queue.redis_queues_keys  # rq:queues
 SUSPENDED_KEY = WORKERS_SUSPENDED  # rq:suspended
 WORKERS_KEY = REDIS_WORKER_KEYS  # rq:workers
 
-# The fields of a job's hash that our worker writes as it runs the job (RQ's worker writes
-# the same, with the rest of the hash again as it was).
-STARTED_FIELDS = ("last_heartbeat", "status", "started_at", "worker_name")
-ENDED_FIELDS = ("status", "ended_at", "last_heartbeat")
 # The fields of a job's hash that are its own in a batch of jobs (its id aside): its data,
 # description and meta, its moments (text: read by read_timestamp, not RQ's strptime), and
 # what its start writes. The others (function, callbacks, timeout, retention...) a batch's
@@ -91,7 +87,6 @@ OWN_FIELDS = (
 STARTED = JobStatus.STARTED.value
 FINISHED = JobStatus.FINISHED.value
 FAILED = JobStatus.FAILED.value
-SCHEDULED = JobStatus.SCHEDULED.value
 QUEUED = JobStatus.QUEUED.value
 
 # A result stream entry's `type` (Result.Type)

@@ -1,5 +1,6 @@
-"""The apps' check-and-take steps, each one Lua script: Redis runs it whole, so two
-requests (threads, processes, app instances) never take the same unit.
+"""The stock app's check-and-take step, one Lua script: Redis runs it whole, so two
+requests (threads, processes, app instances) never take the same unit. (The seat app's is
+the sale's: sale.py.)
 
 The original read the stock, then wrote it back minus one: two requests at once both saw
 the same stock and both were confirmed. Each step also keeps its answer under a receipt
@@ -12,16 +13,16 @@ from secrets import token_hex
 
 import redis
 
+from ..connection import RETRYABLE, until_answered
+from ..lua import Script
 from . import greenlet_io
-from .connection import RETRYABLE, until_answered
-from .redis_speedups import LuaScript, OwnConnectionClient
-from .replication import acknowledged_command
+from .redis_speedups import acknowledged, send_acknowledged
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
 # TTL, the request's deadline (Unix seconds by Redis's clock, 0: none). Returns the stock
 # left, -1 if there was none (no receipt kept: trying again gets -1 again), or -2 if run
 # past the deadline (nothing done: its request was answered 503 meanwhile).
-RESERVE_ONE = LuaScript("""
+RESERVE_ONE = Script("""
 local answer = redis.call('GET', KEYS[2])
 if answer then return tonumber(answer) end
 local deadline = tonumber(ARGV[3] or '0')
@@ -46,21 +47,6 @@ LATE = -2
 # tell whether one was done (its receipt): so that a 503 always means nothing was taken.
 SETTLE_WITHIN = 0.5
 
-# KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
-# left, or -1 when there was none to take (no receipt: a second try takes nothing either,
-# unless a new sale has opened since, and then the job has a seat to take).
-TAKE_SEAT = LuaScript("""
-local answer = redis.call('GET', KEYS[3])
-if answer then return tonumber(answer) end
-if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then return -1 end
-answer = redis.call('DECR', KEYS[1])
-if answer == 0 then redis.call('SET', KEYS[2], '0') end
-redis.call('SET', KEYS[3], answer, 'EX', ARGV[1])
-return answer
-""")
-SEAT_RECEIPT_KEY = "receipt:seat:{job_id}"
-SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it is kept
-
 
 def take_one(db, stock_key, initial):
     """Take one unit of the stock kept at `stock_key` (`initial` units while the key does
@@ -80,8 +66,8 @@ def take_one(db, stock_key, initial):
         deadline_arg = 0 if deadline is None else f"{deadline:.6f}"
         return acknowledged(RESERVE_ONE, db, keys, [initial, RECEIPT_TTL, deadline_arg], again=len(tries) > 1)
 
-    try:
-        answer = until_answered(reserve)
+    try:  # no try later than LATE_MARGIN before the deadline: Redis would refuse it
+        answer = until_answered(reserve, margin=greenlet_io.LATE_MARGIN)
     except RETRYABLE:
         answer = None if deadline is None else settle(db, keys[1], deadline)
         if answer is None:
@@ -94,7 +80,9 @@ def take_one(db, stock_key, initial):
 def settle(db, receipt_key, deadline):
     """The answer a reservation's receipt keeps, read once `deadline` (Unix time) has
     passed, when no try of it can be done any more; None if there is none (nothing was
-    taken) or Redis did not tell within SETTLE_WITHIN seconds more."""
+    taken) or Redis did not tell within SETTLE_WITHIN seconds more. The read is tried
+    again up to the request's (extended) deadline itself, not LATE_MARGIN before it as a
+    reservation is: a unit taken whose receipt goes unread is answered 503."""
     greenlet_io.extend_deadline(SETTLE_WITHIN)
     greenlet_io.sleep(max(deadline - time.time(), 0))
     try:  # found, and on the replicas: a receipt a failover would lose confirms nothing
@@ -102,37 +90,3 @@ def settle(db, receipt_key, deadline):
     except RETRYABLE:
         return None
     return None if kept is None else int(kept)
-
-
-def take_seat(connection, seats_key, enabled_key, job_id):
-    """Take one of the seats counted at `seats_key` for the job `job_id`, atomically and
-    once per job, turning `enabled_key` to "0" as the last one goes. Returns the seats
-    left, or -1 if there was none to take."""
-    keys = [seats_key, enabled_key, SEAT_RECEIPT_KEY.format(job_id=job_id)]
-    tries = []
-
-    def take():
-        tries.append(1)
-        return acknowledged(TAKE_SEAT, connection, keys, [SEAT_RECEIPT_TTL], again=len(tries) > 1)
-
-    # Waited for as the worker's steps wait for Redis (the job's own timeout bounds it):
-    # given up on, a seat taken with its reply lost would be a job failed with its seat.
-    return until_answered(take, within=None)
-
-
-def acknowledged(script, client, keys, args, again=False):
-    """`script(client, keys, args)`'s answer (a LuaScript's), once the primary's replicas
-    have what it wrote (replication.py): a reservation a failover would lose is not
-    confirmed, but tried again (its receipt makes that safe; `again`: this is such a try)."""
-    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-    try:
-        return send_acknowledged(client, command, again)
-    except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
-        client.script_load(script.text)
-        return send_acknowledged(client, command, again)
-
-
-def send_acknowledged(client, command, again=False):
-    if isinstance(client, OwnConnectionClient) and client.connection is not None:
-        return client.acknowledged(command, again)
-    return acknowledged_command(client, *command, again=again)

@@ -27,8 +27,9 @@ import socket
 import threading
 import time
 
-import greenlet
 import redis
+
+from ..connection import current_request
 
 # Seconds a request's Redis commands may take in all, from its app call on, connecting
 # and retrying included: then it is answered 503. A reservation is done in about a
@@ -44,8 +45,7 @@ READY, LATE = object(), object()
 
 def request():
     """The current request's answering greenlet (round_trips.Answering), or None outside one."""
-    current = greenlet.getcurrent()
-    return current if getattr(current, "round_trips", None) is not None else None
+    return current_request.get()
 
 
 def time_left():
@@ -116,7 +116,7 @@ def wait_until(answering, timeout):
 
 def heard_redis():
     """Whether the current request has had a reply from Redis: an app's outage ends
-    there (web.py)."""
+    there (app.py)."""
     answering = request()
     return answering is not None and answering.heard_redis
 
@@ -290,16 +290,21 @@ class LoopConnection(LoopSockets, redis.Connection):
     """redis-py's TCP Connection, through a LoopSocket."""
 
 
-# The connection classes made to take loop sockets (takes_loop_sockets): {class: its Loop class}.
+# The connection classes made to connect through LoopSockets: {class: its Loop class}.
 LOOP_CLASSES = {redis.Connection: LoopConnection}
 
 
-def takes_loop_sockets(connection_class):
-    """Let `connection_class` (a TCP connection class of redis-py's, with our additions:
-    connection.primary_class) be made to connect through LoopSockets by use_loop_sockets."""
-    LOOP_CLASSES[connection_class] = type(
-        f"Loop{connection_class.__name__}", (LoopSockets, connection_class), {"__module__": __name__}
-    )
+def loop_class(connection_class):
+    """`connection_class` connecting through LoopSockets, or None where it cannot: redis-py's
+    TCP Connection, or a class of ours over it that says it is one (`plain_tcp`:
+    connection.primary_class's, Sentinel's included)."""
+    if connection_class not in LOOP_CLASSES:
+        if not getattr(connection_class, "plain_tcp", False):
+            return None
+        LOOP_CLASSES[connection_class] = type(
+            f"Loop{connection_class.__name__}", (LoopSockets, connection_class), {"__module__": __name__}
+        )
+    return LOOP_CLASSES[connection_class]
 
 
 def use_loop_sockets(client):
@@ -308,8 +313,8 @@ def use_loop_sockets(client):
     is, blocking within redis-py's socket timeout). Its open connections are closed, to be
     made again so. Anything else (fakeredis, a test's stand-in) is left alone."""
     pool = getattr(client, "connection_pool", None)
-    loop_class = LOOP_CLASSES.get(getattr(pool, "connection_class", None))
-    if loop_class is None:
+    made = loop_class(getattr(pool, "connection_class", None))
+    if made is None:
         return
-    pool.connection_class = loop_class
+    pool.connection_class = made
     pool.reset()  # its connections so far were made blocking
