@@ -618,7 +618,7 @@ def replication_cost(jobs, rounds):
     heard) on one Redis, and on the Sentinel set's primary with its two replicas (every
     write waited for), taking turns for `rounds` rounds; jobs/s and CPU per job, the
     replicas' included."""
-    import bench  # noqa: PLC0415 - benchmarks/bench.py, which dispatches here
+    import measures  # noqa: PLC0415 - benchmarks/measures.py (bench.py imported it first)
 
     from queuing_system.grader.redis_server import RedisServer  # noqa: PLC0415
 
@@ -634,9 +634,9 @@ def replication_cost(jobs, rounds):
                     if url != plain.url
                     else []
                 )
-                before = sum(map(bench.cpu_seconds, others))
-                run = bench.ours_end_to_end(client, url, bench.notifications(jobs))
-                replicas = 1e6 * (sum(map(bench.cpu_seconds, others)) - before) / jobs
+                before = sum(map(measures.cpu_seconds, others))
+                run = measures.ours_end_to_end(client, url, measures.notifications(jobs))
+                replicas = 1e6 * (sum(map(measures.cpu_seconds, others)) - before) / jobs
                 figures[name].append(jobs / run.heard)
                 line = f"{jobs / run.heard:7,.0f} jobs/s; {run.cpu_line()}, replicas {replicas:.0f} us"
                 print(f"  wait      {name:<10} {line}", flush=True)
