@@ -160,3 +160,17 @@ def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
 
     assert Callback(report_success).name == CALLBACKS["success"]
     assert Callback(report_failure).name == CALLBACKS["failure"]
+
+
+def test_a_reporter_prints_the_line_its_function_returns_escaped_and_nothing_for_none(capsys):
+    connection = fakeredis.FakeRedis()
+    reporter = JobReporter(
+        connection, QUEUE, lambda event: event.line("Odd\u202eline") if event.kind != "progress" else None
+    )
+    [job] = create_jobs(job_queue(QUEUE, connection), PROCESS, [notification("4153518743")])
+    reporter.watch([job.id])
+    drain({QUEUE: PROCESS}, connection)
+    reporter.wait()
+    reporter.stop()
+    reported = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Odd")]
+    assert reported == [f"Odd\\u202eline job {job.id} completed"]  # the progress events: None
