@@ -24,6 +24,9 @@ median with min–max and the ratio against a baseline measured in this same run
            --peers pick parts, --repeat the rounds. Keep -n at 5000 for ratios: Node's
            start-up and JIT warm-up weigh on fewer jobs (at -n 1000, ours measured 1.3x-1.9x
            ahead of both, where at 5000 it is behind)
+  redis    where Redis's time goes per job, ours against BullMQ on the peer workload, same
+           run: INFO commandstats, and each Lua script's calls, time and Lua's share of it
+           (benchmarks/redis_time.py)
   memory   Redis memory over 100k jobs with the spec's 2-in-11 failures: bytes a finished
            and a failed job keep, and memory bounded once retention (scaled down to
            seconds here, to see it within the run) lets jobs go
@@ -497,11 +500,12 @@ def bench_memory(client, url, total, chunk, result_ttl, failure_ttl):
 
 def main():
     import original  # here: the peer's module imports this one
+    import redis_time
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    everything = ["enqueue", "e2e", "worker", "http", "growth", "memory", "peer"]
+    everything = ["enqueue", "e2e", "worker", "http", "growth", "memory", "peer", "redis"]
     parser.add_argument(
         "workloads", nargs="*", default=everything, help=f"of {' '.join(everything)}; all by default"
     )
@@ -549,6 +553,8 @@ def main():
             bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
         if "peer" in args.workloads:
             original.bench_peer(client, server.url, args.n, args.repeat, args.seconds, figures, peers)
+        if "redis" in args.workloads:
+            redis_time.bench_redis_time(client, server.url, min(args.n, 2000), args.repeat)
         if "memory" in args.workloads:
             finished_ttl, failed_ttl = (int(s) for s in args.retention.split(","))
             bench_memory(client, server.url, args.memory_jobs, 5_000, finished_ttl, failed_ttl)
