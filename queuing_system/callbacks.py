@@ -2,19 +2,18 @@
 event (events.py) on the queue's stream.
 
 Under our worker (queuing_system.worker) a job's progress waits to go to Redis with the
-job's end, and the two callbacks are given a stand-in for their connection that keeps the
-event they write: the events go to Redis in the same step as the job's own writes. Under a
-stock RQ worker they write directly.
+job's end, and the worker writes the event these two callbacks would write itself (the
+same, from events.py), with the job's own writes, in one step. Under a stock RQ worker they
+write directly.
 """
 
 import time
 
 from rq.exceptions import AbandonedJobError
 
-from .events import ABANDONED, COMPLETED, FAILED, PROGRESS, RETRYING, created_stamp, emit, stream_key
+from .events import ABANDONED, COMPLETED, PROGRESS, created_stamp, emit, failure_event, stream_key
 from .worker import lua
 from .worker.job import WorkerJob
-from .worker.steps import EventCapture, event_arguments
 
 
 def report_progress(job, percent=None):
@@ -27,16 +26,13 @@ def report_progress(job, percent=None):
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
 
-    def tell(connection):
-        emit(connection, job.origin, job.id, PROGRESS, {"progress": percent}, created_stamp(job))
-
     progress = job.progress if isinstance(job, WorkerJob) else None  # None under a stock RQ worker
     if progress is not None:
-        progress.add(job, tell)
+        progress.add(job, percent)
         return
     with job.connection.pipeline(transaction=False) as pipeline:
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        tell(pipeline)
+        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent}, created_stamp(job))
         pipeline.execute()
 
 
@@ -67,27 +63,11 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
         kind, fields = failure_event(job, error_message(exc_value))
         emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
         return
-    capture = EventCapture()
-    report_abandoned(job, capture)
-    keys = (job.started_job_registry.key, stream_key(job.origin))
-    event = event_arguments([capture.events[0]])[1:]
-    lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
-
-
-def report_abandoned(job, connection):
-    """The event of a job whose worker stopped before finishing it: failed, or retrying if
-    it has retries left (our worker's upkeep writes it as it claims the job: see
-    worker/maintenance.py; under RQ's, report_failure)."""
     kind, fields = failure_event(job, ABANDONED)
-    emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
-
-
-def failure_event(job, error):
-    """The kind and fields of a failed job's event: retrying (when, and how many more
-    times after that) or failed."""
-    if not job.should_retry:
-        return FAILED, {"error": error}
-    return RETRYING, {"error": error, "delay": job.get_retry_interval(), "retries_left": job.retries_left - 1}
+    keys = (job.started_job_registry.key, stream_key(job.origin))
+    retry = [fields.get("delay", ""), fields.get("retries_left", "")]
+    event = [kind, created_stamp(job), fields["error"], *retry]
+    lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
 
 
 # Their import paths, as jobs name them (rq.Callback(report_success).name)

@@ -5,7 +5,16 @@ the creator waited forever. Here workers append events to a bounded stream per q
 creator reads it from a position taken before its first enqueue (as BullMQ's QueueEvents
 does): nothing is lost whichever process starts first, and one job's events keep their order.
 
-Written by callbacks.py (run by the workers), read by follower.py, printed by reporter.py.
+Written by our worker's steps (worker/scripts/include/events.lua), and by callbacks.py under
+RQ's own worker; read by follower.py, printed by reporter.py.
+
+An entry is one event: `job` (its id), `event` (its kind), `created` (the job's created_at,
+see created_stamp) and the kind's own fields (PROGRESS: `progress`; FAILED: `error`;
+RETRYING: `error`, `delay`, `retries_left`). Our worker sends a job's progress with its
+next step, which is often its end: an entry then also says, in `before`, the progress the
+job reported before the event that was not sent on its own (percentages, space-separated),
+and stands for those progress events, then its own (entry_events): one XADD per step, not
+one per event.
 """
 
 from dataclasses import dataclass, field
@@ -22,6 +31,7 @@ FAILED = "failed"
 RETRYING = "retrying"  # failed, and run again (Kue's "failed attempt"): not an outcome
 OUTCOMES = (COMPLETED, FAILED)
 KINDS = (PROGRESS, RETRYING, *OUTCOMES)
+BEFORE = "before"  # an entry's field: the progress reported before its event, not sent alone
 # The error of the failed event of a job whose worker died mid-job.
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
 
@@ -81,6 +91,14 @@ def emit(connection, queue_name, job_id, kind, fields=None, created=""):
     )
 
 
+def failure_event(job, error):
+    """The kind and fields of a failed job's event: retrying (when, and how many more
+    times after that) if it has retries left (RQ's should_retry), else failed."""
+    if not job.should_retry:
+        return FAILED, {"error": error}
+    return RETRYING, {"error": error, "delay": job.get_retry_interval(), "retries_left": job.retries_left - 1}
+
+
 def last_event_id(connection, queue_name):
     """The position to follow from: everything after it is new."""
     newest = connection.xrevrange(stream_key(queue_name), count=1)
@@ -107,3 +125,19 @@ def parse(fields):
         raise UnreadableEvent(f"not an event of ours: {fields!r}")
     error = fields.get("error", "")
     return Event(fields["job"], kind, progress, error, delay, left, fields.get("created", ""))
+
+
+def entry_events(fields):
+    """The events a stream entry stands for: the progress it says came before (BEFORE),
+    then its own; or UnreadableEvent."""
+    event = parse(fields)
+    before = fields.get(BEFORE.encode(), fields.get(BEFORE))
+    if not before:
+        return [event]
+    try:
+        percents = [int(percent) for percent in decode(before).split()]
+    except (UnicodeDecodeError, ValueError) as error:
+        raise UnreadableEvent(f"{error!r}") from None
+    if not all(0 <= percent <= 100 for percent in percents):
+        raise UnreadableEvent(f"not an event of ours: {fields!r}")
+    return [Event(event.job_id, PROGRESS, percent, created=event.created) for percent in percents] + [event]

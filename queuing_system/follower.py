@@ -18,8 +18,8 @@ from .events import (
     Event,
     UnreadableEvent,
     decode,
+    entry_events,
     last_event_id,
-    parse,
     stamps_of,
     stream_key,
 )
@@ -178,7 +178,7 @@ class EventFollower:
             for entry_id, fields in entries:
                 self.position = entry_id
                 try:
-                    events.append(parse(fields))
+                    events += entry_events(fields)
                 except UnreadableEvent as error:
                     self.skip(entry_id, error)
         self.busy = 0 < len(events) < READ_COUNT  # a full batch: more are waiting, read at once

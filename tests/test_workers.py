@@ -92,26 +92,26 @@ def test_a_jobs_end_waits_for_redis_while_it_is_away_and_is_written_when_it_is_b
 
 
 def test_a_step_sent_again_after_its_reply_was_lost_is_answered_not_done_again(redis_binary):
-    keys = ["queuing:step:test", "progressed", stream_key("steps")]
+    keys = ["queuing:step:test", stream_key("steps")]
     steps = Steps(redis.Redis(connection_pool=redis_binary.connection_pool), threading.Event())
-    args = [0, "", 1, 4, "job", "7", "event", "progress"]
+    args = [0, "7", "", "", 50, ""]
     steps.send(lua.PROGRESS, keys, args)
     assert lua.PROGRESS(redis_binary, keys, args) == [b"", b"", b"none", None, None]  # the same step again
     assert redis_binary.xlen(stream_key("steps")) == 1
-    steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])  # the next one is done
+    steps.send(lua.PROGRESS, keys, [0, "7", "", "", 60, "55"])  # the next one is done
     assert redis_binary.xlen(stream_key("steps")) == 2
 
 
 def test_a_step_on_a_dropped_connection_is_sent_again_on_a_new_one_quietly(redis_url, redis_binary, capsys):
     # As a redis-py client retries a command (its Retry): no outage said for one drop.
-    keys = ["queuing:step:test", "progressed", stream_key("steps")]
+    keys = ["queuing:step:test", stream_key("steps")]
     client = make_jobs_client(redis_url)
     connection = StepConnection(client.connection_pool)
     steps = Steps(connection, threading.Event())
-    steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "7", "event", "progress"])
+    steps.send(lua.PROGRESS, keys, [0, "7", "", "", 50, ""])
     assert redis_binary.client_kill_filter(_id=connection.execute_command("CLIENT", "ID")) == 1
     redis_binary.script_flush()  # and Redis lost the script: loaded again
-    steps.send(lua.PROGRESS, keys, [0, "", 1, 4, "job", "8", "event", "progress"])
+    steps.send(lua.PROGRESS, keys, [0, "8", "", "", 50, ""])
     assert redis_binary.xlen(stream_key("steps")) == 2
     with pytest.raises(redis.ResponseError):  # a refused command is raised, not retried
         connection.execute_command("INCR", stream_key("steps"))

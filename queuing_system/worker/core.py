@@ -8,7 +8,6 @@ away, runs only its queues' job functions (job.AllowlistJob), and leaves in Redi
 RQ's own worker leaves (tests/test_layout.py compares the two on every path).
 """
 
-import math
 import random
 import signal
 import sys
@@ -20,7 +19,7 @@ import zlib
 from datetime import datetime
 
 import redis
-from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+from rq.defaults import DEFAULT_RESULT_TTL
 from rq.exceptions import NoSuchJobError
 from rq.job import Retry
 from rq.job_lifecycle import call_exception_handlers
@@ -31,24 +30,23 @@ from rq.timeouts import JobTimeoutException
 from .. import callbacks
 from ..connection import keep_trying, outage, worth_retrying
 from ..console import debug, debugging, warn
-from ..events import stream_key
+from ..events import COMPLETED, PROGRESS, created_stamp, stream_key
 from ..jobs import JobFailed, JobRefused, copy_of
 from . import layout, lua
 from .due_jobs import DueJobs
+from .failure import failure_arguments
 from .job import WorkerJob, writable
 from .maintenance import Maintenance
 from .presence import Presence
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
-from .steps import EventCapture, Progress, StepConnection, Steps, event_arguments
+from .steps import Progress, StepConnection, Steps
 
 STARTED = layout.STARTED.encode()
+DEPENDENCY_IDS = b"dependency_ids"  # a job's field, there if it named jobs it depends on
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
 
-# The callbacks that write nothing but events (through events.emit): the worker gives them
-# an EventCapture, and their event goes in the step of the job's end.
-EVENT_CALLBACKS = frozenset({callbacks.report_success, callbacks.report_failure})
 OUR_CALLBACKS = frozenset(callbacks.NAMES.values())
 # Where the callbacks lived before events.py was split: jobs queued then still name them.
 RENAMED_CALLBACKS = {
@@ -123,13 +121,13 @@ class AlarmDeathPenalty:
 
 
 class QueueSteps:
-    """A queue's keys as a step takes them (take.lua's KEYS[1..7]), with the RQ Queue."""
+    """A queue's keys as a step takes them (finish.lua's KEYS), with the RQ Queue."""
 
     def __init__(self, queue, worker_keys):
         self.queue = queue
         self.keys = layout.QueueKeys(queue.name)
         self.stream = stream_key(queue.name)
-        self.take_keys = [
+        self.step_keys = [
             worker_keys.step,
             self.keys.queue,
             self.keys.intermediate,
@@ -137,20 +135,37 @@ class QueueSteps:
             worker_keys.worker,
             worker_keys.executions,
             layout.SUSPENDED_KEY,
+            self.keys.finished,
+            self.keys.failed,
+            self.keys.scheduled,
+            self.stream,
+            layout.QUEUES_KEY,
         ]
 
 
 class Run:
     """A job taken and started by a step, then run: what its end writes."""
 
-    __slots__ = ("job", "queue", "execution", "started", "epoch", "outcome", "events", "result", "exc_string")
+    __slots__ = (
+        "job",
+        "queue",
+        "execution",
+        "started",
+        "epoch",
+        "outcome",
+        "told",
+        "result",
+        "failure",
+        "error",
+    )
 
     def __init__(self, job, queue, execution, started, epoch):
         self.job, self.queue, self.execution = job, queue, execution
-        self.started, self.epoch = started, epoch  # when its step started it: seconds, and as text
+        self.started, self.epoch = started, epoch  # when its step started it: microseconds, and as text
         self.outcome = None  # FINISH or FAIL once it ran
-        self.events = []  # its outcome's events (EventCapture's)
-        self.result = self.exc_string = None
+        self.told = False  # whether its outcome's event is ours to write (its callback is ours)
+        self.result = ""  # its return value, as its result keeps it ('': none)
+        self.failure = self.error = None  # a failure: what its result records, what its event says
 
 
 class Worker:
@@ -201,6 +216,8 @@ class Worker:
         self.maintenance = Maintenance(self)
         self.due_jobs = DueJobs(self.queues, connection, self.serializer)
         self.ran = 0
+        self.counts = {lua.FINISH: 0, lua.FAIL: 0}  # its successful and failed jobs (RQ's counts)
+        self.worked = 0  # its total working time, microseconds
         self.redis_away = False  # given up on while stopping: leave without waiting again
         self.prototypes = {}  # {a job's fields but its own: the job RQ's restore made of them}
         self.ids = random.Random()  # execution ids: uuid4's 128 random bits, without a system call each
@@ -369,20 +386,19 @@ class Worker:
         """Send the end of `ended` (a Run, or None) with the take of `take` ('*', an id, or
         ''). Returns (status, id, hash, moment, execution id) of what was taken, or None
         if the worker gave up on Redis as it stopped."""
-        now = time.time()
-        epoch, text = layout.epoch_text(now), layout.moment_text(now)
+        now = time.time_ns() // 1000  # microseconds: its texts are made once, from whole numbers
+        whole, epoch = now // 1_000_000, layout.epoch_text(now)
+        text = layout.moment_text(now)
         execution = f"{self.ids.getrandbits(128):032x}"
         busy = "0" if self.presence.state == "busy" else "1"
-        args = [0, take, execution, epoch, text, int(now), self.name, busy]
-        keys = queue.take_keys
+        args = [0, self.name, take, execution, epoch, text, whole, busy]
         script = lua.TAKE
         with self.steps.lock:  # the job's progress, taken and sent in one go
             if ended is not None:
                 script = ended.outcome
-                end_keys, end_args = self.end_of(ended, now, epoch, text)
-                keys, args = keys + end_keys, args + end_args
+                args += self.end_of(ended, now, whole, text)
             try:
-                passed, dependents, status, job_id, fields = self.steps.send(script, keys, args)
+                passed, dependents, status, job_id, fields = self.steps.send(script, queue.step_keys, args)
             except Exception as error:
                 if not worth_retrying(error):
                     raise
@@ -396,54 +412,37 @@ class Worker:
             self.presence.state = "busy"
         return status, job_id, fields, (now, epoch), execution
 
-    def end_of(self, run, now, epoch, text):
-        """(KEYS[8...], ARGV[9...]) of the end of `run` (finish.lua, fail.lua)."""
+    def end_of(self, run, now, whole, text):
+        """ARGV[9...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
+        outcome's, if its callback is ours, else its progress not sent yet, if any), and
+        what becomes of it."""
         job = run.job
-        keys = run.queue.keys
         meta, progress = self.progress.take()
-        end_keys = [
-            job.key,
-            layout.results_key(job.id),
-            keys.finished if run.outcome is lua.FINISH else keys.failed,
-            layout.execution_key(f"{job.id}:{run.execution}"),
-            layout.executions_key(job.id),
-            layout.dependents_key(job.id),
-            layout.dependencies_key(job),
-            run.queue.stream,
+        self.counts[run.outcome] += 1
+        self.worked += max(now - run.started, 0)
+        kind, value, own = COMPLETED, "", None
+        if run.outcome is lua.FAIL:
+            kind, own = failure_arguments(job, now / 1_000_000, text, run.failure)
+            value = run.error
+        if not run.told:
+            kind, value = (PROGRESS, progress.pop()) if progress else ("", "")
+        args = [
+            job.id,
+            run.execution,
+            run.epoch,
+            meta,
+            self.counts[run.outcome],
+            layout.epoch_text(self.worked),
+            "1" if job.depends else "",
+            kind,
+            created_stamp(job) if kind else "",
+            " ".join(map(str, progress)),
+            value,
         ]
-        worked = layout.epoch_text(max(now - run.started, 0.0))
-        counted = "successful_job_count" if run.outcome is lua.FINISH else "failed_job_count"
-        end_args = [job.id, run.execution, text, worked, meta, counted]
-        result_ids = [run.execution, run.epoch, epoch]
-        events = [*progress, *run.events]
-        if run.outcome is lua.FINISH:
-            ttl = job.get_result_ttl(self.default_result_ttl)
-            score = "+inf" if ttl < 0 else int(now) + ttl
-            result = layout.result_fields(
-                layout.SUCCESSFUL_RESULT, self.name, *result_ids, return_value=run.result
-            )
-            end_args += [ttl, score, len(result), *result]
-        else:
-            end_keys.append(layout.QUEUES_KEY)
-            end_args += self.failure_arguments(run, job, end_keys, now, text, result_ids)
-        return end_keys, end_args + event_arguments(events)
-
-    def failure_arguments(self, run, job, end_keys, now, text, result_ids):
-        """fail.lua's ARGV[15...] before the events: failed, or retried (RQ's Job.retry)."""
-        if job.retries_left:  # RQ's job.should_retry
-            interval = job.get_retry_interval()
-            if interval:
-                end_keys[2] = run.queue.keys.scheduled
-                due = math.ceil(now + interval)  # RQ rounds down: a retry would come early
-                return ["scheduled", job.retries_left - 1, due]
-            return ["queued_front" if job.enqueue_at_front_on_retry else "queued", job.retries_left - 1, text]
-        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        score = ttl if ttl < 0 else int(now) + ttl
-        result = layout.result_fields(
-            layout.FAILED_RESULT, self.name, *result_ids, exc_string=layout.compressed_text(run.exc_string)
-        )
-        kept = "" if job.failure_ttl is None else job.failure_ttl
-        return ["failed", ttl, score, kept, len(result), *result]
+        if own is not None:
+            return args + own
+        ttl = job.get_result_ttl(self.default_result_ttl)
+        return args + [ttl, "+inf" if ttl < 0 else whole + ttl, run.result]
 
     def ended(self, run, passed, dependents):
         """After a job's end was sent: said if it was dropped, its dependents enqueued."""
@@ -464,7 +463,7 @@ class Worker:
         sends (None if the job could not be read: set aside)."""
         now, epoch = started
         try:
-            job = self.job_from(job_id, fields, datetime.fromtimestamp(now, layout.UTC))
+            job = self.job_from(job_id, fields, layout.moment_of(now))
         except Exception as error:
             if worth_retrying(error):
                 raise
@@ -533,6 +532,7 @@ class Worker:
         job.enqueued_at = layout.read_timestamp(enqueued) if enqueued else None
         job.ended_at = layout.read_timestamp(ended) if ended else None
         job.started_at = job.last_heartbeat = moment
+        job.depends = DEPENDENCY_IDS in hash_
         job.progress = self.progress
         writable(job)
         return job
@@ -545,27 +545,25 @@ class Worker:
         return job
 
     def succeeded(self, run, result):
-        """RQ's success callback, then the end to write (finish.lua)."""
+        """RQ's success callback, then the end to write (finish.lua). Ours writes nothing
+        but the job's event: the worker writes it, with the job's end."""
         job = run.job
         callback = job.success_callback
-        if callback in EVENT_CALLBACKS:
-            capture = EventCapture()
-            callback(job, capture, result)
-            run.events = capture.events
+        if callback is callbacks.report_success:
+            run.told = True
         elif callback is not None:  # any other runs now, on a real connection, as RQ runs it
             with self.death_penalty_class(job.success_callback_timeout, JobTimeoutException, job_id=job.id):
                 callback(job, job.connection, result)
         run.outcome = lua.FINISH
-        run.result = layout.return_value_text(job.serializer, result)
+        run.result = layout.return_value_text(job.serializer, result) or ""
 
     def failed(self, run, exc_info):
-        """RQ's failure callback, the failure said, then the end to write (fail.lua)."""
+        """RQ's failure callback, the failure said, then the end to write (fail.lua). Ours
+        writes nothing but the job's event: the worker writes it, with the job's end."""
         job = run.job
         callback = job.failure_callback
-        if callback in EVENT_CALLBACKS:
-            capture = EventCapture()
-            callback(job, capture, *exc_info)
-            run.events = capture.events
+        if callback is callbacks.report_failure:
+            run.told = True
         elif callback is not None:
             try:
                 with self.death_penalty_class(
@@ -577,7 +575,8 @@ class Worker:
         if type(exc_info[1]) is not JobFailed or self.exception_handlers or debugging():
             self.handle_exception(job, *exc_info)  # a job's own verdict is said by its event alone
         run.outcome = lua.FAIL
-        run.exc_string = failure_text(exc_info)
+        run.failure = failure_text(exc_info)
+        run.error = callbacks.error_message(exc_info[1])
         del exc_info  # a traceback from here would hold this frame: see run()
 
     def handle_exception(self, job, *exc_info):

@@ -62,6 +62,10 @@ from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
 JOB_PREFIX = Job.redis_job_namespace_prefix  # rq:job:
 EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq:execution:J:E (Execution.key)
 EXECUTIONS_PREFIX = ExecutionRegistry.key_template.format("")  # rq:executions:J
+RESULTS_PREFIX = Result.get_key("")  # rq:results:J
+DEPENDENTS_SUFFIX = Job.dependents_key_for("")[len(JOB_PREFIX) :]  # rq:job:J:dependents
+# rq:job::J:dependencies, two colons, as RQ's Job.dependencies_key names it
+DEPENDENCIES_PREFIX, DEPENDENCIES_SUFFIX = f"{JOB_PREFIX}:", ":dependencies"
 WORKER_PREFIX = RQWorker.redis_worker_namespace_prefix  # rq:worker:W
 QUEUES_KEY = Queue.redis_queues_keys  # rq:queues
 SUSPENDED_KEY = WORKERS_SUSPENDED  # rq:suspended
@@ -215,20 +219,18 @@ TEXTS_READ = {}  # {a moment read_timestamp read: its text}
 MOMENTS_KEPT = 256
 
 
-def epoch_text(seconds):
+def epoch_text(microseconds):
     """Epoch seconds as executions and results keep them (RQ: a float's repr), to the
-    microsecond."""
-    return f"{seconds:.6f}"
+    microsecond, from whole microseconds (integers: no float formatting, no rounding)."""
+    whole, micro = divmod(microseconds, 1_000_000)
+    return f"{whole}.{micro:06d}"
 
 
-def moment_text(seconds):
-    """Epoch seconds as a job's hash keeps a moment (timestamp_text), the date and time
-    formatted once per second: a worker's steps are a fraction of a millisecond apart."""
+def moment_text(microseconds):
+    """Epoch microseconds as a job's hash keeps a moment (timestamp_text), the date and
+    time formatted once per second: a worker's steps are a fraction of a millisecond apart."""
     global last_second
-    whole = int(seconds)
-    micro = round((seconds - whole) * 1_000_000)  # as datetime rounds: half to even
-    if micro == 1_000_000:
-        whole, micro = whole + 1, 0
+    whole, micro = divmod(microseconds, 1_000_000)
     second, text = last_second  # one read: another thread may replace it meanwhile
     if whole != second:
         text = timestamp_text(datetime.datetime.fromtimestamp(whole, UTC))[:19]
@@ -237,6 +239,12 @@ def moment_text(seconds):
 
 
 last_second = (None, "")  # the second moment_text formatted last, and its text
+
+
+def moment_of(microseconds):
+    """The moment of epoch microseconds, to the microsecond (as moment_text writes it)."""
+    whole, micro = divmod(microseconds, 1_000_000)
+    return datetime.datetime.fromtimestamp(whole, UTC).replace(microsecond=micro)
 
 
 # Results

@@ -1,8 +1,9 @@
 """The worker's Lua scripts (scripts/*.lua), one step of Redis each.
 
-A script is its .lua file with the files its `--! include NAME` lines name (scripts/include/)
-put in their place, after a table `C` of the layout's constants (layout.py, events.py), so
-that each constant is stated once, in Python. Each file's header says what its KEYS and ARGV
+A script is its .lua file with the files its `--! include NAME` lines name (scripts/include/,
+each a few functions that take their keys as parameters, as BullMQ's includes do) put in
+their place, after a table `C` of the layout's constants (layout.py, events.py), so that
+each constant is stated once, in Python. Each file's header says what its KEYS and ARGV
 are (tests/test_layout.py holds every script to its header). They run by EVALSHA, loaded
 into Redis when it lacks them (a Redis restarted, or told SCRIPT FLUSH).
 """
@@ -27,15 +28,33 @@ STEP_TTL = 86_400
 ABANDON_GRACE = 10
 DEFAULT_TIMEOUT = layout.Queue.DEFAULT_TIMEOUT  # RQ's, for a job that names none
 
+# The layout's constants, as the scripts read them (C.NAME). Those a script gives Redis are
+# text: redis.call makes a Lua number text with printf's %.17g, four times the cost of a
+# command such as EXPIRE; those it computes with are numbers.
 CONSTANTS = {
     "JOB_PREFIX": layout.JOB_PREFIX,
     "EXECUTION_PREFIX": layout.EXECUTION_PREFIX,
     "EXECUTIONS_PREFIX": layout.EXECUTIONS_PREFIX,
+    "RESULTS_PREFIX": layout.RESULTS_PREFIX,
+    "DEPENDENTS_SUFFIX": layout.DEPENDENTS_SUFFIX,
+    "DEPENDENCIES_PREFIX": layout.DEPENDENCIES_PREFIX,
+    "DEPENDENCIES_SUFFIX": layout.DEPENDENCIES_SUFFIX,
+    "STARTED": layout.STARTED,
+    "FINISHED": layout.FINISHED,
+    "FAILED": layout.FAILED,
+    "SCHEDULED": layout.SCHEDULED,
+    "QUEUED": layout.QUEUED,
+    "SUCCESSFUL_RESULT": str(layout.SUCCESSFUL_RESULT),
+    "FAILED_RESULT": str(layout.FAILED_RESULT),
+    "PROGRESS_EVENT": events.PROGRESS,
+    "COMPLETED_EVENT": events.COMPLETED,
+    "FAILED_EVENT": events.FAILED,
+    "RETRYING_EVENT": events.RETRYING,
+    "RESULTS_KEPT": str(layout.RESULTS_KEPT),
+    "EVENTS_KEPT": str(events.STREAM_MAXLEN),
+    "STEP_TTL": str(STEP_TTL),
+    "FIRST_SEEN_TTL": str(layout.FIRST_SEEN_TTL),
     "EXECUTION_GRACE": layout.EXECUTION_GRACE,
-    "FIRST_SEEN_TTL": layout.FIRST_SEEN_TTL,
-    "RESULTS_KEPT": layout.RESULTS_KEPT,
-    "EVENTS_KEPT": events.STREAM_MAXLEN,
-    "STEP_TTL": STEP_TTL,
     "ABANDON_GRACE": ABANDON_GRACE,
     "DEFAULT_TIMEOUT": DEFAULT_TIMEOUT,
 }
@@ -49,13 +68,25 @@ def lua_value(value):
     return f"'{value}'"
 
 
+def expanded(path, included):
+    """The text of `path` with each file its include lines name put in their place, each
+    once (`included`: those put in already), after the files they include in turn."""
+
+    def include(match):
+        name = match.group(1)
+        if name in included:
+            return ""
+        included.add(name)
+        return expanded(SCRIPTS / "include" / name, included)
+
+    return INCLUDE.sub(include, path.read_text())
+
+
 def source(name):
-    """The text of scripts/NAME with its includes, as Redis runs it (constants first)."""
-    text = INCLUDE.sub(
-        lambda match: (SCRIPTS / "include" / match.group(1)).read_text(), (SCRIPTS / name).read_text()
-    )
+    """The text of scripts/NAME with its includes, as Redis runs it: the constants first,
+    and `rcall` for redis.call (BullMQ's scripts' name for it)."""
     table = ", ".join(f"{key} = {lua_value(value)}" for key, value in CONSTANTS.items())
-    return f"local C = {{{table}}}\n{text}"
+    return f"local C = {{{table}}}\nlocal rcall = redis.call\n{expanded(SCRIPTS / name, set())}"
 
 
 class Script:

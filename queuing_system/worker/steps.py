@@ -18,10 +18,10 @@ end, or, if the job runs longer than FLUSH_AFTER, a thread sends it then, as Kue
 
 import threading
 import time
-from itertools import chain
 
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
+from ..events import created_stamp, stream_key
 from . import lua
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
@@ -99,26 +99,27 @@ class Steps:
 
 
 class Progress:
-    """The progress of the job a worker runs (WorkerJob.progress): its meta, and its events
-    as events.emit writes them, taken by the step that ends the job (`take`), or sent by a
-    thread of its own once they have waited FLUSH_AFTER."""
+    """The progress of the job a worker runs (WorkerJob.progress): its meta, and the
+    percentages it reported, taken by the step that ends the job (`take`: its event then
+    says them, events.BEFORE), or sent by a thread of its own once they have waited
+    FLUSH_AFTER (progress.lua: one event, the last percentage, the others before it)."""
 
     def __init__(self, steps, marker):
         self.steps = steps
         self.marker = marker
-        self.job = self.stream = None  # the job whose progress is queued, and its stream
+        self.job = None  # the job whose progress is queued
         self.meta = None  # its meta, serialized as the job ended (settle)
-        self.events = []  # each a flat list of fields and values
+        self.percents = []  # as it reported them
         self.queued_at = None
         self.closed = threading.Event()
         self.thread = threading.Thread(target=self._send_late, name="progress", daemon=True)
         self.thread.start()
 
-    def add(self, job, tell):
-        """Queue `job`'s event, which `tell(connection)` writes (callbacks.report_progress:
-        with events.emit), and its meta, serialized when it is sent; the job is running."""
+    def add(self, job, percent):
+        """Queue `job`'s progress (callbacks.report_progress), and its meta, serialized when
+        it is sent; the job is running."""
         with self.steps.lock:
-            tell(self)  # its XADD kept by xadd, below
+            self.percents.append(percent)
             self.job = job
             if self.queued_at is None:
                 self.queued_at = time.monotonic()
@@ -132,21 +133,16 @@ class Progress:
             if self.job is job:
                 self.meta = job.serializer.dumps(job.meta)
 
-    def xadd(self, name, fields, **options):
-        """As EventCapture.xadd: events.emit, given this Progress, adds its event here."""
-        self.stream = name
-        self.events.append(list(chain.from_iterable(fields.items())))
-
     def take(self):
-        """(meta or '', events) queued, which the caller sends (holding steps.lock)."""
-        meta, events = self.meta, self.events
+        """(meta or '', percentages) queued, which the caller sends (holding steps.lock)."""
+        meta, percents = self.meta, self.percents
         if meta is None and self.job is not None:  # sent while the job runs
             try:
                 meta = self.job.serializer.dumps(self.job.meta)
             except Exception:  # noqa: BLE001 - the job's own error, at its end (settle)
                 meta = None
-        self.job, self.meta, self.events, self.queued_at = None, None, [], None
-        return meta or "", events
+        self.job, self.meta, self.percents, self.queued_at = None, None, [], None
+        return meta or "", percents
 
     def close(self):
         self.closed.set()
@@ -157,36 +153,15 @@ class Progress:
                 late = self.queued_at is not None and time.monotonic() - self.queued_at >= FLUSH_AFTER
                 if not late or self.steps.unsent is not None:
                     continue
-                job_key, stream = self.job.key, self.stream
-                meta, events = self.take()
-                args = [0, meta, *event_arguments(events)]
+                job = self.job
+                meta, percents = self.take()
+                keys = [self.marker, stream_key(job.origin)]
+                last, before = percents[-1], " ".join(map(str, percents[:-1]))
+                args = [0, job.id, meta, created_stamp(job), last, before]
                 try:  # once: the worker's next step sends it again, as it was, if it failed
-                    self.steps.send(lua.PROGRESS, [self.marker, job_key, stream], args, patience=0)
+                    self.steps.send(lua.PROGRESS, keys, args, patience=0)
                 except Exception as error:  # noqa: BLE001 - this thread must outlive any error
                     if worth_retrying(error):
                         outage.lost(error)
                     else:
                         warn(f"could not send a job's progress: {error!r}")
-
-
-def event_arguments(events):
-    """A step's ARGV for `events` (flat lists of fields and values): their number, then
-    each as its length, then itself (include/events.lua)."""
-    arguments = [len(events)]
-    for fields in events:
-        arguments.append(len(fields))
-        arguments += fields
-    return arguments
-
-
-class EventCapture:
-    """Stands in for the connection events.emit (and our callbacks) add an event with: the
-    event is kept, for a step to write with the job's own writes, as emit wrote it."""
-
-    def __init__(self):
-        self.stream = None  # the stream of the events (a queue's)
-        self.events = []  # each as the flat fields and values of its XADD
-
-    def xadd(self, name, fields, **options):
-        self.stream = name
-        self.events.append(list(chain.from_iterable(fields.items())))
