@@ -3,6 +3,8 @@ it with RQ's own worker on every path): dependents still run, progress still goe
 job runs, an end waits for Redis while it is away, and a stopping worker gives up in time."""
 
 import gc
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -24,7 +26,7 @@ from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
-from queuing_system.worker import lua, maintenance
+from queuing_system.worker import lua, maintenance, steps
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
@@ -106,7 +108,7 @@ def test_a_step_on_a_dropped_connection_is_sent_again_on_a_new_one_quietly(redis
     # As a redis-py client retries a command (its Retry): no outage said for one drop.
     keys = ["queuing:step:test", stream_key("steps")]
     client = make_jobs_client(redis_url)
-    connection = StepConnection(client.connection_pool)
+    connection = StepConnection(client.connection_pool, threading.Event())
     steps = Steps(connection, threading.Event())
     steps.send(lua.PROGRESS, keys, [0, "7", "", "", 50, ""])
     assert redis_binary.client_kill_filter(_id=connection.execute_command("CLIENT", "ID")) == 1
@@ -211,6 +213,71 @@ def test_a_stopping_worker_gives_up_on_an_unreachable_redis_after_its_patience(c
             job_functions.LOOKS.clear()
         assert time.monotonic() - started < 5
     assert f"Gave up sending the end of job {job.id}" in capsys.readouterr().err
+
+
+def once(*actions):
+    """A function that does `actions` the first time it is called, and nothing after."""
+    done = []
+
+    def act():
+        if not done:
+            done.append(True)
+            for action in actions:
+                action()
+
+    return act
+
+
+def freeze(server):
+    os.kill(server.process.pid, signal.SIGSTOP)
+
+
+def thaw(server):
+    os.kill(server.process.pid, signal.SIGCONT)
+
+
+def test_a_step_redis_leaves_unanswered_is_cut_sent_again_and_done_once_when_it_wakes(monkeypatch, capsys):
+    # No socket timeout bounds a step (its poll() per read is gone): the worker's watch does.
+    monkeypatch.setattr(steps, "WAIT_BOUND", 0.5)
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        queue = job_queue(QUEUE, client)
+        follower = EventFollower(client, QUEUE)
+        jobs = create_jobs(queue, "tests.job_functions.look", [{}, {}])
+        wake = threading.Timer(2.0, thaw, [server])
+        job_functions.LOOKS[:] = [once(lambda: freeze(server), wake.start)]  # as the first job runs
+        try:
+            drain({QUEUE: "tests.job_functions.look"}, make_jobs_client(server.url))
+        finally:
+            job_functions.LOOKS.clear()
+            wake.cancel()
+            thaw(server)
+        heard = [(event.job_id, event.kind) for event in follower.follow(jobs)]
+        assert heard == [(jobs[0].id, "completed"), (jobs[1].id, "completed")]  # each once
+        assert [job.get_status() for job in jobs] == [JobStatus.FINISHED] * 2
+        [worker] = [key for key in client.keys("rq:worker:*") if not key.endswith(b":executions")]
+        assert client.hget(worker, "successful_job_count") == b"2"  # each counted once
+    err = capsys.readouterr().err
+    assert "Redis client not connected to the server: Redis did not answer within 0.5 s" in err
+    assert "Redis client connected to the server again after " in err
+
+
+def test_a_stopping_worker_gives_up_a_step_redis_leaves_unanswered_at_once(capsys):
+    with RedisServer() as server:
+        client = redis.Redis.from_url(server.url)
+        queue = job_queue(QUEUE, client)
+        [job] = create_jobs(queue, "tests.job_functions.look", [{}])
+        worker = make_worker({QUEUE: "tests.job_functions.look"}, client)
+        job_functions.LOOKS[:] = [lambda: freeze(server), worker.stopping.set]  # stopped, Redis frozen
+        started = time.monotonic()
+        try:
+            worker.work(burst=True)
+            took = time.monotonic() - started
+        finally:
+            job_functions.LOOKS.clear()
+            thaw(server)
+    assert took < steps.STOP_WAIT + 1.5, f"{took:.1f}s"
+    assert f"Gave up sending the end of job {job.id}: Redis did not answer within" in capsys.readouterr().err
 
 
 SIGTERM_AT_REGISTRATION = """

@@ -39,7 +39,7 @@ from .job import WorkerJob, writable
 from .maintenance import Maintenance
 from .presence import Presence
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
-from .steps import Progress, StepConnection, Steps
+from .steps import Progress, StepConnection, Steps, StopWaiting, Watch
 
 STARTED = layout.STARTED.encode()
 DEPENDENCY_IDS = b"dependency_ids"  # a job's field, there if it named jobs it depends on
@@ -82,17 +82,19 @@ class StopRequest:
             return self.condition.wait_for(lambda: self.flag, timeout)
 
 
-class AlarmDeathPenalty:
-    """A job's timeout by SIGALRM, as RQ's UnixSignalDeathPenalty (the same error and
-    words), with one system call per job where RQ's makes four: its handler is installed
-    once, and a job's end only disarms it (the alarm still set fires later, unarmed, and
-    is ignored; the next job's sets it anew)."""
+class WatchedDeathPenalty:
+    """A job's timeout, as RQ's UnixSignalDeathPenalty (the same error and words), without
+    a system call per job (RQ's arms and disarms an alarm): the worker's watch (steps.Watch)
+    looks every steps.TICK seconds for a job past its deadline (fire_if_due) and sends
+    SIGALRM to the main thread, whose handler raises the error in the job. A signal that
+    lands after the job ended finds nothing armed, and is ignored."""
 
-    armed = None  # the penalty running, whose timeout the alarm is
+    armed = None  # the penalty running, whose deadline the watch looks at
 
     def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
         self.timeout = int(timeout)
         self.exception = exception
+        self.deadline = None
 
     @classmethod
     def install(cls):
@@ -101,22 +103,27 @@ class AlarmDeathPenalty:
     @classmethod
     def handle(cls, signum, frame):
         penalty = cls.armed
-        if penalty is not None:
+        if penalty is not None and time.monotonic() >= penalty.deadline:
             cls.armed = None
             raise penalty.exception(f"Task exceeded maximum timeout value ({penalty.timeout} seconds)")
 
     @classmethod
+    def fire_if_due(cls):
+        penalty = cls.armed
+        if penalty is not None and time.monotonic() >= penalty.deadline:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
+
+    @classmethod
     def clear(cls):
         cls.armed = None
-        signal.alarm(0)
 
     def __enter__(self):
         if self.timeout > 0:
-            AlarmDeathPenalty.armed = self
-            signal.alarm(self.timeout)
+            self.deadline = time.monotonic() + self.timeout
+            WatchedDeathPenalty.armed = self
 
     def __exit__(self, *exc_info):
-        AlarmDeathPenalty.armed = None
+        WatchedDeathPenalty.armed = None
         return False
 
 
@@ -183,7 +190,7 @@ class Worker:
     """
 
     job_class = WorkerJob
-    death_penalty_class = AlarmDeathPenalty
+    death_penalty_class = WatchedDeathPenalty
 
     def __init__(
         self,
@@ -212,7 +219,7 @@ class Worker:
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
         self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
         self.steps_of = [QueueSteps(queue, self.keys) for queue in self.queues]
-        self.client = self.steps = self.progress = self.presence = None
+        self.client = self.steps = self.progress = self.presence = self.watch = None
         self.maintenance = Maintenance(self)
         self.due_jobs = DueJobs(self.queues, connection, self.serializer)
         self.ran = 0
@@ -256,10 +263,10 @@ class Worker:
             self.stopping.set()
 
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        AlarmDeathPenalty.install()
+        WatchedDeathPenalty.install()
 
         def restore():
-            AlarmDeathPenalty.clear()
+            WatchedDeathPenalty.clear()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -271,8 +278,13 @@ class Worker:
         connection Redis dropped while the steps waited for it is made anew)."""
         pool = self.connection.connection_pool
         self.client = redis.Redis(connection_pool=pool)
-        self.steps = Steps(keep_trying(lambda: StepConnection(pool), self.stopping), self.stopping)
+        connection = keep_trying(lambda: StepConnection(pool, self.stopping), self.stopping)
+        self.steps = Steps(connection, self.stopping)
         self.progress = Progress(self.steps, self.keys.step)
+        chores = [connection.cut_if_stuck]
+        if hasattr(self.death_penalty_class, "fire_if_due"):
+            chores.append(self.death_penalty_class.fire_if_due)
+        self.watch = Watch(chores)
         self.presence = Presence(self.client, self.keys, [queue.name for queue in self.queues], self.stopping)
 
     def register_birth(self):
@@ -283,6 +295,7 @@ class Worker:
         away while stopping (the worker's hash and the locks expire by themselves)."""
         if self.progress is not None:
             self.progress.close()
+            self.watch.close()
         if self.presence is None:
             return
         self.presence.stop_listening()
@@ -306,8 +319,11 @@ class Worker:
         # queues are looked at once it is empty (RQ's dequeue goes back to the first each time).
         current, take, ended = 0, "*", None
         while True:
-            self.between_jobs()
             more = not self.stopping.is_set() and (max_jobs is None or self.ran < max_jobs)
+            if not more and ended is None:
+                return  # nothing to end, nothing to take
+            if more:
+                self.between_jobs()
             queue = self.steps_of[current]
             reply = self.step(queue, ended, take if more else "")
             ended, take = None, "*"
@@ -369,16 +385,23 @@ class Worker:
             self.stopping.wait(STOP_POLL / 10)
             return None
         keys = queue.keys
+        connection = self.steps.client  # watched: a frozen Redis does not hold a stop
+
+        def blmove():
+            with self.steps.lock:  # no progress is sent meanwhile: no job runs
+                return connection.execute_command(
+                    "BLMOVE", keys.queue, keys.intermediate, "LEFT", "RIGHT", STOP_POLL, blocks=STOP_POLL
+                )
+
         try:
-            return keep_trying(
-                lambda: self.client.blmove(keys.queue, keys.intermediate, STOP_POLL),
-                self.stopping,
-                stop_patience=0,
-            )
+            return keep_trying(blmove, self.stopping, stop_patience=0)
+        except StopWaiting:  # frozen, as the worker stops: it leaves without waiting again
+            self.redis_away = True
+            return None
         except Exception as error:
             if not worth_retrying(error):
                 raise
-            return None  # stopping: the loop ends
+            return None
 
     # Steps
 

@@ -151,4 +151,5 @@ class Presence:
                 raise
         self.listener.stop()
         self.listener.join(timeout=1)
-        self.pubsub.close()
+        if not self.listener.is_alive():  # else it waits on a Redis that does not answer (frozen):
+            self.pubsub.close()  # closing its connection under it races with it; it is a daemon
