@@ -22,7 +22,7 @@ local again = done_before(mark[1], ARGV[1])
 if again then return taken_reply(again[1], again[2], again[3], again[4]) end
 local passed, dependents = '0', '0'
 local job_id, execution, becomes = ARGV[9], ARGV[10], ARGV[20]
-if still_running(KEYS[4], job_id, execution) then
+if claimed(KEYS[4], job_id, execution) then
   passed = '1'
   dependents = failed_or_retried(job_id, becomes, ARGV[21], ARGV[22], ARGV[15], end_fields(ARGV[6], ARGV[12]),
     KEYS[9], KEYS[10], KEYS[2], KEYS[12])
@@ -33,7 +33,7 @@ if still_running(KEYS[4], job_id, execution) then
     add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[25], ARGV[21])
   end
   local w = {KEYS[5], KEYS[6], ARGV[2]}
-  end_execution(job_id, execution, KEYS[4], w, 'failed_job_count', ARGV[13], ARGV[14])
+  end_execution(job_id, execution, w, 'failed_job_count', ARGV[13], ARGV[14])
 end
 return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], {KEYS[2], KEYS[3], KEYS[4]},
   {KEYS[5], KEYS[6], ARGV[2]}, {ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])

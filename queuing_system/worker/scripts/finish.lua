@@ -44,7 +44,7 @@ local again = done_before(mark[1], ARGV[1])
 if again then return taken_reply(again[1], again[2], again[3], again[4]) end
 local passed, dependents = '0', '0'
 local job_id, execution = ARGV[9], ARGV[10]
-if still_running(KEYS[4], job_id, execution) then
+if claimed(KEYS[4], job_id, execution) then
   passed = '1'
   local ttl = ARGV[20]
   if ttl == '0' then  -- RQ's Job.delete; its dependents kept for them to run
@@ -58,7 +58,7 @@ if still_running(KEYS[4], job_id, execution) then
     dependents = keep_for(job_id, ttl, ARGV[15])
   end
   local w = {KEYS[5], KEYS[6], ARGV[2]}
-  end_execution(job_id, execution, KEYS[4], w, 'successful_job_count', ARGV[13], ARGV[14])
+  end_execution(job_id, execution, w, 'successful_job_count', ARGV[13], ARGV[14])
   if ARGV[16] ~= '' then add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19]) end
 end
 return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], {KEYS[2], KEYS[3], KEYS[4]},

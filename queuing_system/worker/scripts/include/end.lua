@@ -5,11 +5,11 @@
 -- The end of a job's run, success or failure (finish.lua, fail.lua), and what follows it
 -- in the same step: the next job taken and started.
 
--- Whether the run `job_id:execution` is still in the started registry: a job's end is
--- written only then (else the job was reported abandoned while this worker held it, and
--- has its outcome).
-local function still_running(started, job_id, execution)
-  return rcall('ZSCORE', started, job_id .. ':' .. execution) ~= false
+-- The run `job_id:execution` taken out of the started registry, if it is still there: a
+-- job's end is written only then (else the job was reported abandoned while this worker
+-- held it, and has its outcome: whoever takes a run out of the registry writes its end).
+local function claimed(started, job_id, execution)
+  return rcall('ZREM', started, job_id .. ':' .. execution) == 1
 end
 
 -- The job's own fields at its end, after its status (RQ saves the whole hash again: only
@@ -19,13 +19,13 @@ local function end_fields(ended, meta)
   return {'ended_at', ended, 'last_heartbeat', ended, 'meta', meta}
 end
 
--- The run ended as RQ's cleanup_execution ends it, and counted in the worker's hash
--- (`w`: its hash and executions' set; `counted`: the field of the count this run adds to,
--- now `count`; `worked`: the worker's total working time, RQ's total_working_time).
-local function end_execution(job_id, execution, started, w, counted, count, worked)
+-- The run (claimed: out of the started registry) ended as RQ's cleanup_execution ends it,
+-- and counted in the worker's hash (`w`: its hash and executions' set; `counted`: the
+-- field of the count this run adds to, now `count`; `worked`: the worker's total working
+-- time, RQ's total_working_time).
+local function end_execution(job_id, execution, w, counted, count, worked)
   local run = job_id .. ':' .. execution
   rcall('DEL', C.EXECUTION_PREFIX .. run)
-  rcall('ZREM', started, run)
   rcall('ZREM', C.EXECUTIONS_PREFIX .. job_id, execution)
   rcall('SREM', w[2], run)
   rcall('HSET', w[1], counted, count, 'total_working_time', worked)
