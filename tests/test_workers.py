@@ -26,7 +26,7 @@ from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
-from queuing_system.worker import lua, maintenance, steps
+from queuing_system.worker import layout, lua, maintenance, steps
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
@@ -436,7 +436,7 @@ def test_each_job_a_worker_makes_is_the_job_rqs_own_restore_makes(redis_binary):
     moment = datetime.now(timezone.utc)
     for job in jobs:
         stored = redis_binary.hgetall(job.key)
-        ours = worker.job_from(job.id.encode(), [part for pair in stored.items() for part in pair], moment)
+        ours = worker.job_from(job.id.encode(), redis_binary.hmget(job.key, layout.JOB_FIELDS), moment)
         theirs = Job(job.id, connection=redis_binary, serializer=JSONSerializer)
         theirs.restore({**stored, b"status": b"started", b"worker_name": worker.name.encode()})
         theirs.started_at = theirs.last_heartbeat = moment

@@ -42,7 +42,8 @@ from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import Progress, StepConnection, Steps, StopWaiting, Watch
 
 STARTED = layout.STARTED.encode()
-DEPENDENCY_IDS = b"dependency_ids"  # a job's field, there if it named jobs it depends on
+OWN = len(layout.OWN_FIELDS)  # a job's own values come first, those a batch shares after
+DEPENDENCY_IDS = layout.SHARED_FIELDS.index(b"dependency_ids")  # there if it named jobs it depends on
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
@@ -515,28 +516,19 @@ class Worker:
         self.ran += 1
         return run
 
-    def job_from(self, job_id, fields, moment):
-        """The job of `fields` (its hash as taken), as it is now started: what RQ's restore
-        makes of it. RQ's restore of the fields every job of a batch shares (its function,
-        callbacks, timeout, retention, queue...) is made once and copied: it is two fifths
-        of making the job (tests/test_workers.py holds the copy to RQ's own). Its moments
-        are read by layout.read_timestamp: RQ's strptime is 16 us each."""
-        pairs = iter(fields)
-        hash_ = dict(zip(pairs, pairs, strict=False))  # (field, value) pairs of an HGETALL
-        own = [hash_.pop(field, None) for field in layout.OWN_FIELDS]
-        signature = frozenset(hash_.items())  # a hash of many fields comes in any order
-
-        def whole():
-            return {
-                **hash_,
-                **{name: value for name, value in zip(layout.OWN_FIELDS, own, strict=True) if value},
-            }
-
+    def job_from(self, job_id, values, moment):
+        """The job of `values` (its fields' as taken, layout.JOB_FIELDS'), as it is now
+        started: what RQ's restore makes of them. RQ's restore of the fields every job of a
+        batch shares (its function, callbacks, timeout, retention, queue...) is made once
+        and copied: it is two fifths of making the job (tests/test_workers.py holds the copy
+        to RQ's own). Its moments are read by layout.read_timestamp: RQ's strptime is 16 us
+        each."""
+        own, signature = values[:OWN], tuple(values[OWN:])
         prototype = self.prototypes.get(signature)
         if prototype is None:
             if len(self.prototypes) >= PROTOTYPES_KEPT:
                 self.prototypes.clear()
-            prototype = self.prototypes[signature] = self.restored(job_id, whole())
+            prototype = self.prototypes[signature] = self.restored(job_id, values)
         data, description, meta, created, enqueued, ended = own[:6]
         if data is None:  # as RQ's restore says it
             raise NoSuchJobError(f"Unexpected job format: job {job_id!r} has no data")
@@ -545,7 +537,7 @@ class Worker:
         try:
             job.meta = self.serializer.loads(meta) if meta else {}
         except Exception:  # noqa: BLE001 - unreadable: as RQ's restore keeps it
-            job = self.restored(job_id, whole())
+            job = self.restored(job_id, values)
         try:
             job.data = zlib.decompress(data)
         except zlib.error:  # as RQ reads it: not compressed
@@ -555,16 +547,18 @@ class Worker:
         job.enqueued_at = layout.read_timestamp(enqueued) if enqueued else None
         job.ended_at = layout.read_timestamp(ended) if ended else None
         job.started_at = job.last_heartbeat = moment
-        job.depends = DEPENDENCY_IDS in hash_
+        job.depends = signature[DEPENDENCY_IDS] is not None
         job.progress = self.progress
         writable(job)
         return job
 
-    def restored(self, job_id, hash_):
-        """RQ's restore of `hash_` (a job's, as taken), as it is now started."""
+    def restored(self, job_id, values):
+        """RQ's restore of a job whose fields' `values` (layout.JOB_FIELDS') were taken, as
+        it is now started."""
         job = self.job_class(job_id.decode(), connection=self.connection)
         job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
-        job.restore({**hash_, b"status": STARTED, b"worker_name": self.name.encode()})
+        fields = {field: value for field, value in zip(layout.JOB_FIELDS, values, strict=True) if value}
+        job.restore({**fields, b"status": STARTED, b"worker_name": self.name.encode()})
         return job
 
     def succeeded(self, run, result):

@@ -71,14 +71,12 @@ QUEUES_KEY = Queue.redis_queues_keys  # rq:queues
 SUSPENDED_KEY = WORKERS_SUSPENDED  # rq:suspended
 WORKERS_KEY = REDIS_WORKER_KEYS  # rq:workers
 
-# The fields of a job's hash that our worker writes as it runs the job (RQ's worker writes
-# the same, with the rest of the hash again as it was).
-STARTED_FIELDS = ("last_heartbeat", "status", "started_at", "worker_name")
-ENDED_FIELDS = ("status", "ended_at", "last_heartbeat")
-# The fields of a job's hash that are its own in a batch of jobs (its id aside): its data,
-# description and meta, its moments (text: read by read_timestamp, not RQ's strptime), and
-# what its start writes. The others (function, callbacks, timeout, retention...) a batch's
-# jobs share.
+# The fields of a job's hash that RQ's Job.restore reads (RQ 3.0; tests/test_rq_fence.py
+# holds the list to RQ's own), in the order a step gives their values (include/take.lua):
+# what our worker reads of a job it takes. First those that are a job's own in a batch
+# of jobs (its id aside): its data, description and meta, its moments (text: read by
+# read_timestamp, not RQ's strptime), and what its start writes; then those a batch's jobs
+# share (function, callbacks, timeout, retention...).
 OWN_FIELDS = (
     b"data",
     b"description",
@@ -91,6 +89,36 @@ OWN_FIELDS = (
     b"status",
     b"worker_name",
 )
+SHARED_FIELDS = (
+    b"origin",
+    b"timeout",
+    b"result_ttl",
+    b"failure_ttl",
+    b"success_callback_name",
+    b"success_callback_timeout",
+    b"failure_callback_name",
+    b"failure_callback_timeout",
+    b"stopped_callback_name",
+    b"stopped_callback_timeout",
+    b"group_id",
+    b"result",
+    b"exc_info",
+    b"webhooks",
+    b"dependency_ids",
+    b"dependency_id",
+    b"allow_dependency_failures",
+    b"enqueue_at_front",
+    b"ttl",
+    b"number_of_retries",
+    b"retries_left",
+    b"retry_intervals",
+    b"enqueue_at_front_on_retry",
+    b"repeats_left",
+    b"repeat_intervals",
+    b"rate_limit_key",
+    b"rate_limit_concurrency",
+)
+JOB_FIELDS = OWN_FIELDS + SHARED_FIELDS
 
 STARTED = JobStatus.STARTED.value
 FINISHED = JobStatus.FINISHED.value

@@ -2,8 +2,8 @@
 
 A script is its .lua file with the files its `--! include NAME` lines name (scripts/include/,
 each a few functions that take their keys as parameters, as BullMQ's includes do) put in
-their place, after a table `C` of the layout's constants (layout.py, events.py), so that
-each constant is stated once, in Python. Each file's header says what its KEYS and ARGV
+their place, and each of the layout's constants (layout.py, events.py: C.NAME in a script)
+written in its own, so that each is stated once, in Python. Each file's header says what its KEYS and ARGV
 are (tests/test_layout.py holds every script to its header). They run by EVALSHA, loaded
 into Redis when it lacks them (a Redis restarted, or told SCRIPT FLUSH).
 """
@@ -57,12 +57,18 @@ CONSTANTS = {
     "EXECUTION_GRACE": layout.EXECUTION_GRACE,
     "ABANDON_GRACE": ABANDON_GRACE,
     "DEFAULT_TIMEOUT": DEFAULT_TIMEOUT,
+    "JOB_FIELDS": layout.JOB_FIELDS,  # a list: it stands for its items, in a call's arguments
+    "TIMEOUT_AT": layout.JOB_FIELDS.index(b"timeout") + 1,  # its place among them (Lua counts from 1)
 }
 
 
 def lua_value(value):
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, tuple):
+        return ", ".join(lua_value(item) for item in value)
+    if isinstance(value, bytes):
+        value = value.decode()
     if not re.fullmatch(r"[A-Za-z0-9_.:{}-]*", value):  # what RQ allows in its key prefix
         raise ValueError(f"not a constant for a script: {value!r}")
     return f"'{value}'"
@@ -82,11 +88,15 @@ def expanded(path, included):
     return INCLUDE.sub(include, path.read_text())
 
 
+CONSTANT = re.compile(r"\bC\.([A-Z_]+)\b")
+
+
 def source(name):
-    """The text of scripts/NAME with its includes, as Redis runs it: the constants first,
-    and `rcall` for redis.call (BullMQ's scripts' name for it)."""
-    table = ", ".join(f"{key} = {lua_value(value)}" for key, value in CONSTANTS.items())
-    return f"local C = {{{table}}}\nlocal rcall = redis.call\n{expanded(SCRIPTS / name, set())}"
+    """The text of scripts/NAME with its includes, as Redis runs it: each constant C.NAME
+    written in its place (a table of them, made at each call, cost a microsecond), and
+    `rcall` for redis.call (BullMQ's scripts' name for it)."""
+    text = CONSTANT.sub(lambda match: lua_value(CONSTANTS[match.group(1)]), expanded(SCRIPTS / name, set()))
+    return f"local rcall = redis.call\n{text}"
 
 
 class Script:

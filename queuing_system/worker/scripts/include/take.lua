@@ -3,7 +3,8 @@
 -- on the queue, unless `rq suspend` said not to: `suspended`, the flag's value) or the id
 -- a blocking move took, started only if it is still in the intermediate list: a worker
 -- paused with it finds it given to another.
--- Returns a status, the id, and the job's hash as it was taken. The status: 'started',
+-- Returns a status, the id, and the values of the job's fields (layout.JOB_FIELDS) as it
+-- was taken. The status: 'started',
 -- 'none', 'empty', 'suspended', 'stranger' (the id was given to another worker) or 'nojob'
 -- (no hash: the id is put in the intermediate list, for the worker to skip or set aside).
 --
@@ -23,20 +24,15 @@ local function take_and_start(take, suspended, execution, q, w, now, busy)
     if rcall('LREM', q[2], 1, id) == 0 then return 'stranger', id end
   end
   local key = C.JOB_PREFIX .. id
-  local fields = redis.pcall('HGETALL', key)  -- anyone can write a key of another type there
-  if type(fields) ~= 'table' or fields.err or #fields == 0 then
+  -- What RQ's restore reads of the job (layout.JOB_FIELDS), as the step's reply gives it.
+  local fields = redis.pcall('HMGET', key, C.JOB_FIELDS)  -- anyone can write a key of another type there
+  if type(fields) ~= 'table' or fields.err or (not fields[1] and rcall('EXISTS', key) == 0) then
     rcall('RPUSH', q[2], id)
     return 'nojob', id
   end
   -- RQ runs a job for its timeout (else the queue's default); past it and the grace, its
   -- execution expires and the job counts as abandoned.
-  local timeout
-  for i = 1, #fields, 2 do
-    if fields[i] == 'timeout' then
-      timeout = tonumber(fields[i + 1])
-      break
-    end
-  end
+  local timeout = tonumber(fields[C.TIMEOUT_AT])
   if not (timeout and timeout > 0 and timeout <= 1e9) then timeout = C.DEFAULT_TIMEOUT end  -- nan too
   -- Numbers are given to Redis as text made here: redis.call makes a Lua number text with
   -- printf's %.17g, four times the cost of the command that takes it.
@@ -60,9 +56,9 @@ local function take_and_start(take, suspended, execution, q, w, now, busy)
   return 'started', id, fields
 end
 
--- A step's reply: {passed, dependents, status, id, hash}. Sent again, a step answers from
+-- A step's reply: {passed, dependents, status, id, the job's values (layout.JOB_FIELDS)}. Sent again, a step answers from
 -- its marker, with the hash of the job it took as that hash is now.
 local function taken_reply(passed, dependents, status, id, fields)
-  if status == 'started' and not fields then fields = rcall('HGETALL', C.JOB_PREFIX .. id) end
+  if status == 'started' and not fields then fields = rcall('HMGET', C.JOB_PREFIX .. id, C.JOB_FIELDS) end
   return {passed, dependents, status, id or false, fields or false}
 end
