@@ -11,7 +11,7 @@
 -- ARGV[23] failed: seconds its result is kept ('': as the result stream is)
 -- ARGV[24] failed: the failure as its result keeps it (exc_string)
 -- ARGV[25] a retry's delay, seconds, for its event
--- Returns {passed, dependents, status, id or false, values or false}, as finish.lua does.
+-- Returns {passed, dependents, status, id or false, then the job's values}, as finish.lua does.
 
 --! include end.lua
 --! include result.lua

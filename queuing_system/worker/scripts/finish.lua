@@ -31,7 +31,7 @@
 --          job is deleted at once, as RQ does)
 -- ARGV[21] its score in the finished registry (when it leaves it, or +inf)
 -- ARGV[22] its return value as its result keeps it ('' for none)
--- Returns {passed, dependents, status, id or false, values or false}: passed '1' if the end
+-- Returns {passed, dependents, status, id or false, then the job's values}: passed '1' if the end
 -- was written ('0': the job had been reported abandoned), dependents '1' if the job has
 -- some, then what was taken (include/take.lua).
 

@@ -5,7 +5,7 @@
 -- ARGV[1] step number                       ARGV[2] J
 -- ARGV[3] the job's meta ('' for none)      ARGV[4] its created stamp, for its event
 -- ARGV[5] its progress, the last reported   ARGV[6] what it reported before, not yet sent
--- Returns {'', '', 'none', false, false}, as every step does.
+-- Returns {'', '', 'none', false}, as every step that takes no job does.
 
 --! include step.lua
 --! include events.lua
@@ -15,4 +15,4 @@ if not done_before(rcall('GET', KEYS[1]), ARGV[1]) then
   add_event(KEYS[2], ARGV[2], C.PROGRESS_EVENT, ARGV[4], ARGV[6], ARGV[5])
   mark_done(KEYS[1], ARGV[1], '', '', 'none')
 end
-return {'', '', 'none', false, false}
+return {'', '', 'none', false}

@@ -1,7 +1,7 @@
 -- take: take the next job (or the one a blocking move took) and start it.
 --
 -- KEYS[1..12] and ARGV[1..8] as finish.lua says (of the KEYS, it uses the first seven).
--- Returns {'', '', status, id or false, values or false}.
+-- Returns {'', '', status, id or false, then the job's values}.
 
 --! include end.lua
 

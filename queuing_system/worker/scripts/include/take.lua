@@ -56,9 +56,12 @@ local function take_and_start(take, suspended, execution, q, w, now, busy)
   return 'started', id, fields
 end
 
--- A step's reply: {passed, dependents, status, id, the job's values (layout.JOB_FIELDS)}. Sent again, a step answers from
--- its marker, with the hash of the job it took as that hash is now.
+-- A step's reply: {passed, dependents, status, id, then the job's values (layout.JOB_FIELDS)},
+-- one flat array: Redis 6 writes a reply holding an array in an array in three writes to
+-- its socket, one flat in one. Sent again, a step answers from its marker, with the job's
+-- values as they are now.
 local function taken_reply(passed, dependents, status, id, fields)
-  if status == 'started' and not fields then fields = rcall('HMGET', C.JOB_PREFIX .. id, C.JOB_FIELDS) end
-  return {passed, dependents, status, id or false, fields or false}
+  if status ~= 'started' then return {passed, dependents, status, id or false} end
+  fields = fields or rcall('HMGET', C.JOB_PREFIX .. id, C.JOB_FIELDS)
+  return {passed, dependents, status, id, unpack(fields)}
 end
