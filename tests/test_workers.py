@@ -262,6 +262,25 @@ def test_a_step_redis_leaves_unanswered_is_cut_sent_again_and_done_once_when_it_
     assert "Redis client connected to the server again after " in err
 
 
+def test_a_wait_is_counted_from_the_end_of_a_pause_of_the_worker_not_cut_for_it(redis_url):
+    # SIGSTOPped with a reply on its way (tests/resilience/test_one_outcome.py): woken, its
+    # watch must let its thread read what came, not cut the connection under it.
+    connection = StepConnection(make_jobs_client(redis_url).connection_pool, threading.Event())
+    try:
+        connection.since = time.monotonic() - 2 * steps.WAIT_BOUND  # sent long ago...
+        connection.looked = time.monotonic() - 2 * steps.WAIT_BOUND  # ...and the watch away as long
+        connection.cut_if_stuck()
+        assert connection.cut is None
+        assert connection.execute_command("PING") == b"PONG"  # not cut from under it
+        connection.since = time.monotonic() - 2 * steps.WAIT_BOUND
+        connection.resumed -= 2 * steps.WAIT_BOUND  # a wait the watch saw all of
+        connection.cut_if_stuck()
+        assert connection.cut is not None
+    finally:
+        connection.since = None
+        connection.close()
+
+
 def test_a_stopping_worker_gives_up_a_step_redis_leaves_unanswered_at_once(capsys):
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)

@@ -30,6 +30,7 @@ FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's en
 TICK = 0.1  # seconds between two rounds of the watch's chores
 WAIT_BOUND = 5.0  # seconds a step waits for Redis's answer (redis-py's socket timeout was 5 s)
 STOP_WAIT = 0.5  # seconds a step waits for it once the worker is stopping
+PAUSED = 1.0  # seconds between two looks of the watch that say this process was paused
 
 
 class StepConnection:
@@ -54,6 +55,7 @@ class StepConnection:
         self.since = None  # when the command in flight was sent (time.monotonic()); None: none is
         # (a blocking command's: when its own timeout ends)
         self.cut = None  # the `since` of a command whose wait cut_if_stuck ended, and why
+        self.looked = self.resumed = time.monotonic()  # cut_if_stuck's: its last look, a pause's end
         self.connection.connect()
 
     def execute_command(self, *args, blocks=0):
@@ -81,11 +83,17 @@ class StepConnection:
 
     def cut_if_stuck(self):
         """The watch's chore: end the wait of a command unanswered too long (see above),
-        by closing the connection under it."""
+        by closing the connection under it. A wait is counted from the end of a pause of
+        this process (SIGSTOP, a host suspended: the watch finds its last look long ago),
+        so that a reply that came meanwhile is read, not cut."""
+        now = time.monotonic()
+        if now - self.looked > PAUSED:
+            self.resumed = now
+        self.looked = now
         since = self.since
         if since is None:
             return
-        waited = time.monotonic() - since
+        waited = now - max(since, self.resumed)
         if self.stopping.is_set():
             if waited < STOP_WAIT:
                 return
