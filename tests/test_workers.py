@@ -444,9 +444,10 @@ def test_each_job_a_worker_makes_is_the_job_rqs_own_restore_makes(redis_binary):
     copy must be what RQ's own restore makes of that job's hash, attribute for attribute."""
     queue = job_queue(QUEUE, redis_binary)
     datas = [NOTIFICATION, BLACKLISTED, {**NOTIFICATION, "message": "x" * 400}]  # the last deflated
-    jobs = create_jobs(queue, PROCESS, datas) + create_jobs(
-        queue, PROCESS, datas, Timing(attempts=3, backoff=2)
-    )
+    jobs = [
+        *create_jobs(queue, PROCESS, datas),
+        *create_jobs(queue, PROCESS, datas, Timing(attempts=3, backoff=2)),
+    ]
     redis_binary.hset(
         jobs[1].key, mapping={"meta": '{"progress": 50}', "ended_at": "2026-01-02T03:04:05.000006Z"}
     )
