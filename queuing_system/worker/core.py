@@ -47,6 +47,7 @@ DEPENDENCY_IDS = layout.SHARED_FIELDS.index(b"dependency_ids")  # there if it na
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
+COUNTS_EVERY = 1.0  # seconds: a busy worker's counts of its jobs are written at most this often
 
 OUR_CALLBACKS = frozenset(callbacks.NAMES.values())
 # Where the callbacks lived before events.py was split: jobs queued then still name them.
@@ -226,6 +227,7 @@ class Worker:
         self.ran = 0
         self.counts = {lua.FINISH: 0, lua.FAIL: 0}  # its successful and failed jobs (RQ's counts)
         self.worked = 0  # its total working time, microseconds
+        self.counts_due = 0.0  # when its counts are next written (time.monotonic())
         self.redis_away = False  # given up on while stopping: leave without waiting again
         self.prototypes = {}  # {a job's fields but its own: the job RQ's restore made of them}
         self.ids = random.Random()  # execution ids: uuid4's 128 random bits, without a system call each
@@ -355,7 +357,8 @@ class Worker:
             if self.enqueued:  # dependents of the job that ended: on the queue now
                 self.enqueued = False
                 continue
-            self.presence.set_state("idle")  # the queue is empty, as RQ says before its dequeue
+            # the queue is empty, as RQ says before its dequeue; the worker's counts as they are
+            self.presence.set_state("idle", self.count_fields())
             if current + 1 < len(self.steps_of):  # the next queue, in the order given
                 current += 1
                 continue
@@ -420,7 +423,7 @@ class Worker:
         with self.steps.lock:  # the job's progress, taken and sent in one go
             if ended is not None:
                 script = ended.outcome
-                args += self.end_of(ended, now, whole, text)
+                args += self.end_of(ended, now, whole, text, take_none=take == "")
             try:
                 passed, dependents, status, job_id, *fields = self.steps.send(script, queue.step_keys, args)
             except Exception as error:
@@ -436,7 +439,25 @@ class Worker:
             self.presence.state = "busy"
         return status, job_id, fields, (now, epoch), execution
 
-    def end_of(self, run, now, whole, text):
+    def counts_text(self):
+        """The worker's counts as a step writes them (include/end.lua), now; the next in
+        COUNTS_EVERY seconds (RQ's worker writes them at each job's end: a write a job, of
+        two fields of the worker's hash, a tenth of its end's Redis time)."""
+        self.counts_due = time.monotonic() + COUNTS_EVERY
+        successful, failed = self.counts[lua.FINISH], self.counts[lua.FAIL]
+        return f"{successful or ''} {failed or ''}"
+
+    def count_fields(self):
+        """The worker's counts, as RQ's worker keeps them in its hash (for Presence)."""
+        self.counts_due = time.monotonic() + COUNTS_EVERY
+        fields = {"total_working_time": layout.epoch_text(self.worked)}
+        if self.counts[lua.FINISH]:
+            fields["successful_job_count"] = self.counts[lua.FINISH]
+        if self.counts[lua.FAIL]:
+            fields["failed_job_count"] = self.counts[lua.FAIL]
+        return fields if self.ran else {}
+
+    def end_of(self, run, now, whole, text, take_none=False):
         """ARGV[9...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
         outcome's, if its callback is ours, else its progress not sent yet, if any), and
         what becomes of it."""
@@ -444,6 +465,9 @@ class Worker:
         meta, progress = self.progress.take()
         self.counts[run.outcome] += 1
         self.worked += max(now - run.started, 0)
+        counts = ""
+        if take_none or time.monotonic() >= self.counts_due:
+            counts = self.counts_text()
         kind, value, own = COMPLETED, "", None
         if run.outcome is lua.FAIL:
             kind, own = failure_arguments(job, now / 1_000_000, text, run.failure)
@@ -455,7 +479,7 @@ class Worker:
             run.execution,
             run.epoch,
             meta,
-            self.counts[run.outcome],
+            counts,
             layout.epoch_text(self.worked),
             "1" if job.depends else "",
             kind,

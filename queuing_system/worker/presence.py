@@ -80,10 +80,11 @@ class Presence:
                 raise
             return "unknown"
 
-    def set_state(self, state):
-        """RQ's set_state, written only when it changes (the start of a job sets it busy)."""
+    def set_state(self, state, more=None):
+        """RQ's set_state, written only when it changes (the start of a job sets it busy),
+        with `more` fields of the worker's hash ({name: value}) then."""
         if state != self.state:
-            self.client.hset(self.keys.worker, "state", state)
+            self.client.hset(self.keys.worker, mapping={"state": state, **(more or {})})
             self.state = state
 
     def heartbeat(self):

@@ -33,7 +33,7 @@ if claimed(KEYS[4], job_id, execution) then
     add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[25], ARGV[21])
   end
   local w = {KEYS[5], KEYS[6], ARGV[2]}
-  end_execution(job_id, execution, w, 'failed_job_count', ARGV[13], ARGV[14])
+  end_execution(job_id, execution, w, ARGV[13], ARGV[14])
 end
 return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], {KEYS[2], KEYS[3], KEYS[4]},
   {KEYS[5], KEYS[6], ARGV[2]}, {ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])

@@ -18,8 +18,8 @@
 -- The job that ended (finish.lua, fail.lua):
 -- ARGV[9] J                                 ARGV[10] E, its execution
 -- ARGV[11] when it started, epoch seconds   ARGV[12] its meta to write ('' for none)
--- ARGV[13] the worker's count of such ends with this one (successful_job_count here,
---          failed_job_count in fail.lua)    ARGV[14] the worker's total working time
+-- ARGV[13] the worker's counts of its jobs to write, successful and failed, space-separated
+--          ('' : none now: include/end.lua)  ARGV[14] the worker's total working time
 -- ARGV[15] '1' if the job named dependencies
 -- ARGV[16] the kind of its event ('': none, as its callbacks are not ours, and it sent
 --          all its progress: see events.py)
@@ -58,7 +58,7 @@ if claimed(KEYS[4], job_id, execution) then
     dependents = keep_for(job_id, ttl, ARGV[15])
   end
   local w = {KEYS[5], KEYS[6], ARGV[2]}
-  end_execution(job_id, execution, w, 'successful_job_count', ARGV[13], ARGV[14])
+  end_execution(job_id, execution, w, ARGV[13], ARGV[14])
   if ARGV[16] ~= '' then add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19]) end
 end
 return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], {KEYS[2], KEYS[3], KEYS[4]},

@@ -19,16 +19,26 @@ local function end_fields(ended, meta)
   return {'ended_at', ended, 'last_heartbeat', ended, 'meta', meta}
 end
 
--- The run (claimed: out of the started registry) ended as RQ's cleanup_execution ends it,
--- and counted in the worker's hash (`w`: its hash and executions' set; `counted`: the
--- field of the count this run adds to, now `count`; `worked`: the worker's total working
--- time, RQ's total_working_time).
-local function end_execution(job_id, execution, w, counted, count, worked)
+-- The run (claimed: out of the started registry) ended as RQ's cleanup_execution ends it
+-- (`w`: the worker's hash and executions' set). `counts`, unless '' (written at most once a
+-- second: the worker says when), are the worker's counts of its jobs, successful and
+-- failed ('' for none), space-separated, written with its total working time `worked`
+-- (RQ's successful_job_count, failed_job_count, total_working_time).
+local function end_execution(job_id, execution, w, counts, worked)
   local run = job_id .. ':' .. execution
   rcall('DEL', C.EXECUTION_PREFIX .. run)
   rcall('ZREM', C.EXECUTIONS_PREFIX .. job_id, execution)
   rcall('SREM', w[2], run)
-  rcall('HSET', w[1], counted, count, 'total_working_time', worked)
+  if counts == '' then return end
+  local successful, failed = string.match(counts, '^(%d*) (%d*)$')
+  local fields = {'total_working_time', worked}
+  if successful ~= '' then
+    fields[3], fields[4] = 'successful_job_count', successful
+  end
+  if failed ~= '' then
+    fields[#fields + 1], fields[#fields + 2] = 'failed_job_count', failed
+  end
+  rcall('HSET', w[1], unpack(fields))
 end
 
 -- The end of a step (take.lua, finish.lua, fail.lua): the job `take` names taken and
