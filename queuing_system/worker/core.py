@@ -425,7 +425,7 @@ class Worker:
                 script = ended.outcome
                 args += self.end_of(ended, now, whole, text, take_none=take == "")
             try:
-                passed, dependents, status, job_id, *fields = self.steps.send(script, queue.step_keys, args)
+                *fields, passed, dependents, status, job_id = self.steps.send(script, queue.step_keys, args)
             except Exception as error:
                 if not worth_retrying(error):
                     raise

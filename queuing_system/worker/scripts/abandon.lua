@@ -22,8 +22,8 @@
 local job_id, becomes = ARGV[1], ARGV[7]
 if rcall('ZREM', KEYS[1], job_id .. ':' .. ARGV[2]) == 0 then return {'0', '0'} end
 if rcall('HGET', C.JOB_PREFIX .. job_id, 'status') ~= C.STARTED then return {'0', '0'} end
-local dependents = failed_or_retried(job_id, becomes, ARGV[8], ARGV[9], ARGV[3], {}, KEYS[3], KEYS[4], KEYS[2],
-  KEYS[6])
+local dependents = failed_or_retried(job_id, becomes, ARGV[8], ARGV[9], ARGV[3], '', '', KEYS[3], KEYS[4],
+  KEYS[2], KEYS[6])
 if becomes == 'failed' then add_result(job_id, ARGV[10], C.FAILED_RESULT, '', ARGV[11], '', '', '', '') end
 add_event(KEYS[5], job_id, ARGV[4], ARGV[5], '', ARGV[6], ARGV[12], ARGV[8])
 return {'1', dependents}

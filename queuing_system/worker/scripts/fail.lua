@@ -11,7 +11,7 @@
 -- ARGV[23] failed: seconds its result is kept ('': as the result stream is)
 -- ARGV[24] failed: the failure as its result keeps it (exc_string)
 -- ARGV[25] a retry's delay, seconds, for its event
--- Returns {passed, dependents, status, id or false, then the job's values}, as finish.lua does.
+-- Returns the job's values then {passed, dependents, status, id}, as finish.lua does.
 
 --! include end.lua
 --! include result.lua
@@ -24,16 +24,15 @@ local passed, dependents = '0', '0'
 local job_id, execution, becomes = ARGV[9], ARGV[10], ARGV[20]
 if claimed(KEYS[4], job_id, execution) then
   passed = '1'
-  dependents = failed_or_retried(job_id, becomes, ARGV[21], ARGV[22], ARGV[15], end_fields(ARGV[6], ARGV[12]),
-    KEYS[9], KEYS[10], KEYS[2], KEYS[12])
+  dependents = failed_or_retried(job_id, becomes, ARGV[21], ARGV[22], ARGV[15], ARGV[6], ARGV[12], KEYS[9],
+    KEYS[10], KEYS[2], KEYS[12])
   if becomes == 'failed' then
     add_result(job_id, ARGV[23], C.FAILED_RESULT, ARGV[2], ARGV[24], '', execution, ARGV[11], ARGV[5])
   end
   if ARGV[16] ~= '' then
     add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[25], ARGV[21])
   end
-  local w = {KEYS[5], KEYS[6], ARGV[2]}
-  end_execution(job_id, execution, w, ARGV[13], ARGV[14])
+  end_execution(job_id, execution, KEYS[5], KEYS[6], ARGV[13], ARGV[14])
 end
-return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], {KEYS[2], KEYS[3], KEYS[4]},
-  {KEYS[5], KEYS[6], ARGV[2]}, {ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])
+return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5], KEYS[6], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])

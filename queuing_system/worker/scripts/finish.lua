@@ -31,7 +31,7 @@
 --          job is deleted at once, as RQ does)
 -- ARGV[21] its score in the finished registry (when it leaves it, or +inf)
 -- ARGV[22] its return value as its result keeps it ('' for none)
--- Returns {passed, dependents, status, id or false, then the job's values}: passed '1' if the end
+-- Returns the job's values then {passed, dependents, status, id} (include/take.lua): passed '1' if the end
 -- was written ('0': the job had been reported abandoned), dependents '1' if the job has
 -- some, then what was taken (include/take.lua).
 
@@ -52,14 +52,13 @@ if claimed(KEYS[4], job_id, execution) then
     rcall('DEL', C.JOB_PREFIX .. job_id, C.DEPENDENCIES_PREFIX .. job_id .. C.DEPENDENCIES_SUFFIX,
       C.RESULTS_PREFIX .. job_id, C.EXECUTIONS_PREFIX .. job_id)
   else
-    rcall('HSET', C.JOB_PREFIX .. job_id, 'status', C.FINISHED, unpack(end_fields(ARGV[6], ARGV[12])))
+    end_job(C.JOB_PREFIX .. job_id, C.FINISHED, ARGV[6], ARGV[12])
     add_result(job_id, ttl, C.SUCCESSFUL_RESULT, ARGV[2], '', ARGV[22], execution, ARGV[11], ARGV[5])
     rcall('ZADD', KEYS[8], ARGV[21], job_id)
     dependents = keep_for(job_id, ttl, ARGV[15])
   end
-  local w = {KEYS[5], KEYS[6], ARGV[2]}
-  end_execution(job_id, execution, w, ARGV[13], ARGV[14])
+  end_execution(job_id, execution, KEYS[5], KEYS[6], ARGV[13], ARGV[14])
   if ARGV[16] ~= '' then add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19]) end
 end
-return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], {KEYS[2], KEYS[3], KEYS[4]},
-  {KEYS[5], KEYS[6], ARGV[2]}, {ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])
+return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5], KEYS[6], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])

@@ -12,23 +12,26 @@ local function claimed(started, job_id, execution)
   return rcall('ZREM', started, job_id .. ':' .. execution) == 1
 end
 
--- The job's own fields at its end, after its status (RQ saves the whole hash again: only
--- these changed): when it ended (RQ's text), and its meta unless '' (none to write).
-local function end_fields(ended, meta)
-  if meta == '' then return {'ended_at', ended, 'last_heartbeat', ended} end
-  return {'ended_at', ended, 'last_heartbeat', ended, 'meta', meta}
+-- The job's status at its end, and its own fields then (RQ saves the whole hash again:
+-- only these changed): when it ended (RQ's text), and its meta unless '' (none to write).
+local function end_job(job_key, status, ended, meta)
+  if meta == '' then
+    rcall('HSET', job_key, 'status', status, 'ended_at', ended, 'last_heartbeat', ended)
+  else
+    rcall('HSET', job_key, 'status', status, 'ended_at', ended, 'last_heartbeat', ended, 'meta', meta)
+  end
 end
 
 -- The run (claimed: out of the started registry) ended as RQ's cleanup_execution ends it
--- (`w`: the worker's hash and executions' set). `counts`, unless '' (written at most once a
+-- (`worker`: the worker's hash, `executions`: its set). `counts`, unless '' (written at most once a
 -- second: the worker says when), are the worker's counts of its jobs, successful and
 -- failed ('' for none), space-separated, written with its total working time `worked`
 -- (RQ's successful_job_count, failed_job_count, total_working_time).
-local function end_execution(job_id, execution, w, counts, worked)
+local function end_execution(job_id, execution, worker, executions, counts, worked)
   local run = job_id .. ':' .. execution
   rcall('DEL', C.EXECUTION_PREFIX .. run)
   rcall('ZREM', C.EXECUTIONS_PREFIX .. job_id, execution)
-  rcall('SREM', w[2], run)
+  rcall('SREM', executions, run)
   if counts == '' then return end
   local successful, failed = string.match(counts, '^(%d*) (%d*)$')
   local fields = {'total_working_time', worked}
@@ -38,14 +41,17 @@ local function end_execution(job_id, execution, w, counts, worked)
   if failed ~= '' then
     fields[#fields + 1], fields[#fields + 2] = 'failed_job_count', failed
   end
-  rcall('HSET', w[1], unpack(fields))
+  rcall('HSET', worker, unpack(fields))
 end
 
 -- The end of a step (take.lua, finish.lua, fail.lua): the job `take` names taken and
 -- started, the step marked done, and its reply, with what the end found (`passed`: '1' if
 -- it wrote the job's end; `dependents`: '1' if the job has some).
-local function and_take(marker, seq, passed, dependents, take, suspended, execution, q, w, now, busy)
-  local status, id, fields = take_and_start(take, suspended, execution, q, w, now, busy)
+-- The other parameters are take_and_start's.
+local function and_take(marker, seq, passed, dependents, take, suspended, execution, queue, intermediate, started,
+    worker, executions, name, epoch, text, whole, busy)
+  local status, id, fields = take_and_start(take, suspended, execution, queue, intermediate, started, worker,
+    executions, name, epoch, text, whole, busy)
   mark_done(marker, seq, passed, dependents, status, id)
   return taken_reply(passed, dependents, status, id, fields)
 end
