@@ -11,9 +11,12 @@ client); run again, it would repeat a job's outcome, or take a second job while 
 waits. So steps are numbered, Redis keeps the last one done in the worker's step marker
 (include/step.lua), and a step sent again is answered from it.
 
-A running job's progress (its meta and events: callbacks.report_progress) waits to go with its
-end, or, if the job runs longer than FLUSH_AFTER, a thread sends it then, as Kue's
-`job.progress()` returned before its write was done.
+A running job's progress (its meta and percentages: callbacks.report_progress) waits to go
+with its end, in its outcome's event, or, if the job runs longer than FLUSH_AFTER, a thread
+sends it then, as Kue's `job.progress()` returned before its write was done.
+
+The steps' connection has no socket timeout (a poll() before each send and each read): the
+worker's watch (Watch, StepConnection.cut_if_stuck) bounds how long a step waits for Redis.
 """
 
 import threading
