@@ -6,7 +6,6 @@ retried by itself. redis-py connects on a client's first command: here a PING, t
 again with back-off until the server answers.
 """
 
-import argparse
 import time
 
 from redis import Redis
@@ -15,8 +14,8 @@ import queuing_system as qs
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url())
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
+    client = Redis.from_url(qs.redis_url())  # $REDIS_URL, else redis://localhost:6379/0
     for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
         try:
             client.ping()
@@ -26,9 +25,9 @@ def main(argv=None):
                 return 1
             time.sleep(delay)
         else:
-            qs.say(qs.CONNECTED)
+            qs.say(qs.CONNECTED)  # the spec's line; say: one write, untrusted text escaped
             return 0
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Task 13: reserve seats through a job queue, never more than 50.
 
-Taking a seat is one step in Redis (take_seat, a Lua script: check, decrement, and block
-reservations at 0), so any number of workers, /process calls or app processes reserve
+Taking a seat is one step in Redis (Sale.take_seat, a Lua script: check, decrement, and
+block reservations at 0), so any number of workers, /process calls or app processes reserve
 exactly 50 seats. `reservationEnabled` lives in Redis, so every app process agrees on it.
 """
 
-import argparse
+from functools import cache
 
 import redis
 from flask import Flask
@@ -22,42 +22,49 @@ ENABLED_KEY = "reservationEnabled"
 TOTAL_SEATS = 50
 
 
-def reserve_seat(number, db):
-    db.set(SEATS_KEY, number)
+@cache  # made on first use: what a function called as the spec writes it uses
+def redis_client():
+    return qs.make_client()  # $REDIS_URL's, with the spec's retries and errors
 
 
-def get_current_available_seats(db):
-    return db.get(SEATS_KEY)
+def reserve_seat(number, db=None):
+    (db or redis_client()).set(SEATS_KEY, number)
+
+
+def get_current_available_seats(db=None):
+    return (db or redis_client()).get(SEATS_KEY)
 
 
 def reservation_enabled(db):
     return db.get(ENABLED_KEY) == "1"
 
 
-def reserve_a_seat():
-    """The job: take one seat, or fail without taking anything."""
+def reserve_a_seat():  # the job: take one seat, or fail without taking anything
     job = get_current_job()
-    if qs.take_seat(job.connection, SEATS_KEY, ENABLED_KEY, job.id) < 0:
-        raise qs.JobFailed("Not enough seats available")
+    if qs.Sale.take_seat(job.connection, SEATS_KEY, ENABLED_KEY, job.id) < 0:  # one Lua step: never oversold
+        raise qs.JobFailed("Not enough seats available")  # Kue's done(new Error(...)): no traceback
 
 
 def print_outcome(event):
-    if event.kind in (qs.COMPLETED, qs.FAILED):
-        qs.say(qs.event_line("Seat reservation", event))
+    if event.kind in ("completed", "failed"):
+        qs.say(event.line("Seat reservation"))  # one write, the error's text escaped
 
 
 def create_app(db=None, jobs=None):
-    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default
-    REDIS_URL's, kept as app.extensions["redis"] and ["rq"], beside the listener of its
-    jobs (["listener"]). It writes nothing to Redis until a request asks it to: opening
-    the sale is main()'s start-up step."""
-    app = qs.use_json(Flask(__name__))
-    db = app.extensions["redis"] = qs.make_client() if db is None else db
-    jobs = app.extensions["rq"] = qs.make_jobs_client() if jobs is None else jobs
-    queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
-    listener = app.extensions["listener"] = qs.JobListener(jobs, QUEUE, print_outcome)  # before any job
-    worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])
+    """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default REDIS_URL's,
+    as app.extensions["redis"] and ["rq"], with ["listener"] of its jobs and its ["sale"]."""
+    app = qs.use_json(Flask(__name__))  # JSON only: errors too, compact, in the spec's key order
+    # the one sale every instance of the app shares, in Redis (a client of its own: see qs.Sale)
+    sale = app.extensions["sale"] = qs.Sale(db or qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)
+    app.before_request(sale.join_once)  # a new sale of 50 seats, or the one other instances serve
+    db = app.extensions["redis"] = redis_client() if db is None else db
+    jobs = app.extensions["rq"] = qs.make_client(decode_responses=False) if jobs is None else jobs
+    queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer)
+    # Kue's job.on(...) for every job it creates, on one thread, from before the first one
+    listener = app.extensions["listener"] = qs.JobReporter(jobs, QUEUE, print_outcome)
+    worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])  # RQ's, on a thread
     qs.on_shutdown(app, worker.stop)  # it finishes the job in hand
+    qs.on_shutdown(app, sale.leave)  # this instance no longer counted among those serving
 
     @app.get("/available_seats")
     def available_seats():
@@ -67,15 +74,13 @@ def create_app(db=None, jobs=None):
     def reserve():
         if not reservation_enabled(db):
             return {"status": "Reservation are blocked"}
-        try:
-            [job_id] = qs.reserve_job_ids(jobs)  # Kue's ids: one counter for every queue
-            with qs.saved_once(queue, [job_id]) as pipeline:  # sent once, even if the connection drops
+        try:  # Kue's ids (one counter for every queue); one MULTI/EXEC, sent once
+            with qs.save_jobs(queue, 1) as ([job_id], pipeline):
                 queue.enqueue(
                     PROCESS,
                     job_id=job_id,
-                    on_success=Callback(qs.report_success),  # the app hears how the job ended
-                    on_failure=Callback(qs.report_failure),
-                    failure_ttl=qs.FAILURE_TTL,
+                    on_success=Callback(qs.callbacks.report_success),  # the app hears how the
+                    on_failure=Callback(qs.callbacks.report_failure),  # job ended, as Kue's job.on(...)
                     pipeline=pipeline,
                 )
         except redis.RedisError:
@@ -92,14 +97,14 @@ def create_app(db=None, jobs=None):
 
 
 def main(argv=None):
-    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(qs.make_client(), quiet=True)  # said on stderr while it waits
-    app = create_app(db)
-    sale = qs.Sale(qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)  # its own connection
-    sale.join()  # a new sale of 50 seats, or the one that other instances serve
-    qs.on_shutdown(app, sale.leave)
-    return qs.serve(app, options.host, options.port)
+    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
+    parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
+    options = parser.parse_args(argv)
+    qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
+    app = create_app()
+    app.extensions["sale"].join()  # at start-up, before it listens
+    return qs.serve(app, options.host, options.port)  # our HTTP server: flow control, deadlines
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

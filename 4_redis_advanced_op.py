@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 4: store a hash one field at a time (HSET), then read it whole (HGETALL)."""
 
-import argparse
-
 from redis import Redis
 
 import queuing_system as qs
@@ -31,12 +29,12 @@ def display_schools():
 
 def main(argv=None):
     global client
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)
-    qs.wait_until_connected(client)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
+    client = Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
+    qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
     store_schools()
     display_schools()
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

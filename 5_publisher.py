@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Task 5: publish four messages on the channel, the third one telling subscribers to stop."""
 
-import argparse
 import time
 
 from redis import Redis
@@ -10,20 +9,25 @@ import queuing_system as qs
 
 CHANNEL = "holberton school channel"
 
-client = None  # main() makes it
+client = None  # REDIS_URL's, made by main() or by the first call that needs it
+
+
+def redis_client():
+    global client
+    if client is None:
+        client = Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
+    return client
 
 
 def publish_message(message, time_ms):
     time.sleep(time_ms / 1000)  # the original's setTimeout
-    qs.say(f"About to send {message}")
-    client.publish(CHANNEL, message)
+    qs.say(f"About to send {message}")  # one write, flushed, untrusted text escaped
+    redis_client().publish(CHANNEL, message)
 
 
 def main(argv=None):
-    global client
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)
-    qs.wait_until_connected(client)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
+    qs.wait_until_connected(redis_client())  # the connected line, or a retry per not-connected line
     publish_message("Holberton Student #1 starts course", 100)
     publish_message("Holberton Student #2 starts course", 200)
     publish_message("KILL_SERVER", 300)
@@ -31,4 +35,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -5,8 +5,6 @@ Like the original client, a lost connection is retried (a not-connected line per
 attempt), and the channel is subscribed again once the server is back.
 """
 
-import argparse
-
 import redis
 
 import queuing_system as qs
@@ -17,7 +15,7 @@ KILL_MESSAGE = "KILL_SERVER"
 
 def listen(pubsub):
     for message in pubsub.listen():  # blocks for each message; subscribe confirmations ignored
-        qs.say(message["data"])
+        qs.say(message["data"])  # one write, flushed; a message that could forge lines is escaped
         if message["data"] == KILL_MESSAGE:
             pubsub.unsubscribe(CHANNEL)
             return
@@ -33,15 +31,15 @@ def subscribe_and_listen(client):
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
+    client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
     while True:
-        qs.wait_until_connected(client)
+        qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
         try:
             return subscribe_and_listen(client)
         except (redis.ConnectionError, redis.TimeoutError) as error:  # lost: connect and subscribe again
-            qs.say(qs.not_connected(error))
+            qs.say(qs.not_connected(error))  # the spec's line, any password masked
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

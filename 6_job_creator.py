@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 6: create one notification job and wait to hear how it ended."""
 
-import argparse
-
 from rq import Callback, Queue
 from rq.serializers import JSONSerializer
 
@@ -16,38 +14,32 @@ JOB_DATA = {
 }
 
 
-def create_job(queue, timing):
+def create_job(queue):
     """Kue's `queue.create('push_notification_code', data).save()`, on RQ."""
-    [job_id] = qs.reserve_job_ids(queue.connection)  # Kue's ids: 1, 2, 3... for every queue
-    options = dict(
-        job_id=job_id,
-        on_success=Callback(qs.report_success),  # RQ calls them when the job ends: the
-        on_failure=Callback(qs.report_failure),  # creator hears it (Kue's job.on('complete'))
-        failure_ttl=qs.FAILURE_TTL,
-        retry=timing.retry(),
-    )
-    with qs.saved_once(queue, [job_id]) as pipeline:  # sent once, even if the connection drops
-        if timing.delay:
-            return queue.enqueue_at(timing.due(), PROCESS, JOB_DATA, pipeline=pipeline, **options)
-        return queue.enqueue(PROCESS, JOB_DATA, pipeline=pipeline, **options)
+    # Kue's ids (1, 2, 3...: one counter for every queue), and one MULTI/EXEC sent once
+    # even if the connection drops, where RQ's ids are random and a retried write may run twice
+    with qs.save_jobs(queue, 1) as ([job_id], pipeline):
+        return queue.enqueue(
+            PROCESS,
+            JOB_DATA,
+            job_id=job_id,
+            on_success=Callback(qs.callbacks.report_success),  # RQ calls these as the job ends: they
+            on_failure=Callback(qs.callbacks.report_failure),  # tell its creator, as Kue's job.on(...) did
+            pipeline=pipeline,
+        )
 
 
 def main(argv=None):
-    parser = qs.add_timing_arguments(argparse.ArgumentParser(description=__doc__))
-    timing = qs.Timing.of(parser.parse_args(argv))  # none given: at once and once, as the spec runs it
-    connection = qs.connect_for_jobs()
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
-    events = qs.JobEvents(connection, QUEUE)  # from before the job exists: no event can be missed
-    job = create_job(queue, timing)
-    qs.say(f"Notification job created: {job.id}")
-    for event in events.follow([job]):
-        if event.kind == qs.COMPLETED:
-            qs.say("Notification job completed")
-        elif event.kind == qs.FAILED:
-            qs.say("Notification job failed")
-        elif event.kind == qs.RETRYING:
-            qs.say(f"Notification job failed, {qs.retry_words(event)}")
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format and QUEUING_DEBUG
+    connection = qs.wait_until_connected(qs.make_client(decode_responses=False), quiet=True)  # RQ's: bytes
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    events = qs.EventFollower(connection, QUEUE)  # from before the job exists: no event missed, unlike Kue's
+    job = create_job(queue)
+    qs.say(f"Notification job created: {job.id}")  # one write, flushed
+    for event in events.follow([job]):  # until it completed or failed
+        if event.kind in ("completed", "failed"):
+            qs.say(f"Notification job {event.kind}")
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 8: create eleven notification jobs and report their progress, completion or failure."""
 
-import argparse
-
 from rq import Callback, Queue
 from rq.serializers import JSONSerializer
 
@@ -27,37 +25,37 @@ JOBS = [
 
 def create_jobs(queue, timing):
     """Kue's `queue.create(...).save()` for each object, as one batch of RQ jobs."""
-    ids = qs.reserve_job_ids(queue.connection, len(JOBS))  # Kue's ids: one counter for every queue
-    calls = [
-        Queue.prepare_data(
-            PROCESS,
-            (data,),
-            job_id=job_id,
-            failure_ttl=qs.FAILURE_TTL,
-            retry=timing.retry(),
-            on_success=Callback(qs.report_success),  # the creator hears how each job ended
-            on_failure=Callback(qs.report_failure),
-        )
-        for job_id, data in zip(ids, JOBS, strict=True)
-    ]
-    with qs.saved_once(queue, ids) as pipeline:  # all saved or none, once, even if the connection drops
+    # Kue's ids (one counter for every queue), and one MULTI/EXEC: all saved or none, once
+    with qs.save_jobs(queue, len(JOBS)) as (ids, pipeline):
+        calls = [
+            Queue.prepare_data(
+                PROCESS,
+                (data,),
+                job_id=job_id,
+                retry=timing.retry(),  # RQ's Retry, from Kue's .attempts() and .backoff()
+                on_success=Callback(qs.callbacks.report_success),  # the creator hears how each
+                on_failure=Callback(qs.callbacks.report_failure),  # job ended: RQ does not tell it
+            )
+            for job_id, data in zip(ids, JOBS, strict=True)
+        ]
         if timing.delay:
-            return qs.enqueue_many_at(queue, timing.due(), calls, pipeline)  # RQ's enqueue_at, for a batch
+            return timing.schedule_many(queue, calls, pipeline)  # RQ's enqueue_at, for a batch
         return queue.enqueue_many(calls, pipeline=pipeline)
 
 
 def main(argv=None):
-    parser = qs.add_timing_arguments(argparse.ArgumentParser(description=__doc__))
-    timing = qs.Timing.of(parser.parse_args(argv))  # none given: at once and once, as the spec runs it
-    connection = qs.connect_for_jobs()
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
-    events = qs.JobEvents(connection, QUEUE)  # from before the jobs exist: no event can be missed
+    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
+    parser.add_timing_arguments()  # Kue's .delay(), .attempts() and .backoff(), as options.timing
+    timing = parser.parse_args(argv).timing  # none given: at once and once, as the spec runs it
+    connection = qs.wait_until_connected(qs.make_client(decode_responses=False), quiet=True)  # RQ's: bytes
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
+    events = qs.EventFollower(connection, QUEUE)  # from before the jobs exist: no event missed, unlike Kue's
     jobs = create_jobs(queue, timing)
     for job in jobs:
-        qs.say(f"Notification job created: {job.id}")
+        qs.say(f"Notification job created: {job.id}")  # one write, flushed
     for event in events.follow(jobs):  # Kue's job.on('progress' / 'complete' / 'failed')
-        qs.say(qs.event_line("Notification", event))
+        qs.say(event.line("Notification"))
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

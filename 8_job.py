@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Task 10: create_push_notifications_jobs, and (run as a script) what 8-job-main.js did."""
 
-import argparse
+import sys
 
 from rq import Callback, Queue
 from rq.serializers import JSONSerializer
@@ -10,59 +10,60 @@ import queuing_system as qs
 
 QUEUE = "push_notification_code_3"
 PROCESS = "7_job_processor.process"  # the job function, by name: the worker imports it
-# The listeners of this process's calls: Kue's job.on(...) lived as long as the process
-# did. main() waits for them; a test stops them.
-listeners = qs.JobListeners()
+FIELDS = ("phoneNumber", "message")
+# Kue's job.on(...) listeners lived as long as the process did, which RQ's jobs have
+# nothing like: each call's reporter goes here. main() waits for them; a test stops them.
+reporters = []
 
 
 def print_event(event):
-    qs.say(qs.event_line("Notification", event))
+    qs.say(event.line("Notification"))  # one write, the error's text escaped
 
 
 def create_push_notifications_jobs(jobs, queue):
-    """Create one job per dict on push_notification_code_3 (on `queue`'s connection).
-
-    Prints each created id; then, while the process lives, each job's events.
+    """Create one job per dict on push_notification_code_3 (on `queue`, or on a queue of
+    that name on `queue`'s connection, as Kue's job type named it). Prints each created
+    id; then, while the process lives, each job's events.
     """
     if not isinstance(jobs, list):
         raise TypeError("Jobs is not an array")  # the original's words
-    qs.check_notifications(jobs)  # any bad entry refuses the whole batch, before anything is made
+    for index, data in enumerate(jobs):  # a bad entry refuses the batch before anything is made
+        if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in FIELDS):
+            raise ValueError(f"Job {index} is not an object with a phoneNumber and a message string")
     if not jobs:
         return []
-    connection = queue.connection
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
-    listener = listeners.listen(connection, QUEUE, print_event)  # before: no event missed
-    ids = qs.reserve_job_ids(connection, len(jobs))
-    calls = [
-        Queue.prepare_data(
-            PROCESS,
-            (data,),
-            job_id=job_id,
-            failure_ttl=qs.FAILURE_TTL,
-            on_success=Callback(qs.report_success),
-            on_failure=Callback(qs.report_failure),
-        )
-        for job_id, data in zip(ids, jobs, strict=True)
-    ]
-    with qs.saved_once(queue, ids) as pipeline:
+    if queue.name != QUEUE:  # Kue's queue was a connection; the job's type named its queue
+        queue = Queue(QUEUE, connection=queue.connection, serializer=queue.serializer)
+    reporter = qs.JobReporter(queue.connection, QUEUE, print_event)  # from before: no event missed
+    reporters.append(reporter)
+    with qs.save_jobs(queue, len(jobs)) as (ids, pipeline):  # Kue's ids; one MULTI/EXEC, sent once
+        calls = [
+            Queue.prepare_data(
+                PROCESS,
+                (data,),
+                job_id=job_id,
+                on_success=Callback(qs.callbacks.report_success),  # the reporter hears
+                on_failure=Callback(qs.callbacks.report_failure),  # how each job ended
+            )
+            for job_id, data in zip(ids, jobs, strict=True)
+        ]
         created = queue.enqueue_many(calls, pipeline=pipeline)
     for job in created:
         qs.say(f"Notification job created: {job.id}")
-    listener.watch(created)
+    reporter.watch(created)
     return created
 
 
 def main(argv=None):
-    argparse.ArgumentParser(description=__doc__).parse_args(argv)
-    connection = qs.connect_for_jobs()
+    qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format and QUEUING_DEBUG
+    connection = qs.wait_until_connected(qs.make_client(decode_responses=False), quiet=True)  # RQ's: bytes
     job = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
     create_push_notifications_jobs([job], Queue(QUEUE, connection=connection, serializer=JSONSerializer))
-    qs.inform(
-        f"No processor of this exercise serves {QUEUE}; RQ's own worker can: "
-        f"rq worker --url $REDIS_URL --serializer json --worker-class rq.worker.SimpleWorker {QUEUE}"
-    )
-    listeners.wait()
+    hint = f"rq worker --url $REDIS_URL --serializer json --worker-class rq.worker.SimpleWorker {QUEUE}"
+    print(f"No processor of this exercise serves {QUEUE}; RQ's own worker can: {hint}", file=sys.stderr)
+    for reporter in reporters:
+        reporter.wait()
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

@@ -7,7 +7,7 @@ Redis (take_one, a Lua script), so under any number of requests, processes or ap
 instances exactly `initialAvailableQuantity` reservations of an item are confirmed.
 """
 
-import argparse
+from functools import cache
 
 from flask import Flask
 
@@ -30,12 +30,17 @@ def get_item_by_id(item_id):
     return PRODUCTS_BY_ID.get(str(item_id))
 
 
-def reserve_stock_by_id(item_id, stock, db):
-    db.set(STOCK_KEY.format(item_id=item_id), stock)
+@cache  # made on first use: what a function called as the spec writes it uses
+def redis_client():
+    return qs.make_client()  # $REDIS_URL's, with the spec's retries and errors
 
 
-def get_current_reserved_stock_by_id(item_id, db):
-    stock = db.get(STOCK_KEY.format(item_id=item_id))
+def reserve_stock_by_id(item_id, stock, db=None):
+    (db or redis_client()).set(STOCK_KEY.format(item_id=item_id), stock)
+
+
+def get_current_reserved_stock_by_id(item_id, db=None):
+    stock = (db or redis_client()).get(STOCK_KEY.format(item_id=item_id))
     return None if stock is None else int(stock)
 
 
@@ -43,7 +48,7 @@ def create_app(db=None):
     """The app, on the Redis client `db` (default: REDIS_URL's), kept as
     app.extensions["redis"]; it writes nothing to Redis until a request asks it to."""
     app = qs.use_json(Flask(__name__))  # JSON only: compact, in the spec's key order
-    app.extensions["redis"] = qs.make_client() if db is None else db
+    app.extensions["redis"] = redis_client() if db is None else db
 
     @app.get("/list_products")
     def products():
@@ -65,6 +70,7 @@ def create_app(db=None):
         if item is None:
             return NOT_FOUND
         stock_key = STOCK_KEY.format(item_id=item["itemId"])
+        # check and take in one Lua step, where the original read, then wrote: never oversold
         if qs.take_one(app.extensions["redis"], stock_key, item["initialAvailableQuantity"]) < 0:
             return {"status": "Not enough stock available", "itemId": item["itemId"]}
         return {"status": "Reservation confirmed", "itemId": item["itemId"]}
@@ -73,11 +79,13 @@ def create_app(db=None):
 
 
 def main(argv=None):
-    options = qs.add_address_arguments(argparse.ArgumentParser(description=__doc__)).parse_args(argv)
-    db = qs.wait_until_connected(qs.make_client(), quiet=True)  # said on stderr while it waits
+    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
+    parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
+    options = parser.parse_args(argv)
+    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app(db)
-    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)
+    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)  # flow control, deadlines
 
 
 if __name__ == "__main__":
-    qs.run(main)
+    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback

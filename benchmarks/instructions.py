@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import redis  # noqa: E402
-from bench import start, stop  # noqa: E402
+from measures import start, stop  # noqa: E402
 from original import SYSTEMS, installed, run_creator  # noqa: E402
 from ours_creator import PROCESS, QUEUE, workload  # noqa: E402
 
-from queuing_system.connection import make_jobs_client  # noqa: E402
+from queuing_system.connection import make_client  # noqa: E402
 from queuing_system.grader.harness import wait_for  # noqa: E402
 from queuing_system.grader.redis_server import RedisServer, free_port, server_executable  # noqa: E402
 from queuing_system.jobs import create_jobs, job_queue  # noqa: E402
@@ -62,10 +62,11 @@ def instructions_of(stderr):
     return int(INSTRUCTIONS.search(stderr).group(1).replace(",", ""))
 
 
-def counted(*child_args):
-    """Instructions of this script run as a child with `child_args`, under cachegrind."""
+def counted(*child_args, script=__file__):
+    """Instructions of `script` (by default this one) run as a child with `--child` and
+    `child_args`, under cachegrind."""
     done = subprocess.run(
-        [*VALGRIND, sys.executable, __file__, "--child", *child_args],
+        [*VALGRIND, sys.executable, script, "--child", *child_args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -173,7 +174,7 @@ def creation_instructions(url, sizes):
 
 
 def child(mode, url, size=None):
-    connection = make_jobs_client(url)
+    connection = make_client(url, decode_responses=False)
     if mode == "drain":
         with contextlib.redirect_stdout(io.StringIO()):  # the jobs' lines
             drain({QUEUE: PROCESS}, connection)

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import ROOT, bench_http, children, cpu_seconds, fresh, start, stock_servers, stop, wait_for
+from measures import ROOT, bench_http, children, cpu_seconds, fresh, start, stock_servers, stop, wait_for
 from rq import Worker
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 

@@ -31,6 +31,7 @@ from rq.serializers import JSONSerializer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's package
 
 import queuing_system as qs  # noqa: E402
+from queuing_system import jobs  # noqa: E402
 
 QUEUE = "push_notification_code_2"
 PROCESS = "7_job_processor.process"
@@ -47,30 +48,28 @@ def workload(count, failing=0.02):
 
 
 def create_jobs(queue, datas, rq_calls=False):
-    """The package's batch creation (qs.create_jobs, as BullMQ's creator uses its addBulk):
+    """The package's batch creation (jobs.create_jobs, as BullMQ's creator uses its addBulk):
     the jobs and Redis's data are those of 7_job_creator.py's RQ calls (Queue.prepare_data,
-    enqueue_many in saved_once), at once and once; `rq-calls` makes them with those."""
+    enqueue_many in save_jobs), at once and once; `rq-calls` makes them with those."""
     if rq_calls:
         return created_by_rq_calls(queue, datas)
-    return qs.create_jobs(queue, PROCESS, datas)
+    return jobs.create_jobs(queue, PROCESS, datas)
 
 
 def created_by_rq_calls(queue, datas):
     """As 7_job_creator.create_jobs."""
     datas = list(datas)
-    ids = qs.reserve_job_ids(queue.connection, len(datas))
-    calls = [
-        Queue.prepare_data(
-            PROCESS,
-            (data,),
-            job_id=job_id,
-            failure_ttl=qs.FAILURE_TTL,
-            on_success=Callback(qs.report_success),
-            on_failure=Callback(qs.report_failure),
-        )
-        for job_id, data in zip(ids, datas, strict=True)
-    ]
-    with qs.saved_once(queue, ids) as pipeline:
+    with qs.save_jobs(queue, len(datas)) as (ids, pipeline):
+        calls = [
+            Queue.prepare_data(
+                PROCESS,
+                (data,),
+                job_id=job_id,
+                on_success=Callback(qs.callbacks.report_success),
+                on_failure=Callback(qs.callbacks.report_failure),
+            )
+            for job_id, data in zip(ids, datas, strict=True)
+        ]
         return queue.enqueue_many(calls, pipeline=pipeline)
 
 
@@ -85,18 +84,20 @@ def main(count, failing=0.02, create_only=False, rq_calls=False):
         os._exit(0)  # from the signal handler too: no blocked read to unwind
 
     signal.signal(signal.SIGTERM, finish)
-    connection = qs.connect_for_jobs()  # REDIS_URL's, as 7_job_creator.py connects
-    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer, default_timeout=qs.JOB_TIMEOUT)
+    connection = qs.wait_until_connected(
+        qs.make_client(decode_responses=False), quiet=True
+    )  # REDIS_URL's, as 7_job_creator.py connects
+    queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     # From before the jobs exist, as 7_job_creator.py: no event can be missed.
-    events = None if create_only else qs.JobEvents(connection, QUEUE)
+    events = None if create_only else qs.EventFollower(connection, QUEUE)
     jobs = create_jobs(queue, workload(count, failing), rq_calls)
     report["created"] = time.perf_counter() - started
     for job in jobs:
         qs.say(f"Notification job created: {job.id}")
     if events:
         for event in events.follow(jobs):
-            qs.say(qs.event_line("Notification", event))
-            report["outcomes"] += event.kind in (qs.COMPLETED, qs.FAILED)
+            qs.say(event.line("Notification"))
+            report["outcomes"] += event.kind in ("completed", "failed")
         report["heard"] = time.perf_counter() - started
     finish()
 

@@ -25,7 +25,7 @@ import threading
 from collections import Counter, defaultdict
 
 import redis
-from bench import fresh, start, stop, wait_for
+from measures import fresh, start, stop, wait_for
 from original import NODE, SYSTEMS, installed, run_creator
 
 FAILING = 0.02

@@ -12,7 +12,7 @@
             {age: 86400}), the event stream (bounded, about 100,000 entries for both) apart
   creator   a creator of C jobs (100,000) creating them and hearing every outcome, with the
             processor running: its peak RSS (ours_creator.py: qs.create_jobs and
-            qs.JobEvents; bullmq_creator.js: addBulk and QueueEvents)
+            qs.EventFollower; bullmq_creator.js: addBulk and QueueEvents)
 
 Everything runs on the bench's own Redis, flushed between runs. On a machine of K cores,
 more workers than K - 1 (Redis takes a core's share) add processes, not jobs per second.
@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from bench import children, cpu_seconds, fresh, rss_kb, start, stop, wait_for
+from measures import children, cpu_seconds, fresh, rss_kb, start, stop, wait_for
 from original import SYSTEMS, installed, rq_ended, run_creator
 from ours_creator import PROCESS, QUEUE, workload
 

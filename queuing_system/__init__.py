@@ -3,181 +3,75 @@ surface of this package, and all that the numbered scripts import of it.
 
 The scripts make their own redis-py clients, RQ queues, jobs and Flask apps. From here
 they take what those libraries do not have, in the vocabulary of RQ and of Kue (the
-original's job queue):
+original's job queue). Each name is written once, in PUBLIC below, with the module it
+lives in; each has a docstring (help(queuing_system.NAME)). Everything else in the
+package is free to move.
 
-- the connection policy: where Redis is, the spec's connected / not-connected lines,
-  retrying with back-off, and one clean exit for Ctrl-C, SIGTERM and a lost server;
-- Kue's jobs on RQ: integer ids from one counter shared by every queue, a batch saved
-  whole and once, the callbacks and progress calls that tell the creator how its jobs
-  went, and the job events a creator follows from before its first enqueue;
-- the safe worker: RQ workers that run only their queue's job functions, in a pool of
-  processes (Kue's `queue.process(name, n, fn)`) or on an app's thread;
-- the apps' rules: JSON only, served by our HTTP server, and the atomic check-and-take
-  steps that never sell a unit twice.
-
-Everything else in the package is free to move: import it from here.
+The package, room by room (an import-linter contract in pyproject.toml keeps the floors):
+- here, the public surface, with the scripts' command line (arguments.py);
+- the job side: Kue's ids and batches (jobs.py), the callbacks that tell a creator how its
+  jobs went (callbacks.py), the events it follows (follower.py, reporter.py);
+- the worker (worker/): RQ's queues and data, one Lua step per transition;
+- the web (web/): the apps' JSON rules, their HTTP server, round trips and Redis I/O;
+- beneath the job side and the worker, what they share: RQ's layout (layout.py), the Lua
+  scripts (lua.py), the events' encoding (events.py), RQ's Job as both take it (rq_job.py);
+- beneath all, the connection policy (connection.py, command_packer.py), what a script
+  prints (console.py) and how it stops (shutdown.py, processes.py);
+- apart, the grader (grader/, `python -m queuing_system`).
 """
 
 import importlib
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # what editors and type checkers read; at run time, __getattr__ below
-    from .callbacks import report_failure, report_progress, report_success
-    from .connection import (
-        CONNECTED,
-        connect_for_jobs,
-        make_client,
-        make_jobs_client,
-        not_connected,
-        redis_url,
-        retry_delays,
-        wait_until_connected,
-        wait_until_connected_async,
-        worth_retrying,
-    )
-    from .console import inform, print_reply, say
-    from .events import COMPLETED, FAILED, PROGRESS, RETRYING
-    from .follower import EventFollower as JobEvents
-    from .jobs import (
-        FAILURE_TTL,
-        JOB_TIMEOUT,
-        JobFailed,
-        Timing,
-        add_timing_arguments,
-        check_notifications,
-        create_jobs,
-        enqueue_many_at,
-        notification,
-        reserve_job_ids,
-        saved_once,
-    )
-    from .reporter import JobReporter as JobListener
-    from .reporter import Reporters as JobListeners
-    from .reporter import event_line, retry_words
-    from .reservations import take_one, take_seat
-    from .sale import Sale
-    from .shutdown import run
-    from .web import add_address_arguments, on_shutdown, serve, use_json
-    from .worker.pool import BackgroundWorker, WorkerPool, add_workers_argument
-
-# Where each name lives (imported on first use: a script loads only what it takes).
-_WHERE = {
-    "report_failure": ("callbacks", "report_failure"),
-    "report_progress": ("callbacks", "report_progress"),
-    "report_success": ("callbacks", "report_success"),
-    "CONNECTED": ("connection", "CONNECTED"),
-    "connect_for_jobs": ("connection", "connect_for_jobs"),
-    "make_client": ("connection", "make_client"),
-    "make_jobs_client": ("connection", "make_jobs_client"),
-    "not_connected": ("connection", "not_connected"),
-    "redis_url": ("connection", "redis_url"),
-    "retry_delays": ("connection", "retry_delays"),
-    "wait_until_connected": ("connection", "wait_until_connected"),
-    "wait_until_connected_async": ("connection", "wait_until_connected_async"),
-    "worth_retrying": ("connection", "worth_retrying"),
-    "inform": ("console", "inform"),
-    "print_reply": ("console", "print_reply"),
-    "say": ("console", "say"),
-    "COMPLETED": ("events", "COMPLETED"),
-    "FAILED": ("events", "FAILED"),
-    "PROGRESS": ("events", "PROGRESS"),
-    "RETRYING": ("events", "RETRYING"),
-    "JobEvents": ("follower", "EventFollower"),
-    "FAILURE_TTL": ("jobs", "FAILURE_TTL"),
-    "JOB_TIMEOUT": ("jobs", "JOB_TIMEOUT"),
-    "JobFailed": ("jobs", "JobFailed"),
-    "Timing": ("jobs", "Timing"),
-    "add_timing_arguments": ("jobs", "add_timing_arguments"),
-    "check_notifications": ("jobs", "check_notifications"),
-    "create_jobs": ("jobs", "create_jobs"),
-    "enqueue_many_at": ("jobs", "enqueue_many_at"),
-    "notification": ("jobs", "notification"),
-    "reserve_job_ids": ("jobs", "reserve_job_ids"),
-    "saved_once": ("jobs", "saved_once"),
-    "JobListener": ("reporter", "JobReporter"),
-    "JobListeners": ("reporter", "Reporters"),
-    "event_line": ("reporter", "event_line"),
-    "retry_words": ("reporter", "retry_words"),
-    "take_one": ("reservations", "take_one"),
-    "take_seat": ("reservations", "take_seat"),
-    "Sale": ("sale", "Sale"),
-    "run": ("shutdown", "run"),
-    "add_address_arguments": ("web", "add_address_arguments"),
-    "on_shutdown": ("web", "on_shutdown"),
-    "serve": ("web", "serve"),
-    "use_json": ("web", "use_json"),
-    "BackgroundWorker": ("worker.pool", "BackgroundWorker"),
-    "WorkerPool": ("worker.pool", "WorkerPool"),
-    "add_workers_argument": ("worker.pool", "add_workers_argument"),
+# Each public name, and the module it lives in (imported on first use: a script loads only
+# what it takes). A name that is its module's own is the module itself.
+PUBLIC = {
+    # where Redis is, and saying whether it answers (the spec's connection lines)
+    "redis_url": "connection",
+    "make_client": "connection",
+    "wait_until_connected": "connection",
+    "wait_until_connected_async": "connection",
+    "retry_delays": "connection",
+    "worth_retrying": "connection",
+    "not_connected": "connection",
+    "CONNECTED": "connection",
+    # a script's command line, what it prints, and how it stops
+    "ArgumentParser": "arguments",
+    "say": "console",
+    "print_reply": "console",
+    "run": "shutdown",
+    # Kue's jobs on RQ
+    "save_jobs": "jobs",
+    "notification": "jobs",
+    "JobFailed": "rq_job",
+    "callbacks": "callbacks",
+    "report_progress": "callbacks",
+    # the job events a creator hears (Kue's job.on(...))
+    "EventFollower": "follower",
+    "JobReporter": "reporter",
+    # the safe worker
+    "WorkerPool": "worker.pool",
+    "BackgroundWorker": "worker.pool",
+    # the apps
+    "use_json": "web.app",
+    "serve": "web.app",
+    "on_shutdown": "web.app",
+    "take_one": "web.reservations",
+    "Sale": "web.sale",
 }
+
+__all__ = list(PUBLIC)
 
 
 def __getattr__(name):
     try:
-        module, attribute = _WHERE[name]
+        module = PUBLIC[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+    found = importlib.import_module(f".{module}", __name__)
+    value = found if module == name else getattr(found, name)
     globals()[name] = value  # found at once next time
     return value
 
 
 def __dir__():
     return sorted(__all__)
-
-
-__all__ = [
-    # where Redis is, and saying whether it answers
-    "CONNECTED",
-    "connect_for_jobs",
-    "make_client",
-    "make_jobs_client",
-    "not_connected",
-    "redis_url",
-    "retry_delays",
-    "wait_until_connected",
-    "wait_until_connected_async",
-    "worth_retrying",
-    # what a script prints, and how it stops
-    "inform",
-    "print_reply",
-    "run",
-    "say",
-    # Kue's jobs on RQ
-    "FAILURE_TTL",
-    "JOB_TIMEOUT",
-    "JobFailed",
-    "Timing",
-    "add_timing_arguments",
-    "check_notifications",
-    "create_jobs",
-    "enqueue_many_at",
-    "notification",
-    "report_failure",
-    "report_progress",
-    "report_success",
-    "reserve_job_ids",
-    "saved_once",
-    # the job events a creator hears
-    "COMPLETED",
-    "FAILED",
-    "PROGRESS",
-    "RETRYING",
-    "JobEvents",
-    "JobListener",
-    "JobListeners",
-    "event_line",
-    "retry_words",
-    # the safe worker
-    "BackgroundWorker",
-    "WorkerPool",
-    "add_workers_argument",
-    # the apps
-    "Sale",
-    "add_address_arguments",
-    "on_shutdown",
-    "serve",
-    "take_one",
-    "take_seat",
-    "use_json",
-]

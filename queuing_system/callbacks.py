@@ -1,19 +1,19 @@
 """What the jobs tell their creators, as RQ callbacks and a progress call: each writes an
 event (events.py) on the queue's stream.
 
-Under our worker (queuing_system.worker) a job's progress waits to go to Redis with the
-job's end, and the worker writes the event these two callbacks would write itself (the
-same, from events.py), with the job's own writes, in one step. Under a stock RQ worker they
-write directly.
+Under a stock RQ worker they write it at once. Under ours (worker/), a job's progress waits
+to go to Redis with the job's end (rq_job.ProgressJob), and the worker, seeing a job name
+these callbacks (events.CALLBACKS), writes their event itself in the step that ends the
+job, with the job's own writes.
 """
 
 import time
 
 from rq.exceptions import AbandonedJobError
 
-from .events import ABANDONED, COMPLETED, PROGRESS, created_stamp, emit, failure_event, stream_key
-from .worker import lua
-from .worker.job import WorkerJob
+from . import lua
+from .events import ABANDONED, emit, error_message, failure_event, progress_event, stream_key, success_event
+from .rq_job import ProgressJob
 
 
 def report_progress(job, percent=None):
@@ -25,26 +25,19 @@ def report_progress(job, percent=None):
         percent = job.meta.get("progress", 0)
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
-
-    progress = job.progress if isinstance(job, WorkerJob) else None  # None under a stock RQ worker
+    progress = job.progress if isinstance(job, ProgressJob) else None  # None under a stock RQ worker
     if progress is not None:
         progress.add(job, percent)
         return
     with job.connection.pipeline(transaction=False) as pipeline:
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipeline, job.origin, job.id, PROGRESS, {"progress": percent}, created_stamp(job))
+        emit(pipeline, job.origin, progress_event(job, percent))
         pipeline.execute()
 
 
 def report_success(job, connection, result, *args, **kwargs):
     """RQ's on_success callback."""
-    emit(connection, job.origin, job.id, COMPLETED, created=created_stamp(job))
-
-
-def error_message(error):
-    """What a failure line says of `error`: its message, or its type's name when it has
-    none (`failed: ` with nothing after it says nothing)."""
-    return str(error) or type(error).__name__
+    emit(connection, job.origin, success_event(job))
 
 
 def report_failure(job, connection, exc_type, exc_value, traceback):
@@ -60,15 +53,11 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     Our worker reports those itself (worker/maintenance.py).
     """
     if not isinstance(exc_value, AbandonedJobError):
-        kind, fields = failure_event(job, error_message(exc_value))
-        emit(connection, job.origin, job.id, kind, fields, created_stamp(job))
+        emit(connection, job.origin, failure_event(job, error_message(exc_value)))
         return
-    kind, fields = failure_event(job, ABANDONED)
+    event = failure_event(job, ABANDONED)
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    retry = [fields.get("delay", ""), fields.get("retries_left", "")]
-    event = [kind, created_stamp(job), fields["error"], *retry]
-    lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
-
-
-# Their import paths, as jobs name them (rq.Callback(report_success).name)
-NAMES = {"success": f"{__name__}.report_success", "failure": f"{__name__}.report_failure"}
+    retry = [event.get("delay", ""), event.get("retries_left", "")]
+    lua.CLAIM_ABANDONED(
+        connection, keys, [job.id, time.time(), event["event"], event["created"], event["error"], *retry]
+    )

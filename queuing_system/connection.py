@@ -16,14 +16,15 @@ import re
 import ssl
 import threading
 import time
+from contextvars import ContextVar
 from urllib.parse import unquote, urlsplit
 
 import redis
-import redis.asyncio
 from redis.backoff import ExponentialBackoff
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
-from . import greenlet_io, redis_speedups
+from . import command_packer
 from .console import say, warn
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
@@ -221,10 +222,21 @@ def command_retry():
     return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
 
 
-def make_client(url=None, decode_responses=True):
-    """A client for REDIS_URL. Nothing is sent until the first command.
+def handshake_options():
+    """What our clients' connections say as they open: HELLO alone. redis-py 8 follows it
+    with CLIENT MAINT_NOTIFICATIONS (Redis Enterprise's maintenance news: not ours) and two
+    CLIENT SETINFO, each waiting for its reply: four round trips before a new connection's
+    first command, and a connection killed every few milliseconds on a loaded host
+    (tests/resilience/test_connection_kills.py) seldom lived to send it. Both are off by
+    redis-py's documented options."""
+    return {"driver_info": None, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
-    RQ needs `decode_responses=False`; the plain redis scripts read strings.
+
+def make_client(url=None, decode_responses=True):
+    """A client for REDIS_URL (or `url`), with the spec's retries and errors: the one client
+    factory of the package. Nothing is sent until the first command.
+
+    RQ needs `decode_responses=False` (bytes); the apps read text.
     """
     try:
         return redis.Redis.from_url(
@@ -232,34 +244,9 @@ def make_client(url=None, decode_responses=True):
             decode_responses=decode_responses,
             retry=command_retry(),
             parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
-            **redis_speedups.connection_options(),
+            **handshake_options(),
+            **command_packer.connection_options(),
         )
-    except (ValueError, TypeError) as error:
-        return InvalidURLClient(describe(error, url))
-
-
-def make_jobs_client(url=None):
-    """A client for RQ, which reads bytes. Nothing is sent until the first command."""
-    return make_client(url, decode_responses=False)
-
-
-def own_connection(client):
-    """A client with `client`'s settings that keeps one connection of its own, for a thread
-    or process that sends one command at a time: taking a connection from the pool and
-    giving it back costs each command two system calls and a fifth of its client CPU.
-    While Redis cannot be reached, a client on the pool (which connects when it can).
-    Closing it leaves `client`'s pool open."""
-    pool = client.connection_pool
-    try:
-        return redis_speedups.OwnConnectionClient(connection_pool=pool, single_connection_client=True)
-    except (redis.RedisError, OSError):
-        return redis.Redis(connection_pool=pool)
-
-
-def make_async_client(url=None):
-    """A redis.asyncio client for REDIS_URL, reading text. Nothing is sent until the first command."""
-    try:
-        return redis.asyncio.Redis.from_url(url or configured_url(), decode_responses=True)
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
 
@@ -272,13 +259,21 @@ def retry_delays():
         delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
-def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
-    """`command()`, tried again while the connection drops, for a write that is safe to
-    repeat: a Lua script that keeps its answer under a receipt key, so that a second try
-    of a write Redis had already done gets the first answer instead of doing it again.
-    Gives up after `attempts` tries and `within` seconds, whichever comes last; in an
-    app's request, at its deadline (greenlet_io.REDIS_WAIT) at the latest, and waiting
-    there lets the event loop serve the other requests."""
+# The request an app's server is answering, where the caller is one (the web sets it for
+# each greenlet that answers requests: web/round_trips.py); None elsewhere. Its Redis
+# commands are tried again only while `request.may_wait(seconds)` says a try after that
+# long still comes before its deadline, and `request.sleep(seconds)` waits while the server
+# answers the other requests.
+current_request = ContextVar("current_request", default=None)
+
+
+def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN, margin=0.0):
+    """`command()`, tried again while the connection drops, for a read or for a write that
+    is safe to repeat: a Lua script that keeps its answer under a receipt key, so that a
+    second try of a write Redis had already done gets the first answer instead of doing it
+    again. Gives up after `attempts` tries and `within` seconds, whichever comes last; in
+    an app's request (current_request), when a try would come later than `margin` seconds
+    before its deadline, and waiting there lets the server answer the other requests."""
     give_up_at = time.monotonic() + within
     attempt = 0
     while True:
@@ -288,12 +283,12 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN):
         except RETRYABLE as error:
             delay = FIRST_RETRY_DELAY * min(attempt, 5)
             late = attempt >= attempts and time.monotonic() >= give_up_at
-            left = greenlet_io.time_left()
-            # In a request, a try that late would come too late for its client (and a
-            # reservation then refuses itself): the error is the answer.
-            if late or is_fatal(error) or (left is not None and left <= delay + greenlet_io.LATE_MARGIN):
+            request = current_request.get()
+            # In a request, a try that late would come too late for its client (or for
+            # Redis: a reservation refuses itself past its margin): the error is the answer.
+            if late or is_fatal(error) or (request is not None and not request.may_wait(delay + margin)):
                 raise
-            greenlet_io.sleep(delay)
+            (time.sleep if request is None else request.sleep)(delay)
 
 
 def trouble_line(error):
@@ -322,6 +317,7 @@ class Outage:
         self.confirming = None  # a timer that ends the outage once writes are quiet (see back)
         self.next_reminder = 0.0
         self.interval = FIRST_REMINDER
+        self.on_lost = None  # called as each outage begins (metrics.py counts them), or None
 
     def lost(self, error):
         now = time.monotonic()
@@ -332,6 +328,8 @@ class Outage:
             if self.since is None:
                 self.since, self.refused, self.interval = now, refused, FIRST_REMINDER
                 line = trouble_line(error)
+                if self.on_lost is not None:
+                    self.on_lost()
             elif now >= self.next_reminder:
                 self.interval = min(self.interval * 2, LAST_REMINDER)
                 still = "Redis still cannot serve" if self.refused else "Redis client still not connected"
@@ -511,13 +509,3 @@ async def wait_until_connected_async(client):
         else:
             say(CONNECTED)
             return client
-
-
-def connect(url=None, decode_responses=True, quiet=False, stopping=None):
-    """A client that has answered a PING (the connected line is printed unless quiet)."""
-    return wait_until_connected(make_client(url, decode_responses), quiet, stopping)
-
-
-def connect_for_jobs(url=None, stopping=None):
-    """make_jobs_client(), once it has answered a PING; quiet."""
-    return wait_until_connected(make_jobs_client(url), quiet=True, stopping=stopping)

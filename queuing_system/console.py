@@ -1,4 +1,5 @@
-"""What the scripts print: spec lines on stdout, diagnostics on stderr.
+"""What the scripts print: spec lines on stdout, diagnostics on stderr (as log records:
+logs.py says how they look).
 
 Every line is one write, flushed at once: several processes (the workers of one processor)
 share a terminal or pipe, and print() may write the text and its newline separately,
@@ -8,6 +9,8 @@ lost if the process were killed.
 
 import os
 import sys
+
+from .logs import logger
 
 # Characters that would let untrusted text (a job's message, an error, a published
 # message) forge or hide lines on a terminal: control characters, line separators and
@@ -61,18 +64,47 @@ def debugging():
     return DEBUGGING
 
 
+def integer_at_least(minimum, name):
+    """An argparse type: a whole number no less than `minimum`, called `name` in its error
+    (a script's `--workers`, `--attempts`...)."""
+
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = name  # argparse names the type in its error
+    return parse
+
+
+def raised_at(traceback):
+    """`FILE:LINE` of the frame that raised, the innermost of `traceback` (FILE relative
+    to the working directory when within it), for a failure said in one line."""
+    if traceback is None:
+        return "?"
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    path = traceback.tb_frame.f_code.co_filename
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        relative = path
+    return f"{path if relative.startswith('..') else relative}:{traceback.tb_lineno}"
+
+
 def debug(message):
     """A diagnostic on stderr, shown only when debugging."""
     if debugging():
-        write_line(sys.stderr, message)
+        logger().debug(printable(message))
 
 
 def inform(message):
     """A line for the person running the script (where an app listens), on stderr: stdout
     carries the spec's lines only."""
-    write_line(sys.stderr, message)
+    logger().info(printable(message))
 
 
 def warn(message):
     """A diagnostic that always matters (bad input, lost connection), on stderr."""
-    write_line(sys.stderr, message)
+    logger().warning(printable(message))

@@ -5,8 +5,10 @@ the creator waited forever. Here workers append events to a bounded stream per q
 creator reads it from a position taken before its first enqueue (as BullMQ's QueueEvents
 does): nothing is lost whichever process starts first, and one job's events keep their order.
 
-Written by our worker's steps (worker/scripts/include/events.lua), and by callbacks.py under
-RQ's own worker; read by follower.py, printed by reporter.py.
+Each event is made here, by a plain function (progress_event, success_event,
+failure_event), and written by emit under RQ's own worker (callbacks.py), or by our
+worker's steps with the job's own writes (worker/scripts/include/events.lua); read by
+follower.py, printed by reporter.py.
 
 An entry is one event: `job` (its id), `event` (its kind), `created` (the job's created_at,
 see created_stamp) and the kind's own fields (PROGRESS: `progress`; FAILED: `error`;
@@ -19,7 +21,7 @@ one per event.
 
 from dataclasses import dataclass, field
 
-from .worker import layout
+from . import layout
 
 STREAM_PREFIX = "queuing:events:"
 # Bounded: old events are trimmed (approximately, which is cheap) once far behind any reader.
@@ -34,6 +36,15 @@ KINDS = (PROGRESS, RETRYING, *OUTCOMES)
 BEFORE = "before"  # an entry's field: the progress reported before its event, not sent alone
 # The error of the failed event of a job whose worker died mid-job.
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
+
+
+# The import paths of the callbacks that write a job's outcome event (callbacks.py), as a
+# job names them: a worker that sees them writes the event (success_event, failure_event)
+# in the step that ends the job, instead of calling them.
+CALLBACKS = {
+    "success": "queuing_system.callbacks.report_success",
+    "failure": "queuing_system.callbacks.report_failure",
+}
 
 
 # The failed event of a job its creator waits for that Redis no longer has (deleted,
@@ -52,6 +63,23 @@ class Event:
     # The job's created_at as RQ keeps it (see created_stamp), "" if unsaid: which job
     # of that id, not what happened to it (two events of one kind compare equal).
     created: str = field(default="", compare=False)
+
+    def line(self, label):
+        """Kue's console line for this event, e.g. `Notification job 3 50% complete` for the
+        label "Notification"."""
+        if self.kind == PROGRESS:
+            return f"{label} job {self.job_id} {self.progress}% complete"
+        if self.kind == COMPLETED:
+            return f"{label} job {self.job_id} completed"
+        if self.kind == RETRYING:
+            return f"{label} job {self.job_id} failed, {self.retry_words()}: {self.error}"
+        return f"{label} job {self.job_id} failed: {self.error}"
+
+    def retry_words(self):
+        """When a failed job runs again, e.g. `retrying in 2s, 1 retry left`."""
+        when = f"in {self.delay}s" if self.delay else "now"
+        left = "1 retry" if self.retries_left == 1 else f"{self.retries_left} retries"
+        return f"retrying {when}, {left} left"
 
     def belongs_to(self, stamps):
         """Whether this is an event of one of the jobs `stamps` ({job id: its created
@@ -80,23 +108,45 @@ def stream_key(queue_name):
     return STREAM_PREFIX + queue_name
 
 
-def emit(connection, queue_name, job_id, kind, fields=None, created=""):
-    """Append a `kind` event of the job `job_id` (created at `created`: created_stamp) to
-    the queue's stream."""
-    connection.xadd(
-        stream_key(queue_name),
-        {"job": job_id, "event": kind, "created": created, **(fields or {})},
-        maxlen=STREAM_MAXLEN,
-        approximate=True,
-    )
+def event(job_id, kind, created="", **fields):
+    """A `kind` event of the job `job_id` (created at `created`: created_stamp), as the
+    stream keeps it: its fields, in order."""
+    return {"job": job_id, "event": kind, "created": created, **fields}
+
+
+def progress_event(job, percent):
+    """Kue's `job.progress(percent, 100)`: `percent`, a whole number from 0 to 100."""
+    return event(job.id, PROGRESS, created_stamp(job), progress=percent)
+
+
+def success_event(job):
+    return event(job.id, COMPLETED, created_stamp(job))
+
+
+def error_message(error):
+    """What a failure line says of the exception `error`: its message, or its type's name
+    when it has none (`failed: ` with nothing after it says nothing)."""
+    return str(error) or type(error).__name__
 
 
 def failure_event(job, error):
-    """The kind and fields of a failed job's event: retrying (when, and how many more
-    times after that) if it has retries left (RQ's should_retry), else failed."""
+    """The event of a job that failed with the message `error`: retrying (when, and how
+    many more times after that), or failed."""
     if not job.should_retry:
-        return FAILED, {"error": error}
-    return RETRYING, {"error": error, "delay": job.get_retry_interval(), "retries_left": job.retries_left - 1}
+        return event(job.id, FAILED, created_stamp(job), error=error)
+    return event(
+        job.id,
+        RETRYING,
+        created_stamp(job),
+        error=error,
+        delay=job.get_retry_interval(),
+        retries_left=job.retries_left - 1,
+    )
+
+
+def emit(connection, queue_name, event):
+    """Append `event` to the queue's stream."""
+    connection.xadd(stream_key(queue_name), event, maxlen=STREAM_MAXLEN, approximate=True)
 
 
 def last_event_id(connection, queue_name):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rq.job import Job, JobStatus
 
-from .connection import RETRYABLE, is_fatal, outage, retry_delays
+from .connection import keep_trying, worth_retrying
 from .console import debug, inform, warn
 from .events import (
     ABANDONED,
@@ -155,21 +155,16 @@ class EventFollower:
 
     def patiently(self, command):
         """`command()`, tried again while Redis is away or cannot serve now (said on
-        stderr, once per outage); None if a stop came first. An error retrying cannot fix
-        is raised."""
-        for delay in retry_delays():
-            if self.stopping.is_set():
+        stderr, once per outage: connection.keep_trying); None if a stop came first. An
+        error retrying cannot fix is raised."""
+        if self.stopping.is_set():
+            return None
+        try:
+            return keep_trying(command, self.stopping, stop_patience=0)
+        except Exception as error:
+            if self.stopping.is_set() and worth_retrying(error):
                 return None
-            try:
-                answer = command()
-            except RETRYABLE as error:
-                if is_fatal(error):
-                    raise
-                outage.lost(error)
-                self.stopping.wait(delay)
-            else:
-                outage.back()
-                return answer
+            raise
 
     def read(self, block=True):
         """The next events after the position (waiting up to READ_BLOCK_MS for some)."""

@@ -1,13 +1,12 @@
 """Kue's job semantics on RQ: sequential ids, JSON payloads, lifecycle events.
 
-`queue.create(type, data).save()` becomes RQ's `enqueue_many` in `saved_once`: one
-MULTI/EXEC that saves every job of the batch or none, and once, with ids from one counter
+`queue.create(type, data).save()` becomes RQ's `enqueue_many` in `save_jobs`: one
+MULTI/EXEC under WATCH that saves every job of the batch or none, and once, with ids from one counter
 shared by all queues (the first job ever created on an empty Redis is 1, as in Kue), and
 the job's success and failure reported to the event stream by RQ's own callbacks, so any RQ
 worker emits them. `create_jobs` saves a batch of one function's jobs the same way, faster.
 """
 
-import argparse
 import gc
 import itertools
 import math
@@ -23,8 +22,11 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.utils import get_call_string
 
+from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
-from .worker import layout
+from .console import integer_at_least
+from .events import CALLBACKS
+from .rq_job import JobFailed, copy_of
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
 JOB_ID_KEY = "queuing:job_ids"
@@ -41,17 +43,8 @@ RESULT_TTL = 500  # seconds
 FAILURE_TTL = 86_400  # seconds
 
 # Named, not imported: a job names its callbacks, which a worker imports (callbacks.py).
-ON_SUCCESS = Callback("queuing_system.callbacks.report_success")
-ON_FAILURE = Callback("queuing_system.callbacks.report_failure")
-
-
-class JobFailed(Exception):
-    """A job's own, expected failure (Kue's `done(new Error(...))`): its message is the error."""
-
-
-class JobRefused(JobFailed):
-    """A job our worker will not run: it names a function (or callback) that is not one of
-    its queue's. Anyone who can write to Redis can write such a job."""
+ON_SUCCESS = Callback(CALLBACKS["success"])
+ON_FAILURE = Callback(CALLBACKS["failure"])
 
 
 @dataclass(frozen=True)
@@ -64,10 +57,23 @@ class Timing:
     attempts: int = 1  # tries in all, the first included
     backoff: int = 0  # seconds before the first retry, doubled before each next one
 
-    @classmethod
-    def of(cls, options):
-        """The Timing of a command line parsed with add_timing_arguments."""
-        return cls(options.delay, options.attempts, options.backoff)
+    @staticmethod
+    def add_arguments(parser):
+        """Kue's `.delay()`, `.attempts()` and `.backoff()` as a creator's options (`delay`,
+        `attempts` and `backoff`); none given: NOW, as the spec runs it. Returns `parser`."""
+        whole_seconds = integer_at_least(0, "whole number of seconds")
+        positive = integer_at_least(1, "positive integer")
+        parser.add_argument(
+            "--delay", type=whole_seconds, default=0, help="seconds before the jobs run (default: 0)"
+        )
+        parser.add_argument("--attempts", type=positive, default=1, help="tries per job in all (default: 1)")
+        parser.add_argument(
+            "--backoff",
+            type=whole_seconds,
+            default=0,
+            help="seconds before the first retry, doubled each time (default: 0)",
+        )
+        return parser
 
     def due(self):
         """When a job created now with this timing runs (see due_time)."""
@@ -80,46 +86,19 @@ class Timing:
             return None
         return Retry(max=retries, interval=[self.backoff * 2**n for n in range(retries)])
 
+    def schedule_many(self, queue, job_datas, pipeline):
+        """RQ's enqueue_at for a batch (RQ's own takes one job): the jobs of `job_datas`
+        (Queue.prepare_data's) scheduled on `pipeline` for when this timing says they run;
+        returns them."""
+        when, jobs = self.due(), []
+        for data in job_datas:
+            fields = data._asdict()
+            del fields["at_front"]  # a scheduled job goes to the back when due
+            jobs.append(queue.schedule_job(queue.create_job(**fields), when, pipeline=pipeline))
+        return jobs
+
 
 NOW = Timing()
-
-
-def integer_at_least(minimum, name):
-    """An argparse type: a whole number no less than `minimum`, called `name` in its error."""
-
-    def parse(text):
-        value = int(text)
-        if value < minimum:
-            raise ValueError(text)
-        return value
-
-    parse.__name__ = name  # argparse names the type in its error
-    return parse
-
-
-def add_timing_arguments(parser):
-    """Kue's `.delay()`, `.attempts()` and `.backoff()` as a creator's options; none given:
-    NOW, as the spec runs it. Read them back with Timing.of(parser.parse_args())."""
-    whole_seconds = integer_at_least(0, "whole number of seconds")
-    positive = integer_at_least(1, "positive integer")
-    parser.add_argument(
-        "--delay", type=whole_seconds, default=0, help="seconds before the jobs run (default: 0)"
-    )
-    parser.add_argument("--attempts", type=positive, default=1, help="tries per job in all (default: 1)")
-    parser.add_argument(
-        "--backoff",
-        type=whole_seconds,
-        default=0,
-        help="seconds before the first retry, doubled each time (default: 0)",
-    )
-    return parser
-
-
-def timing_options(description, argv=None):
-    """The Timing a creator's command line asks for (none: NOW, as the spec runs it). A
-    bad value ends the script with argparse's one-line error and exit code 2."""
-    parser = add_timing_arguments(argparse.ArgumentParser(description=description))
-    return Timing.of(parser.parse_args(argv))
 
 
 NOTIFICATION_FIELDS = ("phoneNumber", "message")
@@ -137,17 +116,6 @@ def notification(data):
         if not isinstance(data.get(field), str):
             raise JobFailed(f"Job data has no {field} string")
     return data["phoneNumber"], data["message"]
-
-
-def check_notifications(datas):
-    """Refuse a batch of notification jobs' data before anything is created: TypeError or
-    ValueError naming the first entry that is not a dict with phoneNumber and message text."""
-    for index, data in enumerate(datas):
-        if not isinstance(data, dict):
-            raise TypeError(f"Job {index} is not an object")
-        for field in NOTIFICATION_FIELDS:
-            if not isinstance(data.get(field), str):
-                raise ValueError(f"Job {index} has no {field} string")
 
 
 def job_queue(name, connection):
@@ -170,7 +138,7 @@ def reserve_job_ids(connection, count=1):
 class Recorder(redis.Redis):
     """A redis-py client that sends nothing: RQ's methods, given it as their pipeline, queue
     their commands on it (execute_command, redis-py's one door for commands), for
-    saved_once to send as one transaction. Not for jobs with dependencies: RQ WATCHes those."""
+    watched_transaction to send as one transaction. Not for jobs with dependencies: RQ WATCHes those."""
 
     explicit_transaction = True  # RQ puts a pipeline it is given in MULTI mode, unless it is
 
@@ -182,14 +150,26 @@ class Recorder(redis.Redis):
         self.commands.append((args, options))
 
     def multi(self):
-        pass  # saved_once sends them in one MULTI/EXEC
+        pass  # watched_transaction sends them in one MULTI/EXEC
 
     def watch(self, *names):
-        raise NotImplementedError("saved_once saves no job with dependencies: RQ WATCHes them")
+        raise NotImplementedError("watched_transaction saves no job with dependencies: RQ WATCHes them")
 
 
 @contextmanager
-def saved_once(queue, job_ids):
+def save_jobs(queue, count):
+    """Kue's `job.save()` for `count` new jobs on `queue`, around RQ's own calls: yields
+    `(ids, pipeline)`, Kue's ids for them (reserve_job_ids) and a pipeline for RQ's writes
+    of them (enqueue, enqueue_many, enqueue_at... given `pipeline=`), sent as the block
+    ends (watched_transaction): every job is saved, or none, and once, with our timeout and
+    retention where a job names none (see with_our_defaults)."""
+    ids = reserve_job_ids(queue.connection, count)
+    with watched_transaction(queue, ids) as pipeline:
+        yield ids, pipeline
+
+
+@contextmanager
+def watched_transaction(queue, job_ids):
     """A pipeline for RQ's writes of the jobs `job_ids` (enqueue, enqueue_many, enqueue_at
     with `pipeline=`), sent when the block ends as one MULTI/EXEC: every job is saved, or
     none, and once. A dropped connection is retried: the batch is sent under WATCH of its
@@ -198,7 +178,26 @@ def saved_once(queue, job_ids):
     with collector_paused():
         batch = Recorder(queue.connection)
         yield batch
-        send_once(queue.connection, merged(batch.commands), Job.key_for(job_ids[0]))
+        commands = merged(with_our_defaults(batch.commands))
+        send_once(queue.connection, commands, Job.key_for(job_ids[0]))
+
+
+def with_our_defaults(commands):
+    """RQ's writes of new jobs, each job saved with our timeout and retention where it
+    names none, as RQ's own worker then honours them: stopped after JOB_TIMEOUT (RQ writes
+    Queue.DEFAULT_TIMEOUT, 180 s, for a job and a queue that name none: a job naming just
+    that is taken for one that names none), and, failed, kept FAILURE_TTL (RQ writes no
+    failure_ttl, and keeps a failed job a year). (The Job objects RQ returned keep RQ's.)"""
+    ours = []
+    for args, options in commands:
+        if args[0] == "HSET" and "timeout" in args[2::2]:  # a job's whole hash, as RQ's save writes it
+            fields = dict(zip(args[2::2], args[3::2], strict=True))
+            if fields["timeout"] == Queue.DEFAULT_TIMEOUT:
+                fields["timeout"] = JOB_TIMEOUT
+            fields.setdefault("failure_ttl", FAILURE_TTL)
+            args = (*args[:2], *(part for pair in fields.items() for part in pair))
+        ours.append((args, options))
+    return ours
 
 
 # Writes to one key that Redis applies argument by argument, so that two in a row are one
@@ -214,7 +213,7 @@ def merged(commands):
     kinds. Commands on different keys are then independent, so each key's are sent
     together, in order. RQ writes a job as HSET of its status, HSET of the job, RPUSH of
     its id: three commands to pack, parse, queue and answer QUEUED, where one does. Their
-    replies are those of the merged commands (saved_once reads none)."""
+    replies are those of the merged commands (watched_transaction reads none)."""
     merged = {}  # key: its commands, each a list of arguments
     for args, options in commands:
         name = args[0]
@@ -315,17 +314,6 @@ def streamed(commands):
     return send
 
 
-def enqueue_many_at(queue, when, job_datas, pipeline):
-    """RQ's enqueue_at for a batch (RQ's own takes one job): the jobs of `job_datas`
-    (Queue.prepare_data's) scheduled for `when` on `pipeline`; returns them."""
-    jobs = []
-    for data in job_datas:
-        fields = data._asdict()
-        del fields["at_front"]  # a scheduled job goes to the back when due
-        jobs.append(queue.schedule_job(queue.create_job(**fields), when, pipeline=pipeline))
-    return jobs
-
-
 def job_options(timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
     """What RQ is told of each of our jobs besides its function, data and id."""
     return dict(
@@ -350,8 +338,8 @@ def job_calls(function, datas, ids, timing=NOW, result_ttl=RESULT_TTL, failure_t
 def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
     """Save one job per data dict on `queue`, atomically and once; return the RQ jobs in order.
     Kue's `queue.create(...).save()` for a batch, as BullMQ's addBulk: the numbered scripts
-    show the same steps in RQ's calls (reserve_job_ids, saved_once, enqueue_many); this
-    writes what those write (tests/test_creation.py), for a fraction of their CPU.
+    show the same steps in RQ's calls (save_jobs, enqueue_many); this writes what those write
+    (tests/test_creation.py), for a fraction of their CPU.
 
     `function` is the import path of the job function ("7_job_processor.process"), which
     receives the data dict, as Kue's process callback received `job.data`. The jobs run
@@ -366,8 +354,8 @@ def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failu
             return []
         ids = reserve_job_ids(queue.connection, len(datas))
         calls = job_calls(function, datas, ids, timing, result_ttl, failure_ttl)
-        with saved_once(queue, ids) as pipeline:
-            return enqueue_many_at(queue, timing.due(), calls, pipeline)
+        with watched_transaction(queue, ids) as pipeline:
+            return timing.schedule_many(queue, calls, pipeline)
     options = job_options(timing, result_ttl, failure_ttl)
     with collector_paused():
         return saved_batch(queue, function, datas, options)
@@ -435,15 +423,6 @@ def like(job, job_id, payload, description):
     description."""
     other = copy_of(job)
     other.id, other.data, other.description, other.meta = job_id, payload, description, {}
-    return other
-
-
-def copy_of(job):
-    """A Job with `job`'s attributes, without Job.__init__ (which checks its serializer
-    against RQ's Protocol: 8 us on Python 3.11, 95,000 instructions). Its caller sets
-    anew what must be the copy's own: its id, data and meta at least."""
-    other = Job.__new__(type(job))
-    other.__dict__.update(vars(job))
     return other
 
 

@@ -5,26 +5,8 @@ import queue
 import threading
 
 from .console import warn
-from .events import COMPLETED, OUTCOMES, PROGRESS, RETRYING, stamps_of
+from .events import OUTCOMES, stamps_of
 from .follower import EventFollower
-
-
-def event_line(label, event):
-    """The creator's line for an event, e.g. `Notification job 3 50% complete`."""
-    if event.kind == PROGRESS:
-        return f"{label} job {event.job_id} {event.progress}% complete"
-    if event.kind == COMPLETED:
-        return f"{label} job {event.job_id} completed"
-    if event.kind == RETRYING:
-        return f"{label} job {event.job_id} failed, {retry_words(event)}: {event.error}"
-    return f"{label} job {event.job_id} failed: {event.error}"
-
-
-def retry_words(event):
-    """When a failed job runs again, e.g. `retrying in 2s, 1 retry left`."""
-    when = f"in {event.delay}s" if event.delay else "now"
-    left = "1 retry" if event.retries_left == 1 else f"{event.retries_left} retries"
-    return f"retrying {when}, {left} left"
 
 
 class JobReporter:
@@ -109,26 +91,3 @@ class JobReporter:
                         del self.pending[event.job_id]
                         if not self.pending:
                             self.emptied.put(True)
-
-
-class Reporters(list):
-    """The reporters a script made, to wait for or stop together: Kue's job.on(...)
-    listeners of a process, which lived as long as it did."""
-
-    def listen(self, connection, queue_name, on_event):
-        """A new JobReporter of `queue_name`'s events, one of these; make it before the
-        jobs whose events it will report, then `watch` them."""
-        reporter = JobReporter(connection, queue_name, on_event)
-        self.append(reporter)
-        return reporter
-
-    def wait(self):
-        """Until every job they watch has completed or failed."""
-        for reporter in list(self):
-            reporter.wait()
-
-    def stop(self):
-        """Report nothing more (the jobs themselves are untouched)."""
-        for reporter in list(self):
-            reporter.stop()
-        self.clear()

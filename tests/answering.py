@@ -5,7 +5,7 @@ import time
 
 import greenlet
 
-from queuing_system.round_trips import RoundTrips
+from queuing_system.web.round_trips import RoundTrips
 
 
 def in_a_request(function, deadline_in):

@@ -13,13 +13,18 @@ import fakeredis
 import pytest
 import redis
 
-from queuing_system.connection import make_client, own_connection
+from queuing_system.connection import make_client
 from queuing_system.grader.harness import SCRIPTS_ENV, RunningScript
 from queuing_system.grader.harness import start_app as launch_app
 from queuing_system.grader.redis_server import RedisServer
+from queuing_system.logs import FORMAT_ENV
+from queuing_system.web.redis_speedups import own_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ[SCRIPTS_ENV] = str(ROOT)  # the scripts under test: this checkout's, from any directory
+# The tests read the words of the scripts' stderr lines: plain, as on a terminal. How the
+# lines look otherwise (a timestamp and level, JSON) is tests/test_logs.py's.
+os.environ[FORMAT_ENV] = "plain"
 DUMP_RDB = ROOT / "dump.rdb"
 TRACKED = pytest.StashKey[str]()
 

@@ -4,7 +4,8 @@ import time
 
 from rq import get_current_job
 
-from queuing_system.callbacks import NAMES, report_progress
+from queuing_system.callbacks import report_progress
+from queuing_system.events import CALLBACKS
 from queuing_system.worker.job import AllowlistJob
 
 
@@ -48,4 +49,9 @@ class OnlyRecord(AllowlistJob):
     record() runs, with our callbacks only."""
 
     job_functions = {"only_record": frozenset({"tests.job_functions.record"})}
-    callbacks = frozenset(NAMES.values())
+    callbacks = frozenset(CALLBACKS.values())
+
+
+def misspelt(data):
+    """A job with a bug of its own, as a learner writes one."""
+    return phone_numbr  # noqa: F821 - the bug

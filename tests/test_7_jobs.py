@@ -20,7 +20,8 @@ from queuing_system.grader.expected import (
     task9_processor,
 )
 from queuing_system.grader.harness import creator_quiet, processing, reading_events, wait_for
-from queuing_system.jobs import JobFailed, create_job, create_jobs, job_queue
+from queuing_system.jobs import create_job, create_jobs, job_queue
+from queuing_system.rq_job import JobFailed
 
 processor = importlib.import_module("7_job_processor")
 QUEUE = "push_notification_code_2"

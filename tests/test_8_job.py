@@ -24,6 +24,13 @@ JOBS = [
 ]
 
 
+def stop_reporting():
+    """Kue's test mode: nothing more is reported of the jobs made so far."""
+    for reporter in job8.reporters:
+        reporter.stop()
+    job8.reporters.clear()
+
+
 @pytest.fixture
 def connection():
     return fakeredis.FakeRedis()
@@ -34,7 +41,7 @@ def queue(connection):
     """The queue in test mode: nothing processes it; emptied after each test."""
     queue = job_queue(QUEUE, connection)
     yield queue
-    job8.listeners.stop()
+    stop_reporting()
     queue.empty()
     assert queue.count == 0
 
@@ -65,7 +72,7 @@ def test_uses_the_connection_of_the_queue_it_is_given(connection, capsys):
         assert job_queue(QUEUE, other).count == 1
         assert job_queue(QUEUE, connection).count == 0
     finally:
-        job8.listeners.stop()
+        stop_reporting()
         job_queue(QUEUE, other).empty()
 
 
@@ -117,7 +124,8 @@ def test_events_from_a_worker_are_printed_in_the_task_8_format(queue, connection
     blacklisted = {"phoneNumber": "4153518780", "message": "This is the code 1234 to verify your account"}
     job8.create_push_notifications_jobs([blacklisted, JOBS[0]], queue)
     drain({QUEUE: job8.PROCESS}, connection)
-    job8.listeners.wait()
+    for reporter in job8.reporters:
+        reporter.wait()
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == [created(1), created(2)]
     assert sending(JOBS[0]["phoneNumber"], JOBS[0]["message"]) in lines

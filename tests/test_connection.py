@@ -15,12 +15,12 @@ from queuing_system.connection import (
     describe,
     is_fatal,
     make_client,
-    own_connection,
     reply_code,
     worth_retrying,
 )
 from queuing_system.grader.harness import wait_for
 from queuing_system.grader.redis_server import RedisServer, free_port
+from queuing_system.web.redis_speedups import own_connection
 
 
 def test_every_command_goes_on_the_one_connection(clients):
@@ -38,6 +38,22 @@ def test_a_connection_killed_under_it_is_made_again_for_the_next_command(clients
     assert redis_binary.client_kill_filter(_id=killed) == 1
     assert own.set("after", "kill") is True
     assert own.client_id() != killed
+
+
+def test_a_new_connection_says_hello_and_nothing_else_before_its_first_command(redis_url, redis_binary):
+    """One round trip to open a connection, not four: a connection killed every few
+    milliseconds must live long enough to send its command (test_connection_kills.py)."""
+
+    def calls():
+        return {name: stats["calls"] for name, stats in redis_binary.info("commandstats").items()}
+
+    client = make_client(redis_url)
+    before = calls()
+    client.get("nothing")
+    after = calls()
+    sent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    client.close()
+    assert sent == {"cmdstat_hello": 1, "cmdstat_get": 1, "cmdstat_info": 1}  # INFO: this test's own
 
 
 def test_unreachable_redis_gives_a_client_that_connects_once_redis_is_there():

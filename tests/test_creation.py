@@ -1,9 +1,14 @@
 """A batch of jobs is saved as RQ's own enqueue_many saves it, in one transaction: create_jobs
-leaves Redis as RQ's enqueue_many leaves it, and the writes RQ's methods queue in saved_once
+leaves Redis as RQ's enqueue_many leaves it, and the writes RQ's methods queue in watched_transaction
 (the scripts' way) are merged to one per key without changing what Redis holds."""
 
+import importlib
+
+import fakeredis
 import pytest
 import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from queuing_system import jobs
 from queuing_system.jobs import Recorder, Timing, create_jobs, job_calls, job_queue, merged, reserve_job_ids
@@ -64,12 +69,12 @@ def sent(client, commands):
 
 
 def rq_writes(client, timing):
-    """The commands RQ's methods queue for three jobs, as saved_once records them."""
+    """The commands RQ's methods queue for three jobs, as watched_transaction records them."""
     queue = job_queue("fence", client)
     calls = job_calls("tests.job_functions.record", [{"n": n} for n in range(3)], ["1", "2", "3"], timing)
     recorder = Recorder(client)
     if timing.delay:
-        jobs.enqueue_many_at(queue, timing.due(), calls, recorder)
+        timing.schedule_many(queue, calls, recorder)
     else:
         queue.enqueue_many(calls, pipeline=recorder)
     assert recorder.commands, "RQ queued nothing on the recorder"
@@ -121,7 +126,7 @@ def test_other_writes_are_sent_as_they_are(commands):
     assert merged(commands) is commands
 
 
-def test_a_batch_sent_again_after_a_dropped_connection_is_saved_once(redis_binary, monkeypatch):
+def test_a_batch_sent_again_after_a_dropped_connection_is_watched_transaction(redis_binary, monkeypatch):
     sends = []
     real = jobs.streamed
 
@@ -161,3 +166,48 @@ def test_a_batch_redis_refuses_a_write_of_raises_it(redis_binary):
     redis_binary.set("rq:queue:fence", "not a list")  # its RPUSH is refused at EXEC
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         create_jobs(job_queue("fence", redis_binary), PROCESS, DATAS)
+
+
+def saved_by_the_scripts(server):
+    """What each creating script saves of its jobs (its RQ calls, on fakeredis): the hashes
+    of the jobs of tasks 6, 8 (at once and delayed), 10 and 13."""
+    connection = fakeredis.FakeRedis(server=server)
+
+    def queue(name):
+        return Queue(name, connection=connection, serializer=JSONSerializer)
+
+    importlib.import_module("6_job_creator").create_job(queue("push_notification_code"))
+    creator = importlib.import_module("7_job_creator")
+    creator.create_jobs(queue("push_notification_code_2"), jobs.NOW)
+    creator.create_jobs(queue("push_notification_code_2"), Timing(delay=60, attempts=2))
+    job8 = importlib.import_module("8_job")
+    job8.create_push_notifications_jobs([{"phoneNumber": "4153518743", "message": "m"}], queue("any"))
+    for reporter in job8.reporters:
+        reporter.stop()
+    job8.reporters.clear()
+    seat = importlib.import_module("100_seat")
+    app = seat.create_app(fakeredis.FakeRedis(server=server, decode_responses=True), connection)
+    assert app.test_client().get("/reserve_seat").get_json() == {"status": "Reservation in process"}
+    app.extensions["listener"].stop()
+    return {key: connection.hgetall(key) for key in connection.keys("rq:job:*")}
+
+
+def test_every_scripts_jobs_keep_our_timeout_and_retention_as_create_jobs_does(capsys):
+    """Stopped after JOB_TIMEOUT (RQ's default: 180 s), and failed, kept FAILURE_TTL (RQ's
+    default: a year, with a result stream that never expires): whichever script made them,
+    and whichever worker (ours, RQ's own) runs them."""
+    saved = saved_by_the_scripts(fakeredis.FakeServer())
+    assert len(saved) == 1 + 11 + 11 + 1 + 1
+    ours = {b"timeout": str(jobs.JOB_TIMEOUT).encode(), b"failure_ttl": str(jobs.FAILURE_TTL).encode()}
+    for key, fields in saved.items():
+        assert {field: fields.get(field) for field in ours} == ours, key
+    [made] = create_jobs(job_queue("fence", fakeredis.FakeRedis()), PROCESS, DATAS[:1])
+    assert (made.timeout, made.failure_ttl) == (jobs.JOB_TIMEOUT, jobs.FAILURE_TTL)
+
+
+def test_a_job_that_names_its_own_timeout_and_retention_keeps_them(redis_binary):
+    queue = job_queue("fence", redis_binary)
+    with jobs.save_jobs(queue, 1) as ([job_id], pipeline):
+        queue.enqueue(PROCESS, DATAS[0], job_id=job_id, job_timeout=300, failure_ttl=60, pipeline=pipeline)
+    fields = redis_binary.hgetall(f"rq:job:{job_id}")
+    assert (fields[b"timeout"], fields[b"failure_ttl"]) == (b"300", b"60")

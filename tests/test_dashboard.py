@@ -34,7 +34,7 @@ BROWSER_FLAGS = (
     "--virtual-time-budget=5000",  # lets the page's scripts fetch and draw its data first
 )
 
-dashboard_app = pytest.importorskip("queuing_system.dashboard").create_app
+dashboard_app = pytest.importorskip("queuing_system.web.dashboard").create_app
 
 
 def browser():
@@ -84,7 +84,7 @@ def png_size_and_rows(path):
 @pytest.fixture
 def dashboard(redis_url):
     port = free_port()
-    script = RunningScript("-m", redis_url, "queuing_system.dashboard", PORT=str(port))
+    script = RunningScript("-m", redis_url, "queuing_system.web.dashboard", PORT=str(port))
     wait_for(lambda: port_open(port) or not script.running())
     yield script, f"http://127.0.0.1:{port}"
     script.kill()
@@ -128,7 +128,7 @@ def test_a_post_from_another_site_is_refused_and_ones_own_goes_through(redis_url
 def test_without_the_extra_it_says_how_to_install_it_in_one_line(redis_url, tmp_path):
     hidden = tmp_path / "rq_dashboard.py"
     hidden.write_text("raise ModuleNotFoundError(\"No module named 'rq_dashboard'\", name='rq_dashboard')\n")
-    run = run_script("-m", redis_url, "queuing_system.dashboard", PYTHONPATH=f"{tmp_path}{os.pathsep}.")
+    run = run_script("-m", redis_url, "queuing_system.web.dashboard", PYTHONPATH=f"{tmp_path}{os.pathsep}.")
     assert run.returncode == 1 and run.stdout == ""
     assert (
         run.stderr
@@ -144,7 +144,7 @@ def test_the_dashboard_stops_cleanly_on_ctrl_c(dashboard):
 def test_with_redis_away_its_data_answers_503_without_a_traceback(tmp_path):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     port = free_port()
-    app = RunningScript("-m", closed, "queuing_system.dashboard", PORT=str(port))
+    app = RunningScript("-m", closed, "queuing_system.web.dashboard", PORT=str(port))
     try:
         wait_for(lambda: port_open(port) or not app.running())
         status, kind, body = http_get(f"http://127.0.0.1:{port}/0/data/queues.json")

@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from queuing_system.callbacks import report_failure
-from queuing_system.events import ABANDONED, FAILED, RETRYING, Event, UnreadableEvent, emit, parse
+from queuing_system.events import ABANDONED, FAILED, RETRYING, Event, UnreadableEvent, emit, event, parse
 from queuing_system.follower import EventFollower
 from queuing_system.grader.expected import (
     BLACKLISTED,
@@ -23,7 +23,6 @@ from queuing_system.grader.expected import (
 )
 from queuing_system.grader.harness import STOP_WITHIN, creator_quiet, processing, run_script, wait_for
 from queuing_system.jobs import NOW, ON_FAILURE, ON_SUCCESS, Timing, create_jobs, due_time, job_queue
-from queuing_system.reporter import event_line
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
 
 QUEUE = "push_notification_code_2"
@@ -46,18 +45,18 @@ def test_a_delay_is_rounded_up_to_a_whole_second_never_early():
 
 def test_a_retry_is_said_with_when_and_how_many_more_times():
     assert (
-        event_line("Notification", Event("3", RETRYING, error="boom", delay=2, retries_left=1))
+        Event("3", RETRYING, error="boom", delay=2, retries_left=1).line("Notification")
         == "Notification job 3 failed, retrying in 2s, 1 retry left: boom"
     )
     assert (
-        event_line("Notification", Event("3", RETRYING, error="boom", retries_left=0))
+        Event("3", RETRYING, error="boom", retries_left=0).line("Notification")
         == "Notification job 3 failed, retrying now, 0 retries left: boom"
     )
 
 
 def test_retry_events_round_trip_and_garbage_ones_are_refused():
     connection = fakeredis.FakeRedis()
-    emit(connection, QUEUE, "7", RETRYING, {"error": "boom", "delay": 4, "retries_left": 2})
+    emit(connection, QUEUE, event("7", RETRYING, error="boom", delay=4, retries_left=2))
     [(_id, fields)] = connection.xrange("queuing:events:" + QUEUE)
     assert parse(fields) == Event("7", RETRYING, error="boom", delay=4, retries_left=2)
     for bad in ({"delay": -1}, {"retries_left": "many"}):

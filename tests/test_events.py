@@ -182,3 +182,14 @@ def test_an_entry_written_by_rqs_own_worker_is_one_event():
 
     fields = {b"job": b"7", b"event": b"progress", b"created": b"", b"progress": b"50"}
     assert [(event.kind, event.progress) for event in entry_events(fields)] == [("progress", 50)]
+
+
+def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
+    """Our worker writes the event of a job naming these callbacks instead of calling them."""
+    from rq import Callback
+
+    from queuing_system.callbacks import report_failure
+    from queuing_system.events import CALLBACKS
+
+    assert Callback(report_success).name == CALLBACKS["success"]
+    assert Callback(report_failure).name == CALLBACKS["failure"]

@@ -8,9 +8,9 @@ import time
 import pytest
 import redis
 
-from queuing_system import greenlet_io
 from queuing_system.connection import make_client
-from queuing_system.greenlet_io import LoopConnection, LoopSocket, use_loop_sockets
+from queuing_system.web import greenlet_io
+from queuing_system.web.greenlet_io import LoopConnection, LoopSocket, use_loop_sockets
 from tests.answering import in_a_request
 
 

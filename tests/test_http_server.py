@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from queuing_system import http_server
-from queuing_system.http_server import Acceptor, Server, close_all, listen
+from queuing_system.web import http_server
+from queuing_system.web.http_server import Acceptor, Server, close_all, listen
 
 
 def never_called(environ, start_response):

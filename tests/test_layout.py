@@ -1,4 +1,4 @@
-"""Our worker writes RQ's data layout (queuing_system/worker/layout.py): on every path a job
+"""Our worker writes RQ's data layout (queuing_system/layout.py): on every path a job
 takes, what it leaves in Redis is what RQ's own SimpleWorker, on the installed RQ, leaves
 from the same start. A difference fails naming the key and field that moved, so an RQ
 release that changes its layout fails here, by name, before a job is lost to it.
@@ -19,9 +19,9 @@ import rq
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from queuing_system import lua
 from queuing_system.events import STREAM_PREFIX, entry_events
-from queuing_system.jobs import ON_FAILURE, ON_SUCCESS, Timing, create_jobs, job_queue, saved_once
-from queuing_system.worker import lua
+from queuing_system.jobs import ON_FAILURE, ON_SUCCESS, Timing, create_jobs, job_queue, watched_transaction
 from queuing_system.worker.core import OUR_CALLBACKS, Worker
 from queuing_system.worker.job import AllowlistJob
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
@@ -180,7 +180,7 @@ PATHS = {
 
 def delayed(client, queue):
     client.incr("queuing:job_ids")
-    with saved_once(queue, ["1"]) as pipeline:
+    with watched_transaction(queue, ["1"]) as pipeline:
         queue.enqueue_at(
             datetime.now(timezone.utc) - timedelta(seconds=5),
             PROCESS,
@@ -285,7 +285,7 @@ MOMENTS = [1_700_000_000_000_000, 1_700_000_000_250_000, 1_700_000_001_500_000, 
 
 @pytest.mark.parametrize("micro", MOMENTS)  # epoch microseconds
 def test_a_steps_moments_are_written_as_rq_writes_them(micro):
-    from queuing_system.worker import layout
+    from queuing_system import layout
 
     moment = datetime.fromtimestamp(micro // 1_000_000, timezone.utc).replace(microsecond=micro % 1_000_000)
     text = layout.moment_text(micro)
@@ -295,7 +295,7 @@ def test_a_steps_moments_are_written_as_rq_writes_them(micro):
 
 
 def test_a_moment_read_again_is_the_same_and_its_text_as_read():
-    from queuing_system.worker import layout
+    from queuing_system import layout
 
     raw = b"2026-11-24T06:30:00.123456Z"
     first, again = layout.read_timestamp(raw), layout.read_timestamp(raw)
@@ -307,7 +307,7 @@ def test_a_moment_read_again_is_the_same_and_its_text_as_read():
 
 TEXTS = [
     "",
-    "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n",
+    "queuing_system.rq_job.JobFailed: Phone number 4153518780 is blacklisted\n",
     "z" * 256,
     "z" * 257,
     "é" * 900,
@@ -322,7 +322,7 @@ def test_what_the_worker_compresses_rq_and_zlib_read_back(text):
     from rq.job import Job
     from rq.results import Result
 
-    from queuing_system.worker import layout
+    from queuing_system import layout
 
     assert zlib.decompress(layout.compressed(text.encode())) == text.encode()
     connection = fakeredis.FakeRedis()

@@ -1,4 +1,4 @@
-"""Our clients pack commands with queuing_system.redis_speedups, through an argument of
+"""Our clients pack commands with queuing_system.command_packer, through an argument of
 redis-py's Connection that its documentation does not list: a redis-py release that moved
 it must fail here, by name, not pack wrong bytes later."""
 
@@ -6,9 +6,10 @@ import pytest
 import redis
 import redis.connection
 
-from queuing_system import redis_speedups
+from queuing_system import command_packer
 from queuing_system.connection import make_client
-from queuing_system.redis_speedups import LuaScript
+from queuing_system.lua import Script
+from queuing_system.web import redis_speedups
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
@@ -17,20 +18,20 @@ pytestmark = pytest.mark.skipif(
 
 def test_the_installed_redis_py_is_a_tested_release():
     release = ".".join(redis.__version__.split(".")[:2])
-    assert release in redis_speedups.TESTED_RELEASES, (
-        f"redis-py {redis.__version__} is installed; queuing_system/redis_speedups.py is tested on "
-        f"{', '.join(redis_speedups.TESTED_RELEASES)} only. Install a tested release (pip install -e .), "
+    assert release in command_packer.TESTED_RELEASES, (
+        f"redis-py {redis.__version__} is installed; queuing_system/command_packer.py is tested on "
+        f"{', '.join(command_packer.TESTED_RELEASES)} only. Install a tested release (pip install -e .), "
         "or run the whole suite on this one and add it to TESTED_RELEASES"
     )
 
 
 def test_our_clients_connections_pack_with_ours():
-    assert redis_speedups.takes_a_packer(), (
+    assert command_packer.takes_a_packer(), (
         f"redis-py {redis.__version__}: Connection takes no command_packer"
     )
     client = make_client("redis://127.0.0.1:1/0")
     connection = client.connection_pool.make_connection()
-    assert isinstance(connection._command_packer, redis_speedups.CommandPacker), (
+    assert isinstance(connection._command_packer, command_packer.CommandPacker), (
         f"redis-py {redis.__version__}: a Connection no longer packs with the command_packer it is given"
     )
 
@@ -50,7 +51,7 @@ COMMANDS = [
     "command", COMMANDS, ids=[f"{n}-{command[0]!s}" for n, command in enumerate(COMMANDS)]
 )
 def test_ours_packs_as_redis_pys_own(command):
-    assert redis_speedups.CommandPacker().pack(*command) == redis.connection.HiredisRespSerializer().pack(
+    assert command_packer.CommandPacker().pack(*command) == redis.connection.HiredisRespSerializer().pack(
         *command
     )
 
@@ -60,7 +61,7 @@ def test_ours_refuses_what_redis_pys_own_refuses(bad):
     with pytest.raises(redis.DataError) as own:
         redis.connection.HiredisRespSerializer().pack("SET", "key", bad)
     with pytest.raises(redis.DataError) as ours:
-        redis_speedups.CommandPacker().pack("SET", "key", bad)
+        command_packer.CommandPacker().pack("SET", "key", bad)
     assert str(ours.value) == str(own.value)
 
 
@@ -97,7 +98,7 @@ def test_our_scripts_answer_as_redis_pys_on_every_kind_of_client(clients, decode
         theirs = client.register_script(text)(keys, args)
         for on in (client, own):
             client.delete("counter")
-            assert LuaScript(text)(on, keys, args) == theirs, (text, on)
+            assert Script(text)(on, keys, args) == theirs, (text, on)
         client.delete("counter")
 
 
@@ -106,10 +107,10 @@ def test_a_script_error_is_redis_pys_error(clients):
     with pytest.raises(redis.ResponseError) as theirs:
         client.register_script("return redis.call('NOSUCHCOMMAND')")()
     with pytest.raises(redis.ResponseError) as ours:
-        LuaScript("return redis.call('NOSUCHCOMMAND')")(own)
+        Script("return redis.call('NOSUCHCOMMAND')")(own)
     assert type(ours.value) is type(theirs.value)
     assert str(ours.value) == str(theirs.value)
-    assert LuaScript("return 1")(own) == 1  # the connection is still in step
+    assert Script("return 1")(own) == 1  # the connection is still in step
 
 
 def test_on_its_own_connection_a_command_skips_redis_pys_command_path(clients, monkeypatch):
@@ -119,7 +120,7 @@ def test_on_its_own_connection_a_command_skips_redis_pys_command_path(clients, m
     assert hasattr(own.single_connection_lock, "__enter__")
     for method in ("send_command", "pack_command", "send_packed_command", "read_response"):
         assert callable(getattr(own.connection, method, None)), f"redis-py {redis.__version__}: no {method}"
-    script = LuaScript("return 7")
+    script = Script("return 7")
     script(own)  # loaded
 
     def no_long_way(*args, **options):
@@ -162,7 +163,7 @@ def test_on_its_own_connection_commands_answer_as_redis_pys(clients, decode):
 
 def test_a_script_outlives_a_script_flush_and_a_killed_connection(clients, redis_binary):
     client, own = clients()
-    script = LuaScript("return redis.call('INCR', KEYS[1])")
+    script = Script("return redis.call('INCR', KEYS[1])")
     assert script(own, ["n"]) == 1
     redis_binary.script_flush()
     assert script(own, ["n"]) == 2  # NOSCRIPT: loaded again

@@ -8,8 +8,8 @@ import greenlet
 import pytest
 import redis
 
-from queuing_system.redis_speedups import LuaScript
-from queuing_system.round_trips import RoundTrips
+from queuing_system.lua import Script
+from queuing_system.web.round_trips import RoundTrips
 
 
 def answer_all(requests):
@@ -70,7 +70,7 @@ def test_each_request_gets_its_own_error_and_the_others_their_replies(clients, m
     client.set("text", "not a number")
     client.script_flush()  # another test may have loaded the failing script: this one loads it
     writes = count_writes(monkeypatch)
-    failing = LuaScript("return redis.call('NOSUCHCOMMAND')")
+    failing = Script("return redis.call('NOSUCHCOMMAND')")
     requests = [lambda: own.incr("counter"), lambda: own.incr("text"), lambda: failing(own)]
     answers = answer_all([*requests, lambda: own.get("counter")])
     assert answers[0] == 1

@@ -21,10 +21,10 @@ from rq.results import Result
 from rq.worker import SimpleWorker
 
 import queuing_system
+from queuing_system import layout
 from queuing_system.events import parse, stream_key
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.worker import layout
 
 TESTED_RELEASES = ("3.0",)  # RQ minor releases the whole suite passed on
 PACKAGE = Path(queuing_system.__file__).parent

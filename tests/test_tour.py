@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 import redis
-from grader.grading import MARK, ROOT, grade, left_running
+from grader.grading import ROOT, grade, read_left, watched
 
 from queuing_system.grader.harness import RunningScript, started, stop_all
 
@@ -26,7 +26,9 @@ def verdicts(output):
 def test_the_whole_tour_passes_on_a_redis_of_its_own_and_leaves_nothing_running():
     result = grade()
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.temporary == []  # every temporary file of the run removed
     assert "Each task runs on a redis-server of its own" in result.stdout
+    assert "Each script runs in a bubblewrap sandbox of its own" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].startswith("14/14 passed in ")
     assert result.left == []
 
@@ -73,21 +75,23 @@ def test_summary_prints_the_table_alone():
     assert lines[2].startswith("1/1 passed in ")
 
 
+MAIN = 'if __name__ == "__main__":\n'
+
+
 def hang(text):
-    """The script waits for ever once connected."""
-    connected = re.compile(r"( +)qs\.wait_until_connected\(client\).*\n")
-    assert connected.search(text)
-    return "import time\n" + connected.sub(r"\g<0>\1time.sleep(3600)\n", text)
+    """The script waits for ever before it does anything."""
+    assert MAIN in text
+    return text.replace(MAIN, f"{MAIN}    __import__('time').sleep(3600)\n", 1)
 
 
 def crash(text):
-    assert "    asyncio.run(run_all())" in text
-    return text.replace("    asyncio.run(run_all())", '    raise KeyError("schools")')
+    assert MAIN in text
+    return text.replace(MAIN, f"{MAIN}    raise KeyError('schools')\n", 1)
 
 
 def typo(text):
-    assert 'f"About to send {message}"' in text
-    return text.replace('f"About to send {message}"', 'f"About to sent {message}"')
+    assert "About to send" in text
+    return text.replace("About to send", "About to sent")
 
 
 def test_a_copy_of_ours_with_four_mistakes_fails_exactly_their_tasks_each_saying_why(tmp_path):
@@ -127,27 +131,29 @@ def test_a_directory_without_any_script_is_refused_in_one_line(tmp_path):
     )
 
 
-def start_tour(*args):
+def start_tour(temporary, *args):
     token = uuid.uuid4().hex
     env = {name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "QUEUING_SCRIPTS")}
+    env["TMPDIR"] = str(temporary)
+    command, left, rss = watched([sys.executable, "-m", "queuing_system", *args], token)
     process = subprocess.Popen(
-        [sys.executable, "-m", "queuing_system", *args],
+        command,
         cwd=ROOT,
-        env={**env, MARK: token},
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a terminal's process group of its own
     )
-    return process, token
+    return process, (left, rss)
 
 
 @pytest.mark.parametrize(
     "sig, code, after",  # a stop once that many tasks have ended: in pub/sub, jobs, an app
     [(signal.SIGINT, 130, 1), (signal.SIGTERM, 143, 3), (signal.SIGINT, 130, 7)],
 )
-def test_a_stop_to_the_tours_process_group_stops_everything_it_started(sig, code, after):
-    process, token = start_tour("--from", "5")
+def test_a_stop_to_the_tours_process_group_stops_everything_it_started(tmp_path, sig, code, after):
+    process, token = start_tour(tmp_path, "--from", "5")
     try:
         ended = 0
         for line in process.stdout:
@@ -162,7 +168,8 @@ def test_a_stop_to_the_tours_process_group_stops_everything_it_started(sig, code
             process.wait()
     assert process.returncode == code, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
-    assert left_running(token) == []
+    assert read_left(*token)[0] == []
+    assert os.listdir(tmp_path) == []  # every temporary file of the run removed, though it was stopped
 
 
 @pytest.mark.parametrize("args", [["--only", "14"], ["--from", "-1"], ["--only", "x"], ["--jobs", "0"]])

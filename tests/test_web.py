@@ -1,4 +1,4 @@
-"""The apps' JSON (queuing_system/web.py): orjson where it writes the bytes Flask's own
+"""The apps' JSON (queuing_system/web/app.py): orjson where it writes the bytes Flask's own
 encoder would, Flask's encoder for everything else."""
 
 import dataclasses
@@ -12,8 +12,8 @@ import uuid
 import pytest
 from flask.json.provider import DefaultJSONProvider
 
-from queuing_system import web
-from queuing_system.web import create_json_app
+from queuing_system.web import app as web
+from queuing_system.web.app import create_json_app
 
 
 class Color(enum.IntEnum):

@@ -19,14 +19,16 @@ from rq import Worker as RQWorker
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from queuing_system.connection import make_jobs_client
+from queuing_system import layout, lua
+from queuing_system.connection import make_client
 from queuing_system.events import stream_key
 from queuing_system.follower import EventFollower, failure_message
 from queuing_system.grader.expected import task6_creator, task7_processor
 from queuing_system.grader.harness import scripts_dir
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.jobs import ON_FAILURE, JobFailed, JobRefused, Timing, create_jobs, job_queue
-from queuing_system.worker import layout, lua, maintenance, steps
+from queuing_system.jobs import ON_FAILURE, Timing, create_jobs, job_queue
+from queuing_system.rq_job import JobFailed, JobRefused
+from queuing_system.worker import maintenance, steps
 from queuing_system.worker.core import Worker, failure_text
 from queuing_system.worker.pool import WorkerThread, drain, make_worker
 from queuing_system.worker.set_aside import SET_ASIDE_KEY
@@ -107,7 +109,7 @@ def test_a_step_sent_again_after_its_reply_was_lost_is_answered_not_done_again(r
 def test_a_step_on_a_dropped_connection_is_sent_again_on_a_new_one_quietly(redis_url, redis_binary, capsys):
     # As a redis-py client retries a command (its Retry): no outage said for one drop.
     keys = ["queuing:step:test", stream_key("steps")]
-    client = make_jobs_client(redis_url)
+    client = make_client(redis_url, decode_responses=False)
     connection = StepConnection(client.connection_pool, threading.Event())
     steps = Steps(connection, threading.Event())
     steps.send(lua.PROGRESS, keys, [0, "7", "", "", 50, ""])
@@ -231,7 +233,7 @@ def test_a_step_redis_leaves_unanswered_is_cut_sent_again_and_done_once_when_it_
         wake = threading.Timer(2.0, thaw, [server])
         job_functions.LOOKS[:] = [once(lambda: freeze(server), wake.start)]  # as the first job runs
         try:
-            drain({QUEUE: "tests.job_functions.look"}, make_jobs_client(server.url))
+            drain({QUEUE: "tests.job_functions.look"}, make_client(server.url, decode_responses=False))
         finally:
             job_functions.LOOKS.clear()
             wake.cancel()
@@ -249,7 +251,9 @@ def test_a_step_redis_leaves_unanswered_is_cut_sent_again_and_done_once_when_it_
 def test_a_wait_is_counted_from_the_end_of_a_pause_of_the_worker_not_cut_for_it(redis_url):
     # SIGSTOPped with a reply on its way (tests/resilience/test_one_outcome.py): woken, its
     # watch must let its thread read what came, not cut the connection under it.
-    connection = StepConnection(make_jobs_client(redis_url).connection_pool, threading.Event())
+    connection = StepConnection(
+        make_client(redis_url, decode_responses=False).connection_pool, threading.Event()
+    )
     try:
         connection.since = time.monotonic() - 2 * steps.WAIT_BOUND  # sent long ago...
         connection.looked = time.monotonic() - 2 * steps.WAIT_BOUND  # ...and the watch away as long
@@ -371,7 +375,7 @@ def failure_recorded(client, job_function, data):
 
 def test_a_jobs_own_verdict_is_recorded_as_its_line_and_a_bug_with_its_traceback(redis_binary):
     verdict = failure_recorded(redis_binary, PROCESS, BLACKLISTED)
-    assert verdict == "queuing_system.jobs.JobFailed: Phone number 4153518780 is blacklisted\n"
+    assert verdict == "queuing_system.rq_job.JobFailed: Phone number 4153518780 is blacklisted\n"
     bug = failure_recorded(redis_binary, "tests.job_functions.fail_silently", {})
     assert bug.startswith("Traceback (most recent call last):") and bug.strip().endswith("LookupError")
     for error in (JobFailed("Phone number 1 is blacklisted"), JobRefused("Job refused: why"), JobFailed()):

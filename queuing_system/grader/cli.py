@@ -11,6 +11,7 @@ import argparse
 import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,8 +24,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from .isolation import MARK, kill_marked, namespaces_work, unshare_command
+from .isolation import (
+    NAMESPACES_ENV,
+    become_subreaper,
+    children,
+    descendants,
+    kill_all,
+    namespaces_work,
+    unshare_command,
+)
+from .port import copy_port
 from .reports import write_reports
+from .sandbox import BWRAP, NOT_SANDBOXED, sandbox_works
 from .tasks import TASKS, TEST_FILES
 from .verdicts import FAIL, PASS, SKIP, Problem, TaskResult, class_table, counted, port_table, task_block
 
@@ -32,6 +43,7 @@ SCRIPTS_ENV = "QUEUING_SCRIPTS"  # the directory the tour grades, if not the wor
 PORT_DEADLINE = 900  # seconds one port's grading may take, at the very most
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # where `queuing_system` can be imported from
 KNOWN_FILES = {name for each in TASKS for name in each.files} | set(TEST_FILES)
+PARTNER_FILES = ("5_publisher.py", "5_subscriber.py")  # this repository's, partners known to be right
 
 
 def masked(url):
@@ -121,7 +133,13 @@ def parse_args(argv):
         "--report", metavar="PATH", help="write PATH.json and PATH.xml (JUnit) of every verdict"
     )
     parser.add_argument("--summary", action="store_true", help="print the table(s) alone")
+    parser.add_argument(
+        "--trust-ports",
+        action="store_true",
+        help="grade a folder of ports even where the grader cannot sandbox their scripts (no bwrap)",
+    )
     args = parser.parse_args(argv)
+    args.parser = parser
     try:
         numbers = task_numbers(args.only) if args.only else [each.number for each in TASKS]
     except ValueError:
@@ -134,6 +152,9 @@ def parse_args(argv):
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
     args.ports = find_ports(parser, args.dirs or [Path(os.environ.get(SCRIPTS_ENV, "."))])
+    args.class_folder = len(args.ports) > 1 or any(
+        not is_port(folder.resolve()) for folder in args.dirs or []
+    )
     args.redis_url = args.redis_url or os.environ.get("REDIS_URL")
     if args.redis_url:
         check_named_redis(parser, args.redis_url, args.flush)
@@ -157,64 +178,109 @@ def check_named_redis(parser, url, flush):
         )
 
 
+def strays(gradings):
+    """What came to this process (a subreaper) from a port's grading that died: every
+    process under a child of ours that is not a live grading."""
+    found = []
+    for child in children(os.getpid()):
+        if child not in gradings:
+            found += [child, *descendants(child)]
+    return found
+
+
+def partners_copy(work):
+    """The partners known to be right, copied for their sandboxes: the grader's own creator,
+    and this repository's scripts with their package (where the grader runs from its
+    repository, as the README installs it)."""
+    folder = work / "partners"
+    folder.mkdir()
+    shutil.copy(Path(__file__).with_name("grader_creator.py"), folder / "grader_creator.py")
+    if all((PACKAGE_ROOT / name).is_file() for name in PARTNER_FILES):
+        for name in PARTNER_FILES:
+            shutil.copy(PACKAGE_ROOT / name, folder / name)
+        copy_port(PACKAGE_ROOT / "queuing_system", folder, "queuing_system")
+    for path in [folder, *folder.iterdir()]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+def read_lines(fd, into):
+    with os.fdopen(fd, "rb") as pipe:
+        for line in pipe:
+            into.append(line)
+
+
 class Grading:
     """The ports' grading processes, a few at a time, and stopping them all at once."""
 
-    def __init__(self, args, named, network, pid_namespace):
+    def __init__(self, args, named, network, pid_namespace, sandboxed):
         self.args = args
         self.named = named
         self.network = network
         self.pid_namespace = pid_namespace
+        self.sandboxed = sandboxed
         self.work = Path(tempfile.mkdtemp(prefix="queuing-grader-run-"))
+        self.partners = partners_copy(self.work)
         self.running = {}  # token -> Popen
-        self.tokens = []  # of every port's grading started
         self.lock = threading.Lock()
         self.stopped_by = None  # the signal that stopped the grading (Ctrl-C, a CI job cancelled)
 
-    def command(self, path, result, live):
+    def command(self, path, result_fd, live):
         prefix = unshare_command(self.network) if self.pid_namespace else []
         command = [*prefix, sys.executable, "-m", "queuing_system.grader.port", "--source", str(path)]
-        command += ["--result", str(result), "--tasks", ",".join(map(str, self.args.numbers))]
+        command += ["--result-fd", str(result_fd), "--work", str(self.work)]
+        command += ["--tasks", ",".join(map(str, self.args.numbers))]
         command += ["--app-lock", str(self.work / "apps.lock")]
         command += ["--strict"] * self.args.strict + ["--network"] * self.network + ["--live"] * live
+        command += ["--sandbox"] * self.sandboxed
+        command += ["--partners", str(self.partners)]
         if self.named:
             command += ["--redis-url", self.named]
         return command
 
     def grade(self, name, path, live):
         token = uuid.uuid4().hex[:12]
-        result = self.work / f"{token}.json"
-        log = None if live else open(self.work / f"{token}.log", "w+")
         env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
-        env[MARK] = f"{token}:grader"
         began = time.monotonic()
         with self.lock:
             if self.stopped_by:
                 return None
-            self.tokens.append(token)
-            process = subprocess.Popen(
-                self.command(path, result, live),
-                cwd=PACKAGE_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+            log = None if live else open(self.work / f"{token}.log", "w+")
+            results, sent = os.pipe()  # the port's verdicts come down it, a JSON line after each task
+            try:
+                process = subprocess.Popen(
+                    self.command(path, sent, live),
+                    cwd=PACKAGE_ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    pass_fds=(sent,),
+                )
+            finally:
+                os.close(sent)
             self.running[token] = process
         if self.stopped_by:  # the stop came as it started: stop.running did not hold it yet
             self.stop(self.stopped_by, None)
+        lines = []
+        reader = threading.Thread(target=read_lines, args=(results, lines), daemon=True)
+        reader.start()
         try:
             process.wait(PORT_DEADLINE)
         except subprocess.TimeoutExpired:
             pass
         finally:
             self.end(token)
+        reader.join(5)
         port = {"name": name, "path": path, "results": [], "error": "", "seconds": time.monotonic() - began}
-        try:
-            data = json.loads(result.read_text())
-        except (OSError, ValueError):
-            data = {}
+        data = {}
+        for line in reversed(lines):  # the last whole line the port's grading sent
+            try:
+                data = json.loads(line)
+                break
+            except ValueError:
+                continue
         port["results"] = [TaskResult.from_json(item) for item in data.get("results", [])]
         port["error"] = data.get("error", "")
         if not data.get("finished") and not self.stopped_by:
@@ -268,7 +334,9 @@ class Grading:
             except (ProcessLookupError, PermissionError):
                 pass
             process.wait()
-        kill_marked(f"{token}:")
+        with self.lock:  # what a port's grading left as it died came to us: ours are the live gradings
+            ours = {process.pid for process in self.running.values()}
+            kill_all(lambda: [pid for pid in strays(ours)])
 
     def stop(self, signum, frame):
         """The handler of SIGINT and SIGTERM. It raises nothing into the code it interrupts
@@ -283,11 +351,10 @@ class Grading:
                 pass
 
     def kill_everything(self):
-        for token in list(self.tokens):
-            kill_marked(f"{token}:")
+        kill_all(lambda: descendants(os.getpid()))
 
 
-def header(args, named, network, pid_namespace):
+def header(args, named, network, pid_namespace, sandboxed):
     mode = (
         "the SPEC, byte for byte (--strict)"
         if args.strict
@@ -295,11 +362,19 @@ def header(args, named, network, pid_namespace):
     )
     what = args.ports[0][1] if len(args.ports) == 1 else f"{len(args.ports)} ports"
     tasks = ", ".join(map(str, args.numbers)) if len(args.numbers) < len(TASKS) else "0-13"
-    lines = [f"Grading {what}, tasks {tasks}, by {mode}."]
+    lines = [] if sandboxed else [NOT_SANDBOXED]
+    lines.append(f"Grading {what}, tasks {tasks}, by {mode}.")
+    if sandboxed:
+        lines.append(
+            "Each script runs in a bubblewrap sandbox of its own: the system and its port's copy read-only, "
+            "its own /tmp, PID namespace and limits, no view of the rest."
+        )
+    else:
+        lines.append(f"The scripts run as plain processes of this user ({why_not_sandboxed()}).")
     if named:
         lines.append(
             f"Using the Redis at REDIS_URL ({masked(named)}): its database is emptied before "
-            "each task; ports one at a time."
+            "each task; ports one at a time; a script may connect to it and its app's port only."
         )
     elif network:
         lines.append(
@@ -309,11 +384,17 @@ def header(args, named, network, pid_namespace):
     else:
         lines.append(
             "Each task runs on a redis-server of its own on a free port (no network namespace here: unshare "
-            "is not allowed); a script that ignores REDIS_URL is told so."
+            "is not allowed); a script may connect to it and its app's port only."
         )
-    if not pid_namespace:
-        lines.append("Processes a script leaves behind are found by a mark in their environment and killed.")
     return lines
+
+
+def why_not_sandboxed():
+    if os.environ.get(NAMESPACES_ENV) == "0":
+        return f"{NAMESPACES_ENV}=0"
+    if not shutil.which(BWRAP):
+        return "bwrap is not installed: apt-get install bubblewrap"
+    return "bwrap cannot make a sandbox here: user namespaces are not allowed"
 
 
 def print_port(port, args, index, count):
@@ -341,10 +422,20 @@ def main(argv=None):
     named = args.redis_url
     network = not named and namespaces_work(network=True)
     pid_namespace = network or namespaces_work(network=False)
+    sandboxed = sandbox_works(network if pid_namespace else None)
     single = len(args.ports) == 1
+    if not sandboxed and args.class_folder and not args.trust_ports:
+        args.parser.error(
+            f"the grader cannot sandbox the scripts here ({why_not_sandboxed()}): it grades a folder of "
+            "ports only if you trust every one of them (--trust-ports)"
+        )
+    lines = header(args, named, network, pid_namespace, sandboxed)
     if not args.summary:
-        print("\n".join(header(args, named, network, pid_namespace)) + "\n", flush=True)
-    grading = Grading(args, named, network, pid_namespace)
+        print("\n".join(lines) + "\n", flush=True)
+    elif not sandboxed:
+        print(NOT_SANDBOXED, flush=True)
+    become_subreaper()
+    grading = Grading(args, named, network, pid_namespace, sandboxed)
     jobs = 1 if named else args.jobs or min(4, os.cpu_count() or 1)
     began = time.monotonic()
     ports = []
@@ -363,6 +454,7 @@ def main(argv=None):
                         print_port(ports[-1], args, index, len(futures))
     finally:
         grading.kill_everything()  # the namespaces are gone already; elsewhere, what a port left
+        shutil.rmtree(grading.work, ignore_errors=True)  # every temporary file of the run is in it
         for stop, handler in previous.items():
             signal.signal(stop, handler)
     if grading.stopped_by:
@@ -380,7 +472,7 @@ def main(argv=None):
     else:
         print("\n" + "\n".join(class_table(ports, args.numbers, seconds)), flush=True)
     if args.report:
-        json_path, xml_path = write_reports(args.report, ports, args.strict, seconds)
+        json_path, xml_path = write_reports(args.report, ports, args.strict, seconds, sandboxed)
         print(f"Reports: {json_path} and {xml_path}", flush=True)
     passed = all(result.verdict == PASS for port in ports for result in port["results"])
     return 0 if passed and all(not port["error"] for port in ports) else 1

@@ -164,6 +164,19 @@ def seen_jobs(client):
     return jobs
 
 
+def all_ended(client, ids):
+    """Whether every one of these jobs has finished or failed, by their status (one round
+    trip: the grader asks it again and again while a task runs)."""
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(f"rq:job:{job_id}", "status")
+            statuses = pipe.execute()
+    except (redis.RedisError, OSError):
+        return False
+    return bool(ids) and all(status in (b"finished", b"failed") for status in statuses)
+
+
 def on_queue(jobs, queue):
     """The jobs of one queue, oldest first."""
     return sorted((job for job in jobs.values() if job.queue == queue), key=lambda job: job.created_at)

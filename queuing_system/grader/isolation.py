@@ -1,4 +1,4 @@
-"""Keeping a port's processes apart: namespaces, marks, and the end of every process.
+"""Keeping a port's processes apart: namespaces, process trees, and the end of every process.
 
 Each port is graded by a process of its own (port.py). Where Linux lets us (root, or an
 unprivileged user namespace), that process runs in new PID and network namespaces:
@@ -11,13 +11,15 @@ unprivileged user namespace), that process runs in new PID and network namespace
 - in its PID namespace, every process the port started, a `setsid` daemon included, is
   killed by the kernel when the grading of the port ends.
 
-Within a port, every process a task starts carries a mark in its environment
-(QUEUING_GRADER_MARK=<run>:<task>:<script>), inherited by whatever it starts, double
-forks included; at the end of the task every process so marked is killed. Scripts also
-run in sessions of their own, so a signal a script sends to its process group
-(`os.killpg(0, ...)`) reaches its own processes only.
+Each script runs under the grader's launcher (launcher.py), in a bubblewrap sandbox of its
+own where one can be made (sandbox.py): everything a script starts is found there, and
+dies with it. Where none can be made, the launcher is a child subreaper (a double-forked
+daemon is still its child), and the port's grading process is one too, for what outlives
+a launcher killed; the command line is one for what outlives a port's grading process.
+Nothing is found by a mark in the environment: no script is told it is being graded.
 """
 
+import ctypes
 import fcntl
 import os
 import signal
@@ -28,9 +30,9 @@ import sys
 import time
 from functools import cache
 
-MARK = "QUEUING_GRADER_MARK"
 NAMESPACES_ENV = "QUEUING_GRADER_NAMESPACES"  # "0" grades without namespaces (as where none are allowed)
 KILL_ROUNDS = 200  # a process forking as fast as it can is outrun within these rounds of SIGKILL
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def unshare_command(network):
@@ -93,48 +95,77 @@ def reap_orphans_as_init():
             os._exit(code if code >= 0 else 128 - code)  # killed by a signal: the shell's 128 + it
 
 
-def marked_processes(prefix):
-    """{pid: mark} of the processes whose mark starts with `prefix`."""
-    wanted = f"{MARK}={prefix}".encode()
-    found = {}
+def become_subreaper():
+    """Have the orphans of this process's descendants come to it, not to PID 1 (a script
+    that double-forks a daemon, then ends, leaves the daemon to us)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def process_parents():
+    """{pid: parent pid} of every live process (zombies left out) this process can see."""
+    parents = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as environ:
-                variables = environ.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
         except OSError:
-            continue  # gone, or a zombie (its environment is gone with its memory)
-        for variable in variables:
-            if variable.startswith(wanted):
-                found[int(entry)] = variable.split(b"=", 1)[1].decode(errors="replace")
-                break
+            continue
+        if fields[0] != b"Z":
+            parents[int(entry)] = int(fields[1])
+    return parents
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as found:
+            return [int(child) for child in found.read().split()]
+    except OSError:
+        return [child for child, parent in process_parents().items() if parent == pid]
+
+
+def descendants(pid):
+    """Every live process under `pid`."""
+    parents = process_parents()
+    found, frontier = [], {pid}
+    while frontier:
+        below = {child for child, parent in parents.items() if parent in frontier}
+        found.extend(below)
+        frontier = below
     return found
 
 
-def kill_marked(prefix):
-    """SIGKILL every process marked with `prefix`, again until none is left."""
+def reap(pids):
+    """Collect the exit status of these children of ours (orphans that came to us)."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def kill_all(find):
+    """SIGKILL every process `find()` returns, again until it returns none; those that were
+    our own children (orphans adopted) are reaped."""
+    killed = set()
     for _ in range(KILL_ROUNDS):
-        found = marked_processes(prefix)
+        found = find()
         if not found:
-            return
+            break
         for pid in found:
             try:
                 os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
             except (ProcessLookupError, PermissionError):
                 pass
         time.sleep(0.005)
-
-
-def wait_until_none_marked(prefix, timeout):
-    """Wait up to `timeout` seconds for the processes marked `prefix` to end by themselves;
-    return those still running."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = marked_processes(prefix)
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+        reap(found)
+    reap(killed)
+    return killed
 
 
 def command_line(pid):

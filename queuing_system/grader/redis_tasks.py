@@ -1,13 +1,16 @@
 """Tasks 0-5: a Redis server and dump.rdb, the redis-py scripts, pub/sub in two terminals."""
 
 import shutil
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import redis
 
 from . import diffs, expected
 from .checks import RUN_TIMEOUT, WAIT, expect_lines, registering, run_to_end
-from .redis_server import RedisServer, server_executable
+from .redis_server import free_port, server_executable
 from .running import STOP_WITHIN
 
 TASKS = []
@@ -26,19 +29,26 @@ def redis_cli():
 @task(0, "a Redis server, redis-cli and dump.rdb", ["dump.rdb"])
 def task_0(trial):
     cli = redis_cli()
-    if cli:
+    if cli:  # the grader's own redis-cli on the task's Redis: nothing of the port's in it, no sandbox
         for words, want in (
             (["ping"], "PONG"),
             (["set", "Holberton", "School"], "OK"),
             (["get", "Holberton"], "School"),
         ):
             trial.command(f"redis-cli {' '.join(words)}")
-            done = trial.run(
-                "redis-cli", timeout=10, argv=[cli, "--no-auth-warning", "-u", trial.redis_url, *words]
-            )
-            trial.show(done)
-            if done.lines() != [want]:
-                trial.note(f"redis-cli {' '.join(words)} answered {done.lines()}, not {want!r}")
+            try:
+                done = subprocess.run(
+                    [cli, "--no-auth-warning", "-u", trial.redis_url, *words],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
+                answered = done.stdout.splitlines()
+            except (OSError, subprocess.TimeoutExpired) as error:
+                answered = [str(error)]
+            trial.transcript.extend(answered[:3])
+            if answered != [want]:
+                trial.note(f"redis-cli {' '.join(words)} answered {answered}, not {want!r}")
     rdb = trial.port_dir / "dump.rdb"
     header = rdb.read_bytes()[:9]
     if not header.startswith(b"REDIS"):
@@ -54,22 +64,40 @@ def task_0(trial):
             "(the spec's loads on 6.2 and 7.x: save it with Redis 6.2)."
         )
     trial.command("redis-server --dir <a copy of .> --dbfilename dump.rdb; redis-cli get Holberton")
-    log = trial.port_dir.parent / "task0-redis.log"
-    server = RedisServer(rdb=rdb, log=log)
-    try:
-        server.start()
-        value = redis.Redis.from_url(server.url, decode_responses=True, socket_timeout=5).get("Holberton")
-    except (RuntimeError, redis.RedisError, OSError):
-        said = diffs.tail(log.read_text(errors="replace"), 4) if log.exists() else []
-        trial.fail("redis-server cannot load dump.rdb:", said)
+    value = rdb_value(trial)
+    if value is None:
         return
-    finally:
-        server.close()
     trial.transcript.append(str(value))
     if value != "School":
         trial.fail(f"dump.rdb holds Holberton = {value!r}; the exercise's holds Holberton = 'School'.")
     if not (trial.port_dir / "README.md").is_file():
         trial.lenient("no README.md: task 0's README says how to start a Redis server and use redis-cli.")
+
+
+def rdb_value(trial):
+    """Holberton's value in dump.rdb, read by a redis-server started on it, in the port's
+    sandbox (the file is the port's: it is parsed there); None, said, if it does not load."""
+    port = free_port()
+    argv = [server_executable(), "--port", str(port), "--bind", "127.0.0.1", "--dir", trial.where()]
+    argv += ["--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+    server = trial.start_command("redis-server (dump.rdb)", argv)
+    client = redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+    try:
+        deadline = time.monotonic() + WAIT
+        while server.running() and time.monotonic() < deadline:
+            try:
+                return client.get("Holberton")
+            except redis.BusyLoadingError:
+                pass
+            except (redis.ConnectionError, OSError):
+                pass
+            server.wait_until(lambda: False, 0.05)
+        said = [line for line in server.lines() if line.strip()]
+        trial.fail("redis-server cannot load dump.rdb:", diffs.tail("\n".join(said), 4))
+        return None
+    finally:
+        client.close()
+        server.stop()
 
 
 # Tasks 1-4
@@ -100,18 +128,97 @@ def task_4(trial):
 # Task 5
 
 
-def subscribers(client):
+def subscribers(client, channel=CHANNEL):
     try:
-        return client.pubsub_numsub(CHANNEL)[0][1]
+        return client.pubsub_numsub(channel)[0][1]
     except (redis.RedisError, OSError, IndexError):
         return 0
 
 
+class ChannelWatch:
+    """Every message published on any channel while a task runs, as the grader hears it
+    (a pattern subscription: PUBSUB NUMSUB does not count it), with how many subscribers
+    its channel had then."""
+
+    def __init__(self, client):
+        self.client = client
+        self.heard = []  # (channel, message, subscribers)
+        self.lock = threading.Lock()
+        self.pubsub = client.pubsub()
+        self.pubsub.psubscribe(**{"*": self.hear})
+        self.thread = self.pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+
+    def hear(self, message):
+        channel = message["channel"].decode(errors="replace")
+        data = message["data"].decode(errors="replace")
+        with self.lock:
+            self.heard.append((channel, data, subscribers(self.client, channel)))
+
+    def since(self, index):
+        with self.lock:
+            return self.heard[index:]
+
+    def mark(self):
+        with self.lock:
+            return len(self.heard)
+
+    def settle(self, began, count, within=0.2):
+        """Give the messages published since `began` their way to the grader's own
+        subscription: until `count` came, `within` seconds at most."""
+        deadline = time.monotonic() + within
+        while len(self.since(began)) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def close(self):
+        self.thread.stop()
+        self.thread.join(2)
+        self.pubsub.close()
+
+
 @task(5, "5_subscriber.py + 5_publisher.py: pub/sub (two terminals)", ["5_subscriber.py", "5_publisher.py"])
 def task_5(trial):
-    trial.command("python 5_subscriber.py   # terminal 1")
+    """The port's two files together, as a student runs them, every message heard by the
+    grader too: the publisher is judged by what it published (on which channel, what),
+    whoever listened; the subscriber by what it printed of what it received, and, when the
+    port's publisher published something else, again beside this repository's publisher,
+    a partner known to be right. A mistake fails the file that made it."""
+    watch = ChannelWatch(trial.client)
+    try:
+        trial.command("python 5_subscriber.py   # terminal 1")
+        subscriber, subscribed = start_subscriber(trial)
+        trial.command("python 5_publisher.py    # terminal 2")
+        right = judge_publisher(trial, watch)
+        if right or not subscribed:
+            judge_subscriber(trial, subscriber, subscribed)
+            return
+        subscriber.stop()  # what it printed was another's mistake: it is heard again, beside ours
+        subscriber.wait_gone()
+        trial.command("python 5_subscriber.py   # terminal 1, again")
+        subscriber, subscribed = start_subscriber(trial)
+        trial.command("python 5_publisher.py    # terminal 2: this repository's, a partner known to be right")
+        publisher = trial.start_partner("5_publisher.py")
+        if publisher:
+            publisher.wait(RUN_TIMEOUT)
+            judge_subscriber(trial, subscriber, subscribed)
+            publisher.stop()
+        else:
+            subscriber.stop()
+            trial.skip(
+                "5_subscriber.py got other messages than the exercise's, and this repository's "
+                "5_publisher.py is not where the grader runs"
+            )
+    finally:
+        watch.close()
+
+
+def start_subscriber(trial):
     subscriber = trial.start("5_subscriber.py")
-    if not subscriber.wait_until(lambda: subscribers(trial.client) >= 1, WAIT):
+    return subscriber, subscriber.wait_until(lambda: subscribers(trial.client) >= 1, WAIT)
+
+
+def judge_subscriber(trial, subscriber, subscribed):
+    name = "5_subscriber.py"
+    if not subscribed:
         subscriber.stop()
         trial.show(subscriber, "[subscriber] ")
         if not trial.ended_badly(subscriber):
@@ -120,33 +227,54 @@ def task_5(trial):
                 f"it subscribed to {', '.join(map(repr, channels))}" if channels else "nothing subscribed"
             )
             trial.fail(
-                f"waited {WAIT}s for 5_subscriber.py to subscribe to {CHANNEL!r} (PUBSUB "
-                f"NUMSUB); {elsewhere}.",
-                script="5_subscriber.py",
+                f"waited {WAIT}s for {name} to subscribe to {CHANNEL!r} (PUBSUB NUMSUB); {elsewhere}.",
+                script=name,
             )
         expect_lines(trial, subscriber, expected.SUBSCRIBER)
         trial.redis_hint(subscriber)
         return
-    trial.command("python 5_publisher.py    # terminal 2")
-    publisher = trial.run("5_publisher.py", timeout=RUN_TIMEOUT)
-    trial.show(publisher)
-    if publisher.timed_out:
-        trial.fail(
-            f"5_publisher.py was still running {RUN_TIMEOUT}s after it started: stopped.",
-            script="5_publisher.py",
-        )
-    else:
-        trial.ended_badly(publisher)
     if subscriber.wait(STOP_WITHIN) is None:
         subscriber.stop()
         trial.fail(
-            f"5_subscriber.py was still running {STOP_WITHIN}s after the publisher's last message: the "
+            f"{name} was still running {STOP_WITHIN}s after the publisher's last message: the "
             "exercise's subscriber unsubscribes and exits when it gets KILL_SERVER.",
-            script="5_subscriber.py",
+            script=name,
         )
     else:
         trial.ended_badly(subscriber)
     trial.show(subscriber, "[subscriber] ")
-    expect_lines(trial, publisher, expected.PUBLISHER)
     expect_lines(trial, subscriber, expected.SUBSCRIBER)
+
+
+def judge_publisher(trial, watch):
+    """Run the port's publisher and judge it by its lines and what it published; True if
+    it published the exercise's messages on the exercise's channel."""
+    name = "5_publisher.py"
+    began = watch.mark()
+    publisher = trial.run(name, timeout=RUN_TIMEOUT)
+    trial.show(publisher, "[publisher] ")
+    if publisher.timed_out:
+        trial.fail(f"{name} was still running {RUN_TIMEOUT}s after it started: stopped.", script=name)
+    else:
+        trial.ended_badly(publisher)
+    expect_lines(trial, publisher, expected.PUBLISHER)
+    watch.settle(began, len(expected.PUBLISHER) - 1)
+    published = watch.since(began)
+    elsewhere = [(channel, subscribed) for channel, _data, subscribed in published if channel != CHANNEL]
+    if elsewhere:
+        channel, subscribed = elsewhere[0]
+        trial.fail(
+            f"{name} published to {channel}: {subscribed} subscriber{'' if subscribed == 1 else 's'}. "
+            f"The exercise's channel is {CHANNEL!r}.",
+            script=name,
+        )
+    messages = [data for channel, data, _subscribed in published if channel == CHANNEL]
+    want = [line.removeprefix("About to send ") for line in expected.PUBLISHER[1:]]
+    if not elsewhere and messages != want and not publisher.timed_out:
+        trial.fail(
+            f"{name} published other messages on {CHANNEL!r} than the exercise's:",
+            diffs.unified(want, messages, "expected", "published"),
+            name,
+        )
     trial.redis_hint(publisher)
+    return messages == want and not elsewhere

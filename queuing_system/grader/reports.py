@@ -7,11 +7,14 @@ first problem, a task not judged is <skipped>.
 """
 
 import json
+import os
 import re
+import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from .sandbox import NOT_SANDBOXED
 from .verdicts import FAIL, SKIP, verdict_lines
 
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -29,8 +32,10 @@ def report_paths(path):
     return path.with_name(path.name + ".json"), path.with_name(path.name + ".xml")
 
 
-def as_json(ports, strict, seconds):
+def as_json(ports, strict, seconds, sandboxed=True):
     return {
+        **({} if sandboxed else {"warning": NOT_SANDBOXED}),  # the first line, where it is said
+        "sandboxed": sandboxed,
         "strict": strict,
         "seconds": round(seconds, 2),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -47,7 +52,7 @@ def as_json(ports, strict, seconds):
     }
 
 
-def as_junit(ports):
+def as_junit(ports, sandboxed=True):
     suites = ElementTree.Element("testsuites", name="queuing_system grader")
     for port in ports:
         results = port["results"]
@@ -79,13 +84,36 @@ def as_junit(ports):
                 ElementTree.SubElement(case, "skipped", message=xml_safe(result.skipped))
             if result.transcript:
                 ElementTree.SubElement(case, "system-out").text = xml_safe("\n".join(result.transcript))
+    if not sandboxed:
+        ElementTree.SubElement(
+            ElementTree.SubElement(suites, "properties"), "property", name="warning", value=NOT_SANDBOXED
+        )
+        suites.insert(0, suites[-1])
     ElementTree.indent(suites)
-    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
+    xml = ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
+    return xml if sandboxed else f"<!-- {NOT_SANDBOXED} -->\n{xml.split(chr(10), 1)[1]}"
 
 
-def write_reports(path, ports, strict, seconds):
+def replace_file(path, text):
+    """Write `path` anew: into a file of our own beside it, then renamed over it. A symlink
+    planted at `path` is replaced, never followed (a student's link to another file
+    would have the report overwrite that file)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(path, ports, strict, seconds, sandboxed=True):
+    """PATH.json and PATH.xml; where the scripts ran unsandboxed, each says so on its first line."""
     json_path, xml_path = report_paths(path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(as_json(ports, strict, seconds), indent=1))
-    xml_path.write_text(as_junit(ports))
+    text = json.dumps(as_json(ports, strict, seconds, sandboxed), indent=1)
+    replace_file(json_path, text if sandboxed else "{" + text[2:].lstrip(" "))
+    replace_file(xml_path, as_junit(ports, sandboxed))
     return json_path, xml_path

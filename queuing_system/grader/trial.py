@@ -1,62 +1,24 @@
 """One task's run on one port: where it runs, what it started, what it found.
 
-A task (tasks.py) starts the port's scripts through its Trial, which gives each its
-environment (REDIS_URL, PORT, line-buffered output, the task's mark), records the
-commands and what they printed for the transcript, and keeps the findings.
+A task (tasks.py) starts the port's scripts through its Trial, which runs each in its
+sandbox (sandbox.py) with its environment (REDIS_URL, PORT), records the commands and
+what they printed for the transcript, and keeps the findings. The grader's partners
+known to be right (this repository's scripts, the grader's own RQ worker and creator)
+are started the same way, each in a sandbox of its own.
 """
 
 import http.client
-import os
 import signal
 import sys
 
 from . import diffs
-from .isolation import MARK, marked_processes
+from .isolation import descendants
 from .running import OUTPUT_CAP, Script
+from .sandbox import script_env
 from .verdicts import TRANSCRIPT_LINES, Findings
 
-# Variables of the grader's environment a graded script must not inherit: ours (they
-# change how this repository's scripts behave) and the ones a task sets itself.
-NOT_INHERITED = ("REDIS_URL", "PORT", "HOST", "WORKERS", "PYTHONSTARTUP", "PYTHONUNBUFFERED")
 HTTP_TIMEOUT = 10  # seconds for one request to an app
 BODY_CAP = 1 << 20  # bytes of a response body read
-
-
-LINE_BUFFERED = """# Written by the grader: stdout line-buffered, as in a terminal, though it is a pipe here.
-import sys
-
-try:
-    sys.stdout.reconfigure(line_buffering=True, write_through=False)
-except Exception:
-    pass
-"""
-
-
-def line_buffering(directory):
-    """A directory whose sitecustomize.py makes a Python script's stdout line-buffered.
-
-    In a pipe, print() waits in a buffer until the script ends (a subscriber's lines would
-    come too late to be seen); unbuffered (PYTHONUNBUFFERED), it writes a line's text and
-    its newline in two writes, which two workers' lines interleave. Line-buffered, as in a
-    terminal, each line is one write."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "sitecustomize.py").write_text(LINE_BUFFERED)
-    return directory
-
-
-def script_env(redis_url, mark, port=None, site=None):
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("QUEUING_") and name not in NOT_INHERITED
-    }
-    env.update(REDIS_URL=redis_url, PYTHONDONTWRITEBYTECODE="1", HOST="127.0.0.1")
-    if site:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    env[MARK] = mark
-    if port:
-        env["PORT"] = str(port)
-    return env
 
 
 def signal_words(code):
@@ -77,15 +39,18 @@ def crash_line(stderr):
 
 
 class Trial:
-    def __init__(self, task, port_dir, redis_url, client, strict, app_port, mark, site=None):
+    def __init__(
+        self, task, port_dir, redis_url, client, strict, app_port, runner, partners=None, memory=None
+    ):
         self.task = task
-        self.port_dir = port_dir
+        self.port_dir = port_dir  # the port's copy, as the grader sees it
         self.redis_url = redis_url
         self.client = client  # the grader's own connection to the task's Redis (bytes)
         self.strict = strict
         self.app_port = app_port
-        self.mark = mark  # this task's mark: <run>:<task>
-        self.site = site  # the line-buffering sitecustomize's directory
+        self.runner = runner  # sandbox.Runner: how a script is started
+        self.partners = partners  # the folder of this repository's scripts, the partners known to be right
+        self.memory = memory if memory is not None else {}  # what earlier tasks of the port learned
         self.findings = Findings(strict)
         self.notes = []
         self.transcript = []
@@ -97,20 +62,33 @@ class Trial:
         """Start one of the port's scripts, as `python NAME ARGS` from its directory."""
         return self.start_command(name, [sys.executable, name, *args], app=app)
 
-    def start_command(self, label, argv, app=False):
-        env = script_env(self.redis_url, f"{self.mark}:{label}", self.app_port if app else None, self.site)
-        script = Script(label, argv, self.port_dir, env)
+    def start_command(self, label, argv, app=False, view=None):
+        """Start `argv` in a sandbox that sees `view` (the port's copy by default) as its
+        working directory."""
+        env = script_env(self.redis_url, self.app_port if app else None)
+        launch = self.runner.launch(argv, view or self.port_dir, env)
+        script = Script(label, launch, self.runner.sandboxed)
         self.scripts[label] = script
         return script
 
-    def processes_of(self, script):
-        """The pids of a script and of everything it started (marked as it)."""
-        mark = f"{self.mark}:{script.name}"
-        return [pid for pid, found in marked_processes(mark).items() if found == mark]
+    def start_partner(self, name):
+        """This repository's `name`, a partner known to be right, in a sandbox of its own
+        (None where the grader runs without its repository)."""
+        if not self.partners or not (self.partners / name).is_file():
+            return None
+        return self.start_command(f"{name} (the grader's)", [sys.executable, name], view=self.partners)
 
-    def run(self, name, *args, timeout, label=None, argv=None):
+    def where(self, folder=None):
+        """Where a script sees `folder` (the port's copy by default)."""
+        return self.runner.where(folder or self.port_dir)
+
+    def processes_of(self, script):
+        """The pids of a script and of everything it started."""
+        return [script.pid, *descendants(script.pid)]
+
+    def run(self, name, *args, timeout, label=None, argv=None, view=None):
         """Run a script (or `argv`) to its end, `timeout` seconds at most; the Script."""
-        script = self.start_command(label or name, argv or [sys.executable, name, *args])
+        script = self.start_command(label or name, argv or [sys.executable, name, *args], view=view)
         if script.wait(timeout) is None:
             script.kill()
             script.wait(5)

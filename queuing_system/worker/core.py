@@ -27,12 +27,11 @@ from rq.queue import Queue
 from rq.serializers import JSONSerializer, resolve_serializer
 from rq.timeouts import JobTimeoutException
 
-from .. import callbacks
+from .. import layout, lua
 from ..connection import keep_trying, outage, worth_retrying
-from ..console import debug, debugging, warn
-from ..events import COMPLETED, PROGRESS, created_stamp, stream_key
-from ..jobs import JobFailed, JobRefused, copy_of
-from . import layout, lua
+from ..console import debug, debugging, raised_at, warn
+from ..events import CALLBACKS, COMPLETED, PROGRESS, created_stamp, error_message, stream_key
+from ..rq_job import JobFailed, JobRefused, copy_of
 from .due_jobs import DueJobs
 from .failure import failure_arguments
 from .job import WorkerJob, writable
@@ -49,11 +48,13 @@ STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a 
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
 COUNTS_EVERY = 1.0  # seconds: a busy worker's counts of its jobs are written at most this often
 
-OUR_CALLBACKS = frozenset(callbacks.NAMES.values())
+# The callbacks that write nothing but their event (events.CALLBACKS): the worker writes
+# that event itself, in the step of the job's end, instead of calling them.
+OUR_CALLBACKS = frozenset(CALLBACKS.values())
 # Where the callbacks lived before events.py was split: jobs queued then still name them.
 RENAMED_CALLBACKS = {
-    "queuing_system.events.report_success": callbacks.NAMES["success"],
-    "queuing_system.events.report_failure": callbacks.NAMES["failure"],
+    "queuing_system.events.report_success": CALLBACKS["success"],
+    "queuing_system.events.report_failure": CALLBACKS["failure"],
 }
 
 
@@ -204,6 +205,7 @@ class Worker:
         stopping=None,
         exception_handlers=(),
         default_result_ttl=DEFAULT_RESULT_TTL,
+        metrics=None,
     ):
         self.connection = connection
         self.serializer = resolve_serializer(serializer)
@@ -217,6 +219,7 @@ class Worker:
         self.stopping = stopping or StopRequest()
         self.exception_handlers = list(exception_handlers)
         self.default_result_ttl = default_result_ttl
+        self.metrics = metrics  # the metrics.Counts it counts its jobs in, or None (off: nothing counted)
         self.keys = layout.WorkerKeys(self.name)
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
         self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
@@ -323,11 +326,14 @@ class Worker:
         current, take, ended = 0, "*", None
         while True:
             more = not self.stopping.is_set() and (max_jobs is None or self.ran < max_jobs)
-            if not more and ended is None:
-                return  # nothing to end, nothing to take
+            if not more and ended is None and take == "*":
+                return  # nothing to end, nothing taken to hand back
             if more:
                 self.between_jobs()
             queue = self.steps_of[current]
+            if not more and take != "*" and not self.hand_back(queue, take):  # ended is None then
+                self.redis_away = True
+                return  # Redis stayed away while stopping
             reply = self.step(queue, ended, take if more else "")
             ended, take = None, "*"
             if reply is None:
@@ -372,6 +378,8 @@ class Worker:
     def between_jobs(self):
         """What the worker does besides jobs, each when due: its heartbeat, the due jobs,
         the maintenance of its queues. Redis away: the next step waits for it."""
+        if self.metrics is not None:
+            self.metrics.write_if_due()  # for its processor's /metrics
         try:
             self.presence.heartbeat()
             self.due_jobs.move()
@@ -406,6 +414,26 @@ class Worker:
             if not worth_retrying(error):
                 raise
             return None
+
+    def hand_back(self, queue, job_id):
+        """Put the job its blocking move took, and that it will not start now that it stops,
+        back at the front of the queue at once, for another worker (a rolling restart):
+        left in the intermediate list, it would wait STRANDED_AFTER and more for the
+        upkeep. Gone from that list, it was given to another already. Returns False if it
+        gave up on Redis as it stopped (the upkeep requeues the job)."""
+        keys = queue.keys
+        try:
+            keep_trying(
+                lambda: lua.MOVE_ENTRY(self.connection, [keys.intermediate, keys.queue], [job_id, "LPUSH"]),
+                self.stopping,
+                writes=True,
+            )
+        except Exception as error:
+            if not worth_retrying(error):
+                raise
+            return False
+        debug(f"job {job_id.decode(errors='replace')}: handed back to the queue as this worker stops")
+        return True
 
     # Steps
 
@@ -538,7 +566,15 @@ class Worker:
             # to the cycle collector, cost a failure more than a success.
             del exc_info
         self.ran += 1
+        if self.metrics is not None:
+            self.count(run)
         return run
+
+    def count(self, run):
+        """Count the job `run` ran in the metrics (its outcome, its wait and its run time)."""
+        job = run.job
+        outcome = "completed" if run.outcome is lua.FINISH else "retried" if job.retries_left else "failed"
+        self.metrics.job_ran(run.queue.queue.name, outcome, job.enqueued_at, run.started, time.time())
 
     def job_from(self, job_id, values, moment):
         """The job of `values` (its fields' as taken, layout.JOB_FIELDS'), as it is now
@@ -590,7 +626,7 @@ class Worker:
         but the job's event: the worker writes it, with the job's end."""
         job = run.job
         callback = job.success_callback
-        if callback is callbacks.report_success:
+        if job.callback_names.get("success") == CALLBACKS["success"]:  # ours: its event, in the step
             run.told = True
         elif callback is not None:  # any other runs now, on a real connection, as RQ runs it
             with self.death_penalty_class(job.success_callback_timeout, JobTimeoutException, job_id=job.id):
@@ -603,7 +639,7 @@ class Worker:
         writes nothing but the job's event: the worker writes it, with the job's end."""
         job = run.job
         callback = job.failure_callback
-        if callback is callbacks.report_failure:
+        if job.callback_names.get("failure") == CALLBACKS["failure"]:  # ours: its event, in the step
             run.told = True
         elif callback is not None:
             try:
@@ -617,7 +653,7 @@ class Worker:
             self.handle_exception(job, *exc_info)  # a job's own verdict is said by its event alone
         run.outcome = lua.FAIL
         run.failure = failure_text(exc_info)
-        run.error = callbacks.error_message(exc_info[1])
+        run.error = error_message(exc_info[1])
         del exc_info  # a traceback from here would hold this frame: see run()
 
     def handle_exception(self, job, *exc_info):
@@ -634,7 +670,7 @@ class Worker:
                 f"Worker {self.name}: job {job.id} failed:\n{''.join(traceback.format_exception(*exc_info))}"
             )
         else:
-            warn(f"Worker {self.name}: job {job.id} failed: {error!r}")
+            warn(f"Worker {self.name}: job {job.id} failed: {error!r} at {raised_at(exc_info[2])}")
         if self.exception_handlers:
             call_exception_handlers(self.exception_handlers, job, *exc_info)
 
@@ -648,13 +684,10 @@ class Worker:
         keep_trying(lambda: self.connection.lrem(queue.keys.intermediate, 1, job_id), self.stopping)
 
 
-ERROR_NAMES = {}  # {a JobFailed class: its name, as a traceback says it}
-
-
 def failure_text(exc_info):
     """What a failure records (the result's exc_string): the traceback, as RQ's own worker
     records it; for a job's own verdict (JobFailed: a blacklisted number, a refused job),
-    its last line alone, `queuing_system.jobs.JobFailed: message`. That line is what anyone
+    its last line alone, `queuing_system.rq_job.JobFailed: message`. That line is what anyone
     reads of it (the creator's event, follower.failure_message, rq-dashboard), and on
     Python 3.11 formatting the frames above it costs more than the job itself."""
     error = exc_info[1]

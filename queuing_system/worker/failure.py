@@ -13,8 +13,8 @@ import math
 
 from rq.defaults import DEFAULT_FAILURE_TTL
 
+from .. import layout
 from ..events import RETRYING, failure_event
-from . import layout
 
 
 def failure_arguments(job, now, now_text, failure):
@@ -22,7 +22,8 @@ def failure_arguments(job, now, now_text, failure):
     exc_string, delay]: the scripts' arguments, as fail.lua says them) of `job` failing at
     `now` (epoch seconds; `now_text` its RQ text) with `failure` (what its result records:
     a traceback, or a line)."""
-    kind, event = failure_event(job, "")
+    event = failure_event(job, "")
+    kind = event["event"]
     if kind == RETRYING:
         left, delay = event["retries_left"], event["delay"]
         if delay:

@@ -13,10 +13,9 @@ myapp.MyJob` is protected alike, given `class MyJob(AllowlistJob)` naming its fu
 from rq.job import Job
 from rq.utils import import_attribute
 
-from ..jobs import JobRefused
+from ..rq_job import JobRefused, ProgressJob
 
 CALLBACK_KINDS = ("success", "failure", "stopped")
-CALLBACK_FIELDS = [(kind, f"{kind}_callback_name".encode()) for kind in CALLBACK_KINDS]
 IMPORTED = {}  # {import path: what it names}: imported once per process, as Python imports
 
 
@@ -129,11 +128,11 @@ def imported(name):
     return found
 
 
-class WorkerJob(AllowlistJob):
+class WorkerJob(AllowlistJob, ProgressJob):
     """The job class our worker runs: its progress (callbacks.report_progress) goes to
-    Redis with its end, in one step, or while it runs if it takes longer (steps.Progress)."""
+    Redis with its end, in one step, or while it runs if it takes longer: its `progress`
+    is the worker's steps.Progress, given as the worker makes the job."""
 
-    progress = None  # the worker's steps.Progress, given as the worker makes the job
     depends = False  # whether it named jobs it depends on (its hash as taken says so)
 
 

@@ -23,10 +23,10 @@ from rq.registry import clean_registries
 from rq.utils import get_version
 from rq.worker_registration import clean_worker_registry
 
+from .. import layout, lua
 from ..connection import until_answered, worth_retrying
 from ..console import debug, warn
 from ..events import ABANDONED, created_stamp
-from . import layout, lua
 from .failure import failure_arguments
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
 
@@ -113,6 +113,8 @@ class Maintenance:
         claimed, dependents = until_answered(lambda: lua.ABANDON(connection, job_keys, args))
         if claimed == b"1":
             debug(f"job {job.id}: its worker stopped before finishing it; {becomes[0]}")
+            if self.worker.metrics is not None:
+                self.worker.metrics.job_abandoned(queue.queue.name)
             if dependents == b"1":
                 self.enqueue_dependents(queue.queue, job)
 

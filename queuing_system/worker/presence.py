@@ -15,9 +15,9 @@ import rq
 from rq.command import PUBSUB_CHANNEL_TEMPLATE
 from rq.defaults import DEFAULT_WORKER_TTL
 
+from .. import layout
 from ..connection import outage, worth_retrying
 from ..console import warn
-from . import layout
 
 # RQ lets a worker's hash live worker_ttl + 60 seconds past each heartbeat, and lists a
 # worker whose hash is gone as dead.

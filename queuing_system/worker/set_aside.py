@@ -6,10 +6,10 @@ scheduled registry: RQ's own code dies on such entries, every time it meets them
 takes the worker (or the scheduling of every due job) with it.
 """
 
+from .. import layout, lua
 from ..connection import until_answered
 from ..console import warn
 from ..events import stream_key
-from . import layout, lua
 
 SET_ASIDE_KEY = "queuing:set_aside:{queue}"  # entries no worker can run, for a person
 

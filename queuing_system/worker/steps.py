@@ -24,10 +24,10 @@ import time
 
 import redis
 
+from .. import lua
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
 from ..events import created_stamp, stream_key
-from . import lua
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
 TICK = 0.1  # seconds between two rounds of the watch's chores

@@ -1,73 +1,117 @@
 """Running the grader as an educator does: `python -m queuing_system ...`, in a process of
-its own, with a mark of the test's in its environment to find anything it left running."""
+its own, under a watcher that is a child subreaper: whatever the grader (or a script it
+ran) left running comes to the watcher once the grader ends, is listed, and killed. No
+mark in an environment finds it: the grader gives its scripts a clean one."""
 
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
-import time
+import tempfile
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ROOT / "tests" / "ports"
-MARK = "GRADER_TEST_RUN"  # inherited by everything the grader starts, double forks included
-# Measures the grader's memory: the largest resident size among it and all it waited for.
-MEASURED = """
-import resource, subprocess, sys
-code = subprocess.call(sys.argv[2:])
+MARK = "GRADER_TEST_RUN"  # kept in the grader's environment, for the tests that look for it there
+DAEMON = "queuing-grader-corpus-daemon"  # what tests/ports/daemon's daemon calls itself
+# The watcher: runs the grader, then lists and kills what it left (orphans come to a
+# subreaper), and measures the largest resident size among it and all it waited for.
+WATCHER = """
+import ctypes, json, os, resource, signal, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+for each in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(each, lambda *_: None)  # a terminal's Ctrl-C is the grader's to handle
+code = subprocess.call(sys.argv[3:])
+
+def below(root):
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = open(f"/proc/{entry}/stat", "rb").read().rsplit(b")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if fields[0] != b"Z":
+            parents[int(entry)] = int(fields[1])
+    found, frontier = [], {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found += frontier
+    return found
+
+deadline = time.monotonic() + 3
+while below(os.getpid()) and time.monotonic() < deadline:
+    time.sleep(0.05)
+left = []
+for pid in below(os.getpid()):
+    try:
+        left.append(open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode(errors="replace"))
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+with open(sys.argv[2], "w") as out:
+    json.dump(left, out)
 with open(sys.argv[1], "w") as out:
     out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
 sys.exit(code)
 """
 
 
-def processes_marked(token):
-    wanted = f"{MARK}={token}".encode()
+def daemons_left():
+    """The processes of tests/ports/daemon's daemon still running anywhere."""
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/environ", "rb") as environ:
-                    if wanted in environ.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
-                pass
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if DAEMON.encode() in cmdline.read():
+                    found.append(int(entry))
+        except OSError:
+            pass
     return found
 
 
-def left_running(token, within=3):
-    """The processes still marked `token` after `within` seconds (they may take a moment to go)."""
-    deadline = time.monotonic() + within
-    while (found := processes_marked(token)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return found
+def watched(command, token):
+    """`command` under the watcher: (the command, where it writes what was left, its rss)."""
+    left, rss = Path(f"/tmp/grader-test-{token}.left"), Path(f"/tmp/grader-test-{token}.rss")
+    return [sys.executable, "-c", WATCHER, str(rss), str(left), *command], left, rss
 
 
-def grade(*args, cwd=ROOT, env=None, timeout=600, measure=False):
-    """Run the grader; the CompletedProcess, with .left (what it left running), .report
-    (the JSON report, when --report was given) and .max_rss_kb (when measured)."""
+def read_left(left, rss):
+    found = json.loads(left.read_text()) if left.exists() else ["(the watcher wrote nothing)"]
+    size = int(rss.read_text()) if rss.exists() else None
+    left.unlink(missing_ok=True)
+    rss.unlink(missing_ok=True)
+    return found, size
+
+
+def grade(*args, cwd=ROOT, env=None, timeout=600, measure=False, prefix=()):
+    """Run the grader (under `prefix`, a command that runs another: a network namespace);
+    the CompletedProcess, with .left (the command lines of what it left running, killed),
+    .temporary (what it left in its own TMPDIR), .report (the JSON report, when --report
+    was given) and .max_rss_kb."""
     token = uuid.uuid4().hex
     environment = {
         name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "QUEUING_SCRIPTS")
     }
     environment[MARK] = token
+    temporary = Path(tempfile.mkdtemp(prefix="grader-test-tmp-"))
+    environment["TMPDIR"] = str(temporary)
     environment.update(env or {})
-    command = [sys.executable, "-m", "queuing_system", *map(str, args)]
-    rss_file = Path(f"/tmp/grader-test-{token}.rss")
-    if measure:
-        command = [sys.executable, "-c", MEASURED, str(rss_file), *command]
+    command, left, rss = watched([sys.executable, "-m", "queuing_system", *map(str, args)], token)
     try:
         done = subprocess.run(
-            command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+            [*prefix, *command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
         )
     finally:
-        done_left = left_running(token)
+        done_left, size = read_left(left, rss)
+        left_behind = sorted(os.listdir(temporary))
+        shutil.rmtree(temporary, ignore_errors=True)
     done.left = done_left
-    done.max_rss_kb = int(rss_file.read_text()) if measure else None
-    rss_file.unlink(missing_ok=True)
+    done.temporary = left_behind
+    done.max_rss_kb = size if measure else None
     if "--report" in args:
         report = Path(str(args[list(args).index("--report") + 1]))
         done.report = json.loads(report.with_name(report.name + ".json").read_text())

@@ -69,4 +69,6 @@ def test_any_json_value_as_jobs_creates_all_or_nothing(jobs):
         assert [list(job.args) for job in queue.jobs] == [[data] for data in jobs]
         assert len(created) == len(jobs)
     finally:
-        job8.listeners.stop()
+        for reporter in job8.reporters:
+            reporter.stop()
+        job8.reporters.clear()

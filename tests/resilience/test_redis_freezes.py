@@ -15,8 +15,8 @@ from rq import Worker
 from queuing_system.grader.expected import PRODUCTS, reservation_confirmed
 from queuing_system.grader.harness import STOP_WITHIN, RunningScript, http_get, start_app, wait_for
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.greenlet_io import REDIS_WAIT
 from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.web.greenlet_io import REDIS_WAIT
 
 from .faults import frozen, traceback_free
 

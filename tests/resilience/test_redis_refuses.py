@@ -33,7 +33,7 @@ from queuing_system.grader.harness import (
 )
 from queuing_system.grader.redis_server import RedisServer
 from queuing_system.jobs import create_jobs, job_queue
-from queuing_system.sale import BEAT_EVERY, INSTANCE_TTL, INSTANCES_KEY
+from queuing_system.web.sale import BEAT_EVERY, INSTANCE_TTL, INSTANCES_KEY
 
 from .faults import busy, full, read_only, stale, traceback_free
 

@@ -7,7 +7,7 @@ import fakeredis
 from queuing_system.grader.expected import TASK8_DATA, creator_differences
 from queuing_system.grader.harness import RunningScript, http_get, start_app
 from queuing_system.grader.redis_server import RedisServer
-from queuing_system.web import DEFAULT_HOST, address
+from queuing_system.web.app import DEFAULT_HOST, address
 
 stock = importlib.import_module("9_stock")
 PASSWORD = "Sup3r-Secret-pw"

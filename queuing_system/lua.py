@@ -1,4 +1,6 @@
-"""The worker's Lua scripts (scripts/*.lua), one step of Redis each.
+"""Lua scripts, each one step of Redis: the one Script class, and the worker's scripts
+(worker/scripts/*.lua), which the job side runs too (claim_abandoned.lua, under RQ's own
+worker).
 
 A script is its .lua file with the files its `--! include NAME` lines name (scripts/include/,
 each a few functions that take their keys as parameters, as BullMQ's includes do) put in
@@ -14,10 +16,9 @@ from pathlib import Path
 
 import redis
 
-from .. import events
-from . import layout
+from . import events, layout
 
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
+SCRIPTS = Path(__file__).resolve().parent / "worker" / "scripts"  # the worker's transitions
 INCLUDE = re.compile(r"^--! include (\S+)$", re.MULTILINE)
 
 # Seconds a worker's step marker is kept: a step sent again after longer would be done
@@ -101,14 +102,20 @@ def source(name):
 
 
 class Script:
-    """scripts/NAME, called as `script(client, keys, args)`."""
+    """A Lua script, called as redis-py's Script is, with the client to run it on:
+    `script(client, keys, args)`, by EVALSHA, loaded when Redis lacks it (a Redis
+    restarted, or told SCRIPT FLUSH)."""
 
-    def __init__(self, name):
-        self.name = name
-        self.text = source(name)
-        self.sha = hashlib.sha1(self.text.encode()).hexdigest()
+    def __init__(self, text):
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
 
-    def __call__(self, client, keys, args):
+    @classmethod
+    def named(cls, name):
+        """scripts/NAME, with its includes and the constants (see source)."""
+        return cls(source(name))
+
+    def __call__(self, client, keys=(), args=()):
         try:
             return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
@@ -116,13 +123,13 @@ class Script:
             return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
-TAKE = Script("take.lua")
-FINISH = Script("finish.lua")
-FAIL = Script("fail.lua")
-PROGRESS = Script("progress.lua")
-ABANDON = Script("abandon.lua")
-REQUEUE_STRANDED = Script("requeue_stranded.lua")
-SET_ASIDE = Script("set_aside.lua")
-SET_ASIDE_SCHEDULED = Script("set_aside_scheduled.lua")
-MOVE_ENTRY = Script("move_entry.lua")
-CLAIM_ABANDONED = Script("claim_abandoned.lua")
+TAKE = Script.named("take.lua")
+FINISH = Script.named("finish.lua")
+FAIL = Script.named("fail.lua")
+PROGRESS = Script.named("progress.lua")
+ABANDON = Script.named("abandon.lua")
+REQUEUE_STRANDED = Script.named("requeue_stranded.lua")
+SET_ASIDE = Script.named("set_aside.lua")
+SET_ASIDE_SCHEDULED = Script.named("set_aside_scheduled.lua")
+MOVE_ENTRY = Script.named("move_entry.lua")
+CLAIM_ABANDONED = Script.named("claim_abandoned.lua")

@@ -24,7 +24,9 @@ import time
 import greenlet
 import redis
 
-from .console import warn
+from ..connection import current_request
+from ..console import warn
+from . import greenlet_io
 from .greenlet_io import LATE
 from .redis_speedups import DROPPED
 
@@ -39,11 +41,20 @@ RESENDS = 2
 
 class Answering(greenlet.greenlet):
     """A greenlet answering requests: its Redis commands wait for `round_trips`, until
-    `deadline` (time.monotonic(); None: no limit)."""
+    `deadline` (time.monotonic(); None: no limit). It is its own connection.current_request."""
 
     round_trips = None
     deadline = None
-    heard_redis = False  # its request had a reply from Redis (see web.py's outage news)
+    heard_redis = False  # its request had a reply from Redis (see app.py's outage news)
+
+    def may_wait(self, seconds):
+        """Whether a try of its Redis command after `seconds` still comes before its deadline."""
+        left = greenlet_io.time_left()
+        return left is None or left > seconds
+
+    def sleep(self, seconds):
+        """Wait `seconds` while the event loop answers the other requests."""
+        greenlet_io.sleep(seconds)
 
 
 class Waiting:
@@ -96,6 +107,7 @@ class RoundTrips:
     def answer_each(self, function):
         """An answering greenlet's life: each function given it by `start`, in turn."""
         current = greenlet.getcurrent()
+        current_request.set(current)  # in this greenlet's own context, for all it answers
         while True:
             self.busy.add(current)
             try:
@@ -150,6 +162,7 @@ class RoundTrips:
         """The sender's life: the waiting commands, a batch at a time, each client's in
         one write, their replies handed to their requests from the event loop; then it
         waits, idle, for `send` (a new greenlet each time cost a 16 KB stack)."""
+        current_request.set(self.sender)  # its socket waits as a request's do, by its deadline
         while True:
             self.sending = True
             try:

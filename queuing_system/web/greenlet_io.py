@@ -27,8 +27,9 @@ import socket
 import threading
 import time
 
-import greenlet
 import redis
+
+from ..connection import current_request
 
 # Seconds a request's Redis commands may take in all, from its app call on, connecting
 # and retrying included: then it is answered 503. A reservation is done in about a
@@ -44,8 +45,7 @@ READY, LATE = object(), object()
 
 def request():
     """The current request's answering greenlet (round_trips.Answering), or None outside one."""
-    current = greenlet.getcurrent()
-    return current if getattr(current, "round_trips", None) is not None else None
+    return current_request.get()
 
 
 def time_left():
@@ -116,7 +116,7 @@ def wait_until(answering, timeout):
 
 def heard_redis():
     """Whether the current request has had a reply from Redis: an app's outage ends
-    there (web.py)."""
+    there (app.py)."""
     answering = request()
     return answering is not None and answering.heard_redis
 

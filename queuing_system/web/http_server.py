@@ -16,6 +16,7 @@ their commands go out together (round_trips.py); anything else the app does hold
 
 import asyncio
 import io
+import logging
 import os
 import signal
 import socket
@@ -29,10 +30,11 @@ from urllib.parse import unquote_to_bytes
 import greenlet
 import httptools
 
-from .console import debug, debugging, warn
+from ..console import debug, debugging, printable, warn
+from ..logs import access_logger, log_access
+from ..shutdown import STOP_SIGNALS
 from .greenlet_io import REDIS_WAIT
 from .round_trips import RoundTrips
-from .shutdown import STOP_SIGNALS
 
 BACKLOG = 4096  # connections the kernel holds before the server takes them
 MAX_URL = 8 * 1024  # bytes; beyond: 414
@@ -62,6 +64,7 @@ FEED_SLICE = 16 * 1024  # bytes parsed at a time, so that reading stops near REA
 # A connection's requests answered in a row without a pause (none waiting for Redis) let
 # the event loop serve the others, and see the client gone, after this many.
 ANSWERED_IN_A_ROW = 16
+ACCESS = access_logger()  # on with --access-log (logs.py)
 
 
 class Refused(Exception):
@@ -358,6 +361,8 @@ class Connection(asyncio.Protocol):
                 status, headers, body = self.call_app(request)
                 if not self.open():
                     return  # the client left while its request was answered
+                if ACCESS.isEnabledFor(logging.INFO):  # --access-log: said before the answer goes,
+                    self.log_access(request, status, body)  # so a stop right after it cannot lose it
                 self.write(status, headers, body, request.keep_alive, request.method == "HEAD")
                 if not request.keep_alive:
                     self.close()
@@ -368,6 +373,10 @@ class Connection(asyncio.Protocol):
             self.answering, self.answerer = False, None
             if self.ended and not self.closing:
                 self.close()
+
+    def log_access(self, request, status, body):
+        target = printable(request.url.decode("latin-1"))  # a client's bytes: no forged lines
+        log_access(self.peer[0], request.method, target, request.version, status.split(" ", 1)[0], len(body))
 
     def open(self):
         """Neither closed by us nor gone: asyncio marks a transport closing at once when a

@@ -17,13 +17,17 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from ..connection import cannot_serve_now, describe, outage, reply_code
+from ..console import debug, inform, warn
+from ..logs import add_access_log_argument
+from ..metrics import count_outages, share_between_processes
+from ..processes import run_children
+from ..shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
 from . import greenlet_io
-from .connection import cannot_serve_now, describe, outage, own_connection, reply_code
-from .console import debug, inform, warn
 from .greenlet_io import use_loop_sockets
+from .health import add_operations_routes
 from .http_server import listen, serve_socket
-from .processes import run_children
-from .shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
+from .redis_speedups import own_connection
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1245
@@ -166,7 +170,8 @@ def answer_options_in_json(app):
 def use_json(app):
     """The Flask `app`, answering in JSON only, as the spec asks: bodies compact, in the
     spec's key order, with no trailing newline; every error in JSON (404, 405, 500, and
-    503 while Redis is away), never an HTML page. Returns `app`."""
+    503 while Redis is away), never an HTML page; with /healthz, /readyz and /metrics
+    (health.py) on app.extensions["redis"], which the app sets. Returns `app`."""
     # Werkzeug answers `//x` and a missing trailing slash with an HTML redirect that Flask
     # hands out before any error handler: match them as they are, or 404 in JSON.
     app.url_map.merge_slashes = False
@@ -175,6 +180,7 @@ def use_json(app):
     app.extensions.setdefault("on_shutdown", [])
     add_json_error_handlers(app)
     answer_options_in_json(app)
+    add_operations_routes(app, lambda app: app.extensions["redis"])  # /healthz, /readyz, /metrics
     return app
 
 
@@ -201,7 +207,8 @@ def port_number(text):
 
 
 def add_address_arguments(parser, default_port=DEFAULT_PORT):
-    """`--host` and `--port`, which win over $HOST and $PORT (default 127.0.0.1:1245)."""
+    """`--host` and `--port`, which win over $HOST and $PORT (default 127.0.0.1:1245), and
+    `--access-log` (logs.py). Returns `parser`."""
     parser.add_argument(
         "--host",
         default=os.environ.get("HOST", DEFAULT_HOST),
@@ -213,7 +220,7 @@ def add_address_arguments(parser, default_port=DEFAULT_PORT):
         default=os.environ.get("PORT", str(default_port)),
         help=f"the port to listen on (default: $PORT, else {default_port})",
     )
-    return parser
+    return add_access_log_argument(parser)
 
 
 def allow_many_connections():
@@ -234,6 +241,9 @@ def serve(app, host=None, port=None, processes=1):
         use_loop_sockets(client)  # its requests wait for Redis in the event loop, not on it
     default_host, default_port = address()
     host, port = host or default_host, default_port if port is None else port
+    if processes > 1:
+        share_between_processes()  # one /metrics for all: its counts summed over the processes
+    count_outages()
     try:
         sock = listen(host, port)
     except OSError as error:

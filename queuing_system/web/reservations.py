@@ -1,5 +1,6 @@
-"""The apps' check-and-take steps, each one Lua script: Redis runs it whole, so two
-requests (threads, processes, app instances) never take the same unit.
+"""The stock app's check-and-take step, one Lua script: Redis runs it whole, so two
+requests (threads, processes, app instances) never take the same unit. (The seat app's is
+the sale's: sale.py.)
 
 The original read the stock, then wrote it back minus one: two requests at once both saw
 the same stock and both were confirmed. Each step also keeps its answer under a receipt
@@ -12,15 +13,15 @@ from secrets import token_hex
 
 import redis
 
+from ..connection import RETRYABLE, until_answered
+from ..lua import Script
 from . import greenlet_io
-from .connection import RETRYABLE, until_answered
-from .redis_speedups import LuaScript
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
 # TTL, the request's deadline (Unix seconds by Redis's clock, 0: none). Returns the stock
 # left, -1 if there was none (no receipt kept: trying again gets -1 again), or -2 if run
 # past the deadline (nothing done: its request was answered 503 meanwhile).
-RESERVE_ONE = LuaScript("""
+RESERVE_ONE = Script("""
 local answer = redis.call('GET', KEYS[2])
 if answer then return tonumber(answer) end
 local deadline = tonumber(ARGV[3] or '0')
@@ -45,21 +46,6 @@ LATE = -2
 # tell whether one was done (its receipt): so that a 503 always means nothing was taken.
 SETTLE_WITHIN = 0.5
 
-# KEYS: seats, enabled flag, the job's receipt; ARGV: the receipt's TTL. Returns the seats
-# left, or -1 when there was none to take (no receipt: a second try takes nothing either,
-# unless a new sale has opened since, and then the job has a seat to take).
-TAKE_SEAT = LuaScript("""
-local answer = redis.call('GET', KEYS[3])
-if answer then return tonumber(answer) end
-if tonumber(redis.call('GET', KEYS[1]) or '0') <= 0 then return -1 end
-answer = redis.call('DECR', KEYS[1])
-if answer == 0 then redis.call('SET', KEYS[2], '0') end
-redis.call('SET', KEYS[3], answer, 'EX', ARGV[1])
-return answer
-""")
-SEAT_RECEIPT_KEY = "receipt:seat:{job_id}"
-SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it is kept
-
 
 def take_one(db, stock_key, initial):
     """Take one unit of the stock kept at `stock_key` (`initial` units while the key does
@@ -75,8 +61,8 @@ def take_one(db, stock_key, initial):
     def reserve():
         return RESERVE_ONE(db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"])
 
-    try:
-        answer = until_answered(reserve)
+    try:  # no try later than LATE_MARGIN before the deadline: Redis would refuse it
+        answer = until_answered(reserve, margin=greenlet_io.LATE_MARGIN)
     except RETRYABLE:
         answer = None if deadline is None else settle(db, keys[1], deadline)
         if answer is None:
@@ -89,7 +75,9 @@ def take_one(db, stock_key, initial):
 def settle(db, receipt_key, deadline):
     """The answer a reservation's receipt keeps, read once `deadline` (Unix time) has
     passed, when no try of it can be done any more; None if there is none (nothing was
-    taken) or Redis did not tell within SETTLE_WITHIN seconds more."""
+    taken) or Redis did not tell within SETTLE_WITHIN seconds more. The read is tried
+    again up to the request's (extended) deadline itself, not LATE_MARGIN before it as a
+    reservation is: a unit taken whose receipt goes unread is answered 503."""
     greenlet_io.extend_deadline(SETTLE_WITHIN)
     greenlet_io.sleep(max(deadline - time.time(), 0))
     try:
@@ -97,11 +85,3 @@ def settle(db, receipt_key, deadline):
     except RETRYABLE:
         return None
     return None if kept is None else int(kept)
-
-
-def take_seat(connection, seats_key, enabled_key, job_id):
-    """Take one of the seats counted at `seats_key` for the job `job_id`, atomically and
-    once per job, turning `enabled_key` to "0" as the last one goes. Returns the seats
-    left, or -1 if there was none to take."""
-    keys = [seats_key, enabled_key, SEAT_RECEIPT_KEY.format(job_id=job_id)]
-    return until_answered(lambda: TAKE_SEAT(connection, keys, [SEAT_RECEIPT_TTL]))

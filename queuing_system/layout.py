@@ -123,8 +123,8 @@ JOB_FIELDS = OWN_FIELDS + SHARED_FIELDS
 STARTED = JobStatus.STARTED.value
 FINISHED = JobStatus.FINISHED.value
 FAILED = JobStatus.FAILED.value
-SCHEDULED = JobStatus.SCHEDULED.value
 QUEUED = JobStatus.QUEUED.value
+SCHEDULED = JobStatus.SCHEDULED.value
 
 # A result stream entry's `type` (Result.Type)
 SUCCESSFUL_RESULT = Result.Type.SUCCESSFUL.value
