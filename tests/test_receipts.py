@@ -25,23 +25,35 @@ def test_a_reservation_tried_twice_with_its_receipt_takes_one_unit():
 
 
 class DropsTheFirstReply(fakeredis.FakeRedis):
-    """Redis applies the first transaction, then the connection drops before its reply."""
+    """Redis applies the first transaction (EXEC), then the connection drops before its
+    reply: the batch's transaction is streamed on a connection of the pool."""
 
     dropped = False
 
-    def pipeline(self, *args, **kwargs):
-        pipeline = super().pipeline(*args, **kwargs)
-        execute = pipeline.execute
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        pool = self.connection_pool
+        get_connection = pool.get_connection
 
-        def execute_then_drop(*a, **k):
-            replies = execute(*a, **k)
-            if not self.dropped:
-                self.dropped = True
-                raise redis.ConnectionError("Connection closed by server.")
-            return replies
+        def dropping(*args, **kwargs):
+            connection = get_connection(*args, **kwargs)
+            send, read, last = connection.send_command, connection.read_response, []
 
-        pipeline.execute = execute_then_drop
-        return pipeline
+            def send_command(*args, **kwargs):
+                last[:] = args[:1]
+                return send(*args, **kwargs)
+
+            def read_response(*args, **kwargs):
+                reply = read(*args, **kwargs)
+                if last == ["EXEC"] and not self.dropped:
+                    self.dropped = True
+                    raise redis.ConnectionError("Connection closed by server.")
+                return reply
+
+            connection.send_command, connection.read_response = send_command, read_response
+            return connection
+
+        pool.get_connection = dropping
 
 
 def test_a_batch_saved_before_its_reply_was_lost_is_queued_once():
