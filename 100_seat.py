@@ -45,26 +45,25 @@ def reserve_a_seat():  # the job: take one seat, or fail without taking anything
         raise qs.JobFailed("Not enough seats available")  # Kue's done(new Error(...)): no traceback
 
 
-def print_outcome(event):
-    if event.kind in ("completed", "failed"):
-        qs.say(event.line("Seat reservation"))  # one write, the error's text escaped
+def outcome_line(event):  # the line printed as a job ends: Kue's job.on("complete" / "failed")
+    return event.line("Seat reservation") if event.kind in ("completed", "failed") else None
 
 
 def create_app(db=None, jobs=None):
     """The app, on the Redis clients `db` (text) and `jobs` (RQ's, bytes), by default REDIS_URL's,
     as app.extensions["redis"] and ["rq"], with ["listener"] of its jobs and its ["sale"]."""
     app = qs.use_json(Flask(__name__))  # JSON only: errors too, compact, in the spec's key order
-    # the one sale every instance of the app shares, in Redis (a client of its own: see qs.Sale)
-    sale = app.extensions["sale"] = qs.Sale(db or qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS)
-    app.before_request(sale.join_once)  # a new sale of 50 seats, or the one other instances serve
+    # the sale all instances share, in Redis (a client of its own), a Flask extension: a new sale
+    # of 50 seats or the one others serve, joined before the first request, left as the app stops
+    qs.Sale(db or qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS).init_app(app)
     db = app.extensions["redis"] = redis_client() if db is None else db
     jobs = app.extensions["rq"] = qs.make_client(decode_responses=False) if jobs is None else jobs
     queue = Queue(QUEUE, connection=jobs, serializer=JSONSerializer)
-    # Kue's job.on(...) for every job it creates, on one thread, from before the first one
-    listener = app.extensions["listener"] = qs.JobReporter(jobs, QUEUE, print_outcome)
-    worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS])  # RQ's, on a thread
-    qs.on_shutdown(app, worker.stop)  # it finishes the job in hand
-    qs.on_shutdown(app, sale.leave)  # this instance no longer counted among those serving
+    # Kue's job.on(...) for every job it creates, on one thread, from before the first one,
+    # printing each line in one write; made, it waits for Redis, as a script's start does
+    listener = app.extensions["listener"] = qs.JobReporter(jobs, QUEUE, outcome_line)
+    # RQ's worker, on a thread; it stops with the app, finishing the job in hand
+    worker = qs.BackgroundWorker([queue], connection=jobs, job_functions=[PROCESS]).init_app(app)
 
     @app.get("/available_seats")
     def available_seats():
@@ -100,9 +99,8 @@ def main(argv=None):
     parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
     parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
     options = parser.parse_args(argv)
-    qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
     app = create_app()
-    app.extensions["sale"].join()  # at start-up, before it listens
+    app.extensions["sale"].join()  # at start-up, before it listens, waiting for Redis if need be
     return qs.serve(app, options.host, options.port)  # our HTTP server: flow control, deadlines
 
 

@@ -24,6 +24,12 @@ median with min–max and the ratio against a baseline measured in this same run
            --peers pick parts, --repeat the rounds. Keep -n at 5000 for ratios: Node's
            start-up and JIT warm-up weigh on fewer jobs (at -n 1000, ours measured 1.3x-1.9x
            ahead of both, where at 5000 it is behind)
+  scale    1,000,000 jobs queued, drained by 2, 4 and 8 workers (jobs/s, Redis's and the
+           workers' CPU per job, their RSS); Redis's memory per job queued and finished,
+           ours against BullMQ's; a creator of 100,000 jobs' peak RSS (benchmarks/scale.py)
+  redis    where Redis's time goes per job, ours against BullMQ on the peer workload, same
+           run: INFO commandstats, and each Lua script's calls, time and Lua's share of it
+           (benchmarks/redis_time.py)
   memory   Redis memory over 100k jobs with the spec's 2-in-11 failures: bytes a finished
            and a failed job keep, and memory bounded once retention (scaled down to
            seconds here, to see it within the run) lets jobs go
@@ -48,6 +54,8 @@ from pathlib import Path
 import measures  # first: it puts this checkout's package on sys.path
 import original
 import redis
+import redis_time
+import scale
 
 from queuing_system.grader.redis_server import RedisServer
 
@@ -56,7 +64,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    everything = ["enqueue", "e2e", "worker", "http", "growth", "memory", "peer"]
+    everything = ["enqueue", "e2e", "worker", "http", "growth", "memory", "peer", "redis", "scale"]
     parser.add_argument(
         "workloads", nargs="*", default=everything, help=f"of {' '.join(everything)}; all by default"
     )
@@ -79,7 +87,13 @@ def main():
     parser.add_argument("--faults", default="failover,kill,stop", help="failover: which faults")
     parser.add_argument("--failover-peers", default="bullmq,rq", help="failover: beside ours, of bullmq,rq")
     parser.add_argument("--growth", default="1000,10000,100000")
-    parser.add_argument("--memory-jobs", type=int, default=100_000)
+    parser.add_argument("--memory-jobs", type=int, default=100_000, help="memory, scale: jobs")
+    parser.add_argument("--scale-jobs", type=int, default=1_000_000, help="scale: jobs queued")
+    parser.add_argument("--scale-workers", default="2,4,8", help="scale: the numbers of workers")
+    parser.add_argument("--creator-jobs", type=int, default=100_000, help="scale: the creator's jobs")
+    parser.add_argument(
+        "--scale-parts", default="drain,memory,creator", help="scale: of drain,memory,creator (default all)"
+    )
     parser.add_argument("--retention", default="5,10", help="memory: finished,failed seconds")
     parser.add_argument(
         "--against",
@@ -119,6 +133,18 @@ def main():
             measures.bench_growth(client, server.url, [int(size) for size in args.growth.split(",")])
         if "peer" in args.workloads:
             original.bench_peer(client, server.url, args.n, args.repeat, args.seconds, figures, peers)
+        if "scale" in args.workloads:
+            scale.bench_scale(
+                client,
+                server.url,
+                args.scale_jobs,
+                [int(workers) for workers in args.scale_workers.split(",")],
+                args.memory_jobs,
+                args.creator_jobs,
+                args.scale_parts.split(","),
+            )
+        if "redis" in args.workloads:
+            redis_time.bench_redis_time(client, server.url, min(args.n, 2000), args.repeat)
         if "memory" in args.workloads:
             finished_ttl, failed_ttl = (int(s) for s in args.retention.split(","))
             measures.bench_memory(client, server.url, args.memory_jobs, 5_000, finished_ttl, failed_ttl)

@@ -169,7 +169,8 @@ def process_cpu(pids):
 def run_creator(system, client, url, count, failing=0.02, create_only=False):
     """`system`'s creator run to its end: its JSON report ({created, heard, outcomes, cpu};
     heard is None unless it heard every outcome; cpu from its start of timing), with
-    "process_cpu" added (all of its CPU, start-up included), and a list of the other lines
+    "process_cpu" added (all of its CPU, start-up included) and "maxrss_kb" (its peak
+    RSS), and a list of the other lines
     it wrote on stderr. It is stopped GRACE seconds after every job ended, if it is still
     waiting."""
     command = [*system.creator, str(count), str(failing), *(["create-only"] if create_only else [])]
@@ -195,7 +196,8 @@ def run_creator(system, client, url, count, failing=0.02, create_only=False):
         report = json.loads(lines[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"{' '.join(command)} ended {creator.returncode}: {lines}") from None
-    return {**report, "process_cpu": usage.ru_utime + usage.ru_stime}, lines[:-1]
+    usage = {"process_cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}
+    return {**report, **usage}, lines[:-1]
 
 
 @dataclass

@@ -39,17 +39,12 @@ PROCESS = "7_job_processor.process"
 
 def workload(count, failing=0.02):
     """4153518780 and 81 are blacklisted; NN shifted so that `failing` of the jobs (0, 2%
-    or 100%) have one of them. The JS creators make the same."""
-    if failing == 1:
-        numbers = [80 + i % 2 for i in range(count)]
-    elif failing == 0:
-        numbers = [i % 80 for i in range(count)]
-    else:
-        numbers = [i % 100 for i in range(count)]
-    return [
-        {"phoneNumber": f"41535187{number:02d}", "message": f"This is the code {i} to verify your account"}
-        for i, number in enumerate(numbers)
-    ]
+    or 100%) have one of them. The JS creators make the same. Made as they are read (a
+    generator), as a creator of many jobs reads them from a file or a query."""
+    for i in range(count):
+        number = 80 + i % 2 if failing == 1 else i % 80 if failing == 0 else i % 100
+        message = f"This is the code {i} to verify your account"
+        yield {"phoneNumber": f"41535187{number:02d}", "message": message}
 
 
 def create_jobs(queue, datas, rq_calls=False):
@@ -63,6 +58,7 @@ def create_jobs(queue, datas, rq_calls=False):
 
 def created_by_rq_calls(queue, datas):
     """As 7_job_creator.create_jobs."""
+    datas = list(datas)
     with qs.save_jobs(queue, len(datas)) as (ids, pipeline):
         calls = [
             Queue.prepare_data(

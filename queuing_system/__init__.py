@@ -54,7 +54,6 @@ PUBLIC = {
     # the apps
     "use_json": "web.app",
     "serve": "web.app",
-    "on_shutdown": "web.app",
     "take_one": "web.reservations",
     "Sale": "web.sale",
 }

@@ -12,16 +12,7 @@ import time
 from rq.exceptions import AbandonedJobError
 
 from . import lua
-from .events import (
-    ABANDONED,
-    emit,
-    error_message,
-    event_arguments,
-    failure_event,
-    progress_event,
-    stream_key,
-    success_event,
-)
+from .events import ABANDONED, emit, error_message, failure_event, progress_event, stream_key, success_event
 from .rq_job import ProgressJob
 
 
@@ -34,14 +25,13 @@ def report_progress(job, percent=None):
         percent = job.meta.get("progress", 0)
     percent = min(max(int(percent), 0), 100)
     job.meta["progress"] = percent
-    event = progress_event(job, percent)
     progress = job.progress if isinstance(job, ProgressJob) else None  # None under a stock RQ worker
     if progress is not None:
-        progress.add(job, event)
+        progress.add(job, percent)
         return
     with job.connection.pipeline(transaction=False) as pipeline:
         pipeline.hset(job.key, "meta", job.serializer.dumps(job.meta))
-        emit(pipeline, job.origin, event)
+        emit(pipeline, job.origin, progress_event(job, percent))
         pipeline.execute()
 
 
@@ -65,6 +55,9 @@ def report_failure(job, connection, exc_type, exc_value, traceback):
     if not isinstance(exc_value, AbandonedJobError):
         emit(connection, job.origin, failure_event(job, error_message(exc_value)))
         return
+    event = failure_event(job, ABANDONED)
     keys = (job.started_job_registry.key, stream_key(job.origin))
-    event = event_arguments([failure_event(job, ABANDONED)])[1:]
-    lua.CLAIM_ABANDONED(connection, keys, [job.id, time.time(), *event])
+    retry = [event.get("delay", ""), event.get("retries_left", "")]
+    lua.CLAIM_ABANDONED(
+        connection, keys, [job.id, time.time(), event["event"], event["created"], event["error"], *retry]
+    )

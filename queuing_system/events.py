@@ -6,13 +6,20 @@ creator reads it from a position taken before its first enqueue (as BullMQ's Que
 does): nothing is lost whichever process starts first, and one job's events keep their order.
 
 Each event is made here, by a plain function (progress_event, success_event,
-failure_event), and written by emit, or by a worker's step with the job's own writes
-(event_arguments). Written by callbacks.py and the worker, read by follower.py, printed by
-reporter.py.
+failure_event), and written by emit under RQ's own worker (callbacks.py), or by our
+worker's steps with the job's own writes (worker/scripts/include/events.lua); read by
+follower.py, printed by reporter.py.
+
+An entry is one event: `job` (its id), `event` (its kind), `created` (the job's created_at,
+see created_stamp) and the kind's own fields (PROGRESS: `progress`; FAILED: `error`;
+RETRYING: `error`, `delay`, `retries_left`). Our worker sends a job's progress with its
+next step, which is often its end: an entry then also says, in `before`, the progress the
+job reported before the event that was not sent on its own (percentages, space-separated),
+and stands for those progress events, then its own (entry_events): one XADD per step, not
+one per event.
 """
 
 from dataclasses import dataclass, field
-from itertools import chain
 
 from . import layout
 
@@ -26,6 +33,7 @@ FAILED = "failed"
 RETRYING = "retrying"  # failed, and run again (Kue's "failed attempt"): not an outcome
 OUTCOMES = (COMPLETED, FAILED)
 KINDS = (PROGRESS, RETRYING, *OUTCOMES)
+BEFORE = "before"  # an entry's field: the progress reported before its event, not sent alone
 # The error of the failed event of a job whose worker died mid-job.
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
 
@@ -141,17 +149,6 @@ def emit(connection, queue_name, event):
     connection.xadd(stream_key(queue_name), event, maxlen=STREAM_MAXLEN, approximate=True)
 
 
-def event_arguments(events):
-    """A Lua step's ARGV for `events`: their number, then each as the number of its fields
-    and values, then those (worker/scripts/include/events.lua)."""
-    arguments = [len(events)]
-    for fields in events:
-        flat = list(chain.from_iterable(fields.items()))
-        arguments.append(len(flat))
-        arguments += flat
-    return arguments
-
-
 def last_event_id(connection, queue_name):
     """The position to follow from: everything after it is new."""
     newest = connection.xrevrange(stream_key(queue_name), count=1)
@@ -178,3 +175,19 @@ def parse(fields):
         raise UnreadableEvent(f"not an event of ours: {fields!r}")
     error = fields.get("error", "")
     return Event(fields["job"], kind, progress, error, delay, left, fields.get("created", ""))
+
+
+def entry_events(fields):
+    """The events a stream entry stands for: the progress it says came before (BEFORE),
+    then its own; or UnreadableEvent."""
+    event = parse(fields)
+    before = fields.get(BEFORE.encode(), fields.get(BEFORE))
+    if not before:
+        return [event]
+    try:
+        percents = [int(percent) for percent in decode(before).split()]
+    except (UnicodeDecodeError, ValueError) as error:
+        raise UnreadableEvent(f"{error!r}") from None
+    if not all(0 <= percent <= 100 for percent in percents):
+        raise UnreadableEvent(f"not an event of ours: {fields!r}")
+    return [Event(event.job_id, PROGRESS, percent, created=event.created) for percent in percents] + [event]

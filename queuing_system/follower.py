@@ -18,8 +18,8 @@ from .events import (
     Event,
     UnreadableEvent,
     decode,
+    entry_events,
     last_event_id,
-    parse,
     stamps_of,
     stream_key,
 )
@@ -64,15 +64,22 @@ class EventFollower:
         """The events of `jobs` (RQ jobs, or their ids) until each has completed or failed.
         Having heard nothing for HINT_AFTER seconds, it says once on stderr which processor
         to start."""
-        jobs = list(jobs)
-        waiting = self.stamps(jobs)
+        first = []  # the first job, for the hint: the rest is not held (a batch makes each as read)
+
+        def noting_the_first(jobs):
+            for job in jobs:
+                if not first:
+                    first.append(job)
+                yield job
+
+        waiting = self.stamps(noting_the_first(jobs))
         hint_at = time.monotonic() + HINT_AFTER
         while waiting:
             events = self.next_events(waiting)
             if events:
                 hint_at = None
             elif hint_at is not None and time.monotonic() >= hint_at:
-                inform(processor_hint(jobs, self.queue_name))
+                inform(processor_hint(first, self.queue_name))
                 hint_at = None
             for event in events:
                 if event.belongs_to(waiting):
@@ -173,7 +180,7 @@ class EventFollower:
             for entry_id, fields in entries:
                 self.position = entry_id
                 try:
-                    events.append(parse(fields))
+                    events += entry_events(fields)
                 except UnreadableEvent as error:
                     self.skip(entry_id, error)
         self.busy = 0 < len(events) < READ_COUNT  # a full batch: more are waiting, read at once

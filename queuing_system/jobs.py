@@ -8,8 +8,10 @@ worker emits them. `create_jobs` saves a batch of one function's jobs the same w
 """
 
 import gc
+import itertools
 import math
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,7 +26,7 @@ from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 from .console import integer_at_least
 from .events import CALLBACKS
-from .replication import acknowledged_command, answer, on_one_connection
+from .replication import acknowledged_command, answer, on_one_connection, sent
 from .rq_job import JobFailed, copy_of
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -258,18 +260,22 @@ def appendable(name, args, per_item):
     return name != "ZADD" or all(type(score) in (int, float) for score in args[2::2])
 
 
-def send_once(connection, commands, first_key):
+def send_once(connection, commands, first_key, send=None):
     """The (arguments, options) `commands` in one MULTI/EXEC, under WATCH of `first_key`, in
     one round trip with the WAIT for the replicas (replication.py): done once the replicas
-    have it. Tried again while Redis is away or failing over; a try whose answer was lost
+    have it (`send(connection, first_key)`, if given, sends the transaction instead, and
+    its WAIT). Tried again while Redis is away or failing over; a try whose answer was lost
     (or which the replicas did not all get) is settled by looking for that key first."""
-    transaction = [("WATCH", first_key), ("MULTI",), *(args for args, _ in commands), ("EXEC",)]
 
     def found():  # a look, not a write: `again`, so that its WAIT covers the batch
         return answer(on_one_connection(connection, [("EXISTS", first_key)], again=True)[0])
 
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:
+            if send is not None:
+                send(connection, first_key)
+                return
+            transaction = [("WATCH", first_key), ("MULTI",), *(args for args, _ in commands), ("EXEC",)]
             saved(on_one_connection(connection, transaction))
             return
         except (redis.WatchError, *RETRYABLE) as error:
@@ -295,6 +301,53 @@ def saved(replies):
         raise replies[-1]
     if replies[-1] is None:
         raise redis.WatchError("the batch's first job was written meanwhile")
+
+
+STREAMED = 1000  # commands packed and sent at a time in a streamed transaction
+
+
+def streamed(commands):
+    """What sends the commands `commands()` makes (each a tuple of arguments, no options)
+    as one MULTI/EXEC under WATCH (send_once's `send`), STREAMED at a time on one
+    connection, each part's QUEUED replies read before the next is sent: a transaction
+    packed whole (a pipeline's) held 700 bytes a job in the creator, 70 MB for 100,000."""
+
+    def send(client, first_key):
+        pool = client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_command("WATCH", first_key)
+            connection.read_response()
+            connection.send_command("MULTI")
+            connection.read_response()
+            refused = None
+            part = []
+            for command in itertools.chain(commands(), [None]):
+                if command is not None:
+                    part.append(command)
+                if part and (command is None or len(part) == STREAMED):
+                    connection.send_packed_command(connection.pack_commands(part))
+                    for _command in part:
+                        try:
+                            connection.read_response()  # QUEUED
+                        except redis.ResponseError as error:  # EXEC aborts the transaction
+                            refused = refused or error
+                    part = []
+            replies = sent(connection, [("EXEC",)])[0]  # and the WAIT for the replicas, in one write
+            if isinstance(replies, redis.ResponseError):
+                raise refused or redis.ResponseError("EXECABORT")
+            if replies is None:
+                raise redis.WatchError("the batch's first job was written meanwhile")
+            for reply in replies:  # as redis-py's pipeline raises a command's error
+                if isinstance(reply, redis.ResponseError):
+                    raise reply
+        except BaseException:
+            connection.disconnect()  # a transaction left open must not be taken up by another
+            raise
+        finally:
+            pool.release(connection)
+
+    return send
 
 
 def job_options(timing=NOW, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL):
@@ -328,49 +381,77 @@ def create_jobs(queue, function, datas, timing=NOW, result_ttl=RESULT_TTL, failu
     receives the data dict, as Kue's process callback received `job.data`. The jobs run
     as `timing` says (a delayed one waits in RQ's scheduled registry, which our workers
     move on time: see worker/due_jobs.py). A finished job is kept `result_ttl` seconds, a
-    failed one `failure_ttl`.
+    failed one `failure_ttl`. `datas` (any iterable) is read once: what a batch holds is
+    what it saves of each job (see Batch).
     """
-    datas = list(datas)
-    if not datas:
-        return []
-    ids = reserve_job_ids(queue.connection, len(datas))
     if timing.delay:
+        datas = list(datas)
+        if not datas:
+            return []
+        ids = reserve_job_ids(queue.connection, len(datas))
         calls = job_calls(function, datas, ids, timing, result_ttl, failure_ttl)
         with watched_transaction(queue, ids) as pipeline:
             return timing.schedule_many(queue, calls, pipeline)
     options = job_options(timing, result_ttl, failure_ttl)
     with collector_paused():
-        return saved_batch(queue, function, ids, datas, options)
+        return saved_batch(queue, function, datas, options)
 
 
-def saved_batch(queue, function, ids, datas, options):
+def saved_batch(queue, function, datas, options):
     """RQ's enqueue_many of jobs of one function with the same options: what RQ saves of
     each (its to_dict), made once, by RQ (Queue.create_job), and for each job the fields
     that differ (its id, data, description and moments), in one transaction (send_once),
-    one HSET per job and one RPUSH. RQ makes and checks a Job per job (Job.__init__ checks
-    its serializer against a Protocol, 8 us on Python 3.11), serializes its moments with
-    strftime and its data with zlib's 256 KB of state: three quarters of creating a job,
-    which tests/test_layout.py holds to leave Redis as RQ's enqueue_many leaves it."""
+    one HSET per job and one RPUSH, streamed. RQ makes and checks a Job per job
+    (Job.__init__ checks its serializer against a Protocol, 8 us on Python 3.11), serializes
+    its moments with strftime and its data with zlib's 256 KB of state: three quarters of
+    creating a job, which tests/test_layout.py holds to leave Redis as RQ's enqueue_many
+    leaves it. Returns the jobs, a Batch."""
+    dumps, payloads, descriptions, first_data = queue.serializer.dumps, [], [], None
+    for data in datas:
+        if not payloads:
+            first_data = data
+        payloads.append(dumps([function, None, [data], {}]))
+        descriptions.append(get_call_string(function, (data,), {}, max_length=75))
+    if not payloads:
+        return []
+    ids = reserve_job_ids(queue.connection, len(payloads))
     moment = datetime.now(timezone.utc)
-    first = queue.create_job(function, args=(datas[0],), job_id=ids[0], status=JobStatus.QUEUED, **options)
+    first = queue.create_job(function, args=(first_data,), job_id=ids[0], status=JobStatus.QUEUED, **options)
     first.created_at = first.enqueued_at = moment
     fields = first.to_dict()
     names = list(fields)
     template = [part for pair in fields.items() for part in pair]
     data_at, description_at = 2 * names.index("data") + 1, 2 * names.index("description") + 1
-    dumps, jobs = queue.serializer.dumps, []
-    commands = [(("SADD", Queue.redis_queues_keys, queue.key), {})]
-    for job_id, data in zip(ids, datas, strict=True):
-        payload = dumps([function, None, [data], {}])
-        description = get_call_string(function, (data,), {}, max_length=75)
-        values = template.copy()
-        values[data_at], values[description_at] = layout.compressed(payload), description
-        commands.append((("HSET", Job.key_for(job_id), *values), {}))
-        jobs.append(like(first, job_id, payload, description))
-    for start in range(0, len(ids), MOST_ARGUMENTS):
-        commands.append((("RPUSH", queue.key, *ids[start : start + MOST_ARGUMENTS]), {}))
-    send_once(queue.connection, commands, Job.key_for(ids[0]))
-    return jobs
+
+    def commands():
+        yield ("SADD", Queue.redis_queues_keys, queue.key)
+        for job_id, payload, description in zip(ids, payloads, descriptions, strict=True):
+            values = template.copy()
+            values[data_at], values[description_at] = layout.compressed(payload), description
+            yield ("HSET", Job.key_for(job_id), *values)
+        for start in range(0, len(ids), MOST_ARGUMENTS):
+            yield ("RPUSH", queue.key, *ids[start : start + MOST_ARGUMENTS])
+
+    send_once(queue.connection, None, Job.key_for(ids[0]), streamed(commands))
+    return Batch(first, ids, payloads, descriptions)
+
+
+class Batch(Sequence):
+    """The RQ jobs of a batch create_jobs saved, in order, each made as it is read (from
+    the batch's first, RQ's: jobs of one function and options differ only by their id, data
+    and description), so that a batch holds no more than those: 100,000 RQ Jobs held took
+    300 MB. Each read makes a Job anew."""
+
+    def __init__(self, first, ids, payloads, descriptions):
+        self.first, self.ids, self.payloads, self.descriptions = first, ids, payloads, descriptions
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[each] for each in range(*index.indices(len(self)))]
+        return like(self.first, self.ids[index], self.payloads[index], self.descriptions[index])
 
 
 def like(job, job_id, payload, description):

@@ -62,15 +62,21 @@ from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
 JOB_PREFIX = Job.redis_job_namespace_prefix  # rq:job:
 EXECUTION_PREFIX = f"{RQ_KEY_PREFIX}:execution:"  # rq:execution:J:E (Execution.key)
 EXECUTIONS_PREFIX = ExecutionRegistry.key_template.format("")  # rq:executions:J
+RESULTS_PREFIX = Result.get_key("")  # rq:results:J
+DEPENDENTS_SUFFIX = Job.dependents_key_for("")[len(JOB_PREFIX) :]  # rq:job:J:dependents
+# rq:job::J:dependencies, two colons, as RQ's Job.dependencies_key names it
+DEPENDENCIES_PREFIX, DEPENDENCIES_SUFFIX = f"{JOB_PREFIX}:", ":dependencies"
 WORKER_PREFIX = RQWorker.redis_worker_namespace_prefix  # rq:worker:W
 QUEUES_KEY = Queue.redis_queues_keys  # rq:queues
 SUSPENDED_KEY = WORKERS_SUSPENDED  # rq:suspended
 WORKERS_KEY = REDIS_WORKER_KEYS  # rq:workers
 
-# The fields of a job's hash that are its own in a batch of jobs (its id aside): its data,
-# description and meta, its moments (text: read by read_timestamp, not RQ's strptime), and
-# what its start writes. The others (function, callbacks, timeout, retention...) a batch's
-# jobs share.
+# The fields of a job's hash that RQ's Job.restore reads (RQ 3.0; tests/test_rq_fence.py
+# holds the list to RQ's own), in the order a step gives their values (include/take.lua):
+# what our worker reads of a job it takes. First those that are a job's own in a batch
+# of jobs (its id aside): its data, description and meta, its moments (text: read by
+# read_timestamp, not RQ's strptime), and what its start writes; then those a batch's jobs
+# share (function, callbacks, timeout, retention...).
 OWN_FIELDS = (
     b"data",
     b"description",
@@ -83,11 +89,42 @@ OWN_FIELDS = (
     b"status",
     b"worker_name",
 )
+SHARED_FIELDS = (
+    b"origin",
+    b"timeout",
+    b"result_ttl",
+    b"failure_ttl",
+    b"success_callback_name",
+    b"success_callback_timeout",
+    b"failure_callback_name",
+    b"failure_callback_timeout",
+    b"stopped_callback_name",
+    b"stopped_callback_timeout",
+    b"group_id",
+    b"result",
+    b"exc_info",
+    b"webhooks",
+    b"dependency_ids",
+    b"dependency_id",
+    b"allow_dependency_failures",
+    b"enqueue_at_front",
+    b"ttl",
+    b"number_of_retries",
+    b"retries_left",
+    b"retry_intervals",
+    b"enqueue_at_front_on_retry",
+    b"repeats_left",
+    b"repeat_intervals",
+    b"rate_limit_key",
+    b"rate_limit_concurrency",
+)
+JOB_FIELDS = OWN_FIELDS + SHARED_FIELDS
 
 STARTED = JobStatus.STARTED.value
 FINISHED = JobStatus.FINISHED.value
 FAILED = JobStatus.FAILED.value
 QUEUED = JobStatus.QUEUED.value
+SCHEDULED = JobStatus.SCHEDULED.value
 
 # A result stream entry's `type` (Result.Type)
 SUCCESSFUL_RESULT = Result.Type.SUCCESSFUL.value
@@ -210,20 +247,18 @@ TEXTS_READ = {}  # {a moment read_timestamp read: its text}
 MOMENTS_KEPT = 256
 
 
-def epoch_text(seconds):
+def epoch_text(microseconds):
     """Epoch seconds as executions and results keep them (RQ: a float's repr), to the
-    microsecond."""
-    return f"{seconds:.6f}"
+    microsecond, from whole microseconds (integers: no float formatting, no rounding)."""
+    whole, micro = divmod(microseconds, 1_000_000)
+    return f"{whole}.{micro:06d}"
 
 
-def moment_text(seconds):
-    """Epoch seconds as a job's hash keeps a moment (timestamp_text), the date and time
-    formatted once per second: a worker's steps are a fraction of a millisecond apart."""
+def moment_text(microseconds):
+    """Epoch microseconds as a job's hash keeps a moment (timestamp_text), the date and
+    time formatted once per second: a worker's steps are a fraction of a millisecond apart."""
     global last_second
-    whole = int(seconds)
-    micro = round((seconds - whole) * 1_000_000)  # as datetime rounds: half to even
-    if micro == 1_000_000:
-        whole, micro = whole + 1, 0
+    whole, micro = divmod(microseconds, 1_000_000)
     second, text = last_second  # one read: another thread may replace it meanwhile
     if whole != second:
         text = timestamp_text(datetime.datetime.fromtimestamp(whole, UTC))[:19]
@@ -232,6 +267,12 @@ def moment_text(seconds):
 
 
 last_second = (None, "")  # the second moment_text formatted last, and its text
+
+
+def moment_of(microseconds):
+    """The moment of epoch microseconds, to the microsecond (as moment_text writes it)."""
+    whole, micro = divmod(microseconds, 1_000_000)
+    return datetime.datetime.fromtimestamp(whole, UTC).replace(microsecond=micro)
 
 
 # Results

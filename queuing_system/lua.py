@@ -2,9 +2,10 @@
 (worker/scripts/*.lua), which the job side runs too (claim_abandoned.lua, under RQ's own
 worker).
 
-A script of the worker's is its .lua file with the files its `--! include NAME` lines name (scripts/include/)
-put in their place, after a table `C` of the layout's constants (layout.py, events.py), so
-that each constant is stated once, in Python. Each file's header says what its KEYS and ARGV
+A script is its .lua file with the files its `--! include NAME` lines name (scripts/include/,
+each a few functions that take their keys as parameters, as BullMQ's includes do) put in
+their place, and each of the layout's constants (layout.py, events.py: C.NAME in a script)
+written in its own, so that each is stated once, in Python. Each file's header says what its KEYS and ARGV
 are (tests/test_layout.py holds every script to its header). They run by EVALSHA, loaded
 into Redis when it lacks them (a Redis restarted, or told SCRIPT FLUSH).
 """
@@ -28,35 +29,76 @@ STEP_TTL = 86_400
 ABANDON_GRACE = 10
 DEFAULT_TIMEOUT = layout.Queue.DEFAULT_TIMEOUT  # RQ's, for a job that names none
 
+# The layout's constants, as the scripts read them (C.NAME). Those a script gives Redis are
+# text: redis.call makes a Lua number text with printf's %.17g, four times the cost of a
+# command such as EXPIRE; those it computes with are numbers.
 CONSTANTS = {
     "JOB_PREFIX": layout.JOB_PREFIX,
     "EXECUTION_PREFIX": layout.EXECUTION_PREFIX,
     "EXECUTIONS_PREFIX": layout.EXECUTIONS_PREFIX,
+    "RESULTS_PREFIX": layout.RESULTS_PREFIX,
+    "DEPENDENTS_SUFFIX": layout.DEPENDENTS_SUFFIX,
+    "DEPENDENCIES_PREFIX": layout.DEPENDENCIES_PREFIX,
+    "DEPENDENCIES_SUFFIX": layout.DEPENDENCIES_SUFFIX,
+    "STARTED": layout.STARTED,
+    "FINISHED": layout.FINISHED,
+    "FAILED": layout.FAILED,
+    "SCHEDULED": layout.SCHEDULED,
+    "QUEUED": layout.QUEUED,
+    "SUCCESSFUL_RESULT": str(layout.SUCCESSFUL_RESULT),
+    "FAILED_RESULT": str(layout.FAILED_RESULT),
+    "PROGRESS_EVENT": events.PROGRESS,
+    "COMPLETED_EVENT": events.COMPLETED,
+    "FAILED_EVENT": events.FAILED,
+    "RETRYING_EVENT": events.RETRYING,
+    "RESULTS_KEPT": str(layout.RESULTS_KEPT),
+    "EVENTS_KEPT": str(events.STREAM_MAXLEN),
+    "STEP_TTL": str(STEP_TTL),
+    "FIRST_SEEN_TTL": str(layout.FIRST_SEEN_TTL),
     "EXECUTION_GRACE": layout.EXECUTION_GRACE,
-    "FIRST_SEEN_TTL": layout.FIRST_SEEN_TTL,
-    "RESULTS_KEPT": layout.RESULTS_KEPT,
-    "EVENTS_KEPT": events.STREAM_MAXLEN,
-    "STEP_TTL": STEP_TTL,
     "ABANDON_GRACE": ABANDON_GRACE,
     "DEFAULT_TIMEOUT": DEFAULT_TIMEOUT,
+    "COPYING_KEY": "queuing:copying",  # ours: a copy made and renamed in one script (include/result.lua)
+    "JOB_FIELDS": layout.JOB_FIELDS,  # a list: it stands for its items, in a call's arguments
+    "TIMEOUT_AT": layout.JOB_FIELDS.index(b"timeout") + 1,  # its place among them (Lua counts from 1)
 }
 
 
 def lua_value(value):
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, tuple):
+        return ", ".join(lua_value(item) for item in value)
+    if isinstance(value, bytes):
+        value = value.decode()
     if not re.fullmatch(r"[A-Za-z0-9_.:{}-]*", value):  # what RQ allows in its key prefix
         raise ValueError(f"not a constant for a script: {value!r}")
     return f"'{value}'"
 
 
+def expanded(path, included):
+    """The text of `path` with each file its include lines name put in their place, each
+    once (`included`: those put in already), after the files they include in turn."""
+
+    def include(match):
+        name = match.group(1)
+        if name in included:
+            return ""
+        included.add(name)
+        return expanded(SCRIPTS / "include" / name, included)
+
+    return INCLUDE.sub(include, path.read_text())
+
+
+CONSTANT = re.compile(r"\bC\.([A-Z_]+)\b")
+
+
 def source(name):
-    """The text of scripts/NAME with its includes, as Redis runs it (constants first)."""
-    text = INCLUDE.sub(
-        lambda match: (SCRIPTS / "include" / match.group(1)).read_text(), (SCRIPTS / name).read_text()
-    )
-    table = ", ".join(f"{key} = {lua_value(value)}" for key, value in CONSTANTS.items())
-    return f"local C = {{{table}}}\n{text}"
+    """The text of scripts/NAME with its includes, as Redis runs it: each constant C.NAME
+    written in its place (a table of them, made at each call, cost a microsecond), and
+    `rcall` for redis.call (BullMQ's scripts' name for it)."""
+    text = CONSTANT.sub(lambda match: lua_value(CONSTANTS[match.group(1)]), expanded(SCRIPTS / name, set()))
+    return f"local rcall = redis.call\n{text}"
 
 
 class Script:

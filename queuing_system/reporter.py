@@ -4,21 +4,26 @@
 import queue
 import threading
 
-from .console import warn
+from .connection import wait_until_connected
+from .console import say, warn
 from .events import OUTCOMES, stamps_of
 from .follower import EventFollower
 
 
 class JobReporter:
-    """Hands the events of the jobs it watches to `on_event`, from a background thread.
+    """Hands the events of the jobs it watches to `on_event`, from a background thread, and
+    prints the line it returns, if any (one write, untrusted text escaped: console.say).
 
     Kue's `job.on(...)` listeners kept reporting as long as the process lived; this does the
     same for a function that returns before its jobs end (8_job) and for a server that
     creates jobs on every request (100_seat), with one thread for all of its jobs. Make it
-    before creating the jobs, then `watch` their ids.
+    before creating the jobs, then `watch` their ids. Made, it waits for Redis to answer
+    (said on stderr), as a script's start does: a wrong password or REDIS_URL is said in
+    the spec's line, and ends the script (exit 1).
     """
 
     def __init__(self, connection, queue_name, on_event):
+        wait_until_connected(connection, quiet=True)  # before it reads where the events are
         self.stopping = threading.Event()
         self.follower = EventFollower(connection, queue_name, self.stopping)
         self.on_event = on_event
@@ -86,7 +91,9 @@ class JobReporter:
                         continue  # not a job it watches, or another job that had its id
                     # Reported before the job counts as ended, so wait() never returns
                     # ahead of the job's last line.
-                    self.on_event(event)
+                    line = self.on_event(event)
+                    if line is not None:
+                        say(line)
                     if event.kind in OUTCOMES:
                         del self.pending[event.job_id]
                         if not self.pending:

@@ -31,6 +31,13 @@ def terminate(signum, frame):
     raise Terminated(EXIT_OK)
 
 
+def on_shutdown(app, callback):
+    """Have `callback` run when the Flask `app`'s server stops (web.app.serve): what an
+    extension's init_app registers, e.g. a background worker's stop or the seat sale's
+    goodbye. Kept in app.extensions["on_shutdown"], as Flask keeps an extension's state."""
+    app.extensions.setdefault("on_shutdown", []).append(callback)
+
+
 def exit_on_sigterm():
     signal.signal(signal.SIGTERM, terminate)
     keep_stops_raised_in_finalizers()

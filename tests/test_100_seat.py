@@ -211,3 +211,17 @@ def test_a_second_app_process_does_not_give_the_seats_back(redis_url, start_app,
     alone, base = start_app("100_seat.py", redis_url)
     assert http_get(base + "/available_seats")[2] == available_seats(50)
     assert alone.stop() == 0
+
+
+def test_the_sale_and_the_worker_are_the_apps_extensions_left_and_stopped_as_it_stops(db, jobs):
+    app = seat.create_app(db, jobs)
+    sale = app.extensions["sale"]
+    assert sale.join_once in app.before_request_funcs[None]  # joined before the first request
+    assert db.get(seat.SEATS_KEY) is None  # made, it wrote nothing
+    assert app.test_client().get("/available_seats").get_data(as_text=True) == available_seats(50)
+    stops = [callback.__qualname__ for callback in app.extensions["on_shutdown"]]
+    assert stops == ["Sale.leave", "BackgroundWorker.stop"]
+    for callback in app.extensions["on_shutdown"]:
+        callback()
+    assert db.zcard("seat_app:instances") == 0  # no longer counted among those serving
+    app.extensions["listener"].stop()

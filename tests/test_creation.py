@@ -128,21 +128,44 @@ def test_other_writes_are_sent_as_they_are(commands):
 
 def test_a_batch_sent_again_after_a_dropped_connection_is_watched_transaction(redis_binary, monkeypatch):
     sends = []
-    real = jobs.on_one_connection
+    real = jobs.streamed
 
-    def drop_the_first_reply(client, commands, again=False):
-        result = real(client, commands, again)
-        if commands[0][0] == "WATCH":  # the batch's transaction
+    def drop_the_first_reply(commands):
+        send = real(commands)
+
+        def sent_then_lost(client, first_key):
+            send(client, first_key)
             sends.append(1)
             if len(sends) == 1:
                 raise redis.ConnectionError("the reply was lost")
-        return result
+
+        return sent_then_lost
 
     redis_binary.flushall()
-    monkeypatch.setattr(jobs, "on_one_connection", drop_the_first_reply)
+    monkeypatch.setattr(jobs, "streamed", drop_the_first_reply)
     created = create_jobs(job_queue("fence", redis_binary), PROCESS, DATAS)
     assert len(sends) == 1  # settled by looking, not sent again
     assert redis_binary.lrange("rq:queue:fence", 0, -1) == [job.id.encode() for job in created]
+
+
+def test_a_batch_larger_than_a_part_is_streamed_in_one_transaction(redis_binary, monkeypatch):
+    # Packed and sent STREAMED commands at a time: a creator of 100,000 jobs held 700 bytes a
+    # job of packed transaction (bench.py scale). Still one MULTI/EXEC, under WATCH.
+    monkeypatch.setattr(jobs, "STREAMED", 2)
+    redis_binary.flushall()
+    redis_binary.config_resetstat()
+    created = create_jobs(job_queue("fence", redis_binary), PROCESS, iter(DATAS))  # any iterable, read once
+    assert redis_binary.lrange("rq:queue:fence", 0, -1) == [job.id.encode() for job in created]
+    assert [list(job.args) for job in created] == [[data] for data in DATAS]
+    assert len(created) == 4 and [job.id for job in created[1:3]] == [created[1].id, created[2].id]
+    assert redis_binary.info("commandstats")["cmdstat_exec"]["calls"] == 1
+
+
+def test_a_batch_redis_refuses_a_write_of_raises_it(redis_binary):
+    redis_binary.flushall()
+    redis_binary.set("rq:queue:fence", "not a list")  # its RPUSH is refused at EXEC
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        create_jobs(job_queue("fence", redis_binary), PROCESS, DATAS)
 
 
 def saved_by_the_scripts(server):

@@ -111,6 +111,9 @@ def test_a_stop_raised_as_a_reporter_waits_leaves_it_cleanly():
         {"job": "1"},
         {"job": b"\xff", "event": "completed"},
         {b"\xfe": "x", "job": "1", "event": "completed"},
+        {"job": "1", "event": "completed", "before": "0 fifty"},
+        {"job": "1", "event": "completed", "before": "0 150"},
+        {"job": "1", "event": "completed", "before": b"\xff"},
     ],
 )
 def test_a_follower_skips_an_entry_it_cannot_read_says_so_once_and_goes_on(redis_binary, capsys, fields):
@@ -151,6 +154,36 @@ def test_each_jobs_created_stamp_is_its_own_when_said_again():
     ]
 
 
+def test_a_jobs_progress_goes_with_its_outcome_in_one_entry_and_is_heard_in_order(redis_binary):
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    jobs = create_jobs(queue, PROCESS, [notification("4153518743"), notification("4153518780")])
+    drain({QUEUE: PROCESS}, redis_binary)
+    # One XADD a job: its progress (0, then 50 for the one sent) rides in its outcome's entry.
+    entries = redis_binary.xrange(stream_key(QUEUE))
+    assert [(fields[b"event"], fields[b"before"]) for _id, fields in entries] == [
+        (b"completed", b"0 50"),
+        (b"failed", b"0"),
+    ]
+    events = list(follower.follow(jobs))
+    heard = [(event.job_id, event.kind, event.progress) for event in events]
+    assert heard == [
+        (jobs[0].id, "progress", 0),
+        (jobs[0].id, "progress", 50),
+        (jobs[0].id, "completed", 0),
+        (jobs[1].id, "progress", 0),
+        (jobs[1].id, "failed", 0),
+    ]
+    assert {event.created for event in events} == {created_stamp(job) for job in jobs}  # one batch
+
+
+def test_an_entry_written_by_rqs_own_worker_is_one_event():
+    from queuing_system.events import entry_events
+
+    fields = {b"job": b"7", b"event": b"progress", b"created": b"", b"progress": b"50"}
+    assert [(event.kind, event.progress) for event in entry_events(fields)] == [("progress", 50)]
+
+
 def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
     """Our worker writes the event of a job naming these callbacks instead of calling them."""
     from rq import Callback
@@ -160,3 +193,17 @@ def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
 
     assert Callback(report_success).name == CALLBACKS["success"]
     assert Callback(report_failure).name == CALLBACKS["failure"]
+
+
+def test_a_reporter_prints_the_line_its_function_returns_escaped_and_nothing_for_none(capsys):
+    connection = fakeredis.FakeRedis()
+    reporter = JobReporter(
+        connection, QUEUE, lambda event: event.line("Odd\u202eline") if event.kind != "progress" else None
+    )
+    [job] = create_jobs(job_queue(QUEUE, connection), PROCESS, [notification("4153518743")])
+    reporter.watch([job.id])
+    drain({QUEUE: PROCESS}, connection)
+    reporter.wait()
+    reporter.stop()
+    reported = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Odd")]
+    assert reported == [f"Odd\\u202eline job {job.id} completed"]  # the progress events: None

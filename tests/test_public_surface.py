@@ -101,7 +101,7 @@ def test_the_surface_is_small_and_each_class_goes_by_its_own_name():
 def test_a_script_takes_few_names_of_the_package(script):
     used = package_names_of(script)
     # 100_seat is tasks 9, 10 and 12 in one: an app, a worker on a thread, jobs and their events
-    assert len(used) <= (14 if script == "100_seat.py" else 8), sorted(used)
+    assert len(used) <= (11 if script == "100_seat.py" else 8), sorted(used)
 
 
 def test_an_unknown_name_is_an_attribute_error():

@@ -8,7 +8,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from queuing_system import jobs as jobs_module
-from queuing_system.jobs import create_jobs, job_queue
+from queuing_system.jobs import create_jobs, job_queue, save_jobs
 from queuing_system.web import greenlet_io
 from queuing_system.web.greenlet_io import LATE_MARGIN, REDIS_WAIT
 from queuing_system.web.reservations import RECEIPT_TTL, RESERVE_ONE, SETTLE_WITHIN, take_one
@@ -25,8 +25,54 @@ def test_a_reservation_tried_twice_with_its_receipt_takes_one_unit():
     assert 0 < client.ttl("receipt:same-request") <= RECEIPT_TTL
 
 
-def test_a_batch_saved_before_its_reply_was_lost_is_queued_once(monkeypatch):
-    """Redis applies the first transaction, then the connection drops before its reply."""
+class DropsTheFirstReply(fakeredis.FakeRedis):
+    """Redis applies the first transaction (EXEC), then the connection drops before its
+    reply: the batch's transaction is streamed on a connection of the pool."""
+
+    dropped = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        pool = self.connection_pool
+        get_connection = pool.get_connection
+
+        def dropping(*args, **kwargs):
+            connection = get_connection(*args, **kwargs)
+            send, read, last = connection.send_command, connection.read_response, []
+
+            def send_command(*args, **kwargs):
+                last[:] = args[:1]
+                return send(*args, **kwargs)
+
+            def read_response(*args, **kwargs):
+                reply = read(*args, **kwargs)
+                if last == ["EXEC"] and not self.dropped:
+                    self.dropped = True
+                    raise redis.ConnectionError("Connection closed by server.")
+                return reply
+
+            connection.send_command, connection.read_response = send_command, read_response
+            return connection
+
+        pool.get_connection = dropping
+
+
+def test_a_batch_saved_before_its_reply_was_lost_is_queued_once():
+    connection = DropsTheFirstReply()
+    queue = job_queue("push_notification_code_3", connection)
+    jobs = create_jobs(queue, "7_job_processor.process", [{"phoneNumber": "1", "message": "a"}] * 3)
+    assert connection.dropped
+    assert [job.id for job in jobs] == ["1", "2", "3"]
+    assert Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer).job_ids == [
+        "1",
+        "2",
+        "3",
+    ]
+
+
+def test_a_saved_batch_whose_transaction_reply_was_lost_is_queued_once(monkeypatch):
+    """save_jobs's transaction (WATCH, MULTI, the jobs, EXEC and the replicas' WAIT, sent
+    together): Redis applies it, then the connection drops before its replies."""
     real, dropped = jobs_module.on_one_connection, []
 
     def drops_the_first_reply(client, commands, again=False):
@@ -38,15 +84,17 @@ def test_a_batch_saved_before_its_reply_was_lost_is_queued_once(monkeypatch):
 
     monkeypatch.setattr(jobs_module, "on_one_connection", drops_the_first_reply)
     connection = fakeredis.FakeRedis()
-    queue = job_queue("push_notification_code_3", connection)
-    jobs = create_jobs(queue, "7_job_processor.process", [{"phoneNumber": "1", "message": "a"}] * 3)
+    queue = Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer)
+    with save_jobs(queue, 2) as (ids, pipeline):
+        for job_id in ids:
+            queue.enqueue(
+                "7_job_processor.process",
+                {"phoneNumber": "1", "message": "a"},
+                job_id=job_id,
+                pipeline=pipeline,
+            )
     assert dropped
-    assert [job.id for job in jobs] == ["1", "2", "3"]
-    assert Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer).job_ids == [
-        "1",
-        "2",
-        "3",
-    ]
+    assert queue.job_ids == ["1", "2"]
 
 
 class LosesReplies:

@@ -5,10 +5,13 @@ attribute of RQ or redis-py in the package (the apps' fenced module, redis_speed
 its drift test, tests/test_redis_fence.py, aside)."""
 
 import ast
+import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import fakeredis
 import rq
 from rq.executions import Execution
 from rq.job import Job
@@ -68,6 +71,34 @@ def modules():
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.name not in FENCED and "grader" not in path.parts:
             yield path, ast.parse(path.read_text())
+
+
+def test_a_step_reads_every_field_rqs_restore_reads():
+    # A step gives the worker the values of layout.JOB_FIELDS, not the whole hash: a field
+    # RQ's restore (or its to_dict, which writes what restore reads) names that the list
+    # lacks would be lost to every job our worker runs.
+    restore = inspect.getsource(Job.restore)
+    read = set(re.findall(r"obj(?:\.get\(|\[)'(\w+)'", restore)) | set(re.findall(r"'(\w+)' in obj", restore))
+    assert read, "RQ's restore no longer reads `obj`: look at it again, then here"
+    written = Job.create(
+        "tests.job_functions.record",
+        connection=fakeredis.FakeRedis(),
+        meta={"x": 1},
+        result_ttl=5,
+        failure_ttl=5,
+        ttl=5,
+        timeout=5,
+        on_success=rq.Callback(print, timeout=3),
+        on_failure=rq.Callback(print, timeout=3),
+        on_stopped=rq.Callback(print, timeout=3),
+        retry=rq.Retry(max=2, interval=[1, 2]),
+        depends_on=["parent"],
+        description="d",
+        group_id="g",
+    ).to_dict()
+    ours = {field.decode() for field in layout.JOB_FIELDS}
+    assert read - ours == set(), "RQ's restore reads fields a step does not give"
+    assert set(written) - ours == set(), "RQ's to_dict writes fields a step does not give"
 
 
 def test_no_private_name_of_another_module_is_read():

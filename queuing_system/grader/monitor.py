@@ -17,6 +17,7 @@ import redis
 from .evidence import decode
 
 PROGRESS_KEYS = ("progress", "percent", "percentage")
+BEFORE_KEYS = ("before",)  # an event's progress reported before it, sent with it
 JOB_KEYS = ("job", "job_id", "jobId", "id")
 PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 
@@ -84,7 +85,10 @@ def as_number(value):
 
 
 def event_progress(payload, ids):
-    """(job id, progress) told by one event (a dict, JSON text or a line), or None."""
+    """(job id, [progress values]) told by one event (a dict, JSON text or a line), or None.
+    An event of fields may carry, in BEFORE_KEYS, the progress its job reported before it
+    (whole numbers, space-separated): a worker that sends a job's progress with its next
+    write (its end, often) tells several in one entry."""
     if isinstance(payload, bytes):
         text = payload.decode(errors="replace")
         try:
@@ -99,16 +103,20 @@ def event_progress(payload, ids):
         job = next((str(fields[key]) for key in JOB_KEYS if str(fields.get(key)) in ids), None)
         if job is None:
             job = next((str(value) for value in fields.values() if str(value) in ids), None)
+        if job is None:
+            return None
+        told = [as_number(part) for key in BEFORE_KEYS for part in str(fields.get(key, "")).split()]
         progress = next((as_number(fields[key]) for key in PROGRESS_KEYS if key in fields), None)
-        if job is not None and progress is not None and fields.get("event", "progress") == "progress":
-            return job, progress
-        return None
+        if fields.get("event", "progress") == "progress":
+            told.append(progress)
+        told = [value for value in told if value is not None]
+        return (job, told) if told else None
     if isinstance(payload, str):
         found = PERCENT.search(payload)
         words = set(re.split(r"[\s:,;()\[\]{}\"']+", payload))
         job = next((job for job in ids if job in words), None)
         if found and job is not None:
-            return job, as_number(found.group(1))
+            return job, [as_number(found.group(1))]
     return None
 
 
@@ -158,7 +166,9 @@ def progress_reports(commands, ids):
     return {job: max(by_meta.get(job, []), by_event.get(job, []), key=len) for job in ids}
 
 
-def add(reports, job, progress):
+def add(reports, job, told):
+    """Add the progress values `told` (one, or several in order) to the job's reports."""
     values = reports.setdefault(job, [])
-    if not values or values[-1] != progress:
-        values.append(progress)
+    for progress in told if isinstance(told, list) else [told]:
+        if not values or values[-1] != progress:
+            values.append(progress)

@@ -189,11 +189,6 @@ def create_json_app(import_name):
     return use_json(Flask(import_name))
 
 
-def on_shutdown(app, callback):
-    """Run `callback` when serve() stops (e.g. to let a background worker finish its job)."""
-    app.extensions.setdefault("on_shutdown", []).append(callback)
-
-
 def address(default_port=DEFAULT_PORT):
     return os.environ.get("HOST", DEFAULT_HOST), int(os.environ.get("PORT", default_port))
 

@@ -15,6 +15,7 @@ from secrets import token_hex
 from ..connection import RETRYABLE, describe, keep_trying, outage, until_answered
 from ..console import warn
 from ..lua import Script
+from ..shutdown import on_shutdown
 from .redis_speedups import acknowledged
 
 # The instances serving the sale, each with the time its registration runs out.
@@ -55,8 +56,9 @@ SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it 
 
 class Sale:
     """This instance's part in the sale of `seats` seats counted at `seats_key`, with
-    reservations enabled while `enabled_key` is "1". join() at start-up, leave() at
-    shutdown; give it a client of its own, so that a stop never queues behind requests.
+    reservations enabled while `enabled_key` is "1", a Flask extension: init_app(app) has
+    the app join it before its first request and leave it at shutdown; join() joins at
+    start-up. Give it a client of its own, so that a stop never queues behind requests.
     Sale.take_seat is a seat job's one step: it needs no instance."""
 
     @staticmethod
@@ -87,6 +89,15 @@ class Sale:
         self.joining = threading.Lock()
         self.joined_in = None  # the pid of the process that joined (a child forked later has not)
         self.left = False
+
+    def init_app(self, app):
+        """Serve the sale from the Flask `app` (as app.extensions["sale"]): it joins before
+        its first request, in each process that serves it (join_once), and leaves when
+        its server stops. Returns the sale."""
+        app.extensions["sale"] = self
+        app.before_request(self.join_once)
+        on_shutdown(app, self.leave)  # no longer counted among the instances serving
+        return self
 
     def join(self):
         """Join the sale; True if this instance opened it. A Redis that cannot answer now

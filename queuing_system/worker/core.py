@@ -8,7 +8,6 @@ away, runs only its queues' job functions (job.AllowlistJob), and leaves in Redi
 RQ's own worker leaves (tests/test_layout.py compares the two on every path).
 """
 
-import math
 import random
 import signal
 import sys
@@ -20,7 +19,7 @@ import zlib
 from datetime import datetime
 
 import redis
-from rq.defaults import DEFAULT_FAILURE_TTL, DEFAULT_RESULT_TTL
+from rq.defaults import DEFAULT_RESULT_TTL
 from rq.exceptions import NoSuchJobError
 from rq.job import Retry
 from rq.job_lifecycle import call_exception_handlers
@@ -31,19 +30,23 @@ from rq.timeouts import JobTimeoutException
 from .. import layout, lua
 from ..connection import keep_trying, outage, worth_retrying
 from ..console import debug, debugging, raised_at, warn
-from ..events import CALLBACKS, error_message, event_arguments, failure_event, stream_key, success_event
+from ..events import CALLBACKS, COMPLETED, PROGRESS, created_stamp, error_message, stream_key
 from ..rq_job import JobFailed, JobRefused, copy_of
 from .due_jobs import DueJobs
+from .failure import failure_arguments
 from .job import WorkerJob, writable
 from .maintenance import Maintenance
 from .presence import Presence
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
-from .steps import Progress, StepConnection, Steps
+from .steps import Progress, StepConnection, Steps, StopWaiting, Watch
 
 STARTED = layout.STARTED.encode()
+OWN = len(layout.OWN_FIELDS)  # a job's own values come first, those a batch shares after
+DEPENDENCY_IDS = layout.SHARED_FIELDS.index(b"dependency_ids")  # there if it named jobs it depends on
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
+COUNTS_EVERY = 1.0  # seconds: a busy worker's counts of its jobs are written at most this often
 
 # The callbacks that write nothing but their event (events.CALLBACKS): the worker writes
 # that event itself, in the step of the job's end, instead of calling them.
@@ -82,17 +85,19 @@ class StopRequest:
             return self.condition.wait_for(lambda: self.flag, timeout)
 
 
-class AlarmDeathPenalty:
-    """A job's timeout by SIGALRM, as RQ's UnixSignalDeathPenalty (the same error and
-    words), with one system call per job where RQ's makes four: its handler is installed
-    once, and a job's end only disarms it (the alarm still set fires later, unarmed, and
-    is ignored; the next job's sets it anew)."""
+class WatchedDeathPenalty:
+    """A job's timeout, as RQ's UnixSignalDeathPenalty (the same error and words), without
+    a system call per job (RQ's arms and disarms an alarm): the worker's watch (steps.Watch)
+    looks every steps.TICK seconds for a job past its deadline (fire_if_due) and sends
+    SIGALRM to the main thread, whose handler raises the error in the job. A signal that
+    lands after the job ended finds nothing armed, and is ignored."""
 
-    armed = None  # the penalty running, whose timeout the alarm is
+    armed = None  # the penalty running, whose deadline the watch looks at
 
     def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
         self.timeout = int(timeout)
         self.exception = exception
+        self.deadline = None
 
     @classmethod
     def install(cls):
@@ -101,33 +106,38 @@ class AlarmDeathPenalty:
     @classmethod
     def handle(cls, signum, frame):
         penalty = cls.armed
-        if penalty is not None:
+        if penalty is not None and time.monotonic() >= penalty.deadline:
             cls.armed = None
             raise penalty.exception(f"Task exceeded maximum timeout value ({penalty.timeout} seconds)")
 
     @classmethod
+    def fire_if_due(cls):
+        penalty = cls.armed
+        if penalty is not None and time.monotonic() >= penalty.deadline:
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGALRM)
+
+    @classmethod
     def clear(cls):
         cls.armed = None
-        signal.alarm(0)
 
     def __enter__(self):
         if self.timeout > 0:
-            AlarmDeathPenalty.armed = self
-            signal.alarm(self.timeout)
+            self.deadline = time.monotonic() + self.timeout
+            WatchedDeathPenalty.armed = self
 
     def __exit__(self, *exc_info):
-        AlarmDeathPenalty.armed = None
+        WatchedDeathPenalty.armed = None
         return False
 
 
 class QueueSteps:
-    """A queue's keys as a step takes them (take.lua's KEYS[1..7]), with the RQ Queue."""
+    """A queue's keys as a step takes them (finish.lua's KEYS), with the RQ Queue."""
 
     def __init__(self, queue, worker_keys):
         self.queue = queue
         self.keys = layout.QueueKeys(queue.name)
         self.stream = stream_key(queue.name)
-        self.take_keys = [
+        self.step_keys = [
             worker_keys.step,
             self.keys.queue,
             self.keys.intermediate,
@@ -135,20 +145,37 @@ class QueueSteps:
             worker_keys.worker,
             worker_keys.executions,
             layout.SUSPENDED_KEY,
+            self.keys.finished,
+            self.keys.failed,
+            self.keys.scheduled,
+            self.stream,
+            layout.QUEUES_KEY,
         ]
 
 
 class Run:
     """A job taken and started by a step, then run: what its end writes."""
 
-    __slots__ = ("job", "queue", "execution", "started", "epoch", "outcome", "events", "result", "exc_string")
+    __slots__ = (
+        "job",
+        "queue",
+        "execution",
+        "started",
+        "epoch",
+        "outcome",
+        "told",
+        "result",
+        "failure",
+        "error",
+    )
 
     def __init__(self, job, queue, execution, started, epoch):
         self.job, self.queue, self.execution = job, queue, execution
-        self.started, self.epoch = started, epoch  # when its step started it: seconds, and as text
+        self.started, self.epoch = started, epoch  # when its step started it: microseconds, and as text
         self.outcome = None  # FINISH or FAIL once it ran
-        self.events = []  # its outcome's events (events.py's)
-        self.result = self.exc_string = None
+        self.told = False  # whether its outcome's event is ours to write (its callback is ours)
+        self.result = ""  # its return value, as its result keeps it ('': none)
+        self.failure = self.error = None  # a failure: what its result records, what its event says
 
 
 class Worker:
@@ -166,7 +193,7 @@ class Worker:
     """
 
     job_class = WorkerJob
-    death_penalty_class = AlarmDeathPenalty
+    death_penalty_class = WatchedDeathPenalty
 
     def __init__(
         self,
@@ -197,10 +224,13 @@ class Worker:
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
         self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
         self.steps_of = [QueueSteps(queue, self.keys) for queue in self.queues]
-        self.client = self.steps = self.progress = self.presence = None
+        self.client = self.steps = self.progress = self.presence = self.watch = None
         self.maintenance = Maintenance(self)
         self.due_jobs = DueJobs(self.queues, connection, self.serializer)
         self.ran = 0
+        self.counts = {lua.FINISH: 0, lua.FAIL: 0}  # its successful and failed jobs (RQ's counts)
+        self.worked = 0  # its total working time, microseconds
+        self.counts_due = 0.0  # when its counts are next written (time.monotonic())
         self.redis_away = False  # given up on while stopping: leave without waiting again
         self.prototypes = {}  # {a job's fields but its own: the job RQ's restore made of them}
         self.ids = random.Random()  # execution ids: uuid4's 128 random bits, without a system call each
@@ -239,10 +269,10 @@ class Worker:
             self.stopping.set()
 
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        AlarmDeathPenalty.install()
+        WatchedDeathPenalty.install()
 
         def restore():
-            AlarmDeathPenalty.clear()
+            WatchedDeathPenalty.clear()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -254,8 +284,13 @@ class Worker:
         connection Redis dropped while the steps waited for it is made anew)."""
         pool = self.connection.connection_pool
         self.client = redis.Redis(connection_pool=pool)
-        self.steps = Steps(keep_trying(lambda: StepConnection(pool), self.stopping), self.stopping)
+        connection = keep_trying(lambda: StepConnection(pool, self.stopping), self.stopping)
+        self.steps = Steps(connection, self.stopping)
         self.progress = Progress(self.steps, self.keys.step)
+        chores = [connection.cut_if_stuck]
+        if hasattr(self.death_penalty_class, "fire_if_due"):
+            chores.append(self.death_penalty_class.fire_if_due)
+        self.watch = Watch(chores)
         self.presence = Presence(self.client, self.keys, [queue.name for queue in self.queues], self.stopping)
 
     def register_birth(self):
@@ -266,6 +301,7 @@ class Worker:
         away while stopping (the worker's hash and the locks expire by themselves)."""
         if self.progress is not None:
             self.progress.close()
+            self.watch.close()
         if self.presence is None:
             return
         self.presence.stop_listening()
@@ -289,8 +325,11 @@ class Worker:
         # queues are looked at once it is empty (RQ's dequeue goes back to the first each time).
         current, take, ended = 0, "*", None
         while True:
-            self.between_jobs()
             more = not self.stopping.is_set() and (max_jobs is None or self.ran < max_jobs)
+            if not more and ended is None and take == "*":
+                return  # nothing to end, nothing taken to hand back
+            if more:
+                self.between_jobs()
             queue = self.steps_of[current]
             if not more and take != "*" and not self.hand_back(queue, take):  # ended is None then
                 self.redis_away = True
@@ -324,7 +363,8 @@ class Worker:
             if self.enqueued:  # dependents of the job that ended: on the queue now
                 self.enqueued = False
                 continue
-            self.presence.set_state("idle")  # the queue is empty, as RQ says before its dequeue
+            # the queue is empty, as RQ says before its dequeue; the worker's counts as they are
+            self.presence.set_state("idle", self.count_fields())
             if current + 1 < len(self.steps_of):  # the next queue, in the order given
                 current += 1
                 continue
@@ -357,16 +397,23 @@ class Worker:
             self.stopping.wait(STOP_POLL / 10)
             return None
         keys = queue.keys
+        connection = self.steps.client  # watched: a frozen Redis does not hold a stop
+
+        def blmove():
+            with self.steps.lock:  # no progress is sent meanwhile: no job runs
+                return connection.execute_command(
+                    "BLMOVE", keys.queue, keys.intermediate, "LEFT", "RIGHT", STOP_POLL, blocks=STOP_POLL
+                )
+
         try:
-            return keep_trying(
-                lambda: self.client.blmove(keys.queue, keys.intermediate, STOP_POLL),
-                self.stopping,
-                stop_patience=0,
-            )
+            return keep_trying(blmove, self.stopping, stop_patience=0)
+        except StopWaiting:  # frozen, as the worker stops: it leaves without waiting again
+            self.redis_away = True
+            return None
         except Exception as error:
             if not worth_retrying(error):
                 raise
-            return None  # stopping: the loop ends
+            return None
 
     def hand_back(self, queue, job_id):
         """Put the job its blocking move took, and that it will not start now that it stops,
@@ -394,20 +441,19 @@ class Worker:
         """Send the end of `ended` (a Run, or None) with the take of `take` ('*', an id, or
         ''). Returns (status, id, hash, moment, execution id) of what was taken, or None
         if the worker gave up on Redis as it stopped."""
-        now = time.time()
-        epoch, text = layout.epoch_text(now), layout.moment_text(now)
+        now = time.time_ns() // 1000  # microseconds: its texts are made once, from whole numbers
+        whole, epoch = now // 1_000_000, layout.epoch_text(now)
+        text = layout.moment_text(now)
         execution = f"{self.ids.getrandbits(128):032x}"
         busy = "0" if self.presence.state == "busy" else "1"
-        args = [0, take, execution, epoch, text, int(now), self.name, busy]
-        keys = queue.take_keys
+        args = [0, self.name, take, execution, epoch, text, whole, busy]
         script = lua.TAKE
         with self.steps.lock:  # the job's progress, taken and sent in one go
             if ended is not None:
                 script = ended.outcome
-                end_keys, end_args = self.end_of(ended, now, epoch, text)
-                keys, args = keys + end_keys, args + end_args
+                args += self.end_of(ended, now, whole, text, take_none=take == "")
             try:
-                passed, dependents, status, job_id, fields = self.steps.send(script, keys, args)
+                *fields, passed, dependents, status, job_id = self.steps.send(script, queue.step_keys, args)
             except Exception as error:
                 if not worth_retrying(error):
                     raise
@@ -421,54 +467,58 @@ class Worker:
             self.presence.state = "busy"
         return status, job_id, fields, (now, epoch), execution
 
-    def end_of(self, run, now, epoch, text):
-        """(KEYS[8...], ARGV[9...]) of the end of `run` (finish.lua, fail.lua)."""
-        job = run.job
-        keys = run.queue.keys
-        meta, progress = self.progress.take()
-        end_keys = [
-            job.key,
-            layout.results_key(job.id),
-            keys.finished if run.outcome is lua.FINISH else keys.failed,
-            layout.execution_key(f"{job.id}:{run.execution}"),
-            layout.executions_key(job.id),
-            layout.dependents_key(job.id),
-            layout.dependencies_key(job),
-            run.queue.stream,
-        ]
-        worked = layout.epoch_text(max(now - run.started, 0.0))
-        counted = "successful_job_count" if run.outcome is lua.FINISH else "failed_job_count"
-        end_args = [job.id, run.execution, text, worked, meta, counted]
-        result_ids = [run.execution, run.epoch, epoch]
-        events = [*progress, *run.events]
-        if run.outcome is lua.FINISH:
-            ttl = job.get_result_ttl(self.default_result_ttl)
-            score = "+inf" if ttl < 0 else int(now) + ttl
-            result = layout.result_fields(
-                layout.SUCCESSFUL_RESULT, self.name, *result_ids, return_value=run.result
-            )
-            end_args += [ttl, score, len(result), *result]
-        else:
-            end_keys.append(layout.QUEUES_KEY)
-            end_args += self.failure_arguments(run, job, end_keys, now, text, result_ids)
-        return end_keys, end_args + event_arguments(events)
+    def counts_text(self):
+        """The worker's counts as a step writes them (include/end.lua), now; the next in
+        COUNTS_EVERY seconds (RQ's worker writes them at each job's end: a write a job, of
+        two fields of the worker's hash, a tenth of its end's Redis time)."""
+        self.counts_due = time.monotonic() + COUNTS_EVERY
+        successful, failed = self.counts[lua.FINISH], self.counts[lua.FAIL]
+        return f"{successful or ''} {failed or ''}"
 
-    def failure_arguments(self, run, job, end_keys, now, text, result_ids):
-        """fail.lua's ARGV[15...] before the events: failed, or retried (RQ's Job.retry)."""
-        if job.retries_left:  # RQ's job.should_retry
-            interval = job.get_retry_interval()
-            if interval:
-                end_keys[2] = run.queue.keys.scheduled
-                due = math.ceil(now + interval)  # RQ rounds down: a retry would come early
-                return ["scheduled", job.retries_left - 1, due]
-            return ["queued_front" if job.enqueue_at_front_on_retry else "queued", job.retries_left - 1, text]
-        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        score = ttl if ttl < 0 else int(now) + ttl
-        result = layout.result_fields(
-            layout.FAILED_RESULT, self.name, *result_ids, exc_string=layout.compressed_text(run.exc_string)
-        )
-        kept = "" if job.failure_ttl is None else job.failure_ttl
-        return ["failed", ttl, score, kept, len(result), *result]
+    def count_fields(self):
+        """The worker's counts, as RQ's worker keeps them in its hash (for Presence)."""
+        self.counts_due = time.monotonic() + COUNTS_EVERY
+        fields = {"total_working_time": layout.epoch_text(self.worked)}
+        if self.counts[lua.FINISH]:
+            fields["successful_job_count"] = self.counts[lua.FINISH]
+        if self.counts[lua.FAIL]:
+            fields["failed_job_count"] = self.counts[lua.FAIL]
+        return fields if self.ran else {}
+
+    def end_of(self, run, now, whole, text, take_none=False):
+        """ARGV[9...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
+        outcome's, if its callback is ours, else its progress not sent yet, if any), and
+        what becomes of it."""
+        job = run.job
+        meta, progress = self.progress.take()
+        self.counts[run.outcome] += 1
+        self.worked += max(now - run.started, 0)
+        counts = ""
+        if take_none or time.monotonic() >= self.counts_due:
+            counts = self.counts_text()
+        kind, value, own = COMPLETED, "", None
+        if run.outcome is lua.FAIL:
+            kind, own = failure_arguments(job, now / 1_000_000, text, run.failure)
+            value = run.error
+        if not run.told:
+            kind, value = (PROGRESS, progress.pop()) if progress else ("", "")
+        args = [
+            job.id,
+            run.execution,
+            run.epoch,
+            meta,
+            counts,
+            layout.epoch_text(self.worked),
+            "1" if job.depends else "",
+            kind,
+            created_stamp(job) if kind else "",
+            " ".join(map(str, progress)),
+            value,
+        ]
+        if own is not None:
+            return args + own
+        ttl = job.get_result_ttl(self.default_result_ttl)
+        return args + [ttl, "+inf" if ttl < 0 else whole + ttl, run.result]
 
     def ended(self, run, passed, dependents):
         """After a job's end was sent: said if it was dropped, its dependents enqueued."""
@@ -489,7 +539,7 @@ class Worker:
         sends (None if the job could not be read: set aside)."""
         now, epoch = started
         try:
-            job = self.job_from(job_id, fields, datetime.fromtimestamp(now, layout.UTC))
+            job = self.job_from(job_id, fields, layout.moment_of(now))
         except Exception as error:
             if worth_retrying(error):
                 raise
@@ -526,28 +576,19 @@ class Worker:
         outcome = "completed" if run.outcome is lua.FINISH else "retried" if job.retries_left else "failed"
         self.metrics.job_ran(run.queue.queue.name, outcome, job.enqueued_at, run.started, time.time())
 
-    def job_from(self, job_id, fields, moment):
-        """The job of `fields` (its hash as taken), as it is now started: what RQ's restore
-        makes of it. RQ's restore of the fields every job of a batch shares (its function,
-        callbacks, timeout, retention, queue...) is made once and copied: it is two fifths
-        of making the job (tests/test_workers.py holds the copy to RQ's own). Its moments
-        are read by layout.read_timestamp: RQ's strptime is 16 us each."""
-        pairs = iter(fields)
-        hash_ = dict(zip(pairs, pairs, strict=False))  # (field, value) pairs of an HGETALL
-        own = [hash_.pop(field, None) for field in layout.OWN_FIELDS]
-        signature = frozenset(hash_.items())  # a hash of many fields comes in any order
-
-        def whole():
-            return {
-                **hash_,
-                **{name: value for name, value in zip(layout.OWN_FIELDS, own, strict=True) if value},
-            }
-
+    def job_from(self, job_id, values, moment):
+        """The job of `values` (its fields' as taken, layout.JOB_FIELDS'), as it is now
+        started: what RQ's restore makes of them. RQ's restore of the fields every job of a
+        batch shares (its function, callbacks, timeout, retention, queue...) is made once
+        and copied: it is two fifths of making the job (tests/test_workers.py holds the copy
+        to RQ's own). Its moments are read by layout.read_timestamp: RQ's strptime is 16 us
+        each."""
+        own, signature = values[:OWN], tuple(values[OWN:])
         prototype = self.prototypes.get(signature)
         if prototype is None:
             if len(self.prototypes) >= PROTOTYPES_KEPT:
                 self.prototypes.clear()
-            prototype = self.prototypes[signature] = self.restored(job_id, whole())
+            prototype = self.prototypes[signature] = self.restored(job_id, values)
         data, description, meta, created, enqueued, ended = own[:6]
         if data is None:  # as RQ's restore says it
             raise NoSuchJobError(f"Unexpected job format: job {job_id!r} has no data")
@@ -556,7 +597,7 @@ class Worker:
         try:
             job.meta = self.serializer.loads(meta) if meta else {}
         except Exception:  # noqa: BLE001 - unreadable: as RQ's restore keeps it
-            job = self.restored(job_id, whole())
+            job = self.restored(job_id, values)
         try:
             job.data = zlib.decompress(data)
         except zlib.error:  # as RQ reads it: not compressed
@@ -566,35 +607,40 @@ class Worker:
         job.enqueued_at = layout.read_timestamp(enqueued) if enqueued else None
         job.ended_at = layout.read_timestamp(ended) if ended else None
         job.started_at = job.last_heartbeat = moment
+        job.depends = signature[DEPENDENCY_IDS] is not None
         job.progress = self.progress
         writable(job)
         return job
 
-    def restored(self, job_id, hash_):
-        """RQ's restore of `hash_` (a job's, as taken), as it is now started."""
+    def restored(self, job_id, values):
+        """RQ's restore of a job whose fields' `values` (layout.JOB_FIELDS') were taken, as
+        it is now started."""
         job = self.job_class(job_id.decode(), connection=self.connection)
         job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
-        job.restore({**hash_, b"status": STARTED, b"worker_name": self.name.encode()})
+        fields = {field: value for field, value in zip(layout.JOB_FIELDS, values, strict=True) if value}
+        job.restore({**fields, b"status": STARTED, b"worker_name": self.name.encode()})
         return job
 
     def succeeded(self, run, result):
-        """RQ's success callback, then the end to write (finish.lua)."""
+        """RQ's success callback, then the end to write (finish.lua). Ours writes nothing
+        but the job's event: the worker writes it, with the job's end."""
         job = run.job
         callback = job.success_callback
         if job.callback_names.get("success") == CALLBACKS["success"]:  # ours: its event, in the step
-            run.events = [success_event(job)]
+            run.told = True
         elif callback is not None:  # any other runs now, on a real connection, as RQ runs it
             with self.death_penalty_class(job.success_callback_timeout, JobTimeoutException, job_id=job.id):
                 callback(job, job.connection, result)
         run.outcome = lua.FINISH
-        run.result = layout.return_value_text(job.serializer, result)
+        run.result = layout.return_value_text(job.serializer, result) or ""
 
     def failed(self, run, exc_info):
-        """RQ's failure callback, the failure said, then the end to write (fail.lua)."""
+        """RQ's failure callback, the failure said, then the end to write (fail.lua). Ours
+        writes nothing but the job's event: the worker writes it, with the job's end."""
         job = run.job
         callback = job.failure_callback
         if job.callback_names.get("failure") == CALLBACKS["failure"]:  # ours: its event, in the step
-            run.events = [failure_event(job, error_message(exc_info[1]))]
+            run.told = True
         elif callback is not None:
             try:
                 with self.death_penalty_class(
@@ -606,7 +652,8 @@ class Worker:
         if type(exc_info[1]) is not JobFailed or self.exception_handlers or debugging():
             self.handle_exception(job, *exc_info)  # a job's own verdict is said by its event alone
         run.outcome = lua.FAIL
-        run.exc_string = failure_text(exc_info)
+        run.failure = failure_text(exc_info)
+        run.error = error_message(exc_info[1])
         del exc_info  # a traceback from here would hold this frame: see run()
 
     def handle_exception(self, job, *exc_info):

@@ -133,6 +133,8 @@ class WorkerJob(AllowlistJob, ProgressJob):
     Redis with its end, in one step, or while it runs if it takes longer: its `progress`
     is the worker's steps.Progress, given as the worker makes the job."""
 
+    depends = False  # whether it named jobs it depends on (its hash as taken says so)
+
 
 MOST_SECONDS = 10**12  # a retention or timeout beyond this (31,000 years) is garbage
 

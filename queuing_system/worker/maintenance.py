@@ -13,11 +13,9 @@
   and of job groups.
 """
 
-import math
 import time
 from datetime import datetime
 
-from rq.defaults import DEFAULT_FAILURE_TTL
 from rq.exceptions import NoSuchJobError
 from rq.group import Group
 from rq.queue import Queue
@@ -28,7 +26,8 @@ from rq.worker_registration import clean_worker_registry
 from .. import layout, lua
 from ..connection import until_answered, worth_retrying
 from ..console import debug, warn
-from ..events import ABANDONED, event_arguments, failure_event
+from ..events import ABANDONED, created_stamp
+from .failure import failure_arguments
 from .set_aside import is_text, set_aside_job, set_aside_undecodable
 
 MAINTENANCE_EVERY = 10  # seconds between two looks at a queue's upkeep
@@ -69,7 +68,7 @@ class Maintenance:
         requeued, no_job = lua.REQUEUE_STRANDED(
             connection,
             [keys.intermediate, keys.queue, keys.started],
-            [keys.first_seen(""), layout.epoch_text(time.time()), STRANDED_AFTER],
+            [keys.first_seen(""), layout.epoch_text(int(time.time() * 1_000_000)), STRANDED_AFTER],
         )
         for job_id in requeued:
             debug(f"job {job_id.decode()} was taken by a worker that stopped before starting it: requeued")
@@ -105,21 +104,12 @@ class Maintenance:
             connection.zrem(keys.started, run)  # ended already: what RQ's cleanup drops
             return
         now = time.time()
-        registry, becomes = keys.failed, self.becomes(job, now, keys)
-        if becomes[0] == "scheduled":
-            registry = keys.scheduled
-        job_keys = [
-            keys.started,
-            job.key,
-            layout.results_key(job.id),
-            registry,
-            queue.stream,
-            keys.queue,
-            layout.QUEUES_KEY,
-            layout.dependents_key(job.id),
-            layout.dependencies_key(job),
-        ]
-        args = [run.decode(), job.id, *becomes, *event_arguments([failure_event(job, ABANDONED)])[1:]]
+        moment = datetime.fromtimestamp(now, layout.UTC)
+        failure = layout.ABANDONED_FAILURE.format(moment=moment)
+        kind, becomes = failure_arguments(job, now, layout.timestamp_text(moment), failure)
+        job_keys = [keys.started, keys.queue, keys.failed, keys.scheduled, queue.stream, layout.QUEUES_KEY]
+        # "1": its dependencies' set, if any, expires with it (a rare path: not worth a read)
+        args = [job.id, execution, "1", kind, created_stamp(job), ABANDONED, *becomes]
         claimed, dependents = until_answered(lambda: lua.ABANDON(connection, job_keys, args))
         if claimed == b"1":
             debug(f"job {job.id}: its worker stopped before finishing it; {becomes[0]}")
@@ -127,27 +117,6 @@ class Maintenance:
                 self.worker.metrics.job_abandoned(queue.queue.name)
             if dependents == b"1":
                 self.enqueue_dependents(queue.queue, job)
-
-    @staticmethod
-    def becomes(job, now, keys):
-        """abandon.lua's ARGV[3...] before the event: failed (RQ's record_job_failure) or
-        retried (RQ's Job.retry)."""
-        if job.retries_left:
-            interval = job.get_retry_interval()
-            if interval:
-                return ["scheduled", job.retries_left - 1, math.ceil(now + interval)]  # never early
-            front = "queued_front" if job.enqueue_at_front_on_retry else "queued"
-            return [
-                front,
-                job.retries_left - 1,
-                layout.timestamp_text(datetime.fromtimestamp(now, layout.UTC)),
-            ]
-        ttl = DEFAULT_FAILURE_TTL if job.failure_ttl is None else job.failure_ttl
-        moment = datetime.fromtimestamp(now, layout.UTC)
-        exc_string = layout.compressed_text(layout.ABANDONED_FAILURE.format(moment=moment))
-        result = ["type", layout.FAILED_RESULT, "worker_name", "", "exc_string", exc_string]
-        kept = "" if job.failure_ttl is None else job.failure_ttl
-        return ["failed", ttl, ttl if ttl < 0 else int(now) + ttl, kept, len(result), *result]
 
     def rqs_own(self, queue):
         """RQ's upkeep of the registries and of its list of workers, reading jobs with the

@@ -24,7 +24,7 @@ from ..connection import keep_trying, make_client, wait_until_connected, worth_r
 from ..console import debugging, inform, integer_at_least, warn
 from ..metrics import worker_metrics
 from ..processes import run_children
-from ..shutdown import EXIT_FAILED
+from ..shutdown import EXIT_FAILED, on_shutdown
 from .core import StopRequest, Worker
 
 RESTART_DELAY = 1.0  # seconds before replacing a worker that gave up
@@ -221,6 +221,11 @@ class BackgroundWorker:
         self.connection = connection
         self.lock = threading.Lock()
         self.thread = None
+
+    def init_app(self, app):
+        """Stop with the Flask `app`'s server, letting the job in hand finish. Returns the worker."""
+        on_shutdown(app, self.stop)
+        return self
 
     def start(self):
         with self.lock:

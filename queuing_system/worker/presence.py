@@ -80,10 +80,11 @@ class Presence:
                 raise
             return "unknown"
 
-    def set_state(self, state):
-        """RQ's set_state, written only when it changes (the start of a job sets it busy)."""
+    def set_state(self, state, more=None):
+        """RQ's set_state, written only when it changes (the start of a job sets it busy),
+        with `more` fields of the worker's hash ({name: value}) then."""
         if state != self.state:
-            self.client.hset(self.keys.worker, "state", state)
+            self.client.hset(self.keys.worker, mapping={"state": state, **(more or {})})
             self.state = state
 
     def heartbeat(self):
@@ -151,4 +152,5 @@ class Presence:
                 raise
         self.listener.stop()
         self.listener.join(timeout=1)
-        self.pubsub.close()
+        if not self.listener.is_alive():  # else it waits on a Redis that does not answer (frozen):
+            self.pubsub.close()  # closing its connection under it races with it; it is a daemon

@@ -9,7 +9,7 @@ takes the worker (or the scheduling of every due job) with it.
 from .. import layout, lua
 from ..connection import until_answered
 from ..console import warn
-from ..events import FAILED, event, event_arguments, stream_key
+from ..events import stream_key
 
 SET_ASIDE_KEY = "queuing:set_aside:{queue}"  # entries no worker can run, for a person
 
@@ -20,11 +20,6 @@ def is_text(entry):
     except UnicodeDecodeError:
         return False
     return True
-
-
-def failure_event(job_id, error):
-    """The failed event of a job set aside, as step arguments."""
-    return event_arguments([event(job_id, FAILED, error=error)])[1:]
 
 
 def move_entry(connection, source, destination, entry, push="RPUSH"):
@@ -55,17 +50,9 @@ def set_aside_job(queue_steps, job_id, execution, worker_keys, error):
     queue, keys = queue_steps.queue, queue_steps.keys
     key = SET_ASIDE_KEY.format(queue=queue.name)
     job_id = job_id.decode(errors="replace")
-    run = f"{job_id}:{execution}"
     reason = f"Job set aside: it cannot be read ({error!r})"
-    keys_ = [
-        keys.started,
-        key,
-        queue_steps.stream,
-        layout.execution_key(run),
-        layout.executions_key(job_id),
-        worker_keys.executions,
-    ]
-    args = [run, job_id, execution, *failure_event(job_id, reason)]
+    keys_ = [keys.started, key, queue_steps.stream, worker_keys.executions]
+    args = [job_id, execution, reason]
     if until_answered(lambda: lua.SET_ASIDE(queue.connection, keys_, args)):
         warn(f"queue {queue.name}: set aside job {job_id}, which cannot be read ({error!r}); see list {key}")
 
@@ -91,6 +78,6 @@ def set_aside_scheduled(queue, entry, reason, report=False):
     SET_ASIDE_KEY, said once on stderr (and, `report`, told to the creator as failed)."""
     key = SET_ASIDE_KEY.format(queue=queue.name)
     keys = (layout.QueueKeys(queue.name).scheduled, key, stream_key(queue.name))
-    event = failure_event(entry, f"Job set aside: {reason}") if report else [0]
-    if until_answered(lambda: lua.SET_ASIDE_SCHEDULED(queue.connection, keys, [entry, *event])):
+    error = f"Job set aside: {reason}" if report else ""
+    if until_answered(lambda: lua.SET_ASIDE_SCHEDULED(queue.connection, keys, [entry, error])):
         warn(f"queue {queue.name}: set aside scheduled entry {entry!r}: {reason} (see list {key})")

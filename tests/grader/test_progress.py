@@ -75,6 +75,19 @@ def test_where_meta_and_events_both_tell_the_one_that_told_more_wins():
     assert progress_reports(seen, ["7"]) == {"7": [0, 50]}
 
 
+def test_progress_an_event_says_came_before_it_is_read_before_its_own():
+    # A worker that sends a job's progress with its next write (our worker: with its end)
+    # tells 0 and 50 in the entry of its outcome.
+    seen = commands(
+        line(b"XADD", b"s", b"*", b"job", b"7", b"event", b"completed", b"created", b"", b"before", b"0 50"),
+        line(b"XADD", b"s", b"*", b"job", b"8", b"event", b"progress", b"progress", b"50", b"before", b"0"),
+        line(
+            b"XADD", b"s", b"*", b"job", b"9", b"event", b"failed", b"before", b"0", b"error", b"blacklisted"
+        ),
+    )
+    assert progress_reports(seen, ["7", "8", "9"]) == {"7": [0, 50], "8": [0, 50], "9": [0]}
+
+
 def test_a_jobs_shape_keeps_its_function_serializer_and_call_with_the_data_in_its_places():
     job = SeenJob("1", function="jobs.notify", serializer=PICKLE, readable=True)
     job.kwargs = {"phone_number": "4153518780", "message": "hello", "retries": 2}

@@ -5,14 +5,17 @@ answered 503 is not done when Redis wakes and runs what it was sent."""
 
 import concurrent.futures
 import json
+import signal
 import time
 
 import pytest
 import redis
+from rq import Worker
 
 from queuing_system.grader.expected import PRODUCTS, reservation_confirmed
-from queuing_system.grader.harness import STOP_WITHIN, http_get, start_app, wait_for
+from queuing_system.grader.harness import STOP_WITHIN, RunningScript, http_get, start_app, wait_for
 from queuing_system.grader.redis_server import RedisServer
+from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.web.greenlet_io import REDIS_WAIT
 
 from .faults import frozen, traceback_free
@@ -22,6 +25,8 @@ from .faults import frozen, traceback_free
 SLACK = 1.5  # seconds
 QUICK = 0.5  # seconds: a request that needs no Redis, answered while Redis is frozen
 STOCK = 10  # item 2's
+QUEUE, PROCESS = "push_notification_code_2", "7_job_processor.process"
+NOTIFICATION = {"phoneNumber": "4153518743", "message": "This is the code 4321 to verify your account"}
 
 
 @pytest.fixture
@@ -96,3 +101,28 @@ def test_an_app_stops_within_5_s_while_redis_is_frozen(server, name):
         app.kill()
     assert took < STOP_WITHIN, f"{took:.1f}s"
     traceback_free(app)
+
+
+@pytest.mark.parametrize("busy", [True, False], ids=["mid-job", "idle"])
+def test_a_processor_stops_within_5_s_while_redis_is_frozen(server, busy):
+    # Its steps' socket has no timeout (no poll() per read): the worker's watch bounds them.
+    client = redis.Redis.from_url(server.url)
+    processor = RunningScript("7_job_processor.py", server.url)
+    try:
+        wait_for(lambda: len(Worker.all(connection=client)) == 2)
+        if busy:
+            create_jobs(job_queue(QUEUE, client), PROCESS, [NOTIFICATION] * 5000)
+            wait_for(lambda: client.zcard(f"rq:finished:{QUEUE}") > 100)
+        else:  # both waiting for a job (their start-up's upkeep is on redis-py's socket timeout)
+            wait_for(lambda: sum(each.get("cmd") == "blmove" for each in client.client_list()) == 2)
+        with frozen(server):
+            started = time.monotonic()
+            processor.process.send_signal(signal.SIGTERM)
+            exit_code = processor.wait(timeout=STOP_WITHIN + SLACK)
+            took = time.monotonic() - started
+    finally:
+        processor.kill()
+    assert took < STOP_WITHIN, f"{took:.1f}s"
+    assert exit_code == 0, processor.stderr
+    assert "killed" not in processor.stderr, processor.stderr  # each worker stopped itself
+    traceback_free(processor)

@@ -1,50 +1,38 @@
 -- fail: a job's failure (RQ's handle_job_failure), or its retry if it has retries left
--- (RQ's Job.retry), then take the next job and start it.
+-- (RQ's Job.retry), as Python decided (worker/failure.py), then take the next job and
+-- start it.
 --
--- KEYS[1] step marker (queuing:step:W), KEYS[2..7] as include/take.lua says,
--- KEYS[8..15] as include/end.lua says (KEYS[10]: the failed registry, rq:failed:Q, or
--- for a retry after a back-off the scheduled one, rq:scheduled:Q), then:
--- KEYS[16] the queues (rq:queues)
--- ARGV[1] step number, ARGV[2..8] as include/take.lua says, ARGV[9..14] as
--- include/end.lua says, then:
--- ARGV[15] what becomes of the job: 'failed'; retried: 'scheduled' (when due), 'queued'
+-- KEYS[1..12] and ARGV[1..19] as finish.lua says; then, as worker/failure.py decides them:
+-- ARGV[20] what becomes of the job: 'failed'; retried: 'scheduled' (when due), 'queued'
 --          (at once, at the back of the queue) or 'queued_front' (at its front)
--- failed:  ARGV[16] seconds the job is kept, ARGV[17] its score in the failed registry,
---          ARGV[18] seconds its result is kept ('': as the result stream is), then the
---          number of the result entry's fields and values, then those
--- retried: ARGV[16] its retries left, ARGV[17] when it is due (whole seconds;
+-- failed:  ARGV[21] seconds the job is kept, ARGV[22] its score in the failed registry
+-- retried: ARGV[21] its retries left, ARGV[22] when it is due (whole seconds;
 --          'scheduled') or when it was queued again (RQ's text; 'queued...')
--- then the number of the job's events (its progress, then its outcome), each as its
--- number of fields and values, then those.
--- Returns {passed, dependents, status, id or false, hash or false}, as finish.lua does.
+-- ARGV[23] failed: seconds its result is kept ('': as the result stream is)
+-- ARGV[24] failed: the failure as its result keeps it (exc_string)
+-- ARGV[25] a retry's delay, seconds, for its event
+-- Returns the job's values then {passed, dependents, status, id}, as finish.lua does.
 
---! include step.lua
---! include events.lua
---! include take.lua
 --! include end.lua
+--! include result.lua
+--! include failure.lua
 
-local again = done_before()
+local mark = rcall('MGET', KEYS[1], KEYS[7])
+local again = done_before(mark[1], ARGV[1])
 if again then return taken_reply(again[1], again[2], again[3], again[4]) end
 local passed, dependents = '0', '0'
-if still_running() then
+local job_id, execution, becomes = ARGV[9], ARGV[10], ARGV[20]
+if claimed(KEYS[4], job_id, execution) then
   passed = '1'
-  local becomes, i = ARGV[15], 18
+  dependents = failed_or_retried(job_id, becomes, ARGV[21], ARGV[22], ARGV[15], ARGV[6], ARGV[12], KEYS[9],
+    KEYS[10], KEYS[2], KEYS[12])
   if becomes == 'failed' then
-    end_fields('failed')
-    dependents = keep_for(tonumber(ARGV[16]))
-    redis.call('ZADD', KEYS[10], ARGV[17], ARGV[9])
-    i = add_result(19, tonumber(ARGV[18]))
-  elseif becomes == 'scheduled' then
-    end_fields('scheduled', {'retries_left', ARGV[16]})
-    redis.call('SADD', KEYS[16], KEYS[2])
-    redis.call('ZADD', KEYS[10], ARGV[17], ARGV[9])
-  else
-    end_fields('queued', {'retries_left', ARGV[16], 'enqueued_at', ARGV[17]})
-    redis.call(becomes == 'queued_front' and 'LPUSH' or 'RPUSH', KEYS[2], ARGV[9])
+    add_result(job_id, ARGV[23], C.FAILED_RESULT, ARGV[2], ARGV[24], '', execution, ARGV[11], ARGV[5])
   end
-  end_execution()
-  add_events(KEYS[15], i)
+  if ARGV[16] ~= '' then
+    add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[25], ARGV[21])
+  end
+  end_execution(job_id, execution, KEYS[5], KEYS[6], ARGV[13], ARGV[14])
 end
-local status, id, fields = take_and_start()
-mark_done(passed, dependents, status, id)
-return taken_reply(passed, dependents, status, id, fields)
+return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5], KEYS[6], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])

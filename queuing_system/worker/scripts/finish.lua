@@ -1,44 +1,64 @@
 -- finish: a job's success (RQ's handle_job_success), then take the next job and start it.
+-- take.lua and fail.lua take the same KEYS and ARGV[1..8], so that the worker sends them
+-- the same way (worker/steps.py).
 --
--- KEYS[1] step marker (queuing:step:W), KEYS[2..7] as include/take.lua says,
--- KEYS[8..15] as include/end.lua says (KEYS[10]: the finished registry, rq:finished:Q).
--- ARGV[1] step number, ARGV[2..8] as include/take.lua says, ARGV[9..14] as
--- include/end.lua says, then:
--- ARGV[15] result ttl: seconds the job and its result are kept (negative: for ever; 0:
---          the job is deleted at once, as RQ does)
--- ARGV[16] its score in the finished registry (when it leaves it, or +inf)
--- ARGV[17] the number of the result entry's fields and values, which follow; then the
---          number of the job's events (its progress, then its outcome), each as its
---          number of fields and values, then those.
--- Returns {passed, dependents, status, id or false, hash or false}: passed '1' if the end
+-- KEYS[1] step marker (queuing:step:W)      KEYS[2] queue (rq:queue:Q)
+-- KEYS[3] intermediate list (rq:queue:Q:intermediate)
+-- KEYS[4] started registry (rq:wip:Q)       KEYS[5] worker (rq:worker:W)
+-- KEYS[6] worker's executions (rq:worker:W:executions)
+-- KEYS[7] suspension flag (rq:suspended)    KEYS[8] finished registry (rq:finished:Q)
+-- KEYS[9] failed registry (rq:failed:Q)     KEYS[10] scheduled registry (rq:scheduled:Q)
+-- KEYS[11] event stream (queuing:events:Q)  KEYS[12] the queues (rq:queues)
+-- ARGV[1] step number                       ARGV[2] worker name (W)
+-- ARGV[3] what to take: '' (none), '*' (the next on the queue), or the id a blocking move
+--         took (include/take.lua)
+-- ARGV[4] the execution id for the job taken
+-- ARGV[5] now, epoch seconds                ARGV[6] now, RQ's text
+-- ARGV[7] now, whole seconds                ARGV[8] '1': set the worker busy ('0': it is)
+-- The job that ended (finish.lua, fail.lua):
+-- ARGV[9] J                                 ARGV[10] E, its execution
+-- ARGV[11] when it started, epoch seconds   ARGV[12] its meta to write ('' for none)
+-- ARGV[13] the worker's counts of its jobs to write, successful and failed, space-separated
+--          ('' : none now: include/end.lua)  ARGV[14] the worker's total working time
+-- ARGV[15] '1' if the job named dependencies
+-- ARGV[16] the kind of its event ('': none, as its callbacks are not ours, and it sent
+--          all its progress: see events.py)
+-- ARGV[17] its created stamp, for the event ARGV[18] the progress before it
+-- ARGV[19] the event's own value: a progress's percentage, a failure's error (see
+--          include/events.lua)
+-- finish.lua's own:
+-- ARGV[20] result ttl: seconds the job and its result are kept ('-1': for ever; '0': the
+--          job is deleted at once, as RQ does)
+-- ARGV[21] its score in the finished registry (when it leaves it, or +inf)
+-- ARGV[22] its return value as its result keeps it ('' for none)
+-- Returns the job's values then {passed, dependents, status, id} (include/take.lua): passed '1' if the end
 -- was written ('0': the job had been reported abandoned), dependents '1' if the job has
 -- some, then what was taken (include/take.lua).
 
---! include step.lua
---! include events.lua
---! include take.lua
 --! include end.lua
+--! include result.lua
+--! include retention.lua
 
-local again = done_before()
+local mark = rcall('MGET', KEYS[1], KEYS[7])
+local again = done_before(mark[1], ARGV[1])
 if again then return taken_reply(again[1], again[2], again[3], again[4]) end
 local passed, dependents = '0', '0'
-if still_running() then
+local job_id, execution = ARGV[9], ARGV[10]
+if claimed(KEYS[4], job_id, execution) then
   passed = '1'
-  local ttl = tonumber(ARGV[15])
-  local i = 17
-  if ttl == 0 then
-    dependents = redis.call('EXISTS', KEYS[13]) == 1 and '1' or '0'
-    i = i + 1 + tonumber(ARGV[i])
-    redis.call('DEL', KEYS[8], KEYS[14], KEYS[9], KEYS[12])  -- RQ's Job.delete; its dependents kept for them to run
+  local ttl = ARGV[20]
+  if ttl == '0' then  -- RQ's Job.delete; its dependents kept for them to run
+    dependents = rcall('EXISTS', C.JOB_PREFIX .. job_id .. C.DEPENDENTS_SUFFIX) == 1 and '1' or '0'
+    rcall('DEL', C.JOB_PREFIX .. job_id, C.DEPENDENCIES_PREFIX .. job_id .. C.DEPENDENCIES_SUFFIX,
+      C.RESULTS_PREFIX .. job_id, C.EXECUTIONS_PREFIX .. job_id)
   else
-    end_fields('finished')
-    i = add_result(i, ttl)
-    redis.call('ZADD', KEYS[10], ARGV[16], ARGV[9])
-    dependents = keep_for(ttl)
+    end_job(C.JOB_PREFIX .. job_id, C.FINISHED, ARGV[6], ARGV[12])
+    add_result(job_id, ttl, C.SUCCESSFUL_RESULT, ARGV[2], '', ARGV[22], execution, ARGV[11], ARGV[5])
+    rcall('ZADD', KEYS[8], ARGV[21], job_id)
+    dependents = keep_for(job_id, ttl, ARGV[15])
   end
-  end_execution()
-  add_events(KEYS[15], i)
+  end_execution(job_id, execution, KEYS[5], KEYS[6], ARGV[13], ARGV[14])
+  if ARGV[16] ~= '' then add_event(KEYS[11], job_id, ARGV[16], ARGV[17], ARGV[18], ARGV[19]) end
 end
-local status, id, fields = take_and_start()
-mark_done(passed, dependents, status, id)
-return taken_reply(passed, dependents, status, id, fields)
+return and_take(KEYS[1], ARGV[1], passed, dependents, ARGV[3], mark[2], ARGV[4], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5], KEYS[6], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])

@@ -6,6 +6,6 @@
 -- ARGV[1] the entry                         ARGV[2] LPUSH (to the front) or RPUSH
 -- Returns 1 if it was moved.
 
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-redis.call(ARGV[2], KEYS[2], ARGV[1])
+if rcall('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+rcall(ARGV[2], KEYS[2], ARGV[1])
 return 1

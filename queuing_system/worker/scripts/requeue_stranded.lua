@@ -14,24 +14,24 @@
 -- Returns {ids requeued, ids with no job}.
 
 local running = {}
-for _, run in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+for _, run in ipairs(rcall('ZRANGE', KEYS[3], 0, -1)) do
   local id = string.match(run, '^(.*):')
   if id then running[id] = true end
 end
 local requeued, no_job = {}, {}
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+for _, id in ipairs(rcall('LRANGE', KEYS[1], 0, -1)) do
   if not running[id] then
-    if redis.call('EXISTS', C.JOB_PREFIX .. id) == 0 then
+    if rcall('EXISTS', C.JOB_PREFIX .. id) == 0 then
       no_job[#no_job + 1] = id
     else
       local seen = redis.pcall('GET', ARGV[1] .. id)
       if type(seen) == 'table' then seen = '0' end  -- not a string: garbage, as if long ago
       if not seen then
-        redis.call('SET', ARGV[1] .. id, ARGV[2], 'EX', C.FIRST_SEEN_TTL)
+        rcall('SET', ARGV[1] .. id, ARGV[2], 'EX', C.FIRST_SEEN_TTL)
       elseif tonumber(ARGV[2]) - (tonumber(seen) or 0) >= tonumber(ARGV[3]) then
-        redis.call('LREM', KEYS[1], 1, id)
-        redis.call('LPUSH', KEYS[2], id)
-        redis.call('DEL', ARGV[1] .. id)
+        rcall('LREM', KEYS[1], 1, id)
+        rcall('LPUSH', KEYS[2], id)
+        rcall('DEL', ARGV[1] .. id)
         requeued[#requeued + 1] = id
       end
     end

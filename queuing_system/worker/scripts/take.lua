@@ -1,14 +1,12 @@
 -- take: take the next job (or the one a blocking move took) and start it.
 --
--- KEYS[1] step marker (queuing:step:W), then KEYS[2..7] as include/take.lua says.
--- ARGV[1] step number, then ARGV[2..8] as include/take.lua says.
--- Returns {'', '', status, id or false, hash or false}.
+-- KEYS[1..12] and ARGV[1..8] as finish.lua says (of the KEYS, it uses the first seven).
+-- Returns the job's values then {'', '', status, id}.
 
---! include step.lua
---! include take.lua
+--! include end.lua
 
-local again = done_before()
+local mark = rcall('MGET', KEYS[1], KEYS[7])
+local again = done_before(mark[1], ARGV[1])
 if again then return taken_reply('', '', again[3], again[4]) end
-local status, id, fields = take_and_start()
-mark_done('', '', status, id)
-return taken_reply('', '', status, id, fields)
+return and_take(KEYS[1], ARGV[1], '', '', ARGV[3], mark[2], ARGV[4], KEYS[2], KEYS[3], KEYS[4],
+  KEYS[5], KEYS[6], ARGV[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])

@@ -1,17 +1,21 @@
--- Events on a queue's stream, as events.emit writes them (their fields come from it).
+-- A job's event on its queue's stream (capped at about C.EVENTS_KEPT entries), as
+-- events.py reads it: the job's id, the event's kind, the job's `created` stamp, the
+-- progress it reported before that it had not sent on its own (`before`: percentages,
+-- space-separated, '' for none), and the kind's own fields: a progress event's percentage
+-- (`value`), a failure's error (`value`), a retry's error, `delay` and retries `left`.
 
--- An event on a queue's stream (capped at about C.EVENTS_KEPT entries): ARGV[i] is the
--- number of its fields and values, which follow. Returns the index after them.
-local function add_event(stream, i)
-  local count = tonumber(ARGV[i])
-  redis.call('XADD', stream, 'MAXLEN', '~', C.EVENTS_KEPT, '*', unpack(ARGV, i + 1, i + count))
-  return i + 1 + count
-end
-
--- ARGV[i] events, each as add_event reads it. Returns the index after them.
-local function add_events(stream, i)
-  local count = tonumber(ARGV[i])
-  i = i + 1
-  for _ = 1, count do i = add_event(stream, i) end
-  return i
+local function add_event(stream, job_id, kind, created, before, value, delay, left)
+  if kind == C.COMPLETED_EVENT then
+    rcall('XADD', stream, 'MAXLEN', '~', C.EVENTS_KEPT, '*', 'job', job_id, 'event', kind,
+      'created', created, 'before', before)
+  elseif kind == C.PROGRESS_EVENT then
+    rcall('XADD', stream, 'MAXLEN', '~', C.EVENTS_KEPT, '*', 'job', job_id, 'event', kind,
+      'created', created, 'before', before, 'progress', value)
+  elseif kind == C.RETRYING_EVENT then
+    rcall('XADD', stream, 'MAXLEN', '~', C.EVENTS_KEPT, '*', 'job', job_id, 'event', kind,
+      'created', created, 'before', before, 'error', value, 'delay', delay, 'retries_left', left)
+  else
+    rcall('XADD', stream, 'MAXLEN', '~', C.EVENTS_KEPT, '*', 'job', job_id, 'event', kind,
+      'created', created, 'before', before, 'error', value)
+  end
 end

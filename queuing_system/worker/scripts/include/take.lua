@@ -1,71 +1,70 @@
--- Take the job ARGV[2] names and start it, as RQ's SimpleWorker starts a job
--- (prepare_execution, then prepare_job_execution). ARGV[2] is '' (take none), '*' (the
--- next on the queue, unless `rq suspend` said not to) or the id a blocking move took,
--- started only if it is still in the intermediate list: a worker paused with it finds it
--- given to another.
--- Returns a status, the id, and the job's hash as it was taken. The status: 'started',
+-- Take the job `take` names and start it, as RQ's SimpleWorker starts a job
+-- (prepare_execution, then prepare_job_execution). `take` is '' (take none), '*' (the next
+-- on the queue, unless `rq suspend` said not to: `suspended`, the flag's value) or the id
+-- a blocking move took, started only if it is still in the intermediate list: a worker
+-- paused with it finds it given to another.
+-- Returns a status, the id, and the values of the job's fields (layout.JOB_FIELDS) as it
+-- was taken. The status: 'started',
 -- 'none', 'empty', 'suspended', 'stranger' (the id was given to another worker) or 'nojob'
 -- (no hash: the id is put in the intermediate list, for the worker to skip or set aside).
 --
--- KEYS[2] queue (rq:queue:Q)                KEYS[3] intermediate (rq:queue:Q:intermediate)
--- KEYS[4] started registry (rq:wip:Q)       KEYS[5] worker (rq:worker:W)
--- KEYS[6] worker's executions (rq:worker:W:executions)
--- KEYS[7] suspension flag (rq:suspended)
--- ARGV[2] what to take                      ARGV[3] the execution id for the job taken
--- ARGV[4] now, epoch seconds                ARGV[5] now, RQ's text
--- ARGV[6] now, whole seconds                ARGV[7] worker name
--- ARGV[8] '1': set the worker busy as it starts the job ('0': it is)
+-- The queue's keys: `queue`, `intermediate` (list), `started` (registry); the worker's:
+-- `worker` (its hash), `executions` (its set), its `name`; now: `epoch` (seconds), `text`
+-- (RQ's), `whole` (seconds). `busy` '1': set the worker busy as it starts the job ('0': it
+-- is). (Parameters, not tables: a table made at each call costs what a command does.)
 
-local function take_and_start()
-  local take = ARGV[2]
+local function take_and_start(take, suspended, execution, queue, intermediate, started, worker, executions,
+    name, epoch, text, whole, busy)
   if take == '' then return 'none' end
   local id
   if take == '*' then
-    if redis.call('EXISTS', KEYS[7]) == 1 then return 'suspended' end
-    id = redis.call('LPOP', KEYS[2])
+    if suspended then return 'suspended' end
+    id = rcall('LPOP', queue)
     if not id then return 'empty' end
   else
     id = take
-    if redis.call('LREM', KEYS[3], 1, id) == 0 then return 'stranger', id end
+    if rcall('LREM', intermediate, 1, id) == 0 then return 'stranger', id end
   end
   local key = C.JOB_PREFIX .. id
-  local fields = redis.pcall('HGETALL', key)  -- anyone can write a key of another type there
-  if type(fields) ~= 'table' or fields.err or #fields == 0 then
-    redis.call('RPUSH', KEYS[3], id)
+  -- What RQ's restore reads of the job (layout.JOB_FIELDS), as the step's reply gives it.
+  local fields = redis.pcall('HMGET', key, C.JOB_FIELDS)  -- anyone can write a key of another type there
+  if type(fields) ~= 'table' or fields.err or (not fields[1] and rcall('EXISTS', key) == 0) then
+    rcall('RPUSH', intermediate, id)
     return 'nojob', id
   end
   -- RQ runs a job for its timeout (else the queue's default); past it and the grace, its
   -- execution expires and the job counts as abandoned.
-  local timeout
-  for i = 1, #fields, 2 do
-    if fields[i] == 'timeout' then
-      timeout = tonumber(fields[i + 1])
-      break
-    end
-  end
+  local timeout = tonumber(fields[C.TIMEOUT_AT])
   if not (timeout and timeout > 0 and timeout <= 1e9) then timeout = C.DEFAULT_TIMEOUT end  -- nan too
+  -- Numbers are given to Redis as text made here: redis.call makes a Lua number text with
+  -- printf's %.17g, four times the cost of the command that takes it.
   local ttl = math.floor(timeout) + C.ABANDON_GRACE
-  local at = tonumber(ARGV[6])
-  local execution, composite = ARGV[3], id .. ':' .. ARGV[3]
-  local execution_key, executions = C.EXECUTION_PREFIX .. composite, C.EXECUTIONS_PREFIX .. id
-  redis.call('HSET', execution_key, 'id', execution, 'job_id', id, 'created_at', ARGV[4],
-    'last_heartbeat', ARGV[4], 'worker_name', ARGV[7])
-  redis.call('EXPIRE', execution_key, ttl)
-  redis.call('ZADD', executions, at + ttl + C.EXECUTION_GRACE, execution)
-  redis.call('EXPIRE', executions, ttl + C.EXECUTION_GRACE)
-  redis.call('ZADD', KEYS[4], at + ttl, composite)
-  redis.call('SADD', KEYS[6], composite)
-  redis.call('EXPIRE', KEYS[6], ttl + C.EXECUTION_GRACE)
-  if ARGV[8] == '1' then redis.call('HSET', KEYS[5], 'state', 'busy') end
-  redis.call('HSET', key, 'last_heartbeat', ARGV[5], 'status', 'started', 'started_at', ARGV[5],
-    'worker_name', ARGV[7])
-  redis.call('PERSIST', key)
+  local at = tonumber(whole)
+  local kept, listed = string.format('%d', ttl), string.format('%d', ttl + C.EXECUTION_GRACE)
+  local run = id .. ':' .. execution
+  local execution_key, job_executions = C.EXECUTION_PREFIX .. run, C.EXECUTIONS_PREFIX .. id
+  rcall('HSET', execution_key, 'id', execution, 'job_id', id, 'created_at', epoch, 'last_heartbeat', epoch,
+    'worker_name', name)
+  rcall('EXPIRE', execution_key, kept)
+  rcall('ZADD', job_executions, string.format('%d', at + ttl + C.EXECUTION_GRACE), execution)
+  rcall('EXPIRE', job_executions, listed)
+  rcall('ZADD', started, string.format('%d', at + ttl), run)
+  rcall('SADD', executions, run)
+  rcall('EXPIRE', executions, listed)
+  if busy == '1' then rcall('HSET', worker, 'state', 'busy') end
+  rcall('HSET', key, 'last_heartbeat', text, 'status', C.STARTED, 'started_at', text, 'worker_name', name)
+  rcall('PERSIST', key)
   return 'started', id, fields
 end
 
--- A step's reply: {passed, dependents, status, id, hash}. Sent again, a step answers from
--- its marker, with the hash of the job it took as that hash is now.
+-- A step's reply: the job's values (layout.JOB_FIELDS), then {passed, dependents, status,
+-- id}; no values if no job was started. One flat array: Redis 6 writes a reply holding an
+-- array in an array in three writes to its socket, one flat in one. Sent again, a step
+-- answers from its marker, with the job's values as they are now.
 local function taken_reply(passed, dependents, status, id, fields)
-  if status == 'started' and not fields then fields = redis.call('HGETALL', C.JOB_PREFIX .. id) end
-  return {passed, dependents, status, id or false, fields or false}
+  if status ~= 'started' then return {passed, dependents, status, id or false} end
+  fields = fields or rcall('HMGET', C.JOB_PREFIX .. id, C.JOB_FIELDS)
+  local n = #fields
+  fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] = passed, dependents, status, id
+  return fields
 end
