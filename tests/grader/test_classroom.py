@@ -103,3 +103,17 @@ def test_a_command_fails_with_exit_1_on_a_port_that_does_not():
     result = run(task_12, PORTS / "wrong_port")
     assert result.returncode == 1
     assert "9_stock.py listens on 127.0.0.1:5000, not on PORT=1245" in result.stdout
+
+
+def test_the_legacy_autograding_json_runs_the_same_commands_as_the_workflow():
+    """.github/classroom/autograding.json: the form of Classroom's autograding before its
+    workflows (each test a command scored by its exit code), kept for assignments made then."""
+    import json
+
+    tests = json.loads((ROOT / ".github" / "classroom" / "autograding.json").read_text())["tests"]
+    found = graders()
+    assert [test["run"] for test in tests] == [step["command"] for step in found]
+    assert [test["name"] for test in tests] == [step["test-name"] for step in found]
+    assert "apt-get install -y -qq bubblewrap" in tests[0]["setup"]
+    assert all(test["setup"] == "" for test in tests[1:])
+    assert {(test["points"], test["timeout"]) for test in tests} == {(1, 10)}
