@@ -8,14 +8,12 @@ again with back-off until the server answers.
 
 import time
 
-from redis import Redis
-
 import queuing_system as qs
 
 
 def main(argv=None):
     qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
-    client = Redis.from_url(qs.redis_url())  # $REDIS_URL, else redis://localhost:6379/0
+    client = qs.make_client()  # redis-py's Redis.from_url($REDIS_URL), or a redis+sentinel:// URL's primary
     for delay in qs.retry_delays():  # 0.1 s, then twice as long each time, up to 2 s
         try:
             client.ping()

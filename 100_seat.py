@@ -73,8 +73,8 @@ def create_app(db=None, jobs=None):
     def reserve():
         if not reservation_enabled(db):
             return {"status": "Reservation are blocked"}
-        try:  # Kue's ids (one counter for every queue); one MULTI/EXEC, sent once
-            with qs.save_jobs(queue, 1) as ([job_id], pipeline):
+        try:  # Kue's ids, one counter for all queues; one MULTI/EXEC sent once; reply lost: runs if saved
+            with qs.save_jobs(queue, 1, unsure_is_saved=True) as ([job_id], pipeline):
                 queue.enqueue(
                     PROCESS,
                     job_id=job_id,

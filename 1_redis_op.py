@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 2: set and read a string key with redis-py's plain, synchronous calls."""
 
-from redis import Redis
-
 import queuing_system as qs
 
 client = None  # REDIS_URL's, made by main() or by the first call that needs it
@@ -11,7 +9,7 @@ client = None  # REDIS_URL's, made by main() or by the first call that needs it
 def redis_client():
     global client
     if client is None:
-        client = Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
+        client = qs.make_client(decode_responses=True)  # Redis.from_url($REDIS_URL); text, not bytes
     return client
 
 

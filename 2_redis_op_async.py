@@ -5,8 +5,6 @@ node_redis's callbacks)."""
 import asyncio
 from contextlib import asynccontextmanager
 
-import redis.asyncio
-
 import queuing_system as qs
 
 client = None  # run_all() makes it, in the event loop that uses it
@@ -19,7 +17,7 @@ async def redis_client():
     if client is not None:
         yield client
         return
-    async with redis.asyncio.Redis.from_url(qs.redis_url(), decode_responses=True) as own:  # $REDIS_URL's
+    async with qs.make_client(asynchronous=True) as own:  # redis.asyncio's, for $REDIS_URL
         yield own
 
 
@@ -35,7 +33,7 @@ async def display_school_value(school_name):
 
 async def run_all():
     global client
-    client = redis.asyncio.Redis.from_url(qs.redis_url(), decode_responses=True)
+    client = qs.make_client(asynchronous=True)  # redis.asyncio's Redis.from_url($REDIS_URL), text
     try:
         await qs.wait_until_connected_async(client)  # the connected line, or a retry per not-connected line
         await display_school_value("Holberton")

@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Task 4: store a hash one field at a time (HSET), then read it whole (HGETALL)."""
 
-from redis import Redis
-
 import queuing_system as qs
 
 HASH_KEY = "HolbertonSchools"
@@ -30,7 +28,7 @@ def display_schools():
 def main(argv=None):
     global client
     qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
-    client = Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
+    client = qs.make_client(decode_responses=True)  # Redis.from_url($REDIS_URL); text, not bytes
     qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
     store_schools()
     display_schools()

@@ -3,8 +3,6 @@
 
 import time
 
-from redis import Redis
-
 import queuing_system as qs
 
 CHANNEL = "holberton school channel"
@@ -15,7 +13,7 @@ client = None  # REDIS_URL's, made by main() or by the first call that needs it
 def redis_client():
     global client
     if client is None:
-        client = Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
+        client = qs.make_client(decode_responses=True)  # Redis.from_url($REDIS_URL); text, not bytes
     return client
 
 

@@ -32,7 +32,7 @@ def subscribe_and_listen(client):
 
 def main(argv=None):
     qs.ArgumentParser(description=__doc__).parse_args(argv)  # argparse's, with --log-format
-    client = redis.Redis.from_url(qs.redis_url(), decode_responses=True)  # $REDIS_URL's; text, not bytes
+    client = qs.make_client(decode_responses=True)  # Redis.from_url($REDIS_URL); text, not bytes
     while True:
         qs.wait_until_connected(client)  # the connected line, or a retry per not-connected line
         try:

@@ -33,12 +33,18 @@ median with min–max and the ratio against a baseline measured in this same run
   memory   Redis memory over 100k jobs with the spec's 2-in-11 failures: bytes a finished
            and a failed job keep, and memory bounded once retention (scaled down to
            seconds here, to see it within the run) lets jobs go
+  failover a primary, 2 replicas and 3 Sentinels: the replication wait's cost (e2e with
+           the replicas against without, same run), then --trials trials of each fault
+           (SENTINEL FAILOVER, SIGKILL, SIGSTOP) for ours, BullMQ 5 and RQ's own worker
+           side by side: jobs lost, ids twice, jobs run twice, seconds to resume
+           (benchmarks/failover.py; not in the default run: an hour at 20 trials)
 
     python benchmarks/bench.py                  # everything (several minutes)
     python benchmarks/bench.py enqueue e2e -n 5000 --repeat 3
     python benchmarks/bench.py e2e http --against /tmp/before   # vs another checkout, same run
     python benchmarks/bench.py peer --repeat 3 --seconds 5      # vs Kue and BullMQ on Node
     python benchmarks/bench.py peer --figures e2e --repeat 2    # a quick look (~20 s)
+    python benchmarks/bench.py failover --trials 20             # vs BullMQ and RQ (~1 h)
 """
 
 import argparse
@@ -77,6 +83,9 @@ def main():
         default=",".join(original.PEERS),
         help=f"peer: which systems beside ours, of {','.join(original.PEERS)} (default both)",
     )
+    parser.add_argument("--trials", type=int, default=20, help="failover: trials of each fault")
+    parser.add_argument("--faults", default="failover,kill,stop", help="failover: which faults")
+    parser.add_argument("--failover-peers", default="bullmq,rq", help="failover: beside ours, of bullmq,rq")
     parser.add_argument("--growth", default="1000,10000,100000")
     parser.add_argument("--memory-jobs", type=int, default=100_000, help="memory, scale: jobs")
     parser.add_argument("--scale-jobs", type=int, default=1_000_000, help="scale: jobs queued")
@@ -93,6 +102,16 @@ def main():
         " commit to compare with, e.g. `git worktree add /tmp/before HEAD~5`), reported as 'against'",
     )
     args = parser.parse_args()
+    if "failover" in args.workloads:  # a set of servers of its own
+        from benchmarks import failover  # noqa: PLC0415
+
+        faults, peers = args.faults.split(","), [p for p in args.failover_peers.split(",") if p]
+        if "bullmq" in peers and not original.installed():  # node and BullMQ's packages
+            peers.remove("bullmq")
+        failover.bench_failover(args.trials, faults, peers, args.n, args.repeat)
+        args.workloads = [each for each in args.workloads if each != "failover"]
+        if not args.workloads:
+            return
     figures, peers = args.figures.split(","), args.peers.split(",")
     for asked, known in ((figures, original.FIGURES), (peers, original.PEERS)):
         if not set(asked) <= set(known):

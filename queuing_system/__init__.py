@@ -15,7 +15,7 @@ The package, room by room (an import-linter contract in pyproject.toml keeps the
 - the web (web/): the apps' JSON rules, their HTTP server, round trips and Redis I/O;
 - beneath the job side and the worker, what they share: RQ's layout (layout.py), the Lua
   scripts (lua.py), the events' encoding (events.py), RQ's Job as both take it (rq_job.py);
-- beneath all, the connection policy (connection.py, command_packer.py), what a script
+- beneath all, the connection policy (connection.py, replication.py, command_packer.py), what a script
   prints (console.py) and how it stops (shutdown.py, processes.py);
 - apart, the grader (grader/, `python -m queuing_system`).
 """

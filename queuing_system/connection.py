@@ -17,17 +17,37 @@ import ssl
 import threading
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import redis
+import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.backoff import ExponentialBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 
 from . import command_packer
 from .console import say, warn
+from .replication import (
+    NotReplicated,
+    PlainReplicas,
+    PrimaryOnly,
+    ReplicaError,
+    SentinelPrimaryOnly,
+    SentinelReplicas,
+)
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_URL = "redis+sentinel://[:PASSWORD@]HOST:PORT[,HOST:PORT...]/SERVICE[/DB]"
+SENTINEL_PORT = 26379  # a Sentinel's, where the URL names none
+# Seconds a Sentinel may take to answer (they are asked in turn: one frozen costs this)...
+SENTINEL_TIMEOUT = 0.5
+# ...and a primary found through them to accept a connection: one that does not is tried
+# again through the Sentinels, which may name another by then.
+CONNECT_WITHIN = 2.0
 CONNECTED = "Redis client connected to the server"
 NOT_CONNECTED = "Redis client not connected to the server: {error}"
 FIRST_RETRY_DELAY = 0.1  # seconds
@@ -59,9 +79,21 @@ REFUSALS_QUIET = MAX_RETRY_DELAY + 1.0
 # holds it (BUSY), it is still loading its data (LOADING), full under noeviction (OOM), a
 # replica (READONLY), a replica cut off from its master (MASTERDOWN), unable to save
 # (MISCONF), short of replicas (NOREPLICAS), a cluster resharding or down (TRYAGAIN,
-# CLUSTERDOWN). Trying again later may succeed, and cannot do the command twice.
+# CLUSTERDOWN), a primary demoted under a blocked command (UNBLOCKED). Trying again later
+# may succeed, and cannot do the command twice.
 CANNOT_SERVE_CODES = frozenset(
-    {"BUSY", "LOADING", "OOM", "READONLY", "MASTERDOWN", "MISCONF", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN"}
+    {
+        "BUSY",
+        "LOADING",
+        "OOM",
+        "READONLY",
+        "MASTERDOWN",
+        "MISCONF",
+        "NOREPLICAS",
+        "TRYAGAIN",
+        "CLUSTERDOWN",
+        "UNBLOCKED",
+    }
 )
 # A Lua script's call refused so (Redis 6): "Error running script (...): @user_script:3:
 # @user_script: 3: -OOM command not allowed...". Redis 7 starts the reply with the code.
@@ -76,9 +108,12 @@ class CannotServeNow(redis.ResponseError):
     ReplyErrorParser), so that `except RETRYABLE` catches it."""
 
 
-# redis-py's own classes of such errors (LOADING's, BusyLoadingError, is a ConnectionError).
+# redis-py's own classes of such errors (LOADING's, BusyLoadingError, is a ConnectionError);
+# and ours for a replica where a primary was expected, and a write its replicas lack.
 CANNOT_SERVE_CLASSES = (
     CannotServeNow,
+    ReplicaError,
+    NotReplicated,
     redis.exceptions.OutOfMemoryError,
     redis.exceptions.ReadOnlyError,
     redis.exceptions.ClusterDownError,  # MasterDownError is one
@@ -144,10 +179,65 @@ def redis_url():
     (FatalRedisError): retrying cannot fix it."""
     url = configured_url()
     try:
-        redis.connection.parse_url(url)
+        parse_sentinel_url(url) if is_sentinel_url(url) else redis.connection.parse_url(url)
     except (ValueError, TypeError) as error:
         give_up(error, quiet=False)
     return url
+
+
+def is_sentinel_url(url):
+    return url.partition("://")[0].lower() == SENTINEL_SCHEME
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    """What a Sentinel URL says: the Sentinels, the service they watch, the database, and
+    the primary's (and replicas') user and password."""
+
+    sentinels: tuple  # ((host, port), ...)
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_sentinel_url(url):
+    """The SentinelURL of `url`, or ValueError saying what is wrong with it."""
+
+    def wrong(why):
+        return ValueError(f"{why}: a Sentinel URL is {SENTINEL_URL}")
+
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise wrong("it takes no ?options or #fragment")
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = credentials.partition(":")
+    sentinels = tuple(sentinel_address(each, wrong) for each in hosts.split(","))
+    path = parts.path.split("/")[1:]
+    if not path or not path[0] or len(path) > 2:
+        raise wrong("it names no service" if not path or not path[0] else "too many parts after the service")
+    db = path[1] if len(path) == 2 and path[1] else "0"
+    if not db.isdigit():
+        raise wrong(f"the database is not a number ({db!r})")
+    return SentinelURL(
+        sentinels, unquote(path[0]), int(db), unquote(username) or None, unquote(password) or None
+    )
+
+
+def sentinel_address(text, wrong):
+    """(host, port) of one HOST[:PORT] of a Sentinel URL (an IPv6 host in brackets)."""
+    host, port = text, str(SENTINEL_PORT)
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise wrong(f"no Sentinel at {text!r}")
+            port = rest[1:]
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise wrong(f"no Sentinel at {text!r}")
+    return host, int(port)
 
 
 def url_password(url):
@@ -217,6 +307,18 @@ class InvalidURLClient:
     def __getattr__(self, name):
         raise ValueError(self.error)
 
+    def close(self):
+        pass  # nothing was opened: a script's cleanup goes on to say the error
+
+    async def aclose(self):
+        pass
+
+    async def __aenter__(self):  # `async with` it: its first command says the error
+        return self
+
+    async def __aexit__(self, *exc_info):
+        pass
+
 
 def command_retry():
     return Retry(ExponentialBackoff(cap=0.1, base=0.01), COMMAND_RETRIES)
@@ -232,20 +334,118 @@ def handshake_options():
     return {"driver_info": None, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
-def make_client(url=None, decode_responses=True):
+def make_client(url=None, decode_responses=True, asynchronous=False, **options):
     """A client for REDIS_URL (or `url`), with the spec's retries and errors: the one client
-    factory of the package. Nothing is sent until the first command.
+    factory of the package. redis-py's Redis.from_url, or for a Sentinel URL
+    Sentinel(...).master_for(service), whose connections find the primary through the
+    Sentinels. Nothing is sent until the first command. `options` are redis-py's (a
+    socket_timeout, say). Its writes that the package acknowledges wait for the primary's
+    replicas (replication.py); a replica's READONLY drops the connection.
 
-    RQ needs `decode_responses=False` (bytes); the apps read text.
+    RQ needs `decode_responses=False` (bytes); the apps read text. `asynchronous`: a
+    redis.asyncio client instead (async_client).
     """
+    url = url or configured_url()
+    if asynchronous:
+        return async_client(url, decode_responses)
+    settings = dict(
+        decode_responses=decode_responses,
+        retry=command_retry(),
+        parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
+        **handshake_options(),
+        **command_packer.connection_options(),
+        **options,
+    )
     try:
-        return redis.Redis.from_url(
-            url or configured_url(),
+        if is_sentinel_url(url):
+            return sentinel_client(parse_sentinel_url(url), settings)
+        client = redis.Redis.from_url(url, **settings)
+    except (ValueError, TypeError) as error:
+        return InvalidURLClient(describe(error, url))
+    pool = client.connection_pool
+    pool.connection_class = primary_class(pool.connection_class)
+    pool.connection_kwargs["replicas"] = plain_replicas(url)
+    return client
+
+
+def sentinel_client(where, settings):
+    """Sentinel(...).master_for(service) of the SentinelURL `where`, as make_client's."""
+    sentinel = sentinel_of(where)
+    return sentinel.master_for(
+        where.service,
+        connection_class=primary_class(redis.sentinel.SentinelManagedConnection),
+        replicas=sentinel_replicas(where, sentinel),
+        db=where.db,
+        username=where.username,
+        password=where.password,
+        **{"socket_connect_timeout": CONNECT_WITHIN, **settings},  # a caller's own wins
+    )
+
+
+# Per process, per URL: the Sentinels asked, and the replicas writes wait for.
+SENTINELS = {}
+REPLICAS = {}
+PRIMARY_CLASSES = {}
+
+
+def sentinel_of(where):
+    key = where.sentinels
+    if key not in SENTINELS:
+        timeouts = dict(socket_timeout=SENTINEL_TIMEOUT, socket_connect_timeout=SENTINEL_TIMEOUT)
+        SENTINELS[key] = redis.sentinel.Sentinel(list(where.sentinels), sentinel_kwargs=timeouts)
+    return SENTINELS[key]
+
+
+def sentinel_replicas(where, sentinel):
+    key = (where.sentinels, where.service)
+    if key not in REPLICAS:
+        nodes = dict(username=where.username, password=where.password)
+        REPLICAS[key] = SentinelReplicas(sentinel, where.service, nodes)
+    return REPLICAS[key]
+
+
+def plain_replicas(url):
+    parts = urlsplit(url)
+    key = f"{parts.scheme}://{parts.netloc}"  # one per server
+    if key not in REPLICAS:
+        REPLICAS[key] = PlainReplicas()
+    return REPLICAS[key]
+
+
+def primary_class(connection_class):
+    """`connection_class` (redis-py's, chosen by the URL) with PrimaryOnly mixed in: before
+    redis-py's Connection, after the Sentinel's managed connection. A plain TCP one says so
+    (`plain_tcp`), so that an app's server may make it connect through its own sockets
+    (web/greenlet_io.py) without this floor knowing of it."""
+    if connection_class not in PRIMARY_CLASSES:
+        bases = (PrimaryOnly, connection_class)
+        if issubclass(connection_class, redis.sentinel.SentinelManagedConnection):
+            bases = (connection_class, SentinelPrimaryOnly, PrimaryOnly, redis.Connection)
+        tcp = issubclass(connection_class, redis.Connection)
+        plain_tcp = tcp and not issubclass(connection_class, redis.SSLConnection)
+        made = type(
+            f"Primary{connection_class.__name__}", bases, {"__module__": __name__, "plain_tcp": plain_tcp}
+        )
+        PRIMARY_CLASSES[connection_class] = made
+    return PRIMARY_CLASSES[connection_class]
+
+
+def async_client(url, decode_responses=True):
+    """A redis.asyncio client for `url`: redis.asyncio's Redis.from_url, or for a Sentinel
+    URL its Sentinel(...).master_for(service). Nothing is sent until the first command."""
+    try:
+        if not is_sentinel_url(url):
+            return redis.asyncio.Redis.from_url(url, decode_responses=decode_responses)
+        where = parse_sentinel_url(url)
+        timeouts = dict(socket_timeout=SENTINEL_TIMEOUT, socket_connect_timeout=SENTINEL_TIMEOUT)
+        sentinel = redis.asyncio.sentinel.Sentinel(list(where.sentinels), sentinel_kwargs=timeouts)
+        return sentinel.master_for(
+            where.service,
+            db=where.db,
+            username=where.username,
+            password=where.password,
+            socket_connect_timeout=CONNECT_WITHIN,
             decode_responses=decode_responses,
-            retry=command_retry(),
-            parser_class=ReplyErrorParser,  # BUSY, MISCONF... raised as CannotServeNow
-            **handshake_options(),
-            **command_packer.connection_options(),
         )
     except (ValueError, TypeError) as error:
         return InvalidURLClient(describe(error, url))
@@ -271,29 +471,59 @@ def until_answered(command, attempts=ANSWER_ATTEMPTS, within=ANSWER_WITHIN, marg
     """`command()`, tried again while the connection drops, for a read or for a write that
     is safe to repeat: a Lua script that keeps its answer under a receipt key, so that a
     second try of a write Redis had already done gets the first answer instead of doing it
-    again. Gives up after `attempts` tries and `within` seconds, whichever comes last; in
-    an app's request (current_request), when a try would come later than `margin` seconds
-    before its deadline, and waiting there lets the server answer the other requests."""
-    give_up_at = time.monotonic() + within
+    again. Gives up after `attempts` tries and `within` seconds, whichever comes last
+    (`within` None: outside a request, never while Redis is away or failing over
+    (failing_over): a creator waits out a failover as it waits for Redis to start, said on
+    stderr once per outage; a refusal, OOM say, as for any `within`); in an app's request
+    (current_request), when a try would come later than `margin` seconds before its
+    deadline, and waiting there lets the server answer the other requests."""
+    give_up_at = None if within is None else time.monotonic() + within
     attempt = 0
+    said = False
     while True:
         attempt += 1
         try:
-            return command()
+            answer = command()
         except RETRYABLE as error:
             delay = FIRST_RETRY_DELAY * min(attempt, 5)
-            late = attempt >= attempts and time.monotonic() >= give_up_at
+            if give_up_at is None and not failing_over(error):
+                give_up_at = time.monotonic() + ANSWER_WITHIN  # a refusal: as long as ever
+            late = give_up_at is not None and attempt >= attempts and time.monotonic() >= give_up_at
             request = current_request.get()
             # In a request, a try that late would come too late for its client (or for
             # Redis: a reservation refuses itself past its margin): the error is the answer.
             if late or is_fatal(error) or (request is not None and not request.may_wait(delay + margin)):
                 raise
+            if within is None and request is None and failing_over(error):
+                outage.lost(error)
+                said = True
             (time.sleep if request is None else request.sleep)(delay)
+        else:
+            if said:
+                outage.back(wrote=True)
+            return answer
+
+
+# Reply errors of a Redis in a failover: a replica (a demoted primary), a replica cut off
+# from its primary, a primary short of replicas, a replica loading its new primary's data.
+FAILOVER_CODES = frozenset({"READONLY", "UNBLOCKED", "MASTERDOWN", "NOREPLICAS", "LOADING"})
+
+
+def failing_over(error):
+    """Whether `error` says Redis is away or failing over (a lost connection, a replica's
+    answer...), not that it refuses (OOM, BUSY...)."""
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError, OSError)):
+        return True
+    return reply_code(error) in FAILOVER_CODES
 
 
 def trouble_line(error):
     """A quiet script's line on stderr for `error`: the spec's not-connected line, or, for
     a Redis that answers it cannot serve now, `Redis cannot serve now: BUSY Redis is busy...`."""
+    if isinstance(error, ReplicaError):
+        return f"{describe(error)}: waiting for a primary"
+    if isinstance(error, NotReplicated):  # says what it is, and that it tries again
+        return describe(error)
     if cannot_serve_now(error):
         return f"{CANNOT_SERVE}: {describe(error)}"
     return NOT_CONNECTED.format(error=describe(error))

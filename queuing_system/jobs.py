@@ -26,6 +26,7 @@ from . import layout
 from .connection import ANSWER_ATTEMPTS, RETRYABLE, until_answered
 from .console import integer_at_least
 from .events import CALLBACKS
+from .replication import acknowledged_command, answer, on_one_connection, sent
 from .rq_job import JobFailed, copy_of
 
 # One counter for every queue, as Kue had (ids 39–49 on one queue, then 51 on another).
@@ -45,6 +46,12 @@ FAILURE_TTL = 86_400  # seconds
 # Named, not imported: a job names its callbacks, which a worker imports (callbacks.py).
 ON_SUCCESS = Callback(CALLBACKS["success"])
 ON_FAILURE = Callback(CALLBACKS["failure"])
+
+
+class MaybeSaved(redis.ConnectionError):
+    """A batch of jobs sent to Redis whose answer never came, and which Redis could not be
+    asked about in time (an app's request past its deadline, a failover under way): it
+    may have been saved, and then runs. Its jobs' ends are worth listening for."""
 
 
 @dataclass(frozen=True)
@@ -124,15 +131,17 @@ def job_queue(name, connection):
 
 
 def next_job_ids(connection, count):
-    """Reserve `count` consecutive ids in one round trip."""
-    last = connection.incrby(JOB_ID_KEY, count)
+    """Reserve `count` consecutive ids in one round trip, once the replicas have them (an id
+    a failover lost would be handed out again)."""
+    last = int(acknowledged_command(connection, "INCRBY", JOB_ID_KEY, count))
     return [str(job_id) for job_id in range(last - count + 1, last + 1)]
 
 
 def reserve_job_ids(connection, count=1):
     """Kue's ids for `count` new jobs, as text: consecutive, from one counter shared by every
-    queue (the first job ever created on an empty Redis is "1"). Pass each as RQ's job_id."""
-    return until_answered(lambda: next_job_ids(connection, count))
+    queue (the first job ever created on an empty Redis is "1"). Pass each as RQ's job_id.
+    Redis away, or failing over, is waited for (in an app's request, until its deadline)."""
+    return until_answered(lambda: next_job_ids(connection, count), within=None)
 
 
 class Recorder(redis.Redis):
@@ -157,15 +166,24 @@ class Recorder(redis.Redis):
 
 
 @contextmanager
-def save_jobs(queue, count):
+def save_jobs(queue, count, unsure_is_saved=False):
     """Kue's `job.save()` for `count` new jobs on `queue`, around RQ's own calls: yields
     `(ids, pipeline)`, Kue's ids for them (reserve_job_ids) and a pipeline for RQ's writes
     of them (enqueue, enqueue_many, enqueue_at... given `pipeline=`), sent as the block
     ends (watched_transaction): every job is saved, or none, and once, with our timeout and
-    retention where a job names none (see with_our_defaults)."""
+    retention where a job names none (see with_our_defaults).
+
+    `unsure_is_saved`: a batch sent whose answer was lost, and that Redis could not be
+    asked about in time (an app's request at its deadline, a failover under way:
+    MaybeSaved), ends the block as if saved, as it may have been (then it runs): for a
+    caller that listens for its jobs' ends rather than tell a client they failed."""
     ids = reserve_job_ids(queue.connection, count)
-    with watched_transaction(queue, ids) as pipeline:
-        yield ids, pipeline
+    try:
+        with watched_transaction(queue, ids) as pipeline:
+            yield ids, pipeline
+    except MaybeSaved:
+        if not unsure_is_saved:
+            raise
 
 
 @contextmanager
@@ -243,26 +261,46 @@ def appendable(name, args, per_item):
 
 
 def send_once(connection, commands, first_key, send=None):
-    """The (arguments, options) `commands` in one MULTI/EXEC, under WATCH of `first_key`
-    (`send(connection, first_key)`, if given, sends the transaction instead)."""
+    """The (arguments, options) `commands` in one MULTI/EXEC, under WATCH of `first_key`, in
+    one round trip with the WAIT for the replicas (replication.py): done once the replicas
+    have it (`send(connection, first_key)`, if given, sends the transaction instead, and
+    its WAIT). Tried again while Redis is away or failing over; a try whose answer was lost
+    (or which the replicas did not all get) is settled by looking for that key first."""
+
+    def found():  # a look, not a write: `again`, so that its WAIT covers the batch
+        return answer(on_one_connection(connection, [("EXISTS", first_key)], again=True)[0])
+
     for attempt in range(1, ANSWER_ATTEMPTS + 1):
         try:
             if send is not None:
                 send(connection, first_key)
                 return
-            with connection.pipeline() as pipeline:
-                pipeline.watch(first_key)
-                pipeline.multi()
-                for args, options in commands:
-                    pipeline.execute_command(*args, **options)
-                pipeline.execute()
+            transaction = [("WATCH", first_key), ("MULTI",), *(args for args, _ in commands), ("EXEC",)]
+            saved(on_one_connection(connection, transaction))
             return
         except (redis.WatchError, *RETRYABLE) as error:
-            # The batch was saved whole or not at all: its first job tells which.
-            if until_answered(lambda: connection.exists(first_key)):
-                return
+            # The batch was saved whole or not at all: its first job tells which (and the
+            # look waits for the replicas to have what it found).
+            try:
+                if until_answered(found, within=None):
+                    return
+            except RETRYABLE as unsettled:  # in a request, past its deadline
+                raise MaybeSaved(f"the jobs may have been saved: {unsettled}") from None
             if attempt == ANSWER_ATTEMPTS:
                 raise redis.ConnectionError(f"the jobs could not be saved: {error}") from None
+
+
+def saved(replies):
+    """Raise what a transaction's replies (WATCH, MULTI, each command, EXEC) say went wrong:
+    the first refused command (OOM, say: Redis then aborts it all), WatchError if the
+    watched key changed (EXEC's None)."""
+    for reply in replies:
+        if isinstance(reply, Exception) and not isinstance(reply, redis.exceptions.ExecAbortError):
+            raise reply
+    if isinstance(replies[-1], Exception):
+        raise replies[-1]
+    if replies[-1] is None:
+        raise redis.WatchError("the batch's first job was written meanwhile")
 
 
 STREAMED = 1000  # commands packed and sent at a time in a streamed transaction
@@ -295,11 +333,9 @@ def streamed(commands):
                         except redis.ResponseError as error:  # EXEC aborts the transaction
                             refused = refused or error
                     part = []
-            connection.send_command("EXEC")
-            try:
-                replies = connection.read_response()
-            except redis.ResponseError:
-                raise (refused or redis.ResponseError("EXECABORT")) from None
+            replies = sent(connection, [("EXEC",)])[0]  # and the WAIT for the replicas, in one write
+            if isinstance(replies, redis.ResponseError):
+                raise refused or redis.ResponseError("EXECABORT")
             if replies is None:
                 raise redis.WatchError("the batch's first job was written meanwhile")
             for reply in replies:  # as redis-py's pipeline raises a command's error

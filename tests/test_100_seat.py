@@ -10,6 +10,7 @@ import redis
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from queuing_system import Sale
+from queuing_system import jobs as jobs_module
 from queuing_system.grader.expected import (
     QUEUE_PROCESSING,
     RESERVATION_BLOCKED,
@@ -30,6 +31,7 @@ from queuing_system.grader.harness import (
 )
 from queuing_system.jobs import job_queue
 from queuing_system.worker.pool import drain
+from tests.answering import in_a_request
 
 ROOT = scripts_dir()  # the checkout: conftest.py points the harness at it
 
@@ -99,11 +101,41 @@ def test_the_last_seat_blocks_reservations_and_a_job_without_seat_fails(http, db
 
 
 def test_reservation_failed_when_the_job_cannot_be_saved(http, monkeypatch):
-    def cannot_save(*args, **kwargs):
-        raise redis.ConnectionError("Connection refused")
+    real = jobs_module.on_one_connection
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", cannot_save)  # every try of the batch
+    def cannot_save(client, commands, again=False):
+        if commands[0][0] == "WATCH":  # every try of the batch
+            raise redis.ConnectionError("Connection refused")
+        return real(client, commands, again)
+
+    monkeypatch.setattr(jobs_module, "on_one_connection", cannot_save)
     assert http.get("/reserve_seat").get_data(as_text=True) == RESERVATION_FAILED
+
+
+def test_a_reservation_saved_whose_answer_was_lost_is_in_process_and_its_end_printed(
+    http, jobs, monkeypatch, capsys
+):
+    """Redis saved the job, its answer was lost, and Redis could not be asked in the
+    request's time (a failover under way): the job runs and takes a seat, so the app says
+    it is in process and prints how it ended, as for any job."""
+    real = jobs_module.on_one_connection
+
+    def answer_lost(client, commands, again=False):
+        if commands[0][0] == "EXISTS":  # the look that would settle it
+            raise redis.ConnectionError("Connection refused")
+        replies = real(client, commands, again)
+        if commands[0][0] == "WATCH":  # saved by Redis, the reply lost
+            raise redis.ConnectionError("Connection closed by server.")
+        return replies
+
+    monkeypatch.setattr(jobs_module, "on_one_connection", answer_lost)
+    answer, _, _ = in_a_request(lambda: http.get("/reserve_seat").get_data(as_text=True), deadline_in=1.0)
+    assert answer == RESERVATION_IN_PROCESS
+    monkeypatch.undo()
+    drain({seat.QUEUE: seat.PROCESS}, jobs)
+    http.application.extensions["listener"].wait()
+    assert capsys.readouterr().out == f"{seat_completed(1)}\n"
+    assert seats(http) == available_seats(49)
 
 
 def test_errors_are_json(http):

@@ -7,7 +7,8 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from queuing_system.jobs import create_jobs, job_queue
+from queuing_system import jobs as jobs_module
+from queuing_system.jobs import create_jobs, job_queue, save_jobs
 from queuing_system.web import greenlet_io
 from queuing_system.web.greenlet_io import LATE_MARGIN, REDIS_WAIT
 from queuing_system.web.reservations import RECEIPT_TTL, RESERVE_ONE, SETTLE_WITHIN, take_one
@@ -67,6 +68,33 @@ def test_a_batch_saved_before_its_reply_was_lost_is_queued_once():
         "2",
         "3",
     ]
+
+
+def test_a_saved_batch_whose_transaction_reply_was_lost_is_queued_once(monkeypatch):
+    """save_jobs's transaction (WATCH, MULTI, the jobs, EXEC and the replicas' WAIT, sent
+    together): Redis applies it, then the connection drops before its replies."""
+    real, dropped = jobs_module.on_one_connection, []
+
+    def drops_the_first_reply(client, commands, again=False):
+        replies = real(client, commands, again)
+        if commands[0][0] == "WATCH" and not dropped:
+            dropped.append(commands)
+            raise redis.ConnectionError("Connection closed by server.")
+        return replies
+
+    monkeypatch.setattr(jobs_module, "on_one_connection", drops_the_first_reply)
+    connection = fakeredis.FakeRedis()
+    queue = Queue("push_notification_code_3", connection=connection, serializer=JSONSerializer)
+    with save_jobs(queue, 2) as (ids, pipeline):
+        for job_id in ids:
+            queue.enqueue(
+                "7_job_processor.process",
+                {"phoneNumber": "1", "message": "a"},
+                job_id=job_id,
+                pipeline=pipeline,
+            )
+    assert dropped
+    assert queue.job_ids == ["1", "2"]
 
 
 class LosesReplies:

@@ -2,9 +2,12 @@
 redis-py's Connection that its documentation does not list: a redis-py release that moved
 it must fail here, by name, not pack wrong bytes later."""
 
+import inspect
+
 import pytest
 import redis
 import redis.connection
+import redis.sentinel
 
 from queuing_system import command_packer
 from queuing_system.connection import make_client
@@ -170,3 +173,20 @@ def test_a_script_outlives_a_script_flush_and_a_killed_connection(clients, redis
     redis_binary.client_kill_filter(_id=own.client_id())
     assert script(own, ["n"]) == 3  # sent again on a new connection
     assert redis_binary.get("n") == b"3"
+
+
+def test_the_redis_py_parts_the_replication_wait_relies_on_are_where_they_were():
+    """replication.py reads a connection's `_sock` (to shut it from the Sentinels' watcher
+    once the primary moved; to connect a Sentinel's dropped connection through connect(),
+    which asks the Sentinels, where redis-py 8.1's send_packed_command connects it by
+    connect_check_health to the old address); on_connect_check_health is redis-py's step
+    after each connect. A redis-py where these moved, or that fixed the reconnect, fails
+    here by name."""
+    made = redis.Connection(host="127.0.0.1", port=1)
+    assert "_sock" in vars(made) and made._sock is None
+    assert "self.connect_check_health(" in inspect.getsource(redis.Connection.send_packed_command)
+    assert "self.on_connect_check_health(" in inspect.getsource(redis.Connection.connect_check_health)
+    # A Sentinel's managed connection takes its pool from the pool's connection_kwargs, and
+    # ours takes `replicas` from the same (connection.make_client).
+    managed = inspect.getsource(redis.sentinel.SentinelManagedConnection.__init__)
+    assert 'kwargs.pop("connection_pool")' in managed

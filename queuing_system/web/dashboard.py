@@ -10,7 +10,8 @@ when told (its `-j`), and served by the apps' server on 127.0.0.1: it can delete
 requeue jobs, so it is not for every network. It answers only requests naming its own
 Host (the address it listens on, localhost, and each --allow-host or $DASHBOARD_HOSTS
 name), changes nothing but by POST, and answers errors in JSON. Beside its pages:
-/healthz, /readyz (any Host: probes name the address) and /metrics.
+/healthz, /readyz (any Host: probes name the address) and /metrics. REDIS_URL names the
+Redis (a Sentinel URL too).
 """
 
 import argparse
@@ -23,7 +24,7 @@ from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
 from werkzeug.exceptions import HTTPException
 
-from ..connection import configured_url
+from ..connection import configured_url, make_client
 from ..console import warn
 from ..logs import add_log_arguments
 from ..shutdown import EXIT_FAILED, run
@@ -51,6 +52,10 @@ def create_app(url=None, hosts=()):
     rq_dashboard.web.config.serializer = JSONSerializer  # what its `-j` sets
     rq_dashboard.web.setup_rq_connection(app)
     app.config[HOSTS_CONFIG] = frozenset(name.lower() for name in hosts)
+    # Its Redis by our factory, as every script's: a Sentinel URL's primary followed through
+    # a failover, a replica's READONLY dropped (rq-dashboard reads the same URL with
+    # redis-sentinel-url, and keeps a client it never moves off a demoted primary).
+    app.redis_conn = make_client(app.config["RQ_DASHBOARD_REDIS_URL"][0], decode_responses=False)
     app.register_blueprint(rq_dashboard.blueprint)
     app.before_request(refuse_other_sites)
     answer_errors_in_json(app)

@@ -255,9 +255,10 @@ def peeking(args):
     return bool(args) and isinstance(args[-1], int) and bool(args[-1] & socket.MSG_PEEK)
 
 
-class LoopConnection(redis.Connection):
-    """redis-py's TCP Connection, connecting and talking through a LoopSocket (its
-    _connect, as redis-py's, but with the connect itself waiting as `wait` does)."""
+class LoopSockets:
+    """Mixed into a redis-py TCP connection class: it connects and talks through a
+    LoopSocket (its _connect, as redis-py's, but with the connect itself waiting as `wait`
+    does)."""
 
     def _connect(self):
         error = None
@@ -285,13 +286,35 @@ class LoopConnection(redis.Connection):
         raise error or OSError("socket.getaddrinfo returned an empty list")
 
 
+class LoopConnection(LoopSockets, redis.Connection):
+    """redis-py's TCP Connection, through a LoopSocket."""
+
+
+# The connection classes made to connect through LoopSockets: {class: its Loop class}.
+LOOP_CLASSES = {redis.Connection: LoopConnection}
+
+
+def loop_class(connection_class):
+    """`connection_class` connecting through LoopSockets, or None where it cannot: redis-py's
+    TCP Connection, or a class of ours over it that says it is one (`plain_tcp`:
+    connection.primary_class's, Sentinel's included)."""
+    if connection_class not in LOOP_CLASSES:
+        if not getattr(connection_class, "plain_tcp", False):
+            return None
+        LOOP_CLASSES[connection_class] = type(
+            f"Loop{connection_class.__name__}", (LoopSockets, connection_class), {"__module__": __name__}
+        )
+    return LOOP_CLASSES[connection_class]
+
+
 def use_loop_sockets(client):
-    """Make the connections of redis-py `client` LoopConnections from now on (its plain
-    TCP ones: a TLS or Unix socket connection stays as it is, blocking within redis-py's
-    socket timeout). Its open connections are closed, to be made again so. Anything else
-    (fakeredis, a test's stand-in) is left alone."""
+    """Make the connections of redis-py `client` connect through LoopSockets from now on
+    (its plain TCP ones, Sentinel's included: a TLS or Unix socket connection stays as it
+    is, blocking within redis-py's socket timeout). Its open connections are closed, to be
+    made again so. Anything else (fakeredis, a test's stand-in) is left alone."""
     pool = getattr(client, "connection_pool", None)
-    if pool is None or getattr(pool, "connection_class", None) is not redis.Connection:
+    made = loop_class(getattr(pool, "connection_class", None))
+    if made is None:
         return
-    pool.connection_class = LoopConnection
+    pool.connection_class = made
     pool.reset()  # its connections so far were made blocking

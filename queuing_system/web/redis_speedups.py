@@ -20,6 +20,7 @@ that ours answers as redis-py's own.
 import redis.connection
 
 from ..connection import current_request
+from ..replication import ReplicaError, acknowledged_command, answer, sent
 
 
 def own_connection(client):
@@ -63,10 +64,27 @@ class OwnConnectionClient(redis.Redis):
         callback = self.response_callbacks.get(args[0])
         return response if callback is None else callback(response)
 
+    def acknowledged(self, args, again=False):
+        """The reply of the command `args`, once the primary's replicas have it (see
+        replication.py; `again`: a try after an earlier one): in an app's request sent with
+        the others' commands (the WAIT after them, once), else on this client's connection.
+        Raised if an error."""
+        connection = self.connection
+        request = current_request.get()  # an app's request: its command waits for round_trips.py
+        if request is not None:
+            packed = connection.pack_command(*args)
+            response = answer(request.round_trips.wait(self, packed, acknowledged=True, again=again))
+        else:
+            with self.single_connection_lock:
+                response = answer(sent(connection, [args], again)[0])
+        callback = self.response_callbacks.get(args[0])
+        return response if callback is None else callback(response)
+
     def send_all(self, commands):
         """Send the packed `commands` on this client's connection in one write, and read
         their replies: each a reply, a ResponseError, or DROPPED where the connection
-        dropped before it came (redis-py then closed it)."""
+        dropped before it came (redis-py then closed it). A replica's answer (ReplicaError:
+        the command was refused, the connection dropped) is its command's reply."""
         replies = []
         with self.single_connection_lock:
             connection = self.connection
@@ -77,13 +95,37 @@ class OwnConnectionClient(redis.Redis):
                 while len(replies) < len(commands):
                     try:
                         replies.append(connection.read_response())
-                    except redis.ResponseError as error:
+                    except (redis.ResponseError, ReplicaError) as error:
                         replies.append(error)
+                        if isinstance(error, ReplicaError):
+                            break
             except (redis.ConnectionError, redis.TimeoutError, OSError):
-                replies += [DROPPED] * (len(commands) - len(replies))
+                pass
+            replies += [DROPPED] * (len(commands) - len(replies))
         return replies
 
 
 HIMPORT = ("HIMPORT", "HIMPORT SET")  # its first send on a connection must prepare it
 KEYS_ONLY = {"keys"}
 DROPPED = object()
+
+
+def acknowledged(script, client, keys, args, again=False):
+    """`script(client, keys, args)`'s answer (a lua.Script's), once the primary's replicas
+    have what it wrote (replication.py): a reservation a failover would lose is not
+    confirmed, but tried again (its receipt makes that safe; `again`: this is such a try)."""
+    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    try:
+        return send_acknowledged(client, command, again)
+    except redis.exceptions.NoScriptError:  # a Redis restarted, or told SCRIPT FLUSH
+        client.script_load(script.text)
+        return send_acknowledged(client, command, again)
+
+
+def send_acknowledged(client, command, again=False):
+    """The reply of `command` on `client`, once the primary's replicas have it: on an
+    OwnConnectionClient's own connection (in a request, with the others' commands), else
+    on a connection of `client`'s pool (replication.acknowledged_command)."""
+    if isinstance(client, OwnConnectionClient) and client.connection is not None:
+        return client.acknowledged(command, again)
+    return acknowledged_command(client, *command, again=again)

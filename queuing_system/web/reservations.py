@@ -16,6 +16,7 @@ import redis
 from ..connection import RETRYABLE, until_answered
 from ..lua import Script
 from . import greenlet_io
+from .redis_speedups import acknowledged, send_acknowledged
 
 # KEYS: the stock key, the request's receipt; ARGV: the initial quantity, the receipt's
 # TTL, the request's deadline (Unix seconds by Redis's clock, 0: none). Returns the stock
@@ -58,8 +59,12 @@ def take_one(db, stock_key, initial):
     keys = [stock_key, RECEIPT_KEY.format(token=token_hex(8))]
     deadline = greenlet_io.wall_deadline()  # None outside a request
 
+    tries = []
+
     def reserve():
-        return RESERVE_ONE(db, keys, [initial, RECEIPT_TTL, 0 if deadline is None else f"{deadline:.6f}"])
+        tries.append(1)  # a try after the first may be answered by the receipt, writing nothing
+        deadline_arg = 0 if deadline is None else f"{deadline:.6f}"
+        return acknowledged(RESERVE_ONE, db, keys, [initial, RECEIPT_TTL, deadline_arg], again=len(tries) > 1)
 
     try:  # no try later than LATE_MARGIN before the deadline: Redis would refuse it
         answer = until_answered(reserve, margin=greenlet_io.LATE_MARGIN)
@@ -80,8 +85,8 @@ def settle(db, receipt_key, deadline):
     reservation is: a unit taken whose receipt goes unread is answered 503."""
     greenlet_io.extend_deadline(SETTLE_WITHIN)
     greenlet_io.sleep(max(deadline - time.time(), 0))
-    try:
-        kept = until_answered(lambda: db.get(receipt_key))
+    try:  # found, and on the replicas: a receipt a failover would lose confirms nothing
+        kept = until_answered(lambda: send_acknowledged(db, ("GET", receipt_key), again=True))
     except RETRYABLE:
         return None
     return None if kept is None else int(kept)

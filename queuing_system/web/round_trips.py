@@ -26,6 +26,7 @@ import redis
 
 from ..connection import current_request
 from ..console import warn
+from ..replication import NO_TAIL, NotReplicated, replicas_of
 from . import greenlet_io
 from .greenlet_io import LATE
 from .redis_speedups import DROPPED
@@ -60,10 +61,12 @@ class Answering(greenlet.greenlet):
 class Waiting:
     """A request's command, waiting for its turn and its reply."""
 
-    __slots__ = ("answering", "client", "command", "deadline", "answered", "sent")
+    __slots__ = ("answering", "client", "command", "acknowledged", "again", "deadline", "answered", "sent")
 
-    def __init__(self, answering, client, command):
+    def __init__(self, answering, client, command, acknowledged=False, again=False):
         self.answering, self.client, self.command = answering, client, command
+        self.acknowledged = acknowledged  # answered once the replicas have it (replication.py)
+        self.again = again  # a try after an earlier one
         self.deadline = answering.deadline
         self.answered = False
         self.sent = 0  # times it went out
@@ -134,15 +137,17 @@ class RoundTrips:
         finally:
             self.parked.pop(answering, None)
 
-    def wait(self, client, command):
+    def wait(self, client, command, acknowledged=False, again=False):
         """The reply to the packed `command` on `client`'s connection (an
         OwnConnectionClient), sent with the others' this turn of the loop: the reply, or an
         exception to raise (a ResponseError; a TimeoutError past the request's deadline;
-        a ConnectionError where the connection kept dropping)."""
+        a ConnectionError where the connection kept dropping; NotReplicated where the
+        command is `acknowledged` only once the replicas have it, and they did not;
+        `again`: it is a try after an earlier one, see replication.py)."""
         answering = greenlet.getcurrent()
         if answering.deadline is not None and time.monotonic() >= answering.deadline:
             return too_late()  # never sent: it cannot be done for a client told 503
-        self.waiting.append(Waiting(answering, client, command))
+        self.waiting.append(Waiting(answering, client, command, acknowledged, again))
         if not self.sending and len(self.waiting) == 1:
             self.loop.call_soon(self.send)
         if answering.deadline is not None:
@@ -187,10 +192,49 @@ class RoundTrips:
             by_client.setdefault(each.client, []).append(each)
         replies = []
         for client, each in by_client.items():
-            replies += zip(each, self.send_all(client, [one.command for one in each]), strict=True)
+            replies += zip(each, self.client_replies(client, each), strict=True)
         again = [each for each, reply in replies if reply is DROPPED and self.may_resend(each)]
         self.waiting[:0] = again
         return [(each, reply) for each, reply in replies if each not in again]
+
+    def client_replies(self, client, each):
+        """The replies of one client's commands `each`, in one write; where one of them is
+        answered only once the primary's replicas have it, the WAIT for them goes after the
+        last (replication.py), and those commands' replies are its shortfall, if any."""
+        commands = [one.command for one in each]
+        acknowledged = any(one.acknowledged for one in each)
+        replicas = replicas_of(client.connection) if acknowledged and client.connection else None
+        try:
+            tail = NO_TAIL if replicas is None else replicas.tail(any(one.again for one in each))
+        except NotReplicated as replaced:  # a failover replacing the primary: tried again, not sent
+            others = [one for one in each if not one.acknowledged]
+            sent = iter(self.send_all(client, [one.command for one in others]) if others else [])
+            return [replaced if one.acknowledged else next(sent) for one in each]
+        replies = self.send_all(client, commands + self.packed(client, tail))
+        count = len(commands)
+        if all(isinstance(reply, Exception) for reply in replies[:count]):
+            return replies[:count]  # refused (NOSCRIPT...): each error is its answer, not the WAIT's
+        while tail.commands or tail.primary is not None:
+            try:
+                if any(reply is DROPPED for reply in replies[count:]):
+                    shortfall = DROPPED  # the WAIT's answer lost: as if theirs was
+                elif replicas.check(tail, replies[count:], client.connection):
+                    break
+                else:  # a ROLE sent with them listed replicas: wait for those too
+                    tail = replicas.tail(again=True)
+                    replies = replies[:count] + self.send_all(client, self.packed(client, tail))
+                    continue
+            except (redis.ConnectionError, redis.ResponseError) as error:  # NotReplicated, ReplicaError
+                shortfall = error
+            return [
+                shortfall if one.acknowledged and not isinstance(reply, Exception) else reply
+                for one, reply in zip(each, replies, strict=False)
+            ]
+        return replies[:count]
+
+    @staticmethod
+    def packed(client, tail):
+        return [client.connection.pack_command(*command) for command in tail.commands]
 
     @staticmethod
     def may_resend(each):

@@ -16,6 +16,7 @@ from ..connection import RETRYABLE, describe, keep_trying, outage, until_answere
 from ..console import warn
 from ..lua import Script
 from ..shutdown import on_shutdown
+from .redis_speedups import acknowledged
 
 # The instances serving the sale, each with the time its registration runs out.
 INSTANCES_KEY = "seat_app:instances"
@@ -67,7 +68,15 @@ class Sale:
         last one goes. Returns the seats left, or -1 if there was none to take. A try again
         after a dropped connection gets the first try's answer (its receipt)."""
         keys = [seats_key, enabled_key, SEAT_RECEIPT_KEY.format(job_id=job_id)]
-        return until_answered(lambda: TAKE_SEAT(connection, keys, [SEAT_RECEIPT_TTL]))
+        tries = []
+
+        def take():  # on the replicas before it counts: a seat a failover lost would be sold again
+            tries.append(1)
+            return acknowledged(TAKE_SEAT, connection, keys, [SEAT_RECEIPT_TTL], again=len(tries) > 1)
+
+        # Waited for as the worker's steps wait for Redis (the job's own timeout bounds it):
+        # given up on, a seat taken with its reply lost would be a job failed with its seat.
+        return until_answered(take, within=None)
 
     def __init__(self, client, seats_key, enabled_key, seats):
         self.client = client
@@ -111,7 +120,9 @@ class Sale:
                 return False
             if self.joined_in is not None:  # forked from the process that joined: one of its own
                 self.instance, self.stopping = token_hex(8), threading.Event()
-            others = JOIN_SALE(self.client, self.keys, [self.instance, INSTANCE_TTL, self.seats])
+            # On the replicas before it serves: a sale a failover lost would be opened again.
+            arguments = [self.instance, INSTANCE_TTL, self.seats]
+            others = acknowledged(JOIN_SALE, self.client, self.keys, arguments)
             self.joined_in, self.left = os.getpid(), False
             self.beat = threading.Thread(target=self._beat, name="seat-sale", daemon=True)
             self.beat.start()

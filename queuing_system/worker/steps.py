@@ -28,6 +28,7 @@ from .. import lua
 from ..connection import describe, keep_trying, outage, worth_retrying
 from ..console import warn
 from ..events import created_stamp, stream_key
+from ..replication import answer, sent
 
 FLUSH_AFTER = 0.05  # seconds a running job's progress may wait for the job's end
 TICK = 0.1  # seconds between two rounds of the watch's chores
@@ -50,7 +51,12 @@ class StepConnection:
     worker's watch bounds (cut_if_stuck): a command Redis leaves unanswered WAIT_BOUND
     seconds (a frozen Redis, a host gone without a word) fails as a dropped connection does
     and is tried again, and once the worker is stopping, one unanswered STOP_WAIT seconds
-    is given up (StopWaiting)."""
+    is given up (StopWaiting).
+
+    Where the primary has replicas, each step is followed, in the same write, by the WAIT
+    for them (replication.py): a step they lack raises NotReplicated, and is sent again as
+    if its reply was lost (answered from the step marker, if done), so that no job's
+    outcome is told, nor the next job run, before a failover would keep them."""
 
     def __init__(self, pool, stopping):
         self.stopping = stopping
@@ -58,6 +64,7 @@ class StepConnection:
         self.since = None  # when the command in flight was sent (time.monotonic()); None: none is
         # (a blocking command's: when its own timeout ends)
         self.cut = None  # the `since` of a command whose wait cut_if_stuck ended, and why
+        self.again = False  # the last command failed: the next may be it, sent again
         self.looked = self.resumed = time.monotonic()  # cut_if_stuck's: its last look, a pause's end
         self.connection.connect()
 
@@ -68,9 +75,11 @@ class StepConnection:
 
         def round_trip():
             self.since = since = time.monotonic() + blocks
+            self.again, again = True, self.again  # failed, the next try may be this one again
             try:
-                connection.send_command(*args)
-                return connection.read_response()
+                reply = answer(sent(connection, [args], again)[0])  # the step, then the WAIT
+                self.again = False
+                return reply
             except Exception as error:
                 cut = self.cut
                 if cut is not None and cut[0] == since:  # its wait ended by the watch: that broke it

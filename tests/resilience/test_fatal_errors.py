@@ -45,7 +45,16 @@ def test_a_wrong_password_is_said_once_and_exits_1(guarded, name, where):
     assert "pw" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("url", ["redis://localhost:port/0", "localhost:6379", "redis://:Secret-pw@host:x/0"])
+MALFORMED = [
+    "redis://localhost:port/0",
+    "localhost:6379",
+    "redis://:Secret-pw@host:x/0",
+    "redis+sentinel://:Secret-pw@127.0.0.1:26379",  # no service
+    "redis+sentinel://:Secret-pw@host:x/mymaster",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED)
 @pytest.mark.parametrize("name, where", SCRIPTS)
 def test_a_malformed_redis_url_is_said_once_and_exits_1(name, where, url):
     result = run_script(name, url, timeout=20)
