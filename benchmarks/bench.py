@@ -103,12 +103,14 @@ def main():
     )
     args = parser.parse_args()
     if "failover" in args.workloads:  # a set of servers of its own
-        from benchmarks import failover  # noqa: PLC0415
+        from benchmarks import failover, failover_peers  # noqa: PLC0415
 
         faults, peers = args.faults.split(","), [p for p in args.failover_peers.split(",") if p]
         if "bullmq" in peers and not original.installed():  # node and BullMQ's packages
             peers.remove("bullmq")
-        failover.bench_failover(args.trials, faults, peers, args.n, args.repeat)
+        failover.bench_failover(
+            args.trials, faults, [failover_peers.PEERS[name] for name in peers], args.n, args.repeat
+        )
         args.workloads = [each for each in args.workloads if each != "failover"]
         if not args.workloads:
             return

@@ -541,12 +541,11 @@ def spread(values, unit=""):
 
 def bench_failover(trials, faults, peers, jobs, rounds):
     """`bench.py failover`: the replication wait's cost, then `trials` trials of each fault
-    for ours and `peers`, side by side; a table of medians and spreads."""
-    from benchmarks.failover_peers import PEERS  # noqa: PLC0415 - it imports this module
-
+    for ours and `peers` (System classes: failover_peers.py's), side by side; a table of
+    medians and spreads."""
     replication_cost(jobs, rounds)
-    kinds = [Ours] + [PEERS[name] for name in peers if getattr(PEERS[name], "available", lambda: True)()]
-    skipped = [name for name in peers if PEERS[name] not in kinds]
+    kinds = [Ours] + [peer for peer in peers if getattr(peer, "available", lambda: True)()]
+    skipped = [peer.name for peer in peers if peer not in kinds]
     if skipped:
         print(f"  failover  skipped {', '.join(skipped)}: node or its packages missing (benchmarks/node)")
     results = {}  # (fault, system): [Figures]
