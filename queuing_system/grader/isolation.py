@@ -168,15 +168,6 @@ def kill_all(find):
     return killed
 
 
-def command_line(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            words = cmdline.read().split(b"\0")
-    except OSError:
-        return "?"
-    return " ".join(word.decode(errors="replace") for word in words if word)[:120]
-
-
 def socket_inodes(pids):
     inodes = set()
     for pid in pids:
