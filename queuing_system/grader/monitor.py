@@ -11,6 +11,7 @@ lines, the job's meta with the unpickler of evidence.py (nothing of it ever runs
 import json
 import re
 import threading
+import uuid
 
 import redis
 
@@ -23,6 +24,7 @@ PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 
 
 WRITES = re.compile(rb'] "(?:HSET|HMSET|PUBLISH|XADD)" ', re.IGNORECASE)  # the commands that tell progress
+CATCH_UP_WITHIN = 10.0  # seconds the watch may take to read what Redis ran before a look
 ARGUMENT = re.compile(rb'"((?:[^"\\]|\\.)*)"')
 
 
@@ -40,9 +42,11 @@ class CommandWatch:
 
     def __init__(self, url):
         kwargs = redis.ConnectionPool.from_url(url).connection_kwargs
+        self.url = url
         self.connection = redis.Connection(**{**kwargs, "socket_timeout": None})
         self.commands = []
         self.lock = threading.Lock()
+        self.marker, self.caught_up = None, threading.Event()
         self.connection.send_command("MONITOR")
         self.connection.read_response()  # OK
         self.thread = threading.Thread(target=self.read, daemon=True)
@@ -54,12 +58,30 @@ class CommandWatch:
                 line = self.connection.read_response()
             except (redis.RedisError, OSError, ValueError, AttributeError):
                 return
-            if isinstance(line, bytes) and WRITES.search(line):  # read as it comes; parsed when asked
+            if not isinstance(line, bytes):
+                continue
+            if WRITES.search(line):  # read as it comes; parsed when asked
                 with self.lock:
                     self.commands.append(line)
+            elif self.marker is not None and self.marker in line:
+                self.caught_up.set()
+
+    def catch_up(self, within=CATCH_UP_WITHIN):
+        """Wait until the watch has read every command Redis ran before this call: a marker
+        (an ECHO of a token of its own), sent now, comes back on MONITOR after them. A busy
+        machine reads MONITOR's lines late: the last progress a processor wrote was missed."""
+        self.caught_up.clear()
+        self.marker = f"queuing-grader-caught-up-{uuid.uuid4().hex}".encode()
+        try:
+            with redis.Redis.from_url(self.url, socket_timeout=within) as client:
+                client.echo(self.marker)
+        except (redis.RedisError, OSError):
+            return  # Redis gone: what was read is all there is
+        self.caught_up.wait(within)
 
     def seen(self):
-        """The arguments of every command that may tell progress, in order."""
+        """The arguments of every command that may tell progress, in order, up to now."""
+        self.catch_up()
         with self.lock:
             lines = list(self.commands)
         return [arguments for arguments in map(monitor_arguments, lines) if arguments]

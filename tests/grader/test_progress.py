@@ -116,3 +116,33 @@ def test_a_processors_file_tells_its_job_function_when_no_job_does(tmp_path):
     assert shape.call("1", "m") == (["1", "m"], {})
     processor.write_text("x = 1\n")
     assert from_source(processor, "6_job_processor") is None
+
+
+def test_what_the_watch_has_seen_includes_every_write_before_the_look_however_late_it_reads(redis_url):
+    # A busy machine reads MONITOR's lines late: the processor's last progress (written just
+    # before it stopped) was missed, and a correct port failed task 9 (seen under CPU hogs).
+    import time
+
+    import redis
+
+    from queuing_system.grader.monitor import CommandWatch
+
+    class LateWatch(CommandWatch):
+        def read(self):
+            read_response = self.connection.read_response
+
+            def late(*args, **kwargs):
+                time.sleep(0.2)
+                return read_response(*args, **kwargs)
+
+            self.connection.read_response = late
+            super().read()
+
+    watch = LateWatch(redis_url)
+    try:
+        client = redis.Redis.from_url(redis_url)
+        for percent in (0, 50, 100):
+            client.hset("rq:job:7", "meta", json.dumps({"progress": percent}))
+        assert progress_reports(watch.seen(), ["7"]) == {"7": [0, 50, 100]}
+    finally:
+        watch.close()
