@@ -131,26 +131,26 @@ class WatchedDeathPenalty:
 
 
 class QueueSteps:
-    """A queue's keys as a step takes them (finish.lua's KEYS), with the RQ Queue."""
+    """A queue's keys as each step takes them (finish.lua's KEYS: take.lua's six, then
+    finish.lua's and fail.lua's own), with the RQ Queue."""
 
     def __init__(self, queue, worker_keys):
         self.queue = queue
         self.keys = layout.QueueKeys(queue.name)
         self.stream = stream_key(queue.name)
-        self.step_keys = [
+        taking = [
             worker_keys.step,
             self.keys.queue,
             self.keys.intermediate,
             self.keys.started,
             worker_keys.worker,
             worker_keys.executions,
-            layout.SUSPENDED_KEY,
-            self.keys.finished,
-            self.keys.failed,
-            self.keys.scheduled,
-            self.stream,
-            layout.QUEUES_KEY,
         ]
+        self.step_keys = {
+            lua.TAKE: taking,
+            lua.FINISH: [*taking, self.keys.finished, self.stream],
+            lua.FAIL: [*taking, self.keys.failed, self.stream, self.keys.scheduled],
+        }
 
 
 class Run:
@@ -442,18 +442,18 @@ class Worker:
         ''). Returns (status, id, hash, moment, execution id) of what was taken, or None
         if the worker gave up on Redis as it stopped."""
         now = time.time_ns() // 1000  # microseconds: its texts are made once, from whole numbers
-        whole, epoch = now // 1_000_000, layout.epoch_text(now)
-        text = layout.moment_text(now)
+        epoch, text = layout.epoch_text(now), layout.moment_text(now)
         execution = f"{self.ids.getrandbits(128):032x}"
         busy = "0" if self.presence.state == "busy" else "1"
-        args = [0, self.name, take, execution, epoch, text, whole, busy]
+        args = [0, self.name, take, execution, epoch, text, busy]
         script = lua.TAKE
         with self.steps.lock:  # the job's progress, taken and sent in one go
             if ended is not None:
                 script = ended.outcome
-                args += self.end_of(ended, now, whole, text, take_none=take == "")
+                args += self.end_of(ended, now, text, take_none=take == "")
+            keys = queue.step_keys[script]
             try:
-                *fields, passed, dependents, status, job_id = self.steps.send(script, queue.step_keys, args)
+                *fields, passed, dependents, status, job_id = self.steps.send(script, keys, args)
             except Exception as error:
                 if not worth_retrying(error):
                     raise
@@ -468,12 +468,13 @@ class Worker:
         return status, job_id, fields, (now, epoch), execution
 
     def counts_text(self):
-        """The worker's counts as a step writes them (include/end.lua), now; the next in
-        COUNTS_EVERY seconds (RQ's worker writes them at each job's end: a write a job, of
-        two fields of the worker's hash, a tenth of its end's Redis time)."""
+        """The worker's counts and total working time as a step writes them
+        (include/end.lua), now; the next in COUNTS_EVERY seconds (RQ's worker writes them at
+        each job's end: a write a job, of two fields of the worker's hash, a tenth of its
+        end's Redis time)."""
         self.counts_due = time.monotonic() + COUNTS_EVERY
         successful, failed = self.counts[lua.FINISH], self.counts[lua.FAIL]
-        return f"{successful or ''} {failed or ''}"
+        return f"{successful or ''} {failed or ''} {layout.epoch_text(self.worked)}"
 
     def count_fields(self):
         """The worker's counts, as RQ's worker keeps them in its hash (for Presence)."""
@@ -485,8 +486,8 @@ class Worker:
             fields["failed_job_count"] = self.counts[lua.FAIL]
         return fields if self.ran else {}
 
-    def end_of(self, run, now, whole, text, take_none=False):
-        """ARGV[9...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
+    def end_of(self, run, now, text, take_none=False):
+        """ARGV[8...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
         outcome's, if its callback is ours, else its progress not sent yet, if any), and
         what becomes of it."""
         job = run.job
@@ -508,7 +509,6 @@ class Worker:
             run.epoch,
             meta,
             counts,
-            layout.epoch_text(self.worked),
             "1" if job.depends else "",
             kind,
             created_stamp(job) if kind else "",
@@ -518,7 +518,7 @@ class Worker:
         if own is not None:
             return args + own
         ttl = job.get_result_ttl(self.default_result_ttl)
-        return args + [ttl, "+inf" if ttl < 0 else whole + ttl, run.result]
+        return args + [ttl, "+inf" if ttl < 0 else now // 1_000_000 + ttl, run.result]
 
     def ended(self, run, passed, dependents):
         """After a job's end was sent: said if it was dropped, its dependents enqueued."""

@@ -10,11 +10,11 @@
 --
 -- The queue's keys: `queue`, `intermediate` (list), `started` (registry); the worker's:
 -- `worker` (its hash), `executions` (its set), its `name`; now: `epoch` (seconds), `text`
--- (RQ's), `whole` (seconds). `busy` '1': set the worker busy as it starts the job ('0': it
+-- (RQ's). `busy` '1': set the worker busy as it starts the job ('0': it
 -- is). (Parameters, not tables: a table made at each call costs what a command does.)
 
 local function take_and_start(take, suspended, execution, queue, intermediate, started, worker, executions,
-    name, epoch, text, whole, busy)
+    name, epoch, text, busy)
   if take == '' then return 'none' end
   local id
   if take == '*' then
@@ -39,7 +39,7 @@ local function take_and_start(take, suspended, execution, queue, intermediate, s
   -- Numbers are given to Redis as text made here: redis.call makes a Lua number text with
   -- printf's %.17g, four times the cost of the command that takes it.
   local ttl = math.floor(timeout) + C.ABANDON_GRACE
-  local at = tonumber(whole)
+  local at = math.floor(tonumber(epoch))
   local kept, listed = string.format('%d', ttl), string.format('%d', ttl + C.EXECUTION_GRACE)
   local run = id .. ':' .. execution
   local execution_key, job_executions = C.EXECUTION_PREFIX .. run, C.EXECUTIONS_PREFIX .. id
