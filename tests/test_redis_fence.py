@@ -2,6 +2,8 @@
 redis-py's Connection that its documentation does not list: a redis-py release that moved
 it must fail here, by name, not pack wrong bytes later."""
 
+import threading
+
 import pytest
 import redis
 import redis.connection
@@ -10,6 +12,7 @@ from queuing_system import command_packer
 from queuing_system.connection import make_client
 from queuing_system.lua import Script
 from queuing_system.web import redis_speedups
+from queuing_system.worker.steps import StepConnection
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
@@ -170,3 +173,29 @@ def test_a_script_outlives_a_script_flush_and_a_killed_connection(clients, redis
     redis_binary.client_kill_filter(_id=own.client_id())
     assert script(own, ["n"]) == 3  # sent again on a new connection
     assert redis_binary.get("n") == b"3"
+
+
+KEYS = [(), ("marker",), ["marker", "rq:queue:q", "clé"]]
+
+
+@pytest.mark.parametrize("keys", KEYS, ids=["none", "one", "list"])
+def test_a_scripts_packed_evalsha_is_redis_pys_own(keys):
+    script = Script("return 1")
+    args = [0, "name", "", "é", 1.5, 10**30, b"\x00\xff", ""]
+    for _ in range(2):  # its script and keys packed once, then taken as they were
+        assert script.packed(keys, args) == b"".join(
+            redis.connection.HiredisRespSerializer().pack("EVALSHA", script.sha, len(keys), *keys, *args)
+        )
+
+
+def test_a_packed_script_outlives_a_script_flush(redis_binary):
+    connection = StepConnection(redis_binary.connection_pool, threading.Event())
+    script = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    try:
+        assert script(connection, ("packed",), [1]) == 1
+        redis_binary.script_flush()
+        assert script(connection, ("packed",), [1]) == 2  # NOSCRIPT: loaded again, sent as packed
+        assert redis_binary.get("packed") == b"2"
+    finally:
+        connection.close()
+        redis_binary.delete("packed")

@@ -138,18 +138,18 @@ class QueueSteps:
         self.queue = queue
         self.keys = layout.QueueKeys(queue.name)
         self.stream = stream_key(queue.name)
-        taking = [
+        taking = (
             worker_keys.step,
             self.keys.queue,
             self.keys.intermediate,
             self.keys.started,
             worker_keys.worker,
             worker_keys.executions,
-        ]
-        self.step_keys = {
+        )
+        self.step_keys = {  # tuples: lua.Script.packed packs each once
             lua.TAKE: taking,
-            lua.FINISH: [*taking, self.keys.finished, self.stream],
-            lua.FAIL: [*taking, self.keys.failed, self.stream, self.keys.scheduled],
+            lua.FINISH: (*taking, self.keys.finished, self.stream),
+            lua.FAIL: (*taking, self.keys.failed, self.stream, self.keys.scheduled),
         }
 
 

@@ -65,11 +65,20 @@ class StepConnection:
         """The reply of a command; one that `blocks` (a blocking command's timeout, in
         seconds) is left that long more before its wait counts."""
         connection = self.connection
+        return self._round_trip(lambda: connection.send_command(*args), blocks)
+
+    def execute_packed(self, command):
+        """The reply of a command packed as Redis reads it (lua.Script.packed)."""
+        connection = self.connection
+        return self._round_trip(lambda: connection.send_packed_command((command,)), 0)
+
+    def _round_trip(self, send, blocks):
+        connection = self.connection
 
         def round_trip():
             self.since = since = time.monotonic() + blocks
             try:
-                connection.send_command(*args)
+                send()
                 return connection.read_response()
             except Exception as error:
                 cut = self.cut
@@ -228,7 +237,7 @@ class Progress:
                 return
             job = self.job
             meta, percents = self.take()
-            keys = [self.marker, stream_key(job.origin)]
+            keys = (self.marker, stream_key(job.origin))
             last, before = percents[-1], " ".join(map(str, percents[:-1]))
             args = [0, job.id, meta, created_stamp(job), last, before]
             try:  # once: the worker's next step sends it again, as it was, if it failed
