@@ -508,17 +508,20 @@ class Worker:
             run.execution,
             run.epoch,
             meta,
-            counts,
-            "1" if job.depends else "",
             kind,
             created_stamp(job) if kind else "",
             " ".join(map(str, progress)),
-            value,
         ]
         if own is not None:
-            return args + own
-        ttl = job.get_result_ttl(self.default_result_ttl)
-        return args + [ttl, "+inf" if ttl < 0 else now // 1_000_000 + ttl, run.result]
+            args += own
+            args += (value, counts, "1" if job.depends else "")
+        else:
+            ttl = job.get_result_ttl(self.default_result_ttl)
+            args += (ttl, "+inf" if ttl < 0 else now // 1_000_000 + ttl, value, run.result, counts)
+            args.append("1" if job.depends else "")
+        while args[-1] == "":  # the last, most often '', left out (the scripts read nil as '')
+            args.pop()
+        return args
 
     def ended(self, run, passed, dependents):
         """After a job's end was sent: said if it was dropped, its dependents enqueued."""
