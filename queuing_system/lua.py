@@ -62,8 +62,8 @@ CONSTANTS = {
     "SUSPENDED_KEY": layout.SUSPENDED_KEY,  # RQ's constant keys: not sent with each step
     "QUEUES_KEY": layout.QUEUES_KEY,
     "COPYING_KEY": "queuing:copying",  # ours: a copy made and renamed in one script (include/result.lua)
-    "JOB_FIELDS": layout.JOB_FIELDS,  # a list: it stands for its items, in a call's arguments
-    "TIMEOUT_AT": layout.JOB_FIELDS.index(b"timeout") + 1,  # its place among them (Lua counts from 1)
+    "TAKEN_FIELDS": layout.TAKEN_FIELDS,  # a list: it stands for its items, in a call's arguments
+    "TIMEOUT_AT": layout.TAKEN_FIELDS.index(b"timeout") + 1,  # its place among them (Lua counts from 1)
 }
 
 

@@ -452,7 +452,7 @@ def test_each_job_a_worker_makes_is_the_job_rqs_own_restore_makes(redis_binary):
     moment = datetime.now(timezone.utc)
     for job in jobs:
         stored = redis_binary.hgetall(job.key)
-        ours = worker.job_from(job.id.encode(), redis_binary.hmget(job.key, layout.JOB_FIELDS), moment)
+        ours = worker.job_from(job.id.encode(), redis_binary.hmget(job.key, layout.TAKEN_FIELDS), moment)
         theirs = Job(job.id, connection=redis_binary, serializer=JSONSerializer)
         theirs.restore({**stored, b"status": b"started", b"worker_name": worker.name.encode()})
         theirs.started_at = theirs.last_heartbeat = moment

@@ -41,7 +41,7 @@ from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import Progress, StepConnection, Steps, StopWaiting, Watch
 
 STARTED = layout.STARTED.encode()
-OWN = len(layout.OWN_FIELDS)  # a job's own values come first, those a batch shares after
+OWN = layout.TAKEN_FIELDS.index(layout.SHARED_FIELDS[0])  # a job's own values first, a batch's after
 DEPENDENCY_IDS = layout.SHARED_FIELDS.index(b"dependency_ids")  # there if it named jobs it depends on
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
@@ -580,7 +580,7 @@ class Worker:
         self.metrics.job_ran(run.queue.queue.name, outcome, job.enqueued_at, run.started, time.time())
 
     def job_from(self, job_id, values, moment):
-        """The job of `values` (its fields' as taken, layout.JOB_FIELDS'), as it is now
+        """The job of `values` (its fields' as taken, layout.TAKEN_FIELDS'), as it is now
         started: what RQ's restore makes of them. RQ's restore of the fields every job of a
         batch shares (its function, callbacks, timeout, retention, queue...) is made once
         and copied: it is two fifths of making the job (tests/test_workers.py holds the copy
@@ -592,7 +592,7 @@ class Worker:
             if len(self.prototypes) >= PROTOTYPES_KEPT:
                 self.prototypes.clear()
             prototype = self.prototypes[signature] = self.restored(job_id, values)
-        data, description, meta, created, enqueued, ended = own[:6]
+        data, description, meta, created, enqueued, ended = own
         if data is None:  # as RQ's restore says it
             raise NoSuchJobError(f"Unexpected job format: job {job_id!r} has no data")
         job = copy_of(prototype)
@@ -616,11 +616,11 @@ class Worker:
         return job
 
     def restored(self, job_id, values):
-        """RQ's restore of a job whose fields' `values` (layout.JOB_FIELDS') were taken, as
-        it is now started."""
+        """RQ's restore of a job whose fields' `values` (layout.TAKEN_FIELDS') were taken, as
+        it is now started (its start's moments are set by job_from)."""
         job = self.job_class(job_id.decode(), connection=self.connection)
         job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
-        fields = {field: value for field, value in zip(layout.JOB_FIELDS, values, strict=True) if value}
+        fields = {field: value for field, value in zip(layout.TAKEN_FIELDS, values, strict=True) if value}
         job.restore({**fields, b"status": STARTED, b"worker_name": self.name.encode()})
         return job
 
