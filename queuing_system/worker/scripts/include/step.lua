@@ -8,8 +8,9 @@
 local function done_before(mark, seq)
   if not mark then return nil end
   local colon = string.find(mark, ':', 1, true)
-  local last = colon and tonumber(string.sub(mark, 1, colon - 1))
-  if not last or last < tonumber(seq) then return nil end
+  local last = colon and string.sub(mark, 1, colon - 1)
+  -- numbers compared as text (tonumber is strtod): the longer is the larger, else the later
+  if not last or #last < #seq or (#last == #seq and last < seq) then return nil end
   local done, passed, dependents, status, taken = string.match(mark, '^(%d+):(%d?):(%d?):(%a*):(.*)$')
   if done then return {passed, dependents, status, taken} end
   return nil
