@@ -33,11 +33,10 @@ TOP_COMMANDS = 8  # commands sent directly by clients, shown one by one; the res
 
 
 def our_scripts():
-    """{sha: name} of our worker's scripts."""
-    from queuing_system.worker import lua
+    """{sha: name} of our worker's scripts (lua.FINISH: finish)."""
+    from queuing_system import lua
 
-    scripts = [value for value in vars(lua).values() if isinstance(value, lua.Script)]
-    return {script.sha: script.name.removesuffix(".lua") for script in scripts}
+    return {value.sha: name.lower() for name, value in vars(lua).items() if isinstance(value, lua.Script)}
 
 
 def bullmq_scripts():

@@ -119,6 +119,10 @@ SHARED_FIELDS = (
     b"rate_limit_concurrency",
 )
 JOB_FIELDS = OWN_FIELDS + SHARED_FIELDS
+# Those a step's start writes (include/take.lua): RQ's restore is given them as written, so
+# a step does not read them (four fields fewer to look up and to reply, a job).
+STARTED_FIELDS = (b"started_at", b"last_heartbeat", b"status", b"worker_name")
+TAKEN_FIELDS = tuple(field for field in JOB_FIELDS if field not in STARTED_FIELDS)  # what a step reads
 
 STARTED = JobStatus.STARTED.value
 FINISHED = JobStatus.FINISHED.value

@@ -14,6 +14,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import hiredis
 import redis
 
 from . import events, layout
@@ -58,9 +59,11 @@ CONSTANTS = {
     "EXECUTION_GRACE": layout.EXECUTION_GRACE,
     "ABANDON_GRACE": ABANDON_GRACE,
     "DEFAULT_TIMEOUT": DEFAULT_TIMEOUT,
+    "SUSPENDED_KEY": layout.SUSPENDED_KEY,  # RQ's constant keys: not sent with each step
+    "QUEUES_KEY": layout.QUEUES_KEY,
     "COPYING_KEY": "queuing:copying",  # ours: a copy made and renamed in one script (include/result.lua)
-    "JOB_FIELDS": layout.JOB_FIELDS,  # a list: it stands for its items, in a call's arguments
-    "TIMEOUT_AT": layout.JOB_FIELDS.index(b"timeout") + 1,  # its place among them (Lua counts from 1)
+    "TAKEN_FIELDS": layout.TAKEN_FIELDS,  # a list: it stands for its items, in a call's arguments
+    "TIMEOUT_AT": layout.TAKEN_FIELDS.index(b"timeout") + 1,  # its place among them (Lua counts from 1)
 }
 
 
@@ -104,11 +107,15 @@ def source(name):
 class Script:
     """A Lua script, called as redis-py's Script is, with the client to run it on:
     `script(client, keys, args)`, by EVALSHA, loaded when Redis lacks it (a Redis
-    restarted, or told SCRIPT FLUSH)."""
+    restarted, or told SCRIPT FLUSH). A client that sends packed commands (a worker's
+    steps.StepConnection: `execute_packed`) gets the EVALSHA packed here, its script and
+    keys packed once (hiredis writes each argument's length with sprintf: the same 15
+    arguments at each step of a worker were a twentieth of its instructions)."""
 
     def __init__(self, text):
         self.text = text
         self.sha = hashlib.sha1(text.encode()).hexdigest()
+        self.heads = {}  # {keys (a tuple): (how many arguments they make, packed)}
 
     @classmethod
     def named(cls, name):
@@ -116,11 +123,31 @@ class Script:
         return cls(source(name))
 
     def __call__(self, client, keys=(), args=()):
+        execute_packed = getattr(client, "execute_packed", None)
+        if execute_packed is not None:
+            command = self.packed(keys, args)
+            try:
+                return execute_packed(command)
+            except redis.exceptions.NoScriptError:
+                client.script_load(self.text)
+                return execute_packed(command)
         try:
             return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             client.script_load(self.text)
             return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+    def packed(self, keys, args):
+        """EVALSHA of `keys` and `args`, as Redis reads it (RESP)."""
+        if type(keys) is not tuple:  # a worker's are: its scripts' keys packed once each
+            keys = tuple(keys)
+        head = self.heads.get(keys)
+        if head is None:
+            packed = hiredis.pack_command(("EVALSHA", self.sha, len(keys), *keys))
+            head = self.heads[keys] = (3 + len(keys), packed[packed.index(b"\n") + 1 :])
+        count, prefix = head
+        packed = hiredis.pack_command(tuple(args))
+        return b"*%d\r\n%b%b" % (count + len(args), prefix, packed[packed.index(b"\n") + 1 :])
 
 
 TAKE = Script.named("take.lua")

@@ -422,14 +422,22 @@ def sent(connection, commands, again=False):
 
 
 def round_trip(connection, commands, tail=NO_TAIL):
-    """The replies of `commands`, then of `tail`'s, sent in one write."""
+    """The replies of `commands` (each a tuple of arguments, or bytes packed already: see
+    lua.Script.packed), then of `tail`'s, sent in one write."""
     if not tail.commands:
         if len(commands) == 1:  # as redis-py sends one (pack_commands copies it into a buffer)
-            connection.send_command(*commands[0])
+            if isinstance(commands[0], bytes):
+                connection.send_packed_command(commands)
+            else:
+                connection.send_command(*commands[0])
             return [reply_or_error(connection)]
         if not commands:
             return []
-    packed = connection.pack_commands(commands) if commands else []
+    packed = [
+        part
+        for command in commands
+        for part in ([command] if isinstance(command, bytes) else connection.pack_commands([command]))
+    ]
     if tail.commands:
         if tail.commands not in PACKED:
             PACKED[tail.commands] = b"".join(connection.pack_commands(tail.commands))

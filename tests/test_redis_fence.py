@@ -3,6 +3,7 @@ redis-py's Connection that its documentation does not list: a redis-py release t
 it must fail here, by name, not pack wrong bytes later."""
 
 import inspect
+import threading
 
 import pytest
 import redis
@@ -13,6 +14,7 @@ from queuing_system import command_packer
 from queuing_system.connection import make_client
 from queuing_system.lua import Script
 from queuing_system.web import redis_speedups
+from queuing_system.worker.steps import StepConnection
 
 pytestmark = pytest.mark.skipif(
     not redis.connection.HIREDIS_AVAILABLE, reason="redis-py packs with hiredis only"
@@ -190,3 +192,29 @@ def test_the_redis_py_parts_the_replication_wait_relies_on_are_where_they_were()
     # ours takes `replicas` from the same (connection.make_client).
     managed = inspect.getsource(redis.sentinel.SentinelManagedConnection.__init__)
     assert 'kwargs.pop("connection_pool")' in managed
+
+
+KEYS = [(), ("marker",), ["marker", "rq:queue:q", "clé"]]
+
+
+@pytest.mark.parametrize("keys", KEYS, ids=["none", "one", "list"])
+def test_a_scripts_packed_evalsha_is_redis_pys_own(keys):
+    script = Script("return 1")
+    args = [0, "name", "", "é", 1.5, 10**30, b"\x00\xff", ""]
+    for _ in range(2):  # its script and keys packed once, then taken as they were
+        assert script.packed(keys, args) == b"".join(
+            redis.connection.HiredisRespSerializer().pack("EVALSHA", script.sha, len(keys), *keys, *args)
+        )
+
+
+def test_a_packed_script_outlives_a_script_flush(redis_binary):
+    connection = StepConnection(redis_binary.connection_pool, threading.Event())
+    script = Script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    try:
+        assert script(connection, ("packed",), [1]) == 1
+        redis_binary.script_flush()
+        assert script(connection, ("packed",), [1]) == 2  # NOSCRIPT: loaded again, sent as packed
+        assert redis_binary.get("packed") == b"2"
+    finally:
+        connection.close()
+        redis_binary.delete("packed")

@@ -452,7 +452,7 @@ def test_each_job_a_worker_makes_is_the_job_rqs_own_restore_makes(redis_binary):
     moment = datetime.now(timezone.utc)
     for job in jobs:
         stored = redis_binary.hgetall(job.key)
-        ours = worker.job_from(job.id.encode(), redis_binary.hmget(job.key, layout.JOB_FIELDS), moment)
+        ours = worker.job_from(job.id.encode(), redis_binary.hmget(job.key, layout.TAKEN_FIELDS), moment)
         theirs = Job(job.id, connection=redis_binary, serializer=JSONSerializer)
         theirs.restore({**stored, b"status": b"started", b"worker_name": worker.name.encode()})
         theirs.started_at = theirs.last_heartbeat = moment
@@ -495,3 +495,23 @@ def test_a_failed_job_leaves_no_garbage_for_the_cycle_collector(redis_binary):
     # collector had to find, and a failure cost more CPU than a success.
     few, many = garbage_after_failures(redis_binary, 10), garbage_after_failures(redis_binary, 110)
     assert many - few < 100, (few, many)
+
+
+MARKS = [  # (the marker's value, the step's number, what the marker says it did, or None)
+    (None, "1", None),
+    ("9:1:0:started:a", "10", None),  # the step after: its number one digit longer
+    ("10:1:0:started:a", "10", "a"),  # done: its reply lost
+    ("10:1:0:started:a", "9", "a"),
+    ("99:::none:", "100", None),
+    ("100:::none:", "99", ""),
+    ("x:1:0:started:a", "1", None),  # not ours: not done
+    ("garbage", "1", None),
+]
+
+
+@pytest.mark.parametrize(("mark", "seq", "taken"), MARKS)
+def test_a_step_is_done_before_if_its_marker_says_so(redis_binary, mark, seq, taken):
+    asked = "local done = done_before(ARGV[1] ~= '' and ARGV[1] or nil, ARGV[2])\n"
+    answer = "if done then return {done[4]} end return {}"
+    script = lua.Script(f"{lua.source('include/step.lua')}\n{asked}{answer}")
+    assert script(redis_binary, [], [mark or "", seq]) == ([] if taken is None else [taken.encode()])

@@ -41,7 +41,7 @@ from .set_aside import is_text, set_aside_job, set_aside_undecodable
 from .steps import Progress, StepConnection, Steps, StopWaiting, Watch
 
 STARTED = layout.STARTED.encode()
-OWN = len(layout.OWN_FIELDS)  # a job's own values come first, those a batch shares after
+OWN = layout.TAKEN_FIELDS.index(layout.SHARED_FIELDS[0])  # a job's own values first, a batch's after
 DEPENDENCY_IDS = layout.SHARED_FIELDS.index(b"dependency_ids")  # there if it named jobs it depends on
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
@@ -131,26 +131,26 @@ class WatchedDeathPenalty:
 
 
 class QueueSteps:
-    """A queue's keys as a step takes them (finish.lua's KEYS), with the RQ Queue."""
+    """A queue's keys as each step takes them (finish.lua's KEYS: take.lua's six, then
+    finish.lua's and fail.lua's own), with the RQ Queue."""
 
     def __init__(self, queue, worker_keys):
         self.queue = queue
         self.keys = layout.QueueKeys(queue.name)
         self.stream = stream_key(queue.name)
-        self.step_keys = [
+        taking = (
             worker_keys.step,
             self.keys.queue,
             self.keys.intermediate,
             self.keys.started,
             worker_keys.worker,
             worker_keys.executions,
-            layout.SUSPENDED_KEY,
-            self.keys.finished,
-            self.keys.failed,
-            self.keys.scheduled,
-            self.stream,
-            layout.QUEUES_KEY,
-        ]
+        )
+        self.step_keys = {  # tuples: lua.Script.packed packs each once
+            lua.TAKE: taking,
+            lua.FINISH: (*taking, self.keys.finished, self.stream),
+            lua.FAIL: (*taking, self.keys.failed, self.stream, self.keys.scheduled),
+        }
 
 
 class Run:
@@ -442,18 +442,18 @@ class Worker:
         ''). Returns (status, id, hash, moment, execution id) of what was taken, or None
         if the worker gave up on Redis as it stopped."""
         now = time.time_ns() // 1000  # microseconds: its texts are made once, from whole numbers
-        whole, epoch = now // 1_000_000, layout.epoch_text(now)
-        text = layout.moment_text(now)
+        epoch, text = layout.epoch_text(now), layout.moment_text(now)
         execution = f"{self.ids.getrandbits(128):032x}"
         busy = "0" if self.presence.state == "busy" else "1"
-        args = [0, self.name, take, execution, epoch, text, whole, busy]
+        args = [0, self.name, take, execution, epoch, text, busy]
         script = lua.TAKE
         with self.steps.lock:  # the job's progress, taken and sent in one go
             if ended is not None:
                 script = ended.outcome
-                args += self.end_of(ended, now, whole, text, take_none=take == "")
+                args += self.end_of(ended, now, text, take_none=take == "")
+            keys = queue.step_keys[script]
             try:
-                *fields, passed, dependents, status, job_id = self.steps.send(script, queue.step_keys, args)
+                *fields, passed, dependents, status, job_id = self.steps.send(script, keys, args)
             except Exception as error:
                 if not worth_retrying(error):
                     raise
@@ -468,12 +468,13 @@ class Worker:
         return status, job_id, fields, (now, epoch), execution
 
     def counts_text(self):
-        """The worker's counts as a step writes them (include/end.lua), now; the next in
-        COUNTS_EVERY seconds (RQ's worker writes them at each job's end: a write a job, of
-        two fields of the worker's hash, a tenth of its end's Redis time)."""
+        """The worker's counts and total working time as a step writes them
+        (include/end.lua), now; the next in COUNTS_EVERY seconds (RQ's worker writes them at
+        each job's end: a write a job, of two fields of the worker's hash, a tenth of its
+        end's Redis time)."""
         self.counts_due = time.monotonic() + COUNTS_EVERY
         successful, failed = self.counts[lua.FINISH], self.counts[lua.FAIL]
-        return f"{successful or ''} {failed or ''}"
+        return f"{successful or ''} {failed or ''} {layout.epoch_text(self.worked)}"
 
     def count_fields(self):
         """The worker's counts, as RQ's worker keeps them in its hash (for Presence)."""
@@ -485,8 +486,8 @@ class Worker:
             fields["failed_job_count"] = self.counts[lua.FAIL]
         return fields if self.ran else {}
 
-    def end_of(self, run, now, whole, text, take_none=False):
-        """ARGV[9...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
+    def end_of(self, run, now, text, take_none=False):
+        """ARGV[8...] of the end of `run` (finish.lua, fail.lua): the job, its event (its
         outcome's, if its callback is ours, else its progress not sent yet, if any), and
         what becomes of it."""
         job = run.job
@@ -507,18 +508,20 @@ class Worker:
             run.execution,
             run.epoch,
             meta,
-            counts,
-            layout.epoch_text(self.worked),
-            "1" if job.depends else "",
             kind,
             created_stamp(job) if kind else "",
             " ".join(map(str, progress)),
-            value,
         ]
         if own is not None:
-            return args + own
-        ttl = job.get_result_ttl(self.default_result_ttl)
-        return args + [ttl, "+inf" if ttl < 0 else whole + ttl, run.result]
+            args += own
+            args += (value, counts, "1" if job.depends else "")
+        else:
+            ttl = job.get_result_ttl(self.default_result_ttl)
+            args += (ttl, "+inf" if ttl < 0 else now // 1_000_000 + ttl, value, run.result, counts)
+            args.append("1" if job.depends else "")
+        while args[-1] == "":  # the last, most often '', left out (the scripts read nil as '')
+            args.pop()
+        return args
 
     def ended(self, run, passed, dependents):
         """After a job's end was sent: said if it was dropped, its dependents enqueued."""
@@ -577,7 +580,7 @@ class Worker:
         self.metrics.job_ran(run.queue.queue.name, outcome, job.enqueued_at, run.started, time.time())
 
     def job_from(self, job_id, values, moment):
-        """The job of `values` (its fields' as taken, layout.JOB_FIELDS'), as it is now
+        """The job of `values` (its fields' as taken, layout.TAKEN_FIELDS'), as it is now
         started: what RQ's restore makes of them. RQ's restore of the fields every job of a
         batch shares (its function, callbacks, timeout, retention, queue...) is made once
         and copied: it is two fifths of making the job (tests/test_workers.py holds the copy
@@ -589,7 +592,7 @@ class Worker:
             if len(self.prototypes) >= PROTOTYPES_KEPT:
                 self.prototypes.clear()
             prototype = self.prototypes[signature] = self.restored(job_id, values)
-        data, description, meta, created, enqueued, ended = own[:6]
+        data, description, meta, created, enqueued, ended = own
         if data is None:  # as RQ's restore says it
             raise NoSuchJobError(f"Unexpected job format: job {job_id!r} has no data")
         job = copy_of(prototype)
@@ -613,11 +616,11 @@ class Worker:
         return job
 
     def restored(self, job_id, values):
-        """RQ's restore of a job whose fields' `values` (layout.JOB_FIELDS') were taken, as
-        it is now started."""
+        """RQ's restore of a job whose fields' `values` (layout.TAKEN_FIELDS') were taken, as
+        it is now started (its start's moments are set by job_from)."""
         job = self.job_class(job_id.decode(), connection=self.connection)
         job.serializer = self.serializer  # checked once (RQ checks it per job made: 8 us)
-        fields = {field: value for field, value in zip(layout.JOB_FIELDS, values, strict=True) if value}
+        fields = {field: value for field, value in zip(layout.TAKEN_FIELDS, values, strict=True) if value}
         job.restore({**fields, b"status": STARTED, b"worker_name": self.name.encode()})
         return job
 

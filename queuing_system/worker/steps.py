@@ -71,13 +71,22 @@ class StepConnection:
     def execute_command(self, *args, blocks=0):
         """The reply of a command; one that `blocks` (a blocking command's timeout, in
         seconds) is left that long more before its wait counts."""
+        return self._round_trip(args, blocks)
+
+    def execute_packed(self, command):
+        """The reply of a command packed as Redis reads it (lua.Script.packed)."""
+        return self._round_trip(command, 0)
+
+    def _round_trip(self, command, blocks):
+        """The reply of `command` (a tuple of arguments, or bytes packed already), then, where
+        the primary has replicas, of the WAIT sent after it in the same write."""
         connection = self.connection
 
         def round_trip():
             self.since = since = time.monotonic() + blocks
             self.again, again = True, self.again  # failed, the next try may be this one again
             try:
-                reply = answer(sent(connection, [args], again)[0])  # the step, then the WAIT
+                reply = answer(sent(connection, [command], again)[0])  # the step, then the WAIT
                 self.again = False
                 return reply
             except Exception as error:
@@ -237,7 +246,7 @@ class Progress:
                 return
             job = self.job
             meta, percents = self.take()
-            keys = [self.marker, stream_key(job.origin)]
+            keys = (self.marker, stream_key(job.origin))
             last, before = percents[-1], " ".join(map(str, percents[:-1]))
             args = [0, job.id, meta, created_stamp(job), last, before]
             try:  # once: the worker's next step sends it again, as it was, if it failed

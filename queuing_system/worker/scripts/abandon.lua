@@ -12,7 +12,7 @@
 -- ARGV[3] '1' if the job named dependencies
 -- ARGV[4] the kind of its event            ARGV[5] its created stamp, for its event
 -- ARGV[6] the error its event says
--- ARGV[7..12] what becomes of it, as fail.lua's ARGV[20..25] say (worker/failure.py)
+-- ARGV[7..12] what becomes of it, as fail.lua's ARGV[15..20] say (worker/failure.py)
 -- Returns {claimed ('1' or '0'), dependents ('1' if the job has some)}.
 
 --! include events.lua

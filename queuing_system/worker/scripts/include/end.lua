@@ -23,17 +23,17 @@ local function end_job(job_key, status, ended, meta)
 end
 
 -- The run (claimed: out of the started registry) ended as RQ's cleanup_execution ends it
--- (`worker`: the worker's hash, `executions`: its set). `counts`, unless '' (written at most once a
--- second: the worker says when), are the worker's counts of its jobs, successful and
--- failed ('' for none), space-separated, written with its total working time `worked`
--- (RQ's successful_job_count, failed_job_count, total_working_time).
-local function end_execution(job_id, execution, worker, executions, counts, worked)
+-- (`worker`: the worker's hash, `executions`: its set). `counts`, unless '' (written at most
+-- once a second: the worker says when), are the worker's counts of its jobs, successful and
+-- failed ('' for none), and its total working time, space-separated (RQ's
+-- successful_job_count, failed_job_count, total_working_time).
+local function end_execution(job_id, execution, worker, executions, counts)
   local run = job_id .. ':' .. execution
   rcall('DEL', C.EXECUTION_PREFIX .. run)
   rcall('ZREM', C.EXECUTIONS_PREFIX .. job_id, execution)
   rcall('SREM', executions, run)
   if counts == '' then return end
-  local successful, failed = string.match(counts, '^(%d*) (%d*)$')
+  local successful, failed, worked = string.match(counts, '^(%d*) (%d*) (%S+)$')
   local fields = {'total_working_time', worked}
   if successful ~= '' then
     fields[3], fields[4] = 'successful_job_count', successful
@@ -49,9 +49,9 @@ end
 -- it wrote the job's end; `dependents`: '1' if the job has some).
 -- The other parameters are take_and_start's.
 local function and_take(marker, seq, passed, dependents, take, suspended, execution, queue, intermediate, started,
-    worker, executions, name, epoch, text, whole, busy)
+    worker, executions, name, epoch, text, busy)
   local status, id, fields = take_and_start(take, suspended, execution, queue, intermediate, started, worker,
-    executions, name, epoch, text, whole, busy)
+    executions, name, epoch, text, busy)
   mark_done(marker, seq, passed, dependents, status, id)
   return taken_reply(passed, dependents, status, id, fields)
 end

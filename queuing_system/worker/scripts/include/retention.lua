@@ -4,11 +4,11 @@
 
 local function keep_for(job_id, ttl, dependencies)
   local dependents_key = C.JOB_PREFIX .. job_id .. C.DEPENDENTS_SUFFIX
-  local dependents = rcall('EXISTS', dependents_key) == 1
-  if string.sub(ttl, 1, 1) ~= '-' and ttl ~= '0' then
-    rcall('EXPIRE', C.JOB_PREFIX .. job_id, ttl)
-    if dependents then rcall('EXPIRE', dependents_key, ttl) end
-    if dependencies == '1' then rcall('EXPIRE', C.DEPENDENCIES_PREFIX .. job_id .. C.DEPENDENCIES_SUFFIX, ttl) end
+  if string.sub(ttl, 1, 1) == '-' or ttl == '0' then
+    return rcall('EXISTS', dependents_key) == 1 and '1' or '0'
   end
-  return dependents and '1' or '0'
+  rcall('EXPIRE', C.JOB_PREFIX .. job_id, ttl)
+  if dependencies == '1' then rcall('EXPIRE', C.DEPENDENCIES_PREFIX .. job_id .. C.DEPENDENCIES_SUFFIX, ttl) end
+  -- its EXPIRE says whether the set is there: no EXISTS before it
+  return rcall('EXPIRE', dependents_key, ttl) == 1 and '1' or '0'
 end
