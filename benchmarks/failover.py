@@ -143,11 +143,13 @@ def get(url, timeout=5.0):
 
 @dataclass
 class Run:
-    """One creator run: its lines (moment, line), exit code (None: still running at the end)."""
+    """One creator run: its lines (moment, line), exit code (None: still running at the end),
+    and its stderr's lines (what a run that failed said)."""
 
     lines: list
     code: int | None
     started: float
+    errors: list = field(default_factory=list)
 
     def created(self):
         return [m.group(1) for _, line in self.lines if (m := CREATED.match(line))]
@@ -174,7 +176,7 @@ class Creators(threading.Thread):
             if code is None:
                 code = self.current.stop()
                 code = None if code is None else f"stopped after {RUN_WITHIN:.0f}s ({code})"
-            self.runs.append(Run(self.current.lines, code, started))
+            self.runs.append(Run(self.current.lines, code, started, self.current.errors))
 
     def stop(self, now=False):
         """No run after the one under way; `now`: that one stopped too (an interrupted trial)."""
@@ -248,7 +250,8 @@ def count_jobs(figures, runs, sent_lines, expected_sends):
         created, outcomes = run.created(), run.outcomes()
         if not created:
             if run.code not in (0, None):
-                figures.runs_failed.append(f"exit {run.code} before creating: {run.lines[-3:]}")
+                said = [line for _, line in run.lines[-3:] + run.errors[-3:]]
+                figures.runs_failed.append(f"exit {run.code} before creating: {said}")
             continue
         figures.runs += 1
         figures.acknowledged += len(created)
