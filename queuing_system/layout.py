@@ -324,21 +324,3 @@ def return_value_text(serializer, value):
     except Exception:  # noqa: BLE001 - as RQ: anything it cannot dump is said so
         dumped = serializer.dumps(UNSERIALIZABLE)
     return binascii.b2a_base64(dumped, newline=False).decode()
-
-
-def result_fields(kind, worker_name, execution_id, started, ended, exc_string=None, return_value=None):
-    """The flat (field, value) list of a result stream entry (Result.serialize)."""
-    fields = ["type", kind, "worker_name", worker_name]
-    if exc_string is not None:
-        fields += ["exc_string", exc_string]
-    if return_value is not None:
-        fields += ["return_value", return_value]
-    return [
-        *fields,
-        "execution_id",
-        execution_id,
-        "execution_started_at",
-        started,
-        "execution_ended_at",
-        ended,
-    ]
