@@ -38,6 +38,7 @@ TASK6_QUEUE, TASK8_QUEUE, TASK10_QUEUE = (
 TEST_FILES = ("tests/test_8_job.py", "test_8_job.py", "tests/8_job_test.py", "8_job_test.py")
 PARTNER = " (the grader's: a partner known to be right)"
 SETTLED = 3  # seconds a run may go on once nothing more can happen in it
+POOL_WAIT = 5  # seconds a processor's pool may take to start all its workers
 
 
 def test_file(port_dir):
@@ -198,9 +199,11 @@ def learn_shape(trial, creator_name, processor_name, queue):
     return jobshape.from_source(trial.port_dir / processor_name, module)
 
 
-def run_processor(trial, creator_name, processor_name, queue, data):
+def run_processor(trial, creator_name, processor_name, queue, data, workers=1):
     """The port's processor, then the grader's own creator with the exercise's jobs in the
-    port's shape; until every job ended or nothing more can come."""
+    port's shape; until every job ended or nothing more can come. The jobs come once the
+    processor serves `queue` with the `workers` its task asks, or it is given up on: a pool's
+    workers start one by one, and the first alone can take all the jobs before the next is up."""
     shape = learn_shape(trial, creator_name, processor_name, queue)
     if shape is None:
         return None
@@ -211,6 +214,8 @@ def run_processor(trial, creator_name, processor_name, queue, data):
         processor = run.processor = trial.start(processor_name)
         # Ready when it registered an RQ worker, on any queue (if it runs RQ workers at all).
         processor.wait_until(lambda: run.workers.look() or run.workers.seen, 5)
+        if run.workers.seen:
+            processor.wait_until(lambda: run.workers.look() or run.workers.most.get(queue, 0) >= workers, POOL_WAIT)
         spec = {"queue": queue, "function": shape.function, "serializer": shape.serializer}
         spec["calls"] = [shape.call(phone, message) for phone, message in data]
         trial.command(
@@ -614,7 +619,9 @@ def judge_creator_8(trial, run):
 
 @task(9, "7_job_processor.py: two at a time, blacklist", ["7_job_processor.py"])
 def task_9(trial):
-    run = run_processor(trial, "7_job_creator.py", "7_job_processor.py", TASK8_QUEUE, expected.TASK8_DATA)
+    run = run_processor(
+        trial, "7_job_creator.py", "7_job_processor.py", TASK8_QUEUE, expected.TASK8_DATA, workers=2
+    )
     if run is None:
         return no_shape(trial, "7_job_creator.py", "7_job_processor.py", TASK8_QUEUE)
     trial.show(run.processor, "[processor] ")
