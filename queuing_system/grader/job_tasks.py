@@ -174,6 +174,16 @@ def wait_for_outcomes(trial, run, ids, count):
             run.timed_out = True
 
 
+def forget_the_run(client):
+    """Empty the task's Redis of what a killed script made, and of what it had sent yet: a
+    job sent before its kill and read by Redis after a plain FLUSHDB stayed, the first of
+    the task's jobs (its connections are closed first, whatever they held unread)."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.execute_command("CLIENT KILL", "TYPE", "normal", "SKIPME", "yes")
+        pipe.flushdb()
+        pipe.execute()
+
+
 def learn_shape(trial, creator_name, processor_name, queue):
     """The shape of the port's jobs on `queue`: learned from its creator's jobs in an earlier
     task, else by running its creator alone until it made one, else read from the
@@ -188,7 +198,7 @@ def learn_shape(trial, creator_name, processor_name, queue):
         creator.kill()
         creator.wait_gone()
         jobs = seen_jobs(trial.client)
-        trial.client.flushdb()
+        forget_the_run(trial.client)
         ordered = on_queue(jobs, queue) or sorted(jobs.values(), key=lambda job: job.created_at)
         for job in ordered:
             shape = jobshape.from_job(job, f"{creator_name}'s jobs")

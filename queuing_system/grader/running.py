@@ -9,6 +9,7 @@ end of its process, not of its pipes: a daemon it left holding them does not mak
 look hung.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from .isolation import children
 OUTPUT_CAP = 1 << 20  # bytes kept of a script's stdout, and of its stderr; it is stopped beyond
 STOP_WITHIN = 5  # seconds a script has to stop after SIGTERM, as the spec says
 SETTLE = 0.3  # seconds to read what an ended script left in its pipes
+SANDBOX_GONE = 2  # seconds a killed sandbox's processes may take to be gone
 LAUNCHER_GONE = 10  # seconds the launcher may take to leave once its script ended
 
 
@@ -249,10 +251,19 @@ class Script:
         return self.code
 
     def kill(self):
-        """SIGKILL the launcher's process group: the script goes with it (in a sandbox, the
-        whole PID namespace goes with bwrap; unsandboxed, the script's own process group
-        too, should it have made one; what it started in a session of its own is found at
-        the task's end)."""
+        """SIGKILL the script, and all it started. In a sandbox, its PID 1 first: the kernel
+        ends the whole PID namespace with it, and bwrap leaves only once every process in it
+        is gone (bwrap killed first leaves at once, its sandbox dying behind it: a creator
+        killed so enqueued one more job after the grader had emptied Redis). Then the
+        launcher's process group; unsandboxed, the script's own group too, should it have
+        made one (what it started in a session of its own is found at the task's end)."""
+        if self.sandboxed and self.process.poll() is None:
+            pid = self.launcher_pid()
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(SANDBOX_GONE)
         for group in (self.process.pid, None if self.sandboxed else self.script_pid):
             if group:
                 try:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,45 @@ def test_a_grader_stop_reaches_the_script_through_its_launcher(tmp_path):
     assert script.wait_for_lines(1, 30)
     assert script.stop() == 0
     script.wait_gone()
+
+
+def processes_with(marker):
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if marker.encode() in cmdline.read():
+                    found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_killed_script_and_all_it_started_are_gone_when_kill_returns(tmp_path):
+    # Before: bwrap was killed first and left at once, its sandbox dying behind it; a
+    # killed creator so enqueued one more job after the grader had emptied Redis.
+    (tmp_path / "port").mkdir()
+    (tmp_path / "work").mkdir()
+    runner = Runner(tmp_path / "work", sandboxed=True)
+    marker = f"busy-{os.getpid()}-{id(tmp_path)}"
+    code = (
+        "import subprocess, sys\n"
+        f"busy = [sys.executable, '-c', 'while True: pass  # ' + '{marker[:4]}' + '{marker[4:]}']\n"
+        "started = [subprocess.Popen(busy) for _ in range(8)]\n"
+        "print('up', flush=True)\n"
+        "while True: pass\n"
+    )
+    for _ in range(5):
+        launch = runner.launch([sys.executable, "-c", code], tmp_path / "port", script_env("redis://x"))
+        script = Script("busy", launch, sandboxed=True)
+        assert script.wait_for_lines(1, 30)
+        deadline = time.monotonic() + 30
+        while len(processes_with(marker)) < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(processes_with(marker)) == 8
+        script.kill()
+        assert processes_with(marker) == []
+        script.wait_gone()
 
 
 def test_a_script_cannot_reach_the_launchers_pipe(tmp_path):
