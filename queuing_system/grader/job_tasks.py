@@ -225,7 +225,8 @@ def run_processor(trial, creator_name, processor_name, queue, data, workers=1):
         # Ready when it registered an RQ worker, on any queue (if it runs RQ workers at all).
         processor.wait_until(lambda: run.workers.look() or run.workers.seen, 5)
         if run.workers.seen:
-            processor.wait_until(lambda: run.workers.look() or run.workers.most.get(queue, 0) >= workers, POOL_WAIT)
+            serving = lambda: run.workers.look() or run.workers.most.get(queue, 0) >= workers  # noqa: E731
+            processor.wait_until(serving, POOL_WAIT)
         spec = {"queue": queue, "function": shape.function, "serializer": shape.serializer}
         spec["calls"] = [shape.call(phone, message) for phone, message in data]
         trial.command(
