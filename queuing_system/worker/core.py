@@ -45,6 +45,7 @@ OWN = layout.TAKEN_FIELDS.index(layout.SHARED_FIELDS[0])  # a job's own values f
 DEPENDENCY_IDS = layout.SHARED_FIELDS.index(b"dependency_ids")  # there if it named jobs it depends on
 PROTOTYPES_KEPT = 64  # restored jobs a worker copies (job.job_from), one per kind of job
 STOP_POLL = 1  # seconds an idle worker waits on the queue before looking for a stop
+LEAVE_WITHIN = 1.5  # seconds a stopping worker gives to leaving RQ's registries; they expire anyway
 SUSPENDED_POLL = 1.0  # seconds between two looks while `rq suspend` holds the workers
 COUNTS_EVERY = 1.0  # seconds: a busy worker's counts of its jobs are written at most this often
 
@@ -304,13 +305,17 @@ class Worker:
             self.watch.close()
         if self.presence is None:
             return
-        self.presence.stop_listening()
+        # One budget for all of leaving: its waits, each bounded, could add up past a pool's
+        # patience with a worker (4 s) on a loaded host as Redis restarted.
+        deadline = time.monotonic() + LEAVE_WITHIN
+        self.presence.stop_listening(within=min(1, LEAVE_WITHIN))
         for leave in (self.due_jobs.release, self.presence.register_death):
-            if self.redis_away:
+            left = deadline - time.monotonic()
+            if self.redis_away or left <= 0:
                 break  # given up on already: waiting again would break the 5 s of a stop
             try:
                 # answers=False: leaving may send nothing (no locks held), which says nothing of Redis
-                keep_trying(leave, self.stopping, patience=STOP_POLL, answers=False)
+                keep_trying(leave, self.stopping, patience=min(STOP_POLL, left), answers=False)
             except Exception as error:  # noqa: BLE001 - leaving must not raise over the cause
                 if not worth_retrying(error):
                     raise
