@@ -178,6 +178,9 @@ def save_jobs(queue, count, unsure_is_saved=False):
     MaybeSaved), ends the block as if saved, as it may have been (then it runs): for a
     caller that listens for its jobs' ends rather than tell a client they failed."""
     ids = reserve_job_ids(queue.connection, count)
+    # RQ's enqueue asks Redis's version (INFO) once per Queue, straight, outside any retry:
+    # asked here first, a Redis away or failing over is waited for as it was for the ids.
+    until_answered(queue.get_redis_server_version, within=None)
     try:
         with watched_transaction(queue, ids) as pipeline:
             yield ids, pipeline

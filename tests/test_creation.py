@@ -211,3 +211,27 @@ def test_a_job_that_names_its_own_timeout_and_retention_keeps_them(redis_binary)
         queue.enqueue(PROCESS, DATAS[0], job_id=job_id, job_timeout=300, failure_ttl=60, pipeline=pipeline)
     fields = redis_binary.hgetall(f"rq:job:{job_id}")
     assert (fields[b"timeout"], fields[b"failure_ttl"]) == (b"300", b"60")
+
+
+class RefusesInfo(redis.Redis):
+    """A client whose first INFOs find Redis away, as a creator's did in a failover."""
+
+    refusals = 3
+
+    def info(self, *args, **kwargs):
+        if self.refusals:
+            self.refusals -= 1
+            raise redis.ConnectionError("Error 111 connecting to the old primary. Connection refused.")
+        return super().info(*args, **kwargs)
+
+
+def test_rqs_own_question_for_the_servers_version_is_waited_for_as_the_ids_are(redis_url):
+    # Before: RQ's enqueue asked it inside the block, with no retry, and a creator started
+    # as a primary died exited 1 (tests/failover, under four CPU hogs).
+    client = RefusesInfo.from_url(redis_url)
+    queue = job_queue("fence", client)
+    with jobs.save_jobs(queue, 1) as ([job_id], pipeline):
+        queue.enqueue(PROCESS, DATAS[0], job_id=job_id, pipeline=pipeline)
+    assert client.refusals == 0
+    assert client.lrange("rq:queue:fence", 0, -1)[-1] == job_id.encode()
+    client.close()
