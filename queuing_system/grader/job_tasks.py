@@ -174,11 +174,15 @@ def wait_for_outcomes(trial, run, ids, count):
             run.timed_out = True
 
 
-def forget_the_run(client):
+def forget_the_run(trial):
     """Empty the task's Redis of what a killed script made, and of what it had sent yet: a
     job sent before its kill and read by Redis after a plain FLUSHDB stayed, the first of
-    the task's jobs (its connections are closed first, whatever they held unread)."""
-    with client.pipeline(transaction=True) as pipe:
+    the task's jobs. On the grader's own redis-server its clients' connections are closed
+    first, whatever they held unread; a Redis others may use is only emptied."""
+    if not trial.own_redis:
+        trial.client.flushdb()
+        return
+    with trial.client.pipeline(transaction=True) as pipe:
         pipe.execute_command("CLIENT KILL", "TYPE", "normal", "SKIPME", "yes")
         pipe.flushdb()
         pipe.execute()
@@ -198,7 +202,7 @@ def learn_shape(trial, creator_name, processor_name, queue):
         creator.kill()
         creator.wait_gone()
         jobs = seen_jobs(trial.client)
-        forget_the_run(trial.client)
+        forget_the_run(trial)
         ordered = on_queue(jobs, queue) or sorted(jobs.values(), key=lambda job: job.created_at)
         for job in ordered:
             shape = jobshape.from_job(job, f"{creator_name}'s jobs")

@@ -67,6 +67,8 @@ def copy_port(source, into, name="port"):
 class OwnRedis:
     """A fresh redis-server for each task: nothing of a task's data or config outlives it."""
 
+    own = True  # every client of it is the grader's or a script's
+
     def __init__(self, network):
         self.network = network
         self.server = None
@@ -89,6 +91,8 @@ class OwnRedis:
 class NamedRedis:
     """The Redis the grader was told to use: its database emptied before each task (and at
     the end), and any configuration a task changed set back."""
+
+    own = False  # others may use the server: their connections are not the grader's to close
 
     def __init__(self, url):
         self.url = url
@@ -181,7 +185,18 @@ def run_task(each, options, copy, redis_source, runner, memory):
     else:
         with app_port(options.network, options.app_lock, each.number) as port:
             with redis_source.for_task() as (url, client):
-                trial = Trial(each, copy, url, client, options.strict, port, runner, options.partners, memory)
+                trial = Trial(
+                    each,
+                    copy,
+                    url,
+                    client,
+                    options.strict,
+                    port,
+                    runner,
+                    options.partners,
+                    memory,
+                    own_redis=redis_source.own,
+                )
                 try:
                     each.run(trial)
                 except Exception as error:  # the grader's own trouble: said, never a traceback

@@ -264,7 +264,10 @@ class Script:
                     os.kill(pid, signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(SANDBOX_GONE)
-        for group in (self.process.pid, None if self.sandboxed else self.script_pid):
+        groups = (self.process.pid, None if self.sandboxed else self.script_pid)
+        if self.sandboxed and self.process.returncode is not None:
+            groups = ()  # bwrap gone and reaped: its sandbox with it, its pid maybe another's now
+        for group in groups:
             if group:
                 try:
                     os.killpg(group, signal.SIGKILL)

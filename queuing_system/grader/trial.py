@@ -40,12 +40,23 @@ def crash_line(stderr):
 
 class Trial:
     def __init__(
-        self, task, port_dir, redis_url, client, strict, app_port, runner, partners=None, memory=None
+        self,
+        task,
+        port_dir,
+        redis_url,
+        client,
+        strict,
+        app_port,
+        runner,
+        partners=None,
+        memory=None,
+        own_redis=True,
     ):
         self.task = task
         self.port_dir = port_dir  # the port's copy, as the grader sees it
         self.redis_url = redis_url
         self.client = client  # the grader's own connection to the task's Redis (bytes)
+        self.own_redis = own_redis  # a redis-server of the grader's own, not one others may use
         self.strict = strict
         self.app_port = app_port
         self.runner = runner  # sandbox.Runner: how a script is started

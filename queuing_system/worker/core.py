@@ -310,9 +310,9 @@ class Worker:
         deadline = time.monotonic() + LEAVE_WITHIN
         self.presence.stop_listening(within=min(1, LEAVE_WITHIN))
         for leave in (self.due_jobs.release, self.presence.register_death):
-            left = deadline - time.monotonic()
-            if self.redis_away or left <= 0:
+            if self.redis_away:
                 break  # given up on already: waiting again would break the 5 s of a stop
+            left = max(deadline - time.monotonic(), 0)  # each is tried once at least; retried within it
             try:
                 # answers=False: leaving may send nothing (no locks held), which says nothing of Redis
                 keep_trying(leave, self.stopping, patience=min(STOP_POLL, left), answers=False)
