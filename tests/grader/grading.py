@@ -60,17 +60,22 @@ sys.exit(code)
 """
 
 
-def daemons_left():
-    """The processes of tests/ports/daemon's daemon still running anywhere."""
+def processes_with(marker):
+    """The pids of the processes running anywhere whose command line holds `marker`."""
     found = []
-    for entry in os.listdir("/proc"):
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if DAEMON.encode() in cmdline.read():
+                if marker.encode() in cmdline.read():
                     found.append(int(entry))
         except OSError:
             pass
     return found
+
+
+def daemons_left():
+    """The processes of tests/ports/daemon's daemon still running anywhere."""
+    return processes_with(DAEMON)
 
 
 def watched(command, token):

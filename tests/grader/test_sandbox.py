@@ -18,6 +18,8 @@ from queuing_system.grader.port import copy_port
 from queuing_system.grader.running import Script
 from queuing_system.grader.sandbox import LIMITS, PORT_DIR, Runner, sandbox_works, script_env
 
+from .grading import processes_with
+
 pytestmark = pytest.mark.skipif(not sandbox_works(None), reason="bwrap cannot sandbox here")
 PROBE = r"""
 import json, os, resource, sys
@@ -145,18 +147,6 @@ def test_a_grader_stop_reaches_the_script_through_its_launcher(tmp_path):
     assert script.wait_for_lines(1, 30)
     assert script.stop() == 0
     script.wait_gone()
-
-
-def processes_with(marker):
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if marker.encode() in cmdline.read():
-                    found.append(int(entry))
-        except OSError:
-            pass
-    return found
 
 
 def test_a_killed_script_and_all_it_started_are_gone_when_kill_returns(tmp_path):
