@@ -123,19 +123,19 @@ class Script:
         return cls(source(name))
 
     def __call__(self, client, keys=(), args=()):
-        execute_packed = getattr(client, "execute_packed", None)
-        if execute_packed is not None:
+        send = getattr(client, "execute_packed", None)
+        if send is None:
+            command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+
+            def send(command):
+                return client.execute_command(*command)
+        else:
             command = self.packed(keys, args)
-            try:
-                return execute_packed(command)
-            except redis.exceptions.NoScriptError:
-                client.script_load(self.text)
-                return execute_packed(command)
         try:
-            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return send(command)
         except redis.exceptions.NoScriptError:
             client.script_load(self.text)
-            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+            return send(command)
 
     def packed(self, keys, args):
         """EVALSHA of `keys` and `args`, as Redis reads it (RESP)."""

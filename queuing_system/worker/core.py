@@ -308,7 +308,7 @@ class Worker:
         # One budget for all of leaving: its waits, each bounded, could add up past a pool's
         # patience with a worker (4 s) on a loaded host as Redis restarted.
         deadline = time.monotonic() + LEAVE_WITHIN
-        self.presence.stop_listening(within=min(1, LEAVE_WITHIN))
+        self.presence.stop_listening()  # 1 s at most, of the budget
         for leave in (self.due_jobs.release, self.presence.register_death):
             if self.redis_away:
                 break  # given up on already: waiting again would break the 5 s of a stop
@@ -519,11 +519,11 @@ class Worker:
         ]
         if own is not None:
             args += own
-            args += (value, counts, "1" if job.depends else "")
+            args += (value, counts)
         else:
             ttl = job.get_result_ttl(self.default_result_ttl)
             args += (ttl, "+inf" if ttl < 0 else now // 1_000_000 + ttl, value, run.result, counts)
-            args.append("1" if job.depends else "")
+        args.append("1" if job.depends else "")
         while args[-1] == "":  # the last, most often '', left out (the scripts read nil as '')
             args.pop()
         return args

@@ -140,9 +140,8 @@ class Presence:
         outage.lost(error)
         self.stopping.wait(COMMAND_RETRY_EVERY)
 
-    def stop_listening(self, within=1):
-        """As RQ's unsubscribe: the reply to UNSUBSCRIBE wakes the thread, which then ends
-        (waited for `within` seconds at most)."""
+    def stop_listening(self):
+        """As RQ's unsubscribe: the reply to UNSUBSCRIBE wakes the thread, which then ends."""
         if self.pubsub is None:
             return
         self.closing = True
@@ -152,6 +151,6 @@ class Presence:
             if not worth_retrying(error):
                 raise
         self.listener.stop()
-        self.listener.join(timeout=max(within, 0))
+        self.listener.join(timeout=1)
         if not self.listener.is_alive():  # else it waits on a Redis that does not answer (frozen):
             self.pubsub.close()  # closing its connection under it races with it; it is a daemon
