@@ -6,6 +6,7 @@ block reservations at 0), so any number of workers, /process calls or app proces
 exactly 50 seats. `reservationEnabled` lives in Redis, so every app process agrees on it.
 """
 
+import sys
 from functools import cache
 
 import redis
@@ -78,8 +79,8 @@ def create_app(db=None, jobs=None):
                 queue.enqueue(
                     PROCESS,
                     job_id=job_id,
-                    on_success=Callback(qs.callbacks.report_success),  # the app hears how the
-                    on_failure=Callback(qs.callbacks.report_failure),  # job ended, as Kue's job.on(...)
+                    on_success=Callback(qs.JobReporter.report_success),  # the app hears how the
+                    on_failure=Callback(qs.JobReporter.report_failure),  # job ended, as Kue's job.on(...)
                     pipeline=pipeline,
                 )
         except redis.RedisError:
@@ -96,13 +97,11 @@ def create_app(db=None, jobs=None):
 
 
 def main(argv=None):
-    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
-    parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
-    options = parser.parse_args(argv)
-    app = create_app()
-    app.extensions["sale"].join()  # at start-up, before it listens, waiting for Redis if need be
-    return qs.serve(app, options.host, options.port)  # our HTTP server: flow control, deadlines
+    # Flask's app.run(), on our HTTP server (flow control, deadlines): reads --host and --port
+    # (over $HOST, $PORT), makes the app, joins its sale before it listens (waiting for Redis);
+    # exits 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback
+    return qs.serve(create_app, argv, description=__doc__)
 
 
 if __name__ == "__main__":
-    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback
+    sys.exit(main())

@@ -23,8 +23,8 @@ def create_job(queue):
             PROCESS,
             JOB_DATA,
             job_id=job_id,
-            on_success=Callback(qs.callbacks.report_success),  # RQ calls these as the job ends: they
-            on_failure=Callback(qs.callbacks.report_failure),  # tell its creator, as Kue's job.on(...) did
+            on_success=Callback(qs.EventFollower.report_success),  # RQ calls these as the job ends:
+            on_failure=Callback(qs.EventFollower.report_failure),  # its follower hears, as Kue's job.on(...)
             pipeline=pipeline,
         )
 

@@ -33,8 +33,8 @@ def create_jobs(queue, timing):
                 (data,),
                 job_id=job_id,
                 retry=timing.retry(),  # RQ's Retry, from Kue's .attempts() and .backoff()
-                on_success=Callback(qs.callbacks.report_success),  # the creator hears how each
-                on_failure=Callback(qs.callbacks.report_failure),  # job ended: RQ does not tell it
+                on_success=Callback(qs.EventFollower.report_success),  # the creator hears how each
+                on_failure=Callback(qs.EventFollower.report_failure),  # job ended: RQ does not tell it
             )
             for job_id, data in zip(ids, JOBS, strict=True)
         ]

@@ -43,8 +43,8 @@ def create_push_notifications_jobs(jobs, queue):
                 PROCESS,
                 (data,),
                 job_id=job_id,
-                on_success=Callback(qs.callbacks.report_success),  # the reporter hears
-                on_failure=Callback(qs.callbacks.report_failure),  # how each job ended
+                on_success=Callback(qs.JobReporter.report_success),  # the reporter hears
+                on_failure=Callback(qs.JobReporter.report_failure),  # how each job ended
             )
             for job_id, data in zip(ids, jobs, strict=True)
         ]

@@ -7,6 +7,7 @@ Redis (take_one, a Lua script), so under any number of requests, processes or ap
 instances exactly `initialAvailableQuantity` reservations of an item are confirmed.
 """
 
+import sys
 from functools import cache
 
 from flask import Flask
@@ -79,13 +80,11 @@ def create_app(db=None):
 
 
 def main(argv=None):
-    parser = qs.ArgumentParser(description=__doc__)  # argparse's, with --log-format and QUEUING_DEBUG
-    parser.add_address_arguments()  # --host, --port (over $HOST, $PORT), --access-log
-    options = parser.parse_args(argv)
-    db = qs.wait_until_connected(redis_client(), quiet=True)  # said on stderr while it waits
-    app = create_app(db)
-    return qs.serve(app, options.host, options.port, processes=SERVER_PROCESSES)  # flow control, deadlines
+    # Flask's app.run(), on our HTTP server (flow control, deadlines): reads --host and --port
+    # (over $HOST, $PORT), makes the app, waits for Redis before it listens, then serves in
+    # SERVER_PROCESSES processes; exits 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us
+    return qs.serve(create_app, argv, description=__doc__, processes=SERVER_PROCESSES)
 
 
 if __name__ == "__main__":
-    qs.run(main)  # exit 0 on SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us: never a traceback
+    sys.exit(main())

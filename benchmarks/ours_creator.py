@@ -65,8 +65,8 @@ def created_by_rq_calls(queue, datas):
                 PROCESS,
                 (data,),
                 job_id=job_id,
-                on_success=Callback(qs.callbacks.report_success),
-                on_failure=Callback(qs.callbacks.report_failure),
+                on_success=Callback(qs.EventFollower.report_success),
+                on_failure=Callback(qs.EventFollower.report_failure),
             )
             for job_id, data in zip(ids, datas, strict=True)
         ]

@@ -9,8 +9,8 @@ package is free to move.
 
 The package, room by room (an import-linter contract in pyproject.toml keeps the floors):
 - here, the public surface, with the scripts' command line (arguments.py);
-- the job side: Kue's ids and batches (jobs.py), the callbacks that tell a creator how its
-  jobs went (callbacks.py), the events it follows (follower.py, reporter.py);
+- the job side: Kue's ids and batches (jobs.py), the events a creator follows and the RQ
+  callbacks that write them (follower.py, reporter.py), a job's progress (progress.py);
 - the worker (worker/): RQ's queues and data, one Lua step per transition;
 - the web (web/): the apps' JSON rules, their HTTP server, round trips and Redis I/O;
 - beneath the job side and the worker, what they share: RQ's layout (layout.py), the Lua
@@ -43,9 +43,8 @@ PUBLIC = {
     "save_jobs": "jobs",
     "notification": "jobs",
     "JobFailed": "rq_job",
-    "callbacks": "callbacks",
-    "report_progress": "callbacks",
-    # the job events a creator hears (Kue's job.on(...))
+    "report_progress": "progress",
+    # the job events a creator hears (Kue's job.on(...)), and the RQ callbacks that tell them
     "EventFollower": "follower",
     "JobReporter": "reporter",
     # the safe worker

@@ -1,9 +1,9 @@
 """The scripts' command lines: argparse's own ArgumentParser, with what every script of the
-exercise takes, and a method for the options of each family of scripts.
+exercise takes, and a method for the options of the processors and of the creators. (The
+apps' command line is serve()'s: web/app.py.)
 
 Part of the public surface: it reaches into the rooms whose options it adds (the worker's,
-the web's, the job side's), each on first use, so that a script's --help loads only what
-it shows.
+the job side's), each on first use, so that a script's --help loads only what it shows.
 """
 
 import argparse
@@ -14,8 +14,8 @@ from .logs import add_log_arguments
 class ArgumentParser(argparse.ArgumentParser):
     """argparse.ArgumentParser, with `--log-format` (how the diagnostic lines on stderr
     look) and, at the end of --help, the environment the script reads (QUEUING_DEBUG
-    included). Its add_*_arguments methods add the options of the processors, the apps
-    and the creators of tasks 7 and 8."""
+    included). Its add_*_arguments methods add the options of the processors and of the
+    creators of tasks 7 and 8."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,13 +29,6 @@ class ArgumentParser(argparse.ArgumentParser):
         from .worker.pool import add_workers_argument
 
         add_workers_argument(self, default)
-
-    def add_address_arguments(self):
-        """`--host` and `--port`, which win over $HOST and $PORT (else 127.0.0.1:1245), and
-        `--access-log` (every request on stderr, in the common log format)."""
-        from .web.app import add_address_arguments
-
-        add_address_arguments(self)
 
     def add_timing_arguments(self):
         """`--delay`, `--attempts` and `--backoff`: Kue's `.delay()`, `.attempts()` and

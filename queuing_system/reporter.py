@@ -10,9 +10,10 @@ from .events import OUTCOMES, stamps_of
 from .follower import EventFollower
 
 
-class JobReporter:
-    """Hands the events of the jobs it watches to `on_event`, from a background thread, and
-    prints the line it returns, if any (one write, untrusted text escaped: console.say).
+class JobReporter(EventFollower):
+    """An EventFollower that hands the events of the jobs it watches to `on_event`, from a
+    background thread, and prints the line it returns, if any (one write, untrusted text
+    escaped: console.say). Its jobs name its callbacks (report_success, report_failure).
 
     Kue's `job.on(...)` listeners kept reporting as long as the process lived; this does the
     same for a function that returns before its jobs end (8_job) and for a server that
@@ -24,8 +25,7 @@ class JobReporter:
 
     def __init__(self, connection, queue_name, on_event):
         wait_until_connected(connection, quiet=True)  # before it reads where the events are
-        self.stopping = threading.Event()
-        self.follower = EventFollower(connection, queue_name, self.stopping)
+        super().__init__(connection, queue_name, threading.Event())
         self.on_event = on_event
         self.pending = {}  # {job id: its created_at stamp, None until read}
         self.changed = threading.Condition()
@@ -66,7 +66,7 @@ class JobReporter:
             unknown = [job_id for job_id, stamp in self.pending.items() if stamp is None]
         if not unknown:
             return
-        stamps = self.follower.stamps(unknown)
+        stamps = self.stamps(unknown)
         with self.changed:
             for job_id, stamp in stamps.items():
                 if job_id in self.pending and self.pending[job_id] is None:
@@ -78,7 +78,7 @@ class JobReporter:
                 self.read_stamps()
                 with self.changed:
                     pending = dict(self.pending)
-                events = self.follower.next_events(pending)
+                events = self.next_events(pending)
             except Exception as error:  # the thread outlives a bad read; the next one goes on
                 warn(f"could not read job events: {error!r}")
                 self.stopping.wait(1.0)

@@ -1,4 +1,5 @@
-"""Running a script's main() so that Ctrl-C, SIGTERM and a lost server end it cleanly.
+"""Running a script's main() so that Ctrl-C, SIGTERM and a lost server end it cleanly, and
+what a Flask app of ours does as its server starts and stops (on_start, on_shutdown).
 
 Exit codes follow the shell's convention: 0 on success and on SIGTERM (a requested stop),
 130 on Ctrl-C, 1 when Redis went away mid-run, refused us for good or could not serve
@@ -29,6 +30,14 @@ class Terminated(SystemExit):
 
 def terminate(signum, frame):
     raise Terminated(EXIT_OK)
+
+
+def on_start(app, callback):
+    """Have `callback` run once the Flask `app` is made, before its server listens
+    (web.app.serve): e.g. the seat sale's joining, which waits for Redis. Kept in
+    app.extensions["on_start"]; a server that runs none (flask run) leaves it to the
+    extension's before_request."""
+    app.extensions.setdefault("on_start", []).append(callback)
 
 
 def on_shutdown(app, callback):
@@ -68,15 +77,20 @@ def resend(signum):
 
 
 def run(main):
-    """Run a script's main() and exit with its code: 0 (or main's), 0 on SIGTERM, 130 on
-    Ctrl-C, 1 when Redis refused us for good, went away mid-run or could not serve (a
-    reply error such as OOM that the script's retries gave up on); never a traceback."""
+    """Run a script's main() and exit with its code (exit_code)."""
+    sys.exit(exit_code(main))
+
+
+def exit_code(main):
+    """main()'s exit code: 0 (or main's), 0 on SIGTERM, 130 on Ctrl-C, 1 when Redis
+    refused us for good, went away mid-run or could not serve (a reply error such as OOM
+    that the script's retries gave up on); never a traceback."""
     exit_on_sigterm()
     try:
         code = main()
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    except Stopped:
+    except (Stopped, Terminated):
         code = EXIT_OK
     except FatalRedisError:
         code = EXIT_FAILED  # its line is already printed
@@ -85,7 +99,7 @@ def run(main):
             traceback.print_exc()
         warn(redis_trouble(error))
         code = EXIT_FAILED
-    sys.exit(code or EXIT_OK)
+    return code or EXIT_OK
 
 
 def redis_trouble(error):

@@ -4,8 +4,8 @@ import time
 
 from rq import get_current_job
 
-from queuing_system.callbacks import report_progress
 from queuing_system.events import CALLBACKS
+from queuing_system.progress import report_progress
 from queuing_system.worker.job import AllowlistJob
 
 

@@ -10,7 +10,6 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
-from queuing_system.callbacks import report_failure
 from queuing_system.events import ABANDONED, FAILED, RETRYING, Event, UnreadableEvent, emit, event, parse
 from queuing_system.follower import EventFollower
 from queuing_system.grader.expected import (
@@ -202,5 +201,5 @@ def test_a_job_abandoned_with_retries_left_is_heard_retrying(redis_binary):
     [job] = create_jobs(queue, PROCESS, [{"phoneNumber": "4150000000", "message": "m"}], Timing(attempts=2))
     redis_binary.zadd(queue.started_job_registry.key, {f"{job.id}:execution": 1})  # expired
     follower = EventFollower(redis_binary, QUEUE)
-    report_failure(job, redis_binary, AbandonedJobError, AbandonedJobError(), None)
+    EventFollower.report_failure(job, redis_binary, AbandonedJobError, AbandonedJobError(), None)
     assert follower.read(block=False) == [Event(job.id, RETRYING, error=ABANDONED, retries_left=0)]

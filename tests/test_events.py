@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import fakeredis
 import pytest
 
-from queuing_system.callbacks import report_success
 from queuing_system.events import created_stamp, stream_key
 from queuing_system.follower import READ_BLOCK_MS, EventFollower
 from queuing_system.grader.harness import wait_for
@@ -90,7 +89,7 @@ def test_a_stop_raised_as_a_reporter_waits_leaves_it_cleanly():
         raise Stop
 
     reporter.changed._release_save = let_go_then_stop
-    outcome = threading.Timer(0.5, report_success, (job, connection, None))  # while it waits
+    outcome = threading.Timer(0.5, EventFollower.report_success, (job, connection, None))  # while it waits
     outcome.start()
     try:
         reporter.wait()  # returns once the job's outcome is heard
@@ -131,7 +130,7 @@ def test_a_follower_skips_an_entry_it_cannot_read_says_so_once_and_goes_on(redis
 def test_progress_is_a_whole_percentage_as_in_kue(redis_binary):
     from rq.job import Job
 
-    from queuing_system.callbacks import report_progress
+    from queuing_system.progress import report_progress
 
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
@@ -185,14 +184,38 @@ def test_an_entry_written_by_rqs_own_worker_is_one_event():
 
 
 def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
-    """Our worker writes the event of a job naming these callbacks instead of calling them."""
+    """Our worker writes the event of a job naming these callbacks instead of calling them;
+    RQ's own worker finds them by that name. A JobReporter's are its follower's."""
     from rq import Callback
+    from rq.utils import import_attribute
 
-    from queuing_system.callbacks import report_failure
     from queuing_system.events import CALLBACKS
 
-    assert Callback(report_success).name == CALLBACKS["success"]
-    assert Callback(report_failure).name == CALLBACKS["failure"]
+    for kind in ("success", "failure"):
+        callback = getattr(EventFollower, f"report_{kind}")
+        assert Callback(callback).name == CALLBACKS[kind]
+        assert import_attribute(CALLBACKS[kind]) is callback
+        assert Callback(getattr(JobReporter, f"report_{kind}")).name == CALLBACKS[kind]
+
+
+@pytest.mark.parametrize("module", ["events", "callbacks"])
+def test_jobs_queued_naming_where_the_callbacks_were_before_still_end_heard(redis_binary, module):
+    """A job saved before the callbacks moved names their old path: our worker runs it,
+    and its creator hears how it ended."""
+    queue = job_queue(QUEUE, redis_binary)
+    follower = EventFollower(redis_binary, QUEUE)
+    jobs = create_jobs(queue, PROCESS, [notification("4153518743"), notification("4153518780")])
+    for job in jobs:
+        redis_binary.hset(
+            job.key,
+            mapping={
+                "success_callback_name": f"queuing_system.{module}.report_success",
+                "failure_callback_name": f"queuing_system.{module}.report_failure",
+            },
+        )
+    drain({QUEUE: PROCESS}, redis_binary)
+    outcomes = [(event.job_id, event.kind) for event in follower.follow(jobs) if event.kind != "progress"]
+    assert outcomes == [(jobs[0].id, "completed"), (jobs[1].id, "failed")]
 
 
 def test_a_reporter_prints_the_line_its_function_returns_escaped_and_nothing_for_none(capsys):

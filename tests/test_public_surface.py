@@ -90,7 +90,7 @@ def test_each_public_name_is_written_once_and_found_where_the_table_says():
 
 
 def test_the_surface_is_small_and_each_class_goes_by_its_own_name():
-    assert len(queuing_system.__all__) <= 26
+    assert len(queuing_system.__all__) <= 24
     for name in queuing_system.__all__:
         value = getattr(queuing_system, name)
         if inspect.isclass(value) or inspect.isfunction(value):
@@ -99,9 +99,7 @@ def test_the_surface_is_small_and_each_class_goes_by_its_own_name():
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_a_script_takes_few_names_of_the_package(script):
-    used = package_names_of(script)
-    # 100_seat is tasks 9, 10 and 12 in one: an app, a worker on a thread, jobs and their events
-    assert len(used) <= (11 if script == "100_seat.py" else 8), sorted(used)
+    assert len(package_names_of(script)) <= 8, sorted(package_names_of(script))
 
 
 def test_an_unknown_name_is_an_attribute_error():

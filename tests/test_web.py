@@ -7,11 +7,16 @@ import decimal
 import enum
 import gc
 import json
+import signal
+import sys
 import uuid
 
+import fakeredis
 import pytest
 from flask.json.provider import DefaultJSONProvider
 
+from queuing_system.connection import FatalRedisError
+from queuing_system.shutdown import Terminated, on_shutdown, on_start
 from queuing_system.web import app as web
 from queuing_system.web.app import create_json_app
 
@@ -70,7 +75,47 @@ def test_what_start_up_made_is_kept_out_of_the_cycle_collectors_passes(monkeypat
     monkeypatch.setattr(web, "serve_socket", lambda app, sock, **kwargs: seen.append(gc.get_freeze_count()))
     gc.unfreeze()
     try:
-        assert web.serve(create_json_app("frozen"), processes=1) == web.EXIT_OK
+        assert web.serve_app(create_json_app("frozen"), processes=1) == web.EXIT_OK
     finally:
         gc.unfreeze()
     assert seen and seen[0] > 1000, seen
+
+
+@pytest.fixture
+def script_process(monkeypatch):
+    """serve() sets up the process as a script's: SIGTERM's handler and the hook that keeps
+    a stop; both are put back after the test."""
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def test_serve_reads_the_command_line_before_it_makes_the_app(script_process, capsys):
+    made = []
+    with pytest.raises(SystemExit) as stop:
+        web.serve(lambda: made.append("app"), ["--help"], description="The app.")
+    assert stop.value.code == 0
+    assert made == []
+    assert "The app." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("stop", "code"), [(None, 0), (Terminated(0), 0), (KeyboardInterrupt(), 130), (FatalRedisError("no"), 1)]
+)
+def test_serve_waits_for_redis_and_starts_the_app_before_it_listens(script_process, monkeypatch, stop, code):
+    done = []
+    app = create_json_app("started")
+    app.extensions["redis"] = fakeredis.FakeRedis(decode_responses=True)
+    monkeypatch.setattr(web, "wait_until_connected", lambda client, quiet: done.append(("waited", client)))
+    on_start(app, lambda: done.append("started"))
+    on_shutdown(app, lambda: done.append("stopped"))
+
+    def serving(app, sock, **kwargs):
+        done.append(("served", sock.getsockname()[1] != 0))
+        if stop is not None:
+            raise stop
+
+    monkeypatch.setattr(web, "serve_socket", serving)
+    assert web.serve(lambda: app, ["--host", "127.0.0.1", "--port", "0"]) == code
+    assert done == [("waited", app.extensions["redis"]), "started", ("served", True), "stopped"]

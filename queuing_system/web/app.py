@@ -4,6 +4,7 @@ Every response is JSON, errors included (404, 405, 500, and 503 while Redis is a
 bodies keep the spec's key order, compact, with no trailing newline.
 """
 
+import argparse
 import gc
 import os
 import resource
@@ -17,12 +18,12 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from ..connection import cannot_serve_now, describe, outage, reply_code
+from ..connection import cannot_serve_now, describe, outage, reply_code, wait_until_connected
 from ..console import debug, inform, warn
-from ..logs import add_access_log_argument
+from ..logs import add_access_log_argument, add_log_arguments
 from ..metrics import count_outages, share_between_processes
 from ..processes import run_children
-from ..shutdown import EXIT_FAILED, EXIT_OK, exit_on_sigterm
+from ..shutdown import EXIT_FAILED, EXIT_OK, exit_code, exit_on_sigterm
 from . import greenlet_io
 from .greenlet_io import use_loop_sockets
 from .health import add_operations_routes
@@ -226,7 +227,37 @@ def allow_many_connections():
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def serve(app, host=None, port=None, processes=1):
+def serve(create_app, argv=None, description=None, processes=1):
+    """Flask's `app.run()`, for a script's main(), on our HTTP server (http_server.py: flow
+    control, deadlines). Reads the command line (`argv`, else sys.argv: --host and --port
+    over $HOST and $PORT, --access-log, --log-format; --help shows `description` and
+    connects to nothing); then makes the app, `create_app()`; waits for its Redis
+    (app.extensions["redis"]) and runs its on_start callbacks (the seat sale joins) before
+    it listens; serves it until SIGTERM or Ctrl-C, in `processes` processes; runs its
+    on_shutdown callbacks. Returns the exit code (shutdown.exit_code): 0 on SIGTERM, 130 on
+    Ctrl-C, 1 if Redis refuses us or it cannot listen; never a traceback."""
+    return exit_code(lambda: serve_command_line(create_app, argv, description, processes))
+
+
+def serve_command_line(create_app, argv, description, processes):
+    parser = add_address_arguments(add_log_arguments(argparse.ArgumentParser(description=description)))
+    options = parser.parse_args(argv)
+    app = create_app()
+    start(app)
+    return serve_app(app, options.host, options.port, processes)
+
+
+def start(app):
+    """What an app does before it listens: wait for its Redis to answer (said on stderr
+    while it waits; a wrong password or REDIS_URL ends the script), then its on_start
+    callbacks, in order."""
+    if app.extensions.get("redis") is not None:  # a REDIS_URL that is not one is said here
+        wait_until_connected(app.extensions["redis"], quiet=True)
+    for callback in app.extensions.get("on_start", ()):
+        callback()
+
+
+def serve_app(app, host=None, port=None, processes=1):
     """Serve `app` on `host`:`port` (default: $HOST:$PORT, else 127.0.0.1:1245) until
     SIGTERM or Ctrl-C, in this process or in `processes` forked ones sharing the socket,
     then run its on_shutdown callbacks. Returns the exit code (1 if it cannot listen); in

@@ -28,7 +28,7 @@ from ..connection import configured_url, make_client
 from ..console import warn
 from ..logs import add_log_arguments
 from ..shutdown import EXIT_FAILED, run
-from .app import add_address_arguments, answer_503_while_redis_is_away, serve
+from .app import add_address_arguments, answer_503_while_redis_is_away, serve_app
 from .health import add_operations_routes
 
 DEFAULT_PORT = 9181  # rq-dashboard's own
@@ -143,7 +143,7 @@ def main(argv=None):
     except ImportError as error:
         warn(f"The dashboard needs its extra ({error.name} is missing): {INSTALL}")
         return EXIT_FAILED
-    return serve(app, options.host, options.port)
+    return serve_app(app, options.host, options.port)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from secrets import token_hex
 from ..connection import RETRYABLE, describe, keep_trying, outage, until_answered
 from ..console import warn
 from ..lua import Script
-from ..shutdown import on_shutdown
+from ..shutdown import on_shutdown, on_start
 from .redis_speedups import acknowledged
 
 # The instances serving the sale, each with the time its registration runs out.
@@ -91,10 +91,11 @@ class Sale:
         self.left = False
 
     def init_app(self, app):
-        """Serve the sale from the Flask `app` (as app.extensions["sale"]): it joins before
-        its first request, in each process that serves it (join_once), and leaves when
-        its server stops. Returns the sale."""
+        """Serve the sale from the Flask `app` (as app.extensions["sale"]): it joins as its
+        server starts (serve), else before its first request, in each process that serves it
+        (join_once), and leaves when its server stops. Returns the sale."""
         app.extensions["sale"] = self
+        on_start(app, self.join)  # before it listens, waiting for Redis if need be
         app.before_request(self.join_once)
         on_shutdown(app, self.leave)  # no longer counted among the instances serving
         return self

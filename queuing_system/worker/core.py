@@ -52,10 +52,11 @@ COUNTS_EVERY = 1.0  # seconds: a busy worker's counts of its jobs are written at
 # The callbacks that write nothing but their event (events.CALLBACKS): the worker writes
 # that event itself, in the step of the job's end, instead of calling them.
 OUR_CALLBACKS = frozenset(CALLBACKS.values())
-# Where the callbacks lived before events.py was split: jobs queued then still name them.
+# Where the callbacks lived before (events.py, then callbacks.py): jobs queued then still name them.
 RENAMED_CALLBACKS = {
-    "queuing_system.events.report_success": CALLBACKS["success"],
-    "queuing_system.events.report_failure": CALLBACKS["failure"],
+    f"queuing_system.{module}.report_{kind}": CALLBACKS[kind]
+    for module in ("events", "callbacks")
+    for kind in ("success", "failure")
 }
 
 

@@ -12,8 +12,8 @@ from rq import Worker as RQWorker
 from rq.exceptions import AbandonedJobError
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from queuing_system.callbacks import report_failure
 from queuing_system.events import COMPLETED, FAILED, OUTCOMES, parse, stream_key
+from queuing_system.follower import EventFollower
 from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 
@@ -153,6 +153,6 @@ def test_an_abandoned_job_is_reported_once_and_a_late_end_is_dropped(redis_binar
     registry = queue.started_job_registry
     redis_binary.zadd(registry.key, {f"{job.id}:execution-1": 1})  # expired long ago
     for _ in range(2):
-        report_failure(job, redis_binary, AbandonedJobError, AbandonedJobError(), None)
+        EventFollower.report_failure(job, redis_binary, AbandonedJobError, AbandonedJobError(), None)
     assert outcomes_by_job(redis_binary, QUEUE_7)[job.id] == [FAILED]
     assert redis_binary.zcard(registry.key) == 0

@@ -64,7 +64,7 @@ def test_sigkill_mid_batch_then_a_new_processor_every_job_gets_one_outcome(redis
 
     assert len(outcomes) == TOTAL
     # An abandoned job's event is sent, and its execution claimed out of the started
-    # registry, by the callback RQ calls before it writes the failure (callbacks.py): the
+    # registry, by the callback RQ calls before it writes the failure (EventFollower.report_failure): the
     # failed registry has it a moment after the event, once that write is done.
     wait_for(lambda: finished.count + FailedJobRegistry(queue=queue).count == TOTAL, timeout=5)
     assert StartedJobRegistry(queue=queue).count == 0
