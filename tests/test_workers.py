@@ -407,18 +407,6 @@ def test_every_key_a_job_leaves_expires_within_its_retention(redis_binary):
     }
 
 
-def test_a_job_queued_before_the_callbacks_moved_still_reports_its_outcome(redis_binary):
-    # Jobs queued before events.py was split name their callbacks where they lived then.
-    queue = job_queue(QUEUE, redis_binary)
-    follower = EventFollower(redis_binary, QUEUE)
-    finished, failed = create_jobs(queue, PROCESS, [NOTIFICATION, BLACKLISTED])
-    for job, kind in ((finished, "success"), (failed, "failure")):
-        redis_binary.hset(job.key, f"{kind}_callback_name", f"queuing_system.events.report_{kind}")
-    drain({QUEUE: PROCESS}, redis_binary)
-    outcomes = [(e.job_id, e.kind) for e in follower.follow([finished.id, failed.id]) if e.kind != "progress"]
-    assert outcomes == [(finished.id, "completed"), (failed.id, "failed")]
-
-
 @pytest.mark.parametrize("chosen, runs_any_function", [(None, False), ("rq", True)])
 def test_rqs_own_worker_can_be_chosen_instead_of_ours(
     redis_url, redis_binary, scripts, chosen, runs_any_function
