@@ -46,6 +46,13 @@ CALLBACKS = {
     "success": "queuing_system.follower.EventFollower.report_success",
     "failure": "queuing_system.follower.EventFollower.report_failure",
 }
+# Where those callbacks lived before (events.py, then callbacks.py): jobs queued then name
+# them there. Our workers, and any AllowlistJob, read them as their paths now.
+RENAMED_CALLBACKS = {
+    f"queuing_system.{module}.report_{kind}": path
+    for module in ("events", "callbacks")
+    for kind, path in CALLBACKS.items()
+}
 
 
 # The failed event of a job its creator waits for that Redis no longer has (deleted,

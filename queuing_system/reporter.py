@@ -10,10 +10,9 @@ from .events import OUTCOMES, stamps_of
 from .follower import EventFollower
 
 
-class JobReporter(EventFollower):
-    """An EventFollower that hands the events of the jobs it watches to `on_event`, from a
-    background thread, and prints the line it returns, if any (one write, untrusted text
-    escaped: console.say). Its jobs name its callbacks (report_success, report_failure).
+class JobReporter:
+    """Hands the events of the jobs it watches to `on_event`, from a background thread, and
+    prints the line it returns, if any (one write, untrusted text escaped: console.say).
 
     Kue's `job.on(...)` listeners kept reporting as long as the process lived; this does the
     same for a function that returns before its jobs end (8_job) and for a server that
@@ -21,11 +20,18 @@ class JobReporter(EventFollower):
     before creating the jobs, then `watch` their ids. Made, it waits for Redis to answer
     (said on stderr), as a script's start does: a wrong password or REDIS_URL is said in
     the spec's line, and ends the script (exit 1).
+
+    Its jobs name its follower's RQ callbacks, `JobReporter.report_success` and
+    `report_failure`: they are EventFollower's own, and RQ stores them by that path.
     """
+
+    report_success = staticmethod(EventFollower.report_success)
+    report_failure = staticmethod(EventFollower.report_failure)
 
     def __init__(self, connection, queue_name, on_event):
         wait_until_connected(connection, quiet=True)  # before it reads where the events are
-        super().__init__(connection, queue_name, threading.Event())
+        self.stopping = threading.Event()
+        self.follower = EventFollower(connection, queue_name, self.stopping)
         self.on_event = on_event
         self.pending = {}  # {job id: its created_at stamp, None until read}
         self.changed = threading.Condition()
@@ -66,7 +72,7 @@ class JobReporter(EventFollower):
             unknown = [job_id for job_id, stamp in self.pending.items() if stamp is None]
         if not unknown:
             return
-        stamps = self.stamps(unknown)
+        stamps = self.follower.stamps(unknown)
         with self.changed:
             for job_id, stamp in stamps.items():
                 if job_id in self.pending and self.pending[job_id] is None:
@@ -78,7 +84,7 @@ class JobReporter(EventFollower):
                 self.read_stamps()
                 with self.changed:
                     pending = dict(self.pending)
-                events = self.next_events(pending)
+                events = self.follower.next_events(pending)
             except Exception as error:  # the thread outlives a bad read; the next one goes on
                 warn(f"could not read job events: {error!r}")
                 self.stopping.wait(1.0)

@@ -1,7 +1,7 @@
 """RQ's Job as the job side and the worker both take it: the failures a job may raise, a
 job whose progress a worker may carry, and a job copied without RQ's checks.
 
-Beneath both: the job side (callbacks.py, jobs.py) and the worker (worker/) import it, and
+Beneath both: the job side (progress.py, jobs.py) and the worker (worker/) import it, and
 neither imports the other.
 """
 
@@ -18,7 +18,7 @@ class JobRefused(JobFailed):
 
 
 class ProgressJob(Job):
-    """RQ's Job, whose progress events (callbacks.report_progress) may wait to go to Redis
+    """RQ's Job, whose progress events (progress.report_progress) may wait to go to Redis
     with its worker's next step: `progress`, set by that worker as it makes the job, is
     where they wait (worker/steps.Progress). None: they are written at once."""
 

@@ -86,6 +86,9 @@ def exit_code(main):
     refused us for good, went away mid-run or could not serve (a reply error such as OOM
     that the script's retries gave up on); never a traceback."""
     exit_on_sigterm()
+    # Ctrl-C is a stop even for a script started with it ignored (`python x.py &` in a shell
+    # script): Python then leaves SIGINT ignored, and `kill -INT` would do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = main()
     except KeyboardInterrupt:

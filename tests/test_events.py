@@ -7,12 +7,15 @@ from types import SimpleNamespace
 
 import fakeredis
 import pytest
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
 
-from queuing_system.events import created_stamp, stream_key
+from queuing_system.events import CALLBACKS, created_stamp, stream_key
 from queuing_system.follower import READ_BLOCK_MS, EventFollower
 from queuing_system.grader.harness import wait_for
 from queuing_system.jobs import create_jobs, job_queue
 from queuing_system.reporter import JobReporter
+from queuing_system.worker.job import AllowlistJob
 from queuing_system.worker.pool import drain
 
 QUEUE = "push_notification_code_2"
@@ -198,10 +201,26 @@ def test_the_callbacks_jobs_name_are_where_events_says_our_worker_finds_them():
         assert Callback(getattr(JobReporter, f"report_{kind}")).name == CALLBACKS[kind]
 
 
-@pytest.mark.parametrize("module", ["events", "callbacks"])
-def test_jobs_queued_naming_where_the_callbacks_were_before_still_end_heard(redis_binary, module):
-    """A job saved before the callbacks moved names their old path: our worker runs it,
-    and its creator hears how it ended."""
+def run_with_rqs_own_worker(queue, job_class=None):
+    """As QUEUING_WORKER=rq, or `rq worker [--job-class ...]`, does: RQ's SimpleWorker."""
+    options = {} if job_class is None else {"job_class": job_class}
+    SimpleWorker([queue], connection=queue.connection, serializer=JSONSerializer, **options).work(burst=True)
+
+
+@pytest.mark.parametrize(
+    ("module", "worker"),
+    [
+        ("events", "ours"),
+        ("callbacks", "ours"),
+        ("callbacks", "rq"),
+        ("events", "rq --job-class"),
+        ("callbacks", "rq --job-class"),
+    ],
+)
+def test_jobs_queued_naming_where_the_callbacks_were_before_still_end_heard(redis_binary, module, worker):
+    """A job saved before the callbacks moved names their old path: our worker runs it, RQ's
+    own finds them still (callbacks.py), or an AllowlistJob reads them as their paths now;
+    its creator hears how it ended."""
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
     jobs = create_jobs(queue, PROCESS, [notification("4153518743"), notification("4153518780")])
@@ -213,9 +232,19 @@ def test_jobs_queued_naming_where_the_callbacks_were_before_still_end_heard(redi
                 "failure_callback_name": f"queuing_system.{module}.report_failure",
             },
         )
-    drain({QUEUE: PROCESS}, redis_binary)
-    outcomes = [(event.job_id, event.kind) for event in follower.follow(jobs) if event.kind != "progress"]
-    assert outcomes == [(jobs[0].id, "completed"), (jobs[1].id, "failed")]
+    if worker == "ours":
+        drain({QUEUE: PROCESS}, redis_binary)
+    elif worker == "rq":
+        run_with_rqs_own_worker(queue)
+    else:
+        run_with_rqs_own_worker(queue, AllowlistJob.allowing({QUEUE: [PROCESS]}, CALLBACKS.values()))
+    outcomes = [
+        (event.job_id, event.kind, event.error) for event in follower.follow(jobs) if event.kind != "progress"
+    ]
+    assert outcomes == [
+        (jobs[0].id, "completed", ""),
+        (jobs[1].id, "failed", "Phone number 4153518780 is blacklisted"),
+    ]
 
 
 def test_a_reporter_prints_the_line_its_function_returns_escaped_and_nothing_for_none(capsys):

@@ -52,12 +52,6 @@ COUNTS_EVERY = 1.0  # seconds: a busy worker's counts of its jobs are written at
 # The callbacks that write nothing but their event (events.CALLBACKS): the worker writes
 # that event itself, in the step of the job's end, instead of calling them.
 OUR_CALLBACKS = frozenset(CALLBACKS.values())
-# Where the callbacks lived before (events.py, then callbacks.py): jobs queued then still name them.
-RENAMED_CALLBACKS = {
-    f"queuing_system.{module}.report_{kind}": CALLBACKS[kind]
-    for module in ("events", "callbacks")
-    for kind in ("success", "failure")
-}
 
 
 class StopRequest:
@@ -224,7 +218,7 @@ class Worker:
         self.metrics = metrics  # the metrics.Counts it counts its jobs in, or None (off: nothing counted)
         self.keys = layout.WorkerKeys(self.name)
         callbacks_allowed = None if job_functions is None else OUR_CALLBACKS
-        self.job_class = self.job_class.allowing(job_functions, callbacks_allowed, RENAMED_CALLBACKS)
+        self.job_class = self.job_class.allowing(job_functions, callbacks_allowed)
         self.steps_of = [QueueSteps(queue, self.keys) for queue in self.queues]
         self.client = self.steps = self.progress = self.presence = self.watch = None
         self.maintenance = Maintenance(self)

@@ -13,6 +13,7 @@ myapp.MyJob` is protected alike, given `class MyJob(AllowlistJob)` naming its fu
 from rq.job import Job
 from rq.utils import import_attribute
 
+from ..events import RENAMED_CALLBACKS
 from ..rq_job import JobRefused, ProgressJob
 
 CALLBACK_KINDS = ("success", "failure", "stopped")
@@ -26,13 +27,13 @@ class AllowlistJob(Job):
 
     job_functions = None  # {queue name: import paths of the job functions it may run}
     callbacks = None  # import paths of the callbacks a job may name
-    renamed_callbacks = {}  # {a callback's old import path: its path now}, for jobs queued before
+    renamed_callbacks = RENAMED_CALLBACKS  # {old import path: path now}, for jobs queued before
     refusals = ()  # what restore() found the job asking for that it may not
     callback_names = None  # {kind: import path or ''}, as restore() kept them
     allowed = None  # (its function's name, the function) once `func` found it may run
 
     @classmethod
-    def allowing(cls, job_functions, callbacks=None, renamed_callbacks=None):
+    def allowing(cls, job_functions, callbacks=None, renamed_callbacks=RENAMED_CALLBACKS):
         """A subclass allowing `job_functions` ({queue name: import paths}) and `callbacks`."""
         return type(
             cls.__name__,
@@ -129,7 +130,7 @@ def imported(name):
 
 
 class WorkerJob(AllowlistJob, ProgressJob):
-    """The job class our worker runs: its progress (callbacks.report_progress) goes to
+    """The job class our worker runs: its progress (progress.report_progress) goes to
     Redis with its end, in one step, or while it runs if it takes longer: its `progress`
     is the worker's steps.Progress, given as the worker makes the job."""
 

@@ -11,7 +11,7 @@ client); run again, it would repeat a job's outcome, or take a second job while 
 waits. So steps are numbered, Redis keeps the last one done in the worker's step marker
 (include/step.lua), and a step sent again is answered from it.
 
-A running job's progress (its meta and percentages: callbacks.report_progress) waits to go
+A running job's progress (its meta and percentages: progress.report_progress) waits to go
 with its end, in its outcome's event, or, if the job runs longer than FLUSH_AFTER, a thread
 sends it then, as Kue's `job.progress()` returned before its write was done.
 
@@ -199,7 +199,7 @@ class Progress:
         self.thread.start()
 
     def add(self, job, percent):
-        """Queue `job`'s progress (callbacks.report_progress), and its meta, serialized when
+        """Queue `job`'s progress (progress.report_progress), and its meta, serialized when
         it is sent; the job is running."""
         with self.steps.lock:
             self.percents.append(percent)

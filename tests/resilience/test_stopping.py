@@ -2,6 +2,7 @@
 its whole process group), cleanly, whether Redis is up, down or restarting, and leaves
 nothing of its own running."""
 
+import contextlib
 import os
 import signal
 import threading
@@ -115,3 +116,29 @@ def test_a_long_running_script_stops_within_5_s(name, redis_state, signal_name):
     if redis_state == "down":  # nothing answered: nothing may say it did
         assert "connected to the server again" not in script.stderr, script.stderr
     wait_for(lambda: not processes_using(server.url), timeout=2)
+
+
+@contextlib.contextmanager
+def ctrl_c_ignored():
+    """What a shell script's `python x.py &` does to x.py: SIGINT ignored from its start."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_a_script_started_with_ctrl_c_ignored_still_stops_on_it(name):
+    """`kill -INT` still stops it, with 130: 100_seat exited 0 then, 5_subscriber ran on."""
+    start, _where = SCRIPTS[name]
+    with RedisServer() as server:
+        with ctrl_c_ignored():
+            script = start(server.url)
+        try:
+            script.process.send_signal(signal.SIGINT)
+            exit_code = script.wait(timeout=STOP_WITHIN + 5)
+        finally:
+            script.kill()
+    assert exit_code == 130, script.stderr
+    assert "Traceback" not in script.stderr
