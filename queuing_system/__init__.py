@@ -9,8 +9,9 @@ package is free to move.
 
 The package, room by room (an import-linter contract in pyproject.toml keeps the floors):
 - here, the public surface, with the scripts' command line (arguments.py);
-- the job side: Kue's ids and batches (jobs.py), the events a creator follows and the RQ
-  callbacks that write them (follower.py, reporter.py), a job's progress (progress.py);
+- the job side: Kue's ids and batches (jobs.py), the RQ callbacks that tell a creator how
+  its jobs went (callbacks.py) and their progress (progress.py), the events it follows
+  (follower.py, reporter.py);
 - the worker (worker/): RQ's queues and data, one Lua step per transition;
 - the web (web/): the apps' JSON rules, their HTTP server, round trips and Redis I/O;
 - beneath the job side and the worker, what they share: RQ's layout (layout.py), the Lua

@@ -6,8 +6,7 @@ creator reads it from a position taken before its first enqueue (as BullMQ's Que
 does): nothing is lost whichever process starts first, and one job's events keep their order.
 
 Each event is made here, by a plain function (progress_event, success_event,
-failure_event), and written by emit under RQ's own worker (the callbacks and progress of
-follower.py and progress.py), or by our
+failure_event), and written by emit under RQ's own worker (callbacks.py, progress.py), or by our
 worker's steps with the job's own writes (worker/scripts/include/events.lua); read by
 follower.py, printed by reporter.py.
 
@@ -39,20 +38,16 @@ BEFORE = "before"  # an entry's field: the progress reported before its event, n
 ABANDONED = "Job abandoned: its worker stopped before finishing it"
 
 
-# The import paths of the callbacks that write a job's outcome event (follower.py), as a
+# The import paths of the callbacks that write a job's outcome event (callbacks.py), as a
 # job names them: a worker that sees them writes the event (success_event, failure_event)
 # in the step that ends the job, instead of calling them.
 CALLBACKS = {
-    "success": "queuing_system.follower.EventFollower.report_success",
-    "failure": "queuing_system.follower.EventFollower.report_failure",
+    "success": "queuing_system.callbacks.report_success",
+    "failure": "queuing_system.callbacks.report_failure",
 }
-# Where those callbacks lived before (events.py, then callbacks.py): jobs queued then name
-# them there. Our workers, and any AllowlistJob, read them as their paths now.
-RENAMED_CALLBACKS = {
-    f"queuing_system.{module}.report_{kind}": path
-    for module in ("events", "callbacks")
-    for kind, path in CALLBACKS.items()
-}
+# Where those callbacks lived before events.py was split: jobs queued then name them there.
+# Our workers, and any AllowlistJob, read them as their paths now.
+RENAMED_CALLBACKS = {f"queuing_system.events.report_{kind}": path for kind, path in CALLBACKS.items()}
 
 
 # The failed event of a job its creator waits for that Redis no longer has (deleted,

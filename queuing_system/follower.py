@@ -1,21 +1,15 @@
 """Following a queue's events (events.py) from a position taken before its jobs are
-enqueued: the creator's side. BullMQ's QueueEvents does the same. The RQ callbacks that
-write a job's outcome for its follower are the follower's own (EventFollower.report_success,
-EventFollower.report_failure): a creator names them as it enqueues.
-
-Under a stock RQ worker the callbacks write their event at once. Under ours (worker/), a
-job naming them (events.CALLBACKS) has its event written by the worker itself, in the step
-that ends the job, with the job's own writes.
-"""
+enqueued: the creator's side. BullMQ's QueueEvents does the same. A creator's jobs name
+the RQ callbacks that write those events through it: EventFollower.report_success and
+report_failure (callbacks.py)."""
 
 import threading
 import time
 from pathlib import Path
 
-from rq.exceptions import AbandonedJobError
 from rq.job import Job, JobStatus
 
-from . import lua
+from . import callbacks
 from .connection import keep_trying, worth_retrying
 from .console import debug, inform, warn
 from .events import (
@@ -27,14 +21,10 @@ from .events import (
     Event,
     UnreadableEvent,
     decode,
-    emit,
     entry_events,
-    error_message,
-    failure_event,
     last_event_id,
     stamps_of,
     stream_key,
-    success_event,
 )
 
 READ_BLOCK_MS = 1_000
@@ -62,6 +52,12 @@ class EventFollower:
     data loss the id counter starts again at 1, and another job then has the same id.
     """
 
+    # The RQ callbacks that tell a follower how a job ended, for a creator to name as it
+    # enqueues: `Callback(EventFollower.report_success)`. RQ stores them by their own path
+    # (callbacks.py), the one every worker of ours, older ones included, knows.
+    report_success = staticmethod(callbacks.report_success)
+    report_failure = staticmethod(callbacks.report_failure)
+
     def __init__(self, connection, queue_name, stopping=None):
         self.connection = connection
         self.queue_name = queue_name
@@ -72,36 +68,6 @@ class EventFollower:
         self.busy = False
         self.check_every = FIRST_STATUS_CHECK
         self.next_check = 0.0
-
-    @staticmethod
-    def report_success(job, connection, result, *args, **kwargs):
-        """RQ's on_success callback: `Callback(EventFollower.report_success)` tells the
-        job's follower it completed (Kue's job.on('complete'))."""
-        emit(connection, job.origin, success_event(job))
-
-    @staticmethod
-    def report_failure(job, connection, exc_type, exc_value, traceback):
-        """RQ's on_failure callback: tells the job's follower it failed (Kue's
-        job.on('failed')), with the error's message only.
-
-        A job with retries left (RQ's Retry) is run again: its event says so, with when and
-        how many more times, and the follower waits on for its final outcome. RQ calls this
-        before it retries or fails the job, so `job.retries_left` still counts this retry.
-
-        RQ's own worker also calls it, with no pipeline, for a job whose worker died mid-job
-        (AbandonedJobError). Such a job is reported failed (once: see claim_abandoned.lua),
-        not run again (its notification may already be sent), unless its creator asked for
-        retries. Our worker reports those itself (worker/maintenance.py).
-        """
-        if not isinstance(exc_value, AbandonedJobError):
-            emit(connection, job.origin, failure_event(job, error_message(exc_value)))
-            return
-        event = failure_event(job, ABANDONED)
-        keys = (job.started_job_registry.key, stream_key(job.origin))
-        retry = [event.get("delay", ""), event.get("retries_left", "")]
-        lua.CLAIM_ABANDONED(
-            connection, keys, [job.id, time.time(), event["event"], event["created"], event["error"], *retry]
-        )
 
     def follow(self, jobs):
         """The events of `jobs` (RQ jobs, or their ids) until each has completed or failed.

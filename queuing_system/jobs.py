@@ -43,7 +43,7 @@ JOB_TIMEOUT = 20  # seconds
 RESULT_TTL = 500  # seconds
 FAILURE_TTL = 86_400  # seconds
 
-# Named, not imported: a job names its callbacks, which a worker imports (follower.py).
+# Named, not imported: a job names its callbacks, which a worker imports (callbacks.py).
 ON_SUCCESS = Callback(CALLBACKS["success"])
 ON_FAILURE = Callback(CALLBACKS["failure"])
 

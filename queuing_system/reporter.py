@@ -4,6 +4,7 @@
 import queue
 import threading
 
+from . import callbacks
 from .connection import wait_until_connected
 from .console import say, warn
 from .events import OUTCOMES, stamps_of
@@ -21,12 +22,12 @@ class JobReporter:
     (said on stderr), as a script's start does: a wrong password or REDIS_URL is said in
     the spec's line, and ends the script (exit 1).
 
-    Its jobs name its follower's RQ callbacks, `JobReporter.report_success` and
-    `report_failure`: they are EventFollower's own, and RQ stores them by that path.
+    Its jobs name the RQ callbacks that write their events, as an EventFollower's do:
+    `JobReporter.report_success` and `report_failure` (callbacks.py).
     """
 
-    report_success = staticmethod(EventFollower.report_success)
-    report_failure = staticmethod(EventFollower.report_failure)
+    report_success = staticmethod(callbacks.report_success)
+    report_failure = staticmethod(callbacks.report_failure)
 
     def __init__(self, connection, queue_name, on_event):
         wait_until_connected(connection, quiet=True)  # before it reads where the events are

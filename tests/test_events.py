@@ -209,18 +209,12 @@ def run_with_rqs_own_worker(queue, job_class=None):
 
 @pytest.mark.parametrize(
     ("module", "worker"),
-    [
-        ("events", "ours"),
-        ("callbacks", "ours"),
-        ("callbacks", "rq"),
-        ("events", "rq --job-class"),
-        ("callbacks", "rq --job-class"),
-    ],
+    [("events", "ours"), ("events", "rq --job-class"), ("callbacks", "rq")],
 )
-def test_jobs_queued_naming_where_the_callbacks_were_before_still_end_heard(redis_binary, module, worker):
-    """A job saved before the callbacks moved names their old path: our worker runs it, RQ's
-    own finds them still (callbacks.py), or an AllowlistJob reads them as their paths now;
-    its creator hears how it ended."""
+def test_a_job_naming_its_callbacks_by_an_old_path_or_todays_ends_heard(redis_binary, module, worker):
+    """A job saved before the callbacks moved names their old path: our worker, or RQ's own
+    with an AllowlistJob, reads it as their path now; its creator hears how it ended. (RQ's
+    own with its own Job imports what the job names: the path now only, the last case.)"""
     queue = job_queue(QUEUE, redis_binary)
     follower = EventFollower(redis_binary, QUEUE)
     jobs = create_jobs(queue, PROCESS, [notification("4153518743"), notification("4153518780")])
