@@ -55,7 +55,7 @@ def create_app(db=None, jobs=None):
     as app.extensions["redis"] and ["rq"], with ["listener"] of its jobs and its ["sale"]."""
     app = qs.use_json(Flask(__name__))  # JSON only: errors too, compact, in the spec's key order
     # the sale all instances share, in Redis (a client of its own), a Flask extension: a new sale
-    # of 50 seats or the one others serve, joined before the first request, left as the app stops
+    # of 50 seats or the one others serve, joined as the server starts, left as the app stops
     qs.Sale(db or qs.make_client(), SEATS_KEY, ENABLED_KEY, TOTAL_SEATS).init_app(app)
     db = app.extensions["redis"] = redis_client() if db is None else db
     jobs = app.extensions["rq"] = qs.make_client(decode_responses=False) if jobs is None else jobs
