@@ -171,6 +171,8 @@ def add_access_log_argument(parser):
 
 
 def add_environment_help(parser):
+    if parser.formatter_class is argparse.HelpFormatter:  # it would run the table's lines together
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
     if ENVIRONMENT_HELP not in (parser.epilog or ""):
         parser.epilog = f"{parser.epilog}\n\n{ENVIRONMENT_HELP}" if parser.epilog else ENVIRONMENT_HELP
     return parser

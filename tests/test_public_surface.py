@@ -14,6 +14,7 @@ import redis
 import queuing_system
 from queuing_system.grader.harness import listening, port_open, run_script, scripts_dir, wait_for
 from queuing_system.grader.redis_server import free_port
+from queuing_system.logs import ENVIRONMENT_HELP
 
 SCRIPTS = sorted(path.name for path in scripts_dir().glob("[0-9]*.py"))
 LIBRARIES = {"redis", "rq", "flask"}  # what the scripts port, besides the standard library
@@ -118,6 +119,7 @@ def test_help_prints_the_usage_and_touches_nothing(script, redis_url):
     result = run_script(script, redis_url, "--help", timeout=20)
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("usage: ")
+    assert result.stdout.endswith(ENVIRONMENT_HELP + "\n")  # its table's lines as written
     assert connections_received(client) == before  # no connection but this test's own
     assert client.dbsize() == 0
 
