@@ -26,10 +26,11 @@ FORMAT_ENV = "QUEUING_LOG_FORMAT"
 DEBUG_ENV = "QUEUING_DEBUG"
 FORMATS = ("auto", "plain", "text", "json")
 # What every script's --help says of the environment it reads.
-ENVIRONMENT_HELP = f"""environment:
-  REDIS_URL           where Redis is (default redis://localhost:6379/0)
-  {DEBUG_ENV}=1     full tracebacks and chatty diagnostics on stderr
-  {FORMAT_ENV}  plain, text or json: as --log-format"""
+# Prose, not a table: argparse's default formatter wraps it to the terminal as a paragraph
+# (a parser with a raw formatter, the dashboard's, prints these lines as they are).
+ENVIRONMENT_HELP = f"""environment: REDIS_URL says where Redis is (default redis://localhost:6379/0);
+{DEBUG_ENV}=1 shows full tracebacks and chatty diagnostics on stderr;
+{FORMAT_ENV} (plain, text or json) is --log-format's default."""
 
 
 class StderrHandler(logging.StreamHandler):
@@ -171,8 +172,6 @@ def add_access_log_argument(parser):
 
 
 def add_environment_help(parser):
-    if parser.formatter_class is argparse.HelpFormatter:  # it would run the table's lines together
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
     if ENVIRONMENT_HELP not in (parser.epilog or ""):
         parser.epilog = f"{parser.epilog}\n\n{ENVIRONMENT_HELP}" if parser.epilog else ENVIRONMENT_HELP
     return parser

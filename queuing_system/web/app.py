@@ -233,8 +233,9 @@ def serve(create_app, argv=None, description=None, processes=1):
     over $HOST and $PORT, --access-log, --log-format; --help shows `description` and
     connects to nothing); then makes the app, `create_app()`; waits for its Redis
     (app.extensions["redis"]) and runs its on_start callbacks (the seat sale joins) before
-    it listens; serves it until SIGTERM or Ctrl-C, in `processes` processes; runs its
-    on_shutdown callbacks. Returns the exit code (shutdown.exit_code): 0 on SIGTERM, 130 on
+    it listens (in this process: a forked server process joins what it serves, the sale,
+    on its first request); serves it until SIGTERM or Ctrl-C, in `processes` processes;
+    runs its on_shutdown callbacks. Returns the exit code (shutdown.exit_code): 0 on SIGTERM, 130 on
     Ctrl-C, 1 if Redis refuses us or it cannot listen; never a traceback."""
     return exit_code(lambda: serve_command_line(create_app, argv, description, processes))
 

@@ -57,9 +57,9 @@ SEAT_RECEIPT_TTL = 86_400  # seconds: a seat job may be run again as long as it 
 class Sale:
     """This instance's part in the sale of `seats` seats counted at `seats_key`, with
     reservations enabled while `enabled_key` is "1", a Flask extension: init_app(app) has
-    the app join it before its first request and leave it at shutdown; join() joins at
-    start-up. Give it a client of its own, so that a stop never queues behind requests.
-    Sale.take_seat is a seat job's one step: it needs no instance."""
+    the app join it as its server starts (serve's on_start), else before its first request,
+    and leave it at shutdown. Give it a client of its own, so that a stop never queues
+    behind requests. Sale.take_seat is a seat job's one step: it needs no instance."""
 
     @staticmethod
     def take_seat(connection, seats_key, enabled_key, job_id):
