@@ -235,8 +235,8 @@ def serve(create_app, argv=None, description=None, processes=1):
     (app.extensions["redis"]) and runs its on_start callbacks (the seat sale joins) before
     it listens (in this process: a forked server process joins what it serves, the sale,
     on its first request); serves it until SIGTERM or Ctrl-C, in `processes` processes;
-    runs its on_shutdown callbacks. Returns the exit code (shutdown.exit_code): 0 on SIGTERM, 130 on
-    Ctrl-C, 1 if Redis refuses us or it cannot listen; never a traceback."""
+    runs its on_shutdown callbacks. Returns the exit code (shutdown.exit_code): 0 on
+    SIGTERM, 130 on Ctrl-C, 1 if Redis refuses us or it cannot listen; never a traceback."""
     return exit_code(lambda: serve_command_line(create_app, argv, description, processes))
 
 

@@ -1,5 +1,5 @@
 -- claim_abandoned: under RQ's own worker, the event of a job RQ found abandoned (its
--- maintenance calls the job's failure callback, EventFollower.report_failure), written only
+-- maintenance calls the job's failure callback, callbacks.report_failure), written only
 -- by whoever takes its expired runs out of the started registry: it cannot cross a worker
 -- that was only paused and has just reported the job's end.
 --
